@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
+import { Account, type AccountKind, SCOPE_FILTER } from './entities/index.js';
+import type { Services } from './services/index.js';
+import { DomainError } from './errors.js';
+
+/** Who is calling: loaded from the database on every request, so suspensions take effect at once. */
+export interface Actor {
+  accountId: string;
+  kind: AccountKind;
+  path: string;
+  rootId: string;
+  via: 'token' | 'apiKey';
+  apiKeyId?: string;
+}
+
+export interface Loaders {
+  account: DataLoader<string, Account | null>;
+}
+
+function createLoaders(em: Em): Loaders {
+  return {
+    // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
+    account: new DataLoader(async (ids) => {
+      const rows = await em.find(Account, { id: { $in: [...ids] } });
+      const byId = new Map(rows.map((a) => [a.id, a]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+  };
+}
+
+/**
+ * One per HTTP request or graphql-ws operation. Holds the request's fork of the entity manager, bound to the
+ * caller's subtree twice over: the scope filter, and a transaction running as the row-level-security role.
+ * The transaction opens lazily, on the first resolver that needs it, because login must run outside any scope.
+ */
+export class Context {
+  readonly requestId: string;
+  log: Logger;
+  readonly em: Em;
+  readonly loaders: Loaders;
+  actor: Actor | null = null;
+  private transaction?: Promise<void>;
+
+  constructor(
+    readonly orm: Orm,
+    readonly services: Services,
+    readonly config: Config,
+    log: Logger,
+    requestId?: string,
+  ) {
+    this.requestId = requestId ?? randomUUID();
+    this.log = log.child({ requestId: this.requestId });
+    this.em = orm.em.fork() as Em;
+    this.loaders = createLoaders(this.em);
+  }
+
+  get transactionStarted(): boolean {
+    return this.transaction !== undefined;
+  }
+
+  bindActor(actor: Actor): void {
+    this.actor = actor;
+    this.log = this.log.child({ accountId: actor.accountId });
+    // The test-only switch leaves the filter wide open so that row-level security alone is what a test sees.
+    this.em.setFilterParams(SCOPE_FILTER, { path: this.config.unsafeDisableAppScope ? '/' : actor.path });
+  }
+
+  /** Opens the scoped transaction once; every resolver awaits it (see the scope middleware). */
+  ensureTransaction(): Promise<void> | undefined {
+    if (!this.actor) return undefined;
+    this.transaction ??= beginScopedTransaction(this.em, this.actor.path);
+    return this.transaction;
+  }
+
+  /**
+   * Commits the request's transaction. Each mutation ran in its own savepoint, so a failed mutation has
+   * already been rolled back and what is left is safe to commit.
+   */
+  async finish(): Promise<void> {
+    if (!this.transaction) return;
+    const started = this.transaction;
+    this.transaction = undefined;
+    try {
+      await started;
+    } catch {
+      return;
+    }
+    await this.em.commit();
+  }
+
+  async abort(): Promise<void> {
+    if (!this.transaction) return;
+    this.transaction = undefined;
+    await this.em.rollback().catch(() => undefined);
+  }
+}
+
+export type AuthedContext = Context & { actor: Actor };
+
+export function requireActor(ctx: Context): asserts ctx is AuthedContext {
+  if (!ctx.actor) throw new DomainError('UNAUTHENTICATED');
+}

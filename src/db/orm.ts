@@ -1,0 +1,96 @@
+import { mkdirSync } from 'node:fs';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { PostgreSqlDriver, type SqlEntityManager } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { PGlite } from '@electric-sql/pglite';
+import { PGliteDriver } from 'mikro-orm-pglite';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { ENTITIES, SCOPE_FILTER } from '../entities/index.js';
+import { MIGRATIONS } from '../../migrations/index.js';
+
+export type Orm = MikroORM<PostgreSqlDriver>;
+export type Em = SqlEntityManager;
+
+export interface Database {
+  orm: Orm;
+  engine: 'postgresql' | 'pglite';
+  close(): Promise<void>;
+}
+
+function baseOptions(config: Config, logger: Logger): Options {
+  return {
+    entities: ENTITIES,
+    extensions: [Migrator],
+    migrations: {
+      path: 'dist/migrations',
+      pathTs: 'migrations',
+      migrationsList: MIGRATIONS,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    forceUtcTimezone: true,
+    allowGlobalContext: false,
+    discovery: { disableDynamicFileAccess: true },
+    pool: { min: 0, max: config.dbPoolMax },
+    logger: (message: string) => logger.debug({ orm: message }),
+    debug: config.logLevel === 'trace',
+  };
+}
+
+/** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite database, and applies pending migrations. */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  let orm: Orm;
+  let pglite: PGlite | undefined;
+  if (config.databaseUrl) {
+    orm = (await MikroORM.init({
+      ...baseOptions(config, logger),
+      driver: PostgreSqlDriver,
+      clientUrl: config.databaseUrl,
+    })) as Orm;
+  } else {
+    if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
+    pglite = new PGlite(config.dataDir);
+    await pglite.waitReady;
+    orm = (await MikroORM.init({
+      ...baseOptions(config, logger),
+      driver: PGliteDriver,
+      dbName: 'postgres',
+      driverOptions: { connection: { pglite: () => pglite } },
+    } as Options)) as unknown as Orm;
+  }
+  await orm.getMigrator().up();
+  return {
+    orm,
+    engine: pglite ? 'pglite' : 'postgresql',
+    async close() {
+      await orm.close(true);
+      if (pglite && !pglite.closed) await pglite.close();
+    },
+  };
+}
+
+/**
+ * A fork for work the service does on its own behalf (login, bootstrap, jobs): no request scope, so it runs
+ * as the connecting user, which row-level security does not restrict, and with the scope filter opened to
+ * every path.
+ */
+export function systemEm(orm: Orm): Em {
+  const em = orm.em.fork() as Em;
+  em.setFilterParams(SCOPE_FILTER, { path: '/' });
+  return em;
+}
+
+/**
+ * Starts the transaction a request runs in and binds it to the caller's subtree: the role switch makes
+ * row-level security apply, and the setting tells the policies which subtree that is.
+ */
+export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
+  await em.begin();
+  await em.execute(
+    `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true)`,
+    [scopePath],
+  );
+}

@@ -1,0 +1,90 @@
+import { Entity, PrimaryKey, Property, Enum, Index, OptionalProps } from '@mikro-orm/core';
+import { DecimalType } from './decimal.type.js';
+import { ScopedByPath } from './scope.js';
+import { Decimal } from '../money.js';
+
+export enum AccountKind { ADMIN = 'ADMIN', RESELLER = 'RESELLER', CUSTOMER = 'CUSTOMER' }
+export enum AccountStatus { ACTIVE = 'ACTIVE', SUSPENDED = 'SUSPENDED', DELETED = 'DELETED' }
+export enum BillingMode { PREPAID = 'PREPAID', POSTPAID = 'POSTPAID' }
+export enum ResellerModel { MARGIN = 'MARGIN', COMMISSION = 'COMMISSION' }
+
+@Entity({ tableName: 'accounts' })
+@ScopedByPath('path')
+export class Account {
+  [OptionalProps]?: 'seq' | 'status' | 'billingMode' | 'balance' | 'creditLimit' | 'createdAt' | 'updatedAt';
+
+  @PrimaryKey({ type: 'text' })
+  id!: string;
+
+  /** Insertion order; the keyset for cursors. Assigned by the database. */
+  @Property({ type: 'bigint', defaultRaw: 'identity', nullable: true })
+  seq?: string;
+
+  @Property({ type: 'text' })
+  number!: string;
+
+  @Enum({ items: () => AccountKind, nativeEnumName: undefined, type: 'text' })
+  kind!: AccountKind;
+
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Property({ type: 'text', nullable: true })
+  email?: string | null;
+
+  @Property({ type: 'text', nullable: true, hidden: true, lazy: true })
+  passwordHash?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  parentId?: string | null;
+
+  @Property({ type: 'text' })
+  rootId!: string;
+
+  /** "/<root id>/.../<own id>/": immutable, since accounts never move. */
+  @Property({ type: 'text' })
+  @Index()
+  path!: string;
+
+  @Property({ type: 'integer' })
+  depth!: number;
+
+  @Enum({ items: () => AccountStatus, type: 'text' })
+  status: AccountStatus = AccountStatus.ACTIVE;
+
+  @Property({ type: 'text' })
+  currency!: string;
+
+  @Enum({ items: () => BillingMode, type: 'text' })
+  billingMode: BillingMode = BillingMode.PREPAID;
+
+  /** Only ever changed by BalanceService, by SQL that locks the row and writes the ledger entry with it. */
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)' })
+  balance: Decimal = new Decimal(0);
+
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)' })
+  creditLimit: Decimal = new Decimal(0);
+
+  @Enum({ items: () => ResellerModel, type: 'text', nullable: true })
+  resellerModel?: ResellerModel | null;
+
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)', nullable: true })
+  lowBalanceThreshold?: Decimal | null;
+
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)', nullable: true })
+  dailySpendLimit?: Decimal | null;
+
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)', nullable: true })
+  monthlySpendLimit?: Decimal | null;
+
+  /** available = balance + creditLimit (DOMAIN.md 2). */
+  get availableBalance(): Decimal {
+    return this.balance.plus(this.creditLimit);
+  }
+
+  @Property({ type: 'timestamptz' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

@@ -1,0 +1,11 @@
+import { Account } from './account.entity.js';
+import { ApiKey } from './api-key.entity.js';
+import { LedgerEntry } from './ledger-entry.entity.js';
+
+export * from './account.entity.js';
+export * from './api-key.entity.js';
+export * from './ledger-entry.entity.js';
+export * from './decimal.type.js';
+export * from './scope.js';
+
+export const ENTITIES = [Account, LedgerEntry, ApiKey];

@@ -1,0 +1,25 @@
+import { Filter } from '@mikro-orm/core';
+
+/**
+ * The application half of scoping: every tenant-owned entity carries the materialized path of the account
+ * that owns it, and this default-on filter restricts every ORM query to the caller's subtree
+ * (paths look like "/acc_root/acc_reseller/acc_customer/"). PostgreSQL row-level security applies the same
+ * rule again underneath (see migrations), so a query that escapes the filter still sees nothing.
+ */
+export interface ScopeParams {
+  path: string;
+}
+
+export const SCOPE_FILTER = 'scope';
+
+/** Escapes LIKE wildcards; ids never contain them, but the filter must not depend on that. */
+export function likePrefix(path: string): string {
+  return `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export const ScopedByPath = (column: 'path' | 'ownerPath') =>
+  Filter({
+    name: SCOPE_FILTER,
+    default: true,
+    cond: (args: ScopeParams) => ({ [column]: { $like: likePrefix(args.path) } }),
+  });

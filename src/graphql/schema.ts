@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema, type MiddlewareFn } from 'type-graphql';
+import type { Context } from '../context.js';
+import { RESOLVERS } from '../resolvers/index.js';
+import { authChecker } from '../resolvers/roles.js';
+import { Decimal } from '../money.js';
+import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
+
+/**
+ * Every resolver waits for the request's scoped transaction, which opens on first use. Fields marked
+ * `outsideScope` (login) skip it: they must not open a transaction before the caller is known.
+ */
+const scopeMiddleware: MiddlewareFn<Context> = async ({ context, info }, next) => {
+  if (context.actor && !context.transactionStarted) {
+    const field = info.parentType.getFields()[info.fieldName];
+    if (!field?.extensions?.outsideScope) await context.ensureTransaction();
+  } else if (context.transactionStarted) {
+    await context.ensureTransaction();
+  }
+  return next();
+};
+
+let cached: Promise<GraphQLSchema> | undefined;
+
+export function createSchema(): Promise<GraphQLSchema> {
+  cached ??= buildSchema({
+    resolvers: RESOLVERS,
+    authChecker,
+    authMode: 'error',
+    validate: false,
+    scalarsMap: [
+      { type: Decimal, scalar: MoneyScalar },
+      { type: Date, scalar: DateTimeScalar },
+    ],
+    globalMiddlewares: [scopeMiddleware],
+  });
+  return cached;
+}
+
+export async function printedSchema(): Promise<string> {
+  return `${printSchema(await createSchema())}\n`;
+}

@@ -1,0 +1,8 @@
+import type { NonEmptyArray } from 'type-graphql';
+import { AccountResolver } from './account.resolver.js';
+import { AuthResolver } from './auth.resolver.js';
+import { BalanceResolver } from './balance.resolver.js';
+import { NodeResolver } from './node.resolver.js';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, AuthResolver, BalanceResolver, NodeResolver];

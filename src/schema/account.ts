@@ -1,0 +1,146 @@
+import { ArgsType, Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Decimal } from '../money.js';
+import { AccountKind, AccountStatus, BillingMode, ResellerModel } from './enums.js';
+import { Connection, PageArgs } from './connection.js';
+import { MoneyScalar } from './scalars.js';
+import { Node } from './node.js';
+
+@ObjectType('Account', { implements: Node })
+export class AccountType extends Node {
+  @Field({ description: 'Unique 10-digit account number' })
+  number!: string;
+
+  @Field(() => AccountKind)
+  kind!: AccountKind;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  email!: string | null;
+
+  @Field(() => AccountStatus)
+  status!: AccountStatus;
+
+  @Field({ description: 'ISO 4217 code' })
+  currency!: string;
+
+  @Field(() => BillingMode)
+  billingMode!: BillingMode;
+
+  @Field(() => MoneyScalar, { description: "Position with the parent: positive means prepaid funds" })
+  balance!: Decimal;
+
+  @Field(() => MoneyScalar)
+  creditLimit!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'balance + creditLimit' })
+  availableBalance!: Decimal;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  lowBalanceThreshold!: Decimal | null;
+
+  @Field(() => ResellerModel, { nullable: true, description: 'Resellers only' })
+  resellerModel!: ResellerModel | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  dailySpendLimit!: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  monthlySpendLimit!: Decimal | null;
+
+  @Field()
+  createdAt!: Date;
+}
+
+export const AccountConnection = Connection(AccountType, 'Account');
+
+@ArgsType()
+export class AccountsArgs extends PageArgs {
+  @Field(() => AccountKind, { nullable: true })
+  kind?: AccountKind | null;
+
+  @Field(() => AccountStatus, { nullable: true, description: 'Deleted accounts are listed only when asked for' })
+  status?: AccountStatus | null;
+
+  @Field(() => String, { nullable: true, description: 'Matches name, email or account number' })
+  search?: string | null;
+}
+
+@ArgsType()
+export class ChildrenArgs extends PageArgs {
+  @Field(() => AccountKind, { nullable: true })
+  kind?: AccountKind | null;
+}
+
+@InputType()
+export class CreateAccountInput {
+  @Field(() => ID, { nullable: true, description: 'Defaults to the caller' })
+  parentId?: string | null;
+
+  @Field(() => AccountKind, { description: 'RESELLER or CUSTOMER' })
+  kind!: AccountKind;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  email?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Lets the account log in; needs an email' })
+  password?: string | null;
+
+  @Field(() => String, { nullable: true, description: "ISO 4217; defaults to the parent's currency" })
+  currency?: string | null;
+
+  @Field(() => BillingMode, { nullable: true })
+  billingMode?: BillingMode | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'POSTPAID only' })
+  creditLimit?: Decimal | null;
+
+  @Field(() => ResellerModel, { nullable: true, description: 'Resellers only; default MARGIN' })
+  resellerModel?: ResellerModel | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  lowBalanceThreshold?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  dailySpendLimit?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  monthlySpendLimit?: Decimal | null;
+}
+
+@InputType({ description: 'Never balance, parent or kind. An account may change its own name, email, password and threshold.' })
+export class UpdateAccountInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  email?: string | null;
+
+  @Field(() => String, { nullable: true })
+  password?: string | null;
+
+  @Field(() => AccountStatus, { nullable: true, description: 'ACTIVE or SUSPENDED' })
+  status?: AccountStatus | null;
+
+  @Field(() => BillingMode, { nullable: true })
+  billingMode?: BillingMode | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  creditLimit?: Decimal | null;
+
+  @Field(() => ResellerModel, { nullable: true })
+  resellerModel?: ResellerModel | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
+  lowBalanceThreshold?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
+  dailySpendLimit?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
+  monthlySpendLimit?: Decimal | null;
+}

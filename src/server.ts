@@ -1,0 +1,172 @@
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError } from 'graphql';
+import type { Config } from './config.js';
+import { Context } from './context.js';
+import { openDatabase, systemEm, type Database } from './db/orm.js';
+import { DomainError } from './errors.js';
+import { formatError, isUnexpected } from './graphql/format-error.js';
+import { complexityPlugin, validationRules } from './graphql/limits.js';
+import { createSchema } from './graphql/schema.js';
+import { exportRouter } from './http/export.js';
+import { requestId } from './http/request-id.js';
+import { attachWebSocket } from './http/websocket.js';
+import { createLogger, type Logger } from './logger.js';
+import { bootstrapRoot } from './services/bootstrap.service.js';
+import { createServices, type Services } from './services/index.js';
+
+export interface App {
+  config: Config;
+  log: Logger;
+  db: Database;
+  services: Services;
+  httpServer: Server;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Commits each request's transaction before its response leaves, and logs what went wrong with the request id. */
+function lifecyclePlugin(): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue, request }) {
+      const started = performance.now();
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            if (isUnexpected(error)) contextValue.log.error({ err: unwrapResolverError(error) }, 'unexpected error');
+          }
+        },
+        async willSendResponse({ response }) {
+          try {
+            await contextValue.finish();
+          } catch (error) {
+            contextValue.log.error({ err: error }, 'commit failed');
+            if (response.body.kind === 'single') {
+              response.body.singleResult = {
+                errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+              };
+            }
+          }
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors?.length ?? 0) : 0;
+          contextValue.log.info(
+            { operation: request.operationName ?? null, ms: Math.round(performance.now() - started), errors },
+            'graphql request',
+          );
+        },
+      };
+    },
+  };
+}
+
+export async function createApp(config: Config, logger?: Logger): Promise<App> {
+  const log = logger ?? createLogger(config.logLevel);
+  if (config.jwtSecretGenerated) {
+    log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when the server restarts');
+  }
+  const db = await openDatabase(config, log);
+  const services = createServices(config, db.orm);
+  await bootstrapRoot(db.orm, services.accounts, config, log);
+  const schema = await createSchema();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const httpServer = createServer(app);
+  const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, log });
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    validationRules: validationRules(config),
+    introspection: !config.production,
+    hideSchemaDetailsFromClientErrors: config.production,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    persistedQueries: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      { async serverWillStart() { return { drainServer: () => ws.close() }; } },
+      complexityPlugin(schema, config),
+      lifecyclePlugin(),
+    ],
+  });
+  await apollo.start();
+
+  const contextFor = async (req: Request): Promise<Context> => {
+    const ctx = new Context(db.orm, services, config, log, req.requestId);
+    const actor = await services.auth.authenticate(req.headers.authorization);
+    if (actor) ctx.bindActor(actor);
+    return ctx;
+  };
+
+  app.use(requestId);
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await systemEm(db.orm).execute('select 1');
+      res.json({ status: 'ok', database: db.engine });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  app.use('/export', exportRouter(contextFor));
+  app.use(
+    '/graphql',
+    express.json({ limit: config.bodyLimit }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        try {
+          return await contextFor(req);
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
+            throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+          }
+          throw error;
+        }
+      },
+    }),
+  );
+  app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      res.status(413).json({ errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    if (error.type === 'entity.parse.failed') {
+      res.status(400).json({ errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    log.error({ err: error, requestId: req.requestId }, 'unhandled HTTP error');
+    res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    db,
+    services,
+    httpServer,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          const { port } = httpServer.address() as AddressInfo;
+          resolve(`http://127.0.0.1:${port}`);
+        });
+      }),
+    /** Stops taking requests, lets in-flight ones finish, closes sockets, then the database. */
+    close() {
+      closing ??= (async () => {
+        await apollo.stop();
+        if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}

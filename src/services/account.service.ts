@@ -1,0 +1,277 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Em } from '../db/orm.js';
+import type { AuthedContext, Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { Account, AccountKind, AccountStatus, BillingMode, ResellerModel } from '../entities/index.js';
+import { likePrefix } from '../entities/scope.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { newAccountNumber, newId } from '../ids.js';
+import { Decimal, ZERO } from '../money.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { hashPassword } from './passwords.js';
+import {
+  nonNegative,
+  normalizeCurrency,
+  normalizeEmail,
+  optionalText,
+  requireText,
+  validatePassword,
+} from './validate.js';
+
+export interface CreateAccountData {
+  parentId?: string | null;
+  kind: AccountKind;
+  name: string;
+  email?: string | null;
+  password?: string | null;
+  currency?: string | null;
+  billingMode?: BillingMode | null;
+  creditLimit?: Decimal | null;
+  resellerModel?: ResellerModel | null;
+  lowBalanceThreshold?: Decimal | null;
+  dailySpendLimit?: Decimal | null;
+  monthlySpendLimit?: Decimal | null;
+}
+
+export interface UpdateAccountData {
+  name?: string | null;
+  email?: string | null;
+  password?: string | null;
+  status?: AccountStatus | null;
+  billingMode?: BillingMode | null;
+  creditLimit?: Decimal | null;
+  resellerModel?: ResellerModel | null;
+  lowBalanceThreshold?: Decimal | null;
+  dailySpendLimit?: Decimal | null;
+  monthlySpendLimit?: Decimal | null;
+}
+
+export interface AccountListFilter extends PageArgs {
+  kind?: AccountKind | null;
+  status?: AccountStatus | null;
+  search?: string | null;
+}
+
+/** Fields an account may change on itself; the rest are its parent's (or another ancestor's) to set. */
+const SELF_EDITABLE = new Set<keyof UpdateAccountData>(['name', 'email', 'password', 'lowBalanceThreshold']);
+
+export class AccountService {
+  /** An account in the caller's scope, or null: out-of-scope ids look exactly like missing ones. */
+  async find(ctx: Context, id: string): Promise<Account | null> {
+    requireActor(ctx);
+    return ctx.loaders.account.load(id);
+  }
+
+  async require(ctx: Context, id: string): Promise<Account> {
+    const account = await this.find(ctx, id);
+    if (!account) throw notFound('Account not found');
+    return account;
+  }
+
+  /** For use inside a mutation's transaction: the transaction's own fork, still bound to the caller's scope. */
+  async load(em: Em, id: string): Promise<Account> {
+    const account = await em.findOne(Account, { id });
+    if (!account) throw notFound('Account not found');
+    return account;
+  }
+
+  async me(ctx: Context): Promise<Account> {
+    requireActor(ctx);
+    return this.require(ctx, ctx.actor.accountId);
+  }
+
+  /** The caller's descendants (not the caller). Deleted accounts are listed only when asked for by status. */
+  async list(ctx: Context, filter: AccountListFilter): Promise<Page<Account>> {
+    requireActor(ctx);
+    const where: Record<string, unknown> = { path: { $like: likePrefix(ctx.actor.path) }, id: { $ne: ctx.actor.accountId } };
+    return this.page(ctx, where, filter);
+  }
+
+  async children(ctx: Context, parent: Account, filter: AccountListFilter): Promise<Page<Account>> {
+    requireActor(ctx);
+    return this.page(ctx, { parentId: parent.id }, filter);
+  }
+
+  private async page(ctx: AuthedContext, base: Record<string, unknown>, filter: AccountListFilter): Promise<Page<Account>> {
+    const size = pageSize(filter.first);
+    const where: Record<string, unknown> = { ...base };
+    where.status = filter.status ?? { $ne: AccountStatus.DELETED };
+    if (filter.kind) where.kind = filter.kind;
+    const search = filter.search?.trim();
+    if (search) {
+      const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.$or = [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }, { number: { $like: pattern } }];
+    }
+    const countWhere = { ...where };
+    if (filter.after) where.seq = { $gt: decodeCursor(filter.after) };
+    const rows = await ctx.em.find(Account, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(Account, countWhere));
+  }
+
+  async create(ctx: Context, data: CreateAccountData): Promise<Account> {
+    requireActor(ctx);
+    if (ctx.actor.kind === AccountKind.CUSTOMER) throw forbidden('Customers cannot create accounts');
+    return ctx.em.transactional(async (em) => {
+      const parent = await this.load(em, data.parentId ?? ctx.actor.accountId);
+      if (parent.kind === AccountKind.CUSTOMER) throw badInput('parentId', 'A customer cannot have child accounts');
+      if (parent.status !== AccountStatus.ACTIVE) throw new DomainError('INVALID_STATE', 'The parent account is not active');
+      if (data.kind !== AccountKind.RESELLER && data.kind !== AccountKind.CUSTOMER) {
+        throw badInput('kind', 'Only RESELLER and CUSTOMER accounts can be created');
+      }
+      const billingMode = data.billingMode ?? BillingMode.PREPAID;
+      const creditLimit = nonNegative('creditLimit', data.creditLimit ?? ZERO);
+      if (billingMode === BillingMode.PREPAID && !creditLimit.isZero()) {
+        throw badInput('creditLimit', 'PREPAID accounts have no credit limit');
+      }
+      if (data.kind === AccountKind.CUSTOMER && data.resellerModel) {
+        throw badInput('resellerModel', 'Only resellers have a reseller model');
+      }
+      if (data.password && !data.email) throw badInput('email', 'An account that can log in needs an email');
+      const id = newId('Account');
+      const fields = {
+        id,
+        kind: data.kind,
+        name: requireText('name', data.name),
+        email: data.email ? normalizeEmail('email', data.email) : null,
+        passwordHash: data.password ? await hashPassword(validatePassword('password', data.password)) : null,
+        parentId: parent.id,
+        rootId: parent.rootId,
+        path: `${parent.path}${id}/`,
+        depth: parent.depth + 1,
+        currency: data.currency ? normalizeCurrency('currency', data.currency) : parent.currency,
+        billingMode,
+        creditLimit,
+        resellerModel: data.kind === AccountKind.RESELLER ? (data.resellerModel ?? ResellerModel.MARGIN) : null,
+        lowBalanceThreshold: this.optionalAmount('lowBalanceThreshold', data.lowBalanceThreshold),
+        dailySpendLimit: this.optionalAmount('dailySpendLimit', data.dailySpendLimit),
+        monthlySpendLimit: this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit),
+      };
+      return this.insert(em, fields);
+    });
+  }
+
+  /** Creates a platform root (ADMIN). Not exposed over the API: roots come from bootstrap or operator tooling. */
+  async createRoot(
+    em: Em,
+    data: { name: string; email: string; password: string; currency?: string },
+  ): Promise<Account> {
+    const id = newId('Account');
+    return this.insert(em, {
+      id,
+      kind: AccountKind.ADMIN,
+      name: data.name,
+      email: data.email.trim().toLowerCase(),
+      passwordHash: await hashPassword(data.password),
+      parentId: null,
+      rootId: id,
+      path: `/${id}/`,
+      depth: 0,
+      currency: data.currency ?? 'USD',
+      billingMode: BillingMode.PREPAID,
+      creditLimit: ZERO,
+      resellerModel: null,
+    });
+  }
+
+  /** Inserts in a savepoint so a clash on the random account number can be retried with another one. */
+  private async insert(em: Em, fields: Omit<Partial<Account>, 'number'> & Pick<Account, 'id'>): Promise<Account> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await em.transactional(async (inner) => {
+          const account = inner.create(Account, { ...fields, number: newAccountNumber() } as Account);
+          await inner.flush();
+          return account;
+        });
+      } catch (error) {
+        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        const message = String(error.message);
+        if (message.includes('accounts_email_key')) {
+          throw new DomainError('ALREADY_EXISTS', 'An account with this email already exists', { field: 'email' });
+        }
+        if (!message.includes('accounts_number_key') || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  async update(ctx: Context, id: string, data: UpdateAccountData): Promise<Account> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const account = await this.load(em, id);
+      const self = account.id === ctx.actor.accountId;
+      if (self) {
+        const denied = (Object.keys(data) as (keyof UpdateAccountData)[]).find(
+          (k) => data[k] !== undefined && !SELF_EDITABLE.has(k),
+        );
+        if (denied) throw forbidden(`${denied} is set by the parent account`);
+      }
+      if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is deleted');
+
+      if (data.name !== undefined) account.name = requireText('name', data.name ?? '');
+      if (data.email !== undefined) account.email = data.email === null ? null : normalizeEmail('email', data.email);
+      if (data.password !== undefined && data.password !== null) {
+        account.passwordHash = await hashPassword(validatePassword('password', data.password));
+      }
+      if (!account.email && account.passwordHash && data.email === null) {
+        throw badInput('email', 'An account that can log in needs an email');
+      }
+      if (data.status !== undefined && data.status !== null) {
+        if (data.status === AccountStatus.DELETED) throw badInput('status', 'Use deleteAccount to delete an account');
+        account.status = data.status;
+      }
+      if (data.billingMode) account.billingMode = data.billingMode;
+      if (data.creditLimit !== undefined && data.creditLimit !== null) {
+        account.creditLimit = nonNegative('creditLimit', data.creditLimit);
+      } else if (data.billingMode === BillingMode.PREPAID) {
+        account.creditLimit = ZERO;
+      }
+      if (account.billingMode === BillingMode.PREPAID && !account.creditLimit.isZero()) {
+        throw badInput('creditLimit', 'PREPAID accounts have no credit limit');
+      }
+      if (data.resellerModel !== undefined && data.resellerModel !== null) {
+        if (account.kind !== AccountKind.RESELLER) throw badInput('resellerModel', 'Only resellers have a reseller model');
+        account.resellerModel = data.resellerModel;
+      }
+      if (data.lowBalanceThreshold !== undefined) {
+        account.lowBalanceThreshold = this.optionalAmount('lowBalanceThreshold', data.lowBalanceThreshold);
+      }
+      if (data.dailySpendLimit !== undefined) {
+        account.dailySpendLimit = this.optionalAmount('dailySpendLimit', data.dailySpendLimit);
+      }
+      if (data.monthlySpendLimit !== undefined) {
+        account.monthlySpendLimit = this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit);
+      }
+      em.persist(account);
+      try {
+        await em.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException && String(error.message).includes('accounts_email_key')) {
+          throw new DomainError('ALREADY_EXISTS', 'An account with this email already exists', { field: 'email' });
+        }
+        throw error;
+      }
+      return account;
+    });
+  }
+
+  /** Soft delete: the account and its history stay, it can no longer log in or be charged. */
+  async delete(ctx: Context, id: string): Promise<Account> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const account = await this.load(em, id);
+      if (account.id === ctx.actor.accountId) throw forbidden('An account cannot delete itself');
+      if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is already deleted');
+      const liveChildren = await em.count(Account, { parentId: account.id, status: { $ne: AccountStatus.DELETED } });
+      if (liveChildren > 0) {
+        throw new DomainError('INVALID_STATE', 'Delete or move the child accounts first');
+      }
+      account.status = AccountStatus.DELETED;
+      em.persist(account);
+      await em.flush();
+      return account;
+    });
+  }
+
+  private optionalAmount(field: string, value: Decimal | null | undefined): Decimal | null {
+    return value === undefined || value === null ? null : nonNegative(field, value);
+  }
+}

@@ -1,0 +1,129 @@
+import type { Em } from '../db/orm.js';
+import type { Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { AccountStatus, LedgerEntry } from '../entities/index.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { Decimal } from '../money.js';
+import type { AccountService } from './account.service.js';
+import type { IdempotencyService } from './idempotency.service.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { optionalText } from './validate.js';
+
+export interface BalanceChangeData {
+  accountId: string;
+  amount: Decimal;
+  description?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface Posting {
+  accountId: string;
+  amount: Decimal;
+  kind: string;
+  description?: string | null;
+  actorId?: string | null;
+}
+
+export class BalanceService {
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  topUp(ctx: Context, data: BalanceChangeData): Promise<LedgerEntry> {
+    if (data.amount.lte(0)) throw badInput('amount', 'A top-up amount must be greater than 0');
+    return this.change(ctx, data, 'TOPUP');
+  }
+
+  adjustBalance(ctx: Context, data: BalanceChangeData): Promise<LedgerEntry> {
+    if (data.amount.isZero()) throw badInput('amount', 'An adjustment cannot be 0');
+    return this.change(ctx, data, 'ADJUSTMENT');
+  }
+
+  /** Top-ups and adjustments are made by an ancestor of the account, never by the account itself. */
+  private change(ctx: Context, data: BalanceChangeData, kind: 'TOPUP' | 'ADJUSTMENT'): Promise<LedgerEntry> {
+    requireActor(ctx);
+    const amount = data.amount;
+    const description = optionalText('description', data.description, 500);
+    return ctx.em.transactional((em) =>
+      this.idempotency.run(ctx, em, {
+        key: data.idempotencyKey,
+        operation: kind,
+        input: { accountId: data.accountId, amount, description },
+        execute: async () => {
+          const account = await this.accounts.load(em, data.accountId);
+          if (account.id === ctx.actor.accountId) {
+            throw forbidden('Balances are changed by an ancestor, not by the account itself');
+          }
+          if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is deleted');
+          const entry = await this.post(em, { accountId: account.id, amount, kind, description, actorId: ctx.actor.accountId });
+          return { id: entry.id, result: entry };
+        },
+        replay: async (id) => {
+          const entry = await em.findOne(LedgerEntry, { id });
+          if (!entry) throw notFound('Ledger entry not found');
+          return entry;
+        },
+      }),
+    );
+  }
+
+  /**
+   * The only way a balance moves. The UPDATE takes the row lock, so concurrent postings to one account queue
+   * up instead of losing an update, and the ledger row is written in the same transaction with the balance
+   * the update produced. The caller owns the transaction.
+   */
+  async post(em: Em, posting: Posting): Promise<LedgerEntry> {
+    const rows = await em.execute<{ balance: string; path: string }[]>(
+      `update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path`,
+      [posting.amount.toFixed(), posting.accountId],
+    );
+    if (rows.length === 0) throw notFound('Account not found');
+    const id = newId('LedgerEntry');
+    const createdAt = new Date();
+    const [inserted] = await em.execute<{ seq: string }[]>(
+      `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
+       values (?, ?, ?, ?::numeric, ?::numeric, ?, ?, ?, ?) returning seq`,
+      [
+        id,
+        posting.accountId,
+        rows[0].path,
+        posting.amount.toFixed(),
+        rows[0].balance,
+        posting.kind,
+        posting.description ?? null,
+        posting.actorId ?? null,
+        createdAt,
+      ],
+    );
+    return Object.assign(new LedgerEntry(), {
+      id,
+      seq: String(inserted.seq),
+      accountId: posting.accountId,
+      ownerPath: rows[0].path,
+      amount: posting.amount,
+      balanceAfter: new Decimal(rows[0].balance),
+      kind: posting.kind,
+      description: posting.description ?? null,
+      actorId: posting.actorId ?? null,
+      createdAt,
+    });
+  }
+
+  /** Newest first. */
+  async ledger(ctx: Context, accountId: string, args: PageArgs): Promise<Page<LedgerEntry>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = { accountId };
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(LedgerEntry, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(LedgerEntry, countWhere));
+  }
+
+  async entry(ctx: Context, id: string): Promise<LedgerEntry | null> {
+    requireActor(ctx);
+    return ctx.em.findOne(LedgerEntry, { id });
+  }
+}

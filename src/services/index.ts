@@ -1,0 +1,25 @@
+import type { Config } from '../config.js';
+import type { Orm } from '../db/orm.js';
+import { AccountService } from './account.service.js';
+import { AuthService } from './auth.service.js';
+import { BalanceService } from './balance.service.js';
+import { IdempotencyService } from './idempotency.service.js';
+
+export interface Services {
+  accounts: AccountService;
+  auth: AuthService;
+  balances: BalanceService;
+  idempotency: IdempotencyService;
+}
+
+/** Services are stateless apart from configuration: one set per server, shared by every request. */
+export function createServices(config: Config, orm: Orm): Services {
+  const accounts = new AccountService();
+  const idempotency = new IdempotencyService();
+  return {
+    accounts,
+    auth: new AuthService(config, orm),
+    balances: new BalanceService(accounts, idempotency),
+    idempotency,
+  };
+}

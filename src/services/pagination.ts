@@ -1,0 +1,66 @@
+import { badInput } from '../errors.js';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+/**
+ * One page of a keyset-paginated list. totalCount is computed only when a client selects it, since it costs
+ * a second query.
+ */
+export class Page<T> {
+  constructor(
+    readonly edges: Edge<T>[],
+    readonly pageInfo: { hasNextPage: boolean; endCursor: string | null },
+    private readonly count: () => Promise<number>,
+  ) {}
+
+  get totalCount(): Promise<number> {
+    return this.count();
+  }
+
+  get nodes(): T[] {
+    return this.edges.map((e) => e.node);
+  }
+}
+
+/** Cursors wrap the row's insertion sequence number; clients treat them as opaque. */
+export function encodeCursor(seq: string | number | bigint): string {
+  return Buffer.from(`c:${seq}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  const m = /^c:(\d{1,19})$/.exec(raw);
+  if (!m) throw badInput('after', 'Invalid cursor');
+  return m[1];
+}
+
+export function pageSize(first: number | null | undefined): number {
+  const n = first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE) {
+    throw badInput('first', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+  }
+  return n;
+}
+
+/** Builds a page from rows fetched with limit size + 1, ordered by seq. */
+export function toPage<T extends { seq?: string | null }>(
+  rows: T[],
+  size: number,
+  count: () => Promise<number>,
+): Page<T> {
+  const hasNextPage = rows.length > size;
+  const slice = rows.slice(0, size);
+  const edges = slice.map((node) => ({ cursor: encodeCursor(node.seq!), node }));
+  return new Page(edges, { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, count);
+}
