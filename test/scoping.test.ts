@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AccountDocument,
+  AccountsDocument,
+  AdjustBalanceDocument,
+  ChildrenDocument,
+  DeleteAccountDocument,
+  LedgerDocument,
+  NodeDocument,
+  TopUpDocument,
+  UpdateAccountDocument,
+} from './generated/graphql.js';
+import { errorCode, sql, startServer, type TestServer } from './support/harness.js';
+import { buildTree, topUp } from './support/tree.js';
+
+/**
+ * The same probes run twice: against the normal server, and against one whose application scope filter is
+ * switched off, so that only PostgreSQL row-level security stands between a caller and other subtrees.
+ */
+describe.each([
+  ['application filter and row-level security', false],
+  ['row-level security alone (application filter off)', true],
+])('scope with %s', (_label, disableAppScope) => {
+  let server: TestServer;
+  let tree: Awaited<ReturnType<typeof buildTree>>;
+
+  beforeAll(async () => {
+    server = await startServer({ unsafeDisableAppScope: disableAppScope });
+    tree = await buildTree(server);
+    await topUp(server, tree.admin.token, tree.r2.id, '100');
+    await topUp(server, tree.r2.token, tree.c2.id, '40');
+    await topUp(server, tree.admin.token, tree.r1.id, '10');
+  });
+  afterAll(() => server.close());
+
+  it('a reseller lists only its own subtree', async () => {
+    const { accounts } = await server.ok(AccountsDocument, { first: 500 }, tree.r1.token);
+    const ids = accounts.edges.map((e) => e.node.id);
+    expect(new Set(ids)).toEqual(new Set([tree.sr1.id, tree.c11.id, tree.c1.id]));
+    expect(accounts.totalCount).toBe(3);
+  });
+
+  it('ids from a sibling subtree or another platform look exactly like missing ones', async () => {
+    for (const id of [tree.r2.id, tree.c2.id, tree.admin.id, tree.otherCustomer.id, tree.otherAdmin.id]) {
+      expect((await server.ok(AccountDocument, { id }, tree.r1.token)).account).toBeNull();
+      expect((await server.ok(NodeDocument, { id }, tree.r1.token)).node).toBeNull();
+    }
+    const missing = 'acc_00000000000000000000000000000000';
+    const foreign = await server.gql(UpdateAccountDocument, { id: tree.c2.id, input: { name: 'x' } }, tree.r1.token);
+    const absent = await server.gql(UpdateAccountDocument, { id: missing, input: { name: 'x' } }, tree.r1.token);
+    expect(foreign.errors?.[0]).toEqual(absent.errors?.[0]);
+    expect(errorCode(foreign)).toBe('NOT_FOUND');
+  });
+
+  it('nothing outside the subtree can be changed', async () => {
+    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.c2.id, amount: '5' } }, tree.r1.token))).toBe('NOT_FOUND');
+    expect(errorCode(await server.gql(AdjustBalanceDocument, { input: { accountId: tree.r2.id, amount: '-5' } }, tree.r1.token))).toBe('NOT_FOUND');
+    expect(errorCode(await server.gql(DeleteAccountDocument, { id: tree.otherCustomer.id }, tree.r1.token))).toBe('NOT_FOUND');
+    const [c2] = await sql<{ balance: string; name: string; status: string }>(server, 'select balance::text, name, status from accounts where id = ?', [tree.c2.id]);
+    expect(c2).toEqual({ balance: '40.000000', name: 'C2', status: 'ACTIVE' });
+  });
+
+  it("another subtree's ledger is invisible, and a customer sees only itself", async () => {
+    expect((await server.ok(LedgerDocument, { id: tree.c2.id }, tree.r1.token)).account).toBeNull();
+    const mine = await server.ok(AccountsDocument, {}, tree.c1.token);
+    expect(mine.accounts.totalCount).toBe(0);
+    const own = await server.ok(LedgerDocument, { id: tree.c1.id }, tree.c1.token);
+    expect(own.account!.id).toBe(tree.c1.id);
+    expect((await server.ok(AccountDocument, { id: tree.r1.id }, tree.c1.token)).account).toBeNull();
+  });
+
+  it('an ancestor sees the whole subtree below it, but not beside it', async () => {
+    const { account } = await server.ok(ChildrenDocument, { id: tree.sr1.id }, tree.r1.token);
+    expect(account!.children.edges.map((e) => e.node.id)).toEqual([tree.c11.id]);
+    const { accounts } = await server.ok(AccountsDocument, { first: 500 }, tree.admin.token);
+    const ids = accounts.edges.map((e) => e.node.id);
+    expect(ids).toEqual(expect.arrayContaining([tree.r1.id, tree.sr1.id, tree.c11.id, tree.c1.id, tree.r2.id, tree.c2.id]));
+    expect(ids).not.toContain(tree.otherCustomer.id);
+    expect(ids).not.toContain(tree.otherAdmin.id);
+  });
+
+  it('a ledger entry id from another subtree resolves to null', async () => {
+    const { account } = await server.ok(LedgerDocument, { id: tree.c2.id }, tree.r2.token);
+    const entryId = account!.ledger.edges[0].node.id;
+    expect((await server.ok(NodeDocument, { id: entryId }, tree.r2.token)).node).toMatchObject({ __typename: 'LedgerEntry', amount: '40' });
+    expect((await server.ok(NodeDocument, { id: entryId }, tree.r1.token)).node).toBeNull();
+    expect((await server.ok(NodeDocument, { id: entryId }, tree.otherAdmin.token)).node).toBeNull();
+  });
+});
+
+describe('row-level security in the database itself', () => {
+  let server: TestServer;
+  let tree: Awaited<ReturnType<typeof buildTree>>;
+
+  beforeAll(async () => {
+    server = await startServer();
+    tree = await buildTree(server);
+  });
+  afterAll(() => server.close());
+
+  /** Runs statements in one transaction as the application role with the given scope, then rolls back. */
+  async function asAppRole<T>(scope: string | null, statements: string[]): Promise<T[][]> {
+    const em = server.app.db.orm.em.fork();
+    const results: T[][] = [];
+    await em.begin();
+    try {
+      await em.execute(`select set_config('role', 'trellis_app', true)`);
+      if (scope !== null) await em.execute(`select set_config('trellis.scope_path', ?, true)`, [scope]);
+      for (const statement of statements) results.push((await em.execute(statement)) as T[]);
+    } finally {
+      await em.rollback();
+    }
+    return results;
+  }
+
+  it('the rows exist (the superuser sees them) but the application role sees only its scope', async () => {
+    const [{ path }] = await sql<{ path: string }>(server, 'select path from accounts where id = ?', [tree.r1.id]);
+    const all = await sql(server, 'select id from accounts where id in (?, ?)', [tree.c1.id, tree.c2.id]);
+    expect(all).toHaveLength(2);
+    const [rows] = await asAppRole<{ id: string }>(path, [`select id from accounts where id in ('${tree.c1.id}', '${tree.c2.id}')`]);
+    expect(rows.map((r) => r.id)).toEqual([tree.c1.id]);
+  });
+
+  it('a transaction that forgot to set its scope sees nothing at all', async () => {
+    const [accounts, ledger] = await asAppRole<{ n: string }>(null, [
+      'select count(*)::text as n from accounts',
+      'select count(*)::text as n from ledger_entries',
+    ]);
+    expect(accounts[0].n).toBe('0');
+    expect(ledger[0].n).toBe('0');
+  });
+
+  it('the application role cannot write outside its scope, nor rewrite the ledger', async () => {
+    const [{ path }] = await sql<{ path: string }>(server, 'select path from accounts where id = ?', [tree.r1.id]);
+    const [updated] = await asAppRole<{ id: string }>(path, [`update accounts set name = 'x' where id = '${tree.c2.id}' returning id`]);
+    expect(updated).toEqual([]);
+    await expect(asAppRole(path, [`update ledger_entries set amount = 0`])).rejects.toThrow(/permission denied/);
+    await expect(asAppRole(path, [`delete from ledger_entries`])).rejects.toThrow(/permission denied/);
+  });
+});
