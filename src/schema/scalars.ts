@@ -23,13 +23,10 @@ export const MoneyScalar = new GraphQLScalarType<Decimal, string>({
     throw new GraphQLError('Money can only serialize decimal values');
   },
   parseValue: parse,
+  // Plain errors here, so graphql-js attaches the literal's location and the error names the field it was for.
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) {
-      throw new GraphQLError('Money must be a decimal string such as "12.50", not a number', {
-        extensions: { code: 'BAD_USER_INPUT' },
-      });
-    }
-    return parse(ast.value);
+    if (ast.kind !== Kind.STRING) throw new MoneyFormatError('Money must be a decimal string such as "12.50", not a number');
+    return parseMoney(ast.value);
   },
 });
 
