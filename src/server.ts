@@ -89,6 +89,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     persistedQueries: false,
+    // main.ts owns shutdown: Apollo's own handler would re-raise the signal and exit with 143 mid-drain.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },

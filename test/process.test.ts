@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import pg from 'pg';
+import { connect, query } from './support/ws.js';
+
+/**
+ * The shipped entry point, as `npm start` runs it: a separate Node process configured only by environment
+ * variables. Needs a build (`npm test` builds first).
+ */
+const MAIN = new URL('../dist/src/main.js', import.meta.url).pathname;
+
+interface Running {
+  proc: ChildProcess;
+  url: string;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Promise<Running> {
+  const proc = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        lines.push(line);
+        try {
+          const entry = JSON.parse(line);
+          if (entry.msg === 'trellis is listening') {
+            clearTimeout(timer);
+            resolve({ proc, url: entry.url.replace(/\/graphql$/, ''), lines, exited });
+          }
+        } catch {
+          /* not JSON: kept in lines for the failure message */
+        }
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${lines.join('\n')}`));
+    });
+  });
+}
+
+async function gql(url: string, query: string, variables?: object, token?: string) {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return res.json() as Promise<{ data?: any; errors?: any[] }>;
+}
+
+const LOGIN = 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token account { id kind } } }';
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe.skipIf(!existsSync(MAIN))('the server process', () => {
+  it('starts on the embedded database, drains on SIGTERM, and keeps its data across restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'trellis-data-'));
+    dirs.push(dataDir);
+    const first = await start({ DATA_DIR: dataDir });
+    const logs = () => first.lines.map((l) => JSON.parse(l));
+    expect(logs().some((l) => l.level === 40 && /ADMIN_EMAIL\/ADMIN_PASSWORD/.test(l.msg))).toBe(true);
+    expect(logs().some((l) => l.level === 40 && /JWT_SECRET/.test(l.msg))).toBe(true);
+
+    const health = await fetch(`${first.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', database: 'pglite' });
+
+    const login = await gql(first.url, LOGIN, { e: 'admin@example.com', p: 'admin' });
+    expect(login.data.login.account.kind).toBe('ADMIN');
+    const token = login.data.login.token;
+    const created = await gql(first.url, 'mutation { createAccount(input: { kind: RESELLER, name: "Kept" }) { id } }', {}, token);
+    const keptId = created.data.createAccount.id;
+
+    const { client, acked, closed } = connect(first.url, `Bearer ${token}`);
+    await acked;
+    expect((await query(client, '{ me { id } }')).data.me.id).toBe(login.data.login.account.id);
+
+    first.proc.kill('SIGTERM');
+    expect((await closed).code).toBe(1001);
+    expect(await first.exited).toBe(0);
+    expect(logs().some((l) => l.msg === 'shutdown complete')).toBe(true);
+    expect(first.lines.join('\n')).not.toContain(token);
+    await client.dispose();
+
+    const second = await start({ DATA_DIR: dataDir });
+    try {
+      const again = await gql(second.url, LOGIN, { e: 'admin@example.com', p: 'admin' });
+      const listed = await gql(second.url, '{ accounts { totalCount edges { node { id name } } } }', {}, again.data.login.token);
+      expect(listed.data.accounts).toEqual({ totalCount: 1, edges: [{ node: { id: keptId, name: 'Kept' } }] });
+      // The root was created once, on the first start only.
+      expect(second.lines.some((l) => /created the root admin/.test(l))).toBe(false);
+    } finally {
+      second.proc.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+  });
+
+  it.skipIf(!inject('adminDatabaseUrl'))('on PostgreSQL, two instances starting at once on an empty database create one root', async () => {
+    const adminUrl = inject('adminDatabaseUrl');
+    const name = `trellis_proc_${Date.now()}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    const env = {
+      DATABASE_URL: url.toString(),
+      ADMIN_EMAIL: 'ops@example.test',
+      ADMIN_PASSWORD: 'a-real-password',
+      JWT_SECRET: 'shared-secret-for-both-instances',
+    };
+    const [a, b] = await Promise.all([start(env), start(env)]);
+    try {
+      expect(a.lines.some((l) => /default ADMIN_EMAIL/.test(l))).toBe(false);
+      expect((await (await fetch(`${b.url}/healthz`)).json()).database).toBe('postgresql');
+      const login = await gql(a.url, LOGIN, { e: 'ops@example.test', p: 'a-real-password' });
+      // A token from one instance works on the other: instances are stateless.
+      const me = await gql(b.url, '{ me { id kind } }', {}, login.data.login.token);
+      expect(me.data.me).toEqual({ id: login.data.login.account.id, kind: 'ADMIN' });
+      const db = new pg.Client({ connectionString: url.toString() });
+      await db.connect();
+      const { rows } = await db.query(`select count(*)::int as n from accounts`);
+      await db.end();
+      expect(rows[0].n).toBe(1);
+    } finally {
+      a.proc.kill('SIGTERM');
+      b.proc.kill('SIGTERM');
+      await Promise.all([a.exited, b.exited]);
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    }
+  });
+});
