@@ -12,6 +12,8 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'trellis_app') THEN
     CREATE ROLE trellis_app NOLOGIN;
   END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+  NULL; -- another database on this server created it at the same moment
 END $$;`);
     // SET ROLE needs membership when the connecting user is not a superuser.
     this.addSql(`

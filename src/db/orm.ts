@@ -61,7 +61,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       driverOptions: { connection: { pglite: () => pglite } },
     } as Options)) as unknown as Orm;
   }
-  await orm.getMigrator().up();
+  await migrate(orm, pglite !== undefined);
   return {
     orm,
     engine: pglite ? 'pglite' : 'postgresql',
@@ -70,6 +70,23 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       if (pglite && !pglite.closed) await pglite.close();
     },
   };
+}
+
+/**
+ * Applies pending migrations. Instances starting together on one PostgreSQL database queue on an advisory
+ * lock held by a transaction beside the migrator's own. PGlite has a single connection and a single process,
+ * so it needs (and could not hold) no lock.
+ */
+async function migrate(orm: Orm, embedded: boolean): Promise<void> {
+  if (embedded) {
+    await orm.getMigrator().up();
+    return;
+  }
+  const em = orm.em.fork();
+  await em.transactional(async (tx) => {
+    await tx.execute(`select pg_advisory_xact_lock(hashtext('trellis.migrations'))`);
+    await orm.getMigrator().up();
+  });
 }
 
 /**
