@@ -13,6 +13,8 @@ export interface Actor {
   kind: AccountKind;
   path: string;
   rootId: string;
+  /** The rate group the caller is assigned (one of its parent's), readable though outside its subtree. */
+  rateGroupId: string | null;
   via: 'token' | 'apiKey';
   apiKeyId?: string;
 }
@@ -66,7 +68,10 @@ export class Context {
     this.actor = actor;
     this.log = this.log.child({ accountId: actor.accountId });
     // The test-only switch leaves the filter wide open so that row-level security alone is what a test sees.
-    this.em.setFilterParams(SCOPE_FILTER, { path: this.config.unsafeDisableAppScope ? '/' : actor.path });
+    this.em.setFilterParams(
+      SCOPE_FILTER,
+      this.config.unsafeDisableAppScope ? { path: '/' } : { path: actor.path, rateGroupId: actor.rateGroupId },
+    );
   }
 
   /** Opens the scoped transaction once; every resolver awaits it (see the scope middleware). */

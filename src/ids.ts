@@ -8,6 +8,9 @@ export const ID_PREFIX = {
   Account: 'acc',
   LedgerEntry: 'led',
   ApiKey: 'key',
+  RateGroup: 'rg',
+  Package: 'pkg',
+  PackageTerms: 'pkt',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

@@ -82,6 +82,10 @@ export class Account {
     return this.balance.plus(this.creditLimit);
   }
 
+  /** One of the parent's rate groups: what this account pays per minute. */
+  @Property({ type: 'text', nullable: true })
+  rateGroupId?: string | null;
+
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 

@@ -8,6 +8,8 @@ import { Filter } from '@mikro-orm/core';
  */
 export interface ScopeParams {
   path: string;
+  /** The caller's own rate group (its parent's), which it may read though it is outside its subtree. */
+  rateGroupId?: string | null;
 }
 
 export const SCOPE_FILTER = 'scope';

@@ -5,13 +5,24 @@ import type { Context } from '../context.js';
 import { RESOLVERS } from '../resolvers/index.js';
 import { authChecker } from '../resolvers/roles.js';
 import { Decimal } from '../money.js';
+import { DomainError } from '../errors.js';
+import { PublicAccount } from '../services/account.service.js';
 import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
 
 /**
- * Every resolver waits for the request's scoped transaction, which opens on first use. Fields marked
- * `outsideScope` (login) skip it: they must not open a transaction before the caller is known.
+ * Runs before every resolver.
+ * - Waits for the request's scoped transaction, which opens on first use. Fields marked `outsideScope`
+ *   (login) skip it: they must not open a transaction before the caller is known.
+ * - On a parent account seen only through something it owns (a PublicAccount), lets through the fields
+ *   marked `publicIdentity` and `id`, and refuses the rest: deny by default.
  */
-const scopeMiddleware: MiddlewareFn<Context> = async ({ context, info }, next) => {
+const scopeMiddleware: MiddlewareFn<Context> = async ({ context, info, root }, next) => {
+  if (root instanceof PublicAccount && info.fieldName !== 'id') {
+    const field = info.parentType.getFields()[info.fieldName];
+    if (!field?.extensions?.publicIdentity) {
+      throw new DomainError('FORBIDDEN', `${info.fieldName} of an account outside your scope is not visible`);
+    }
+  }
   if (context.actor && !context.transactionStarted) {
     const field = info.parentType.getFields()[info.fieldName];
     if (!field?.extensions?.outsideScope) await context.ensureTransaction();

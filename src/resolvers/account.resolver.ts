@@ -1,7 +1,17 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { Account } from '../entities/index.js';
-import { AccountConnection, AccountsArgs, AccountType, ChildrenArgs, CreateAccountInput, UpdateAccountInput } from '../schema/account.js';
+import {
+  AccountConnection,
+  AccountsArgs,
+  AccountType,
+  ChildrenArgs,
+  CreateAccountInput,
+  PUBLIC_IDENTITY,
+  UpdateAccountInput,
+} from '../schema/account.js';
+import { PackageConnection, PackagesArgs } from '../schema/package.js';
+import { RateGroupType, RateLookupArgs, RateType } from '../schema/rate.js';
 import { PageArgs } from '../schema/connection.js';
 import { LedgerEntryConnection } from '../schema/ledger.js';
 import { Role } from './roles.js';
@@ -42,6 +52,7 @@ export class AccountResolver {
   }
 
   @FieldResolver(() => AccountType, { nullable: true, description: "null when the parent is outside the caller's scope" })
+  @Extensions(PUBLIC_IDENTITY)
   parent(@Root() account: Account, @Ctx() ctx: Context) {
     return account.parentId ? ctx.loaders.account.load(account.parentId) : null;
   }
@@ -54,5 +65,20 @@ export class AccountResolver {
   @FieldResolver(() => LedgerEntryConnection, { description: 'Newest first' })
   ledger(@Root() account: Account, @Args() args: PageArgs, @Ctx() ctx: Context) {
     return ctx.services.balances.ledger(ctx, account.id, args);
+  }
+
+  @FieldResolver(() => RateGroupType, { nullable: true, description: "One of the parent's rate groups: what this account pays" })
+  rateGroup(@Root() account: Account, @Ctx() ctx: Context) {
+    return account.rateGroupId ? ctx.services.rates.findGroup(ctx, account.rateGroupId) : null;
+  }
+
+  @FieldResolver(() => RateType, { nullable: true, description: 'What this account pays for a number: the longest matching prefix of its rate group' })
+  rate(@Root() account: Account, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
+    return ctx.services.rates.rateFor(ctx, account.id, args.destination, args.direction);
+  }
+
+  @FieldResolver(() => PackageConnection)
+  ownedPackages(@Root() account: Account, @Args() args: PackagesArgs, @Ctx() ctx: Context) {
+    return ctx.services.packages.owned(ctx, account.id, args);
   }
 }

@@ -3,6 +3,15 @@ import { AccountResolver } from './account.resolver.js';
 import { AuthResolver } from './auth.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { PackageResolver } from './package.resolver.js';
+import { RateResolver } from './rate.resolver.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [AccountResolver, AuthResolver, BalanceResolver, NodeResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  AccountResolver,
+  AuthResolver,
+  BalanceResolver,
+  NodeResolver,
+  PackageResolver,
+  RateResolver,
+];

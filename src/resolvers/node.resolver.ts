@@ -1,15 +1,20 @@
 import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
 import { nodeTypeOf, type NodeTypeName } from '../ids.js';
+
+/** Types with an id prefix that are not GraphQL nodes. */
+type Internal = 'PackageTerms';
 import { Node } from '../schema/node.js';
 
 type NodeFinder = (ctx: Context, id: string) => Promise<unknown>;
 
 /** One finder per node type; each applies the caller's scope, so foreign ids come back null. */
-const FINDERS: Record<NodeTypeName, NodeFinder> = {
+const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   Account: (ctx, id) => ctx.services.accounts.find(ctx, id),
   LedgerEntry: (ctx, id) => ctx.services.balances.entry(ctx, id),
   ApiKey: (ctx, id) => ctx.services.auth.findApiKey(ctx, id),
+  RateGroup: (ctx, id) => ctx.services.rates.findGroup(ctx, id),
+  Package: (ctx, id) => ctx.services.packages.find(ctx, id),
 };
 
 @Resolver()
@@ -18,6 +23,7 @@ export class NodeResolver {
   @Query(() => Node, { nullable: true })
   async node(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     const type = nodeTypeOf(id);
-    return type ? ((await FINDERS[type](ctx, id)) ?? null) : null;
+    const finder = type && type !== 'PackageTerms' ? FINDERS[type] : undefined;
+    return finder ? ((await finder(ctx, id)) ?? null) : null;
   }
 }

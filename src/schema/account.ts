@@ -1,19 +1,28 @@
-import { ArgsType, Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ArgsType, Extensions, Field, ID, InputType, ObjectType } from 'type-graphql';
 import { Decimal } from '../money.js';
 import { AccountKind, AccountStatus, BillingMode, ResellerModel } from './enums.js';
 import { Connection, PageArgs } from './connection.js';
 import { MoneyScalar } from './scalars.js';
 import { Node } from './node.js';
 
+/**
+ * Fields readable on a parent account seen only as the owner of a package or rate group the caller reads.
+ * Every other field answers FORBIDDEN there (deny by default; see the scope middleware).
+ */
+export const PUBLIC_IDENTITY = { publicIdentity: true };
+
 @ObjectType('Account', { implements: Node })
 export class AccountType extends Node {
   @Field({ description: 'Unique 10-digit account number' })
+  @Extensions(PUBLIC_IDENTITY)
   number!: string;
 
   @Field(() => AccountKind)
+  @Extensions(PUBLIC_IDENTITY)
   kind!: AccountKind;
 
   @Field()
+  @Extensions(PUBLIC_IDENTITY)
   name!: string;
 
   @Field(() => String, { nullable: true })
@@ -23,6 +32,7 @@ export class AccountType extends Node {
   status!: AccountStatus;
 
   @Field({ description: 'ISO 4217 code' })
+  @Extensions(PUBLIC_IDENTITY)
   currency!: string;
 
   @Field(() => BillingMode)
@@ -50,6 +60,7 @@ export class AccountType extends Node {
   monthlySpendLimit!: Decimal | null;
 
   @Field()
+  @Extensions(PUBLIC_IDENTITY)
   createdAt!: Date;
 }
 
@@ -110,6 +121,9 @@ export class CreateAccountInput {
 
   @Field(() => MoneyScalar, { nullable: true })
   monthlySpendLimit?: Decimal | null;
+
+  @Field(() => ID, { nullable: true, description: "One of the parent's own rate groups" })
+  rateGroupId?: string | null;
 }
 
 @InputType({ description: 'Never balance, parent or kind. An account may change its own name, email, password and threshold.' })
@@ -143,4 +157,7 @@ export class UpdateAccountInput {
 
   @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
   monthlySpendLimit?: Decimal | null;
+
+  @Field(() => ID, { nullable: true, description: "One of the parent's own rate groups; null removes it" })
+  rateGroupId?: string | null;
 }

@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
 import type { AuthedContext, Context } from '../context.js';
 import { requireActor } from '../context.js';
-import { Account, AccountKind, AccountStatus, BillingMode, ResellerModel } from '../entities/index.js';
+import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
@@ -31,6 +31,23 @@ export interface CreateAccountData {
   lowBalanceThreshold?: Decimal | null;
   dailySpendLimit?: Decimal | null;
   monthlySpendLimit?: Decimal | null;
+  rateGroupId?: string | null;
+}
+
+/**
+ * The caller's direct parent as the caller may see it: identity only. It is the owner of the packages and the
+ * rate group a child reads; every other Account field on it answers FORBIDDEN (see the scope middleware).
+ */
+export class PublicAccount {
+  readonly parentId = null;
+  constructor(
+    readonly id: string,
+    readonly number: string,
+    readonly kind: AccountKind,
+    readonly name: string,
+    readonly currency: string,
+    readonly createdAt: Date,
+  ) {}
 }
 
 export interface UpdateAccountData {
@@ -44,6 +61,7 @@ export interface UpdateAccountData {
   lowBalanceThreshold?: Decimal | null;
   dailySpendLimit?: Decimal | null;
   monthlySpendLimit?: Decimal | null;
+  rateGroupId?: string | null;
 }
 
 export interface AccountListFilter extends PageArgs {
@@ -73,6 +91,21 @@ export class AccountService {
     const account = await em.findOne(Account, { id });
     if (!account) throw notFound('Account not found');
     return account;
+  }
+
+  /**
+   * The owner of something the caller may read: an account in scope, or, for a parent's package or rate
+   * group, the parent's public identity.
+   */
+  async ownerView(ctx: Context, ownerId: string): Promise<Account | PublicAccount> {
+    requireActor(ctx);
+    const inScope = await ctx.loaders.account.load(ownerId);
+    if (inScope) return inScope;
+    const [row] = await ctx.em.execute<{ id: string; number: string; kind: AccountKind; name: string; currency: string; created_at: Date }[]>(
+      'select * from trellis_parent_public()',
+    );
+    if (!row || row.id !== ownerId) throw notFound('Account not found');
+    return new PublicAccount(row.id, row.number, row.kind, row.name, row.currency, new Date(row.created_at));
   }
 
   async me(ctx: Context): Promise<Account> {
@@ -127,6 +160,7 @@ export class AccountService {
         throw badInput('resellerModel', 'Only resellers have a reseller model');
       }
       if (data.password && !data.email) throw badInput('email', 'An account that can log in needs an email');
+      if (data.rateGroupId) await ctx.services.rates.requireParentsGroup(em, data.rateGroupId, parent.id);
       const id = newId('Account');
       const fields = {
         id,
@@ -145,6 +179,7 @@ export class AccountService {
         lowBalanceThreshold: this.optionalAmount('lowBalanceThreshold', data.lowBalanceThreshold),
         dailySpendLimit: this.optionalAmount('dailySpendLimit', data.dailySpendLimit),
         monthlySpendLimit: this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit),
+        rateGroupId: data.rateGroupId ?? null,
       };
       return this.insert(em, fields);
     });
@@ -227,9 +262,21 @@ export class AccountService {
       if (account.billingMode === BillingMode.PREPAID && !account.creditLimit.isZero()) {
         throw badInput('creditLimit', 'PREPAID accounts have no credit limit');
       }
-      if (data.resellerModel !== undefined && data.resellerModel !== null) {
+      if (data.resellerModel !== undefined && data.resellerModel !== null && data.resellerModel !== account.resellerModel) {
         if (account.kind !== AccountKind.RESELLER) throw badInput('resellerModel', 'Only resellers have a reseller model');
+        // Clones were priced under the old model (own prices vs. following the source): keep them consistent.
+        const clones = await em.count(Package, { ownerId: account.id, sourceId: { $ne: null }, optedOutAt: null });
+        if (clones > 0) {
+          throw new DomainError('INVALID_STATE', 'The reseller model cannot change while the reseller has opted into packages');
+        }
         account.resellerModel = data.resellerModel;
+      }
+      if (data.rateGroupId !== undefined) {
+        if (data.rateGroupId !== null) {
+          if (!account.parentId) throw badInput('rateGroupId', 'A root account has no parent to buy from');
+          await ctx.services.rates.requireParentsGroup(em, data.rateGroupId, account.parentId);
+        }
+        account.rateGroupId = data.rateGroupId;
       }
       if (data.lowBalanceThreshold !== undefined) {
         account.lowBalanceThreshold = this.optionalAmount('lowBalanceThreshold', data.lowBalanceThreshold);

@@ -27,6 +27,7 @@ interface ActorRow {
   kind: AccountKind;
   path: string;
   root_id: string;
+  rate_group_id: string | null;
   usable: boolean;
 }
 
@@ -114,14 +115,14 @@ export class AuthService {
   /** The account, if it and every ancestor are ACTIVE: suspending a reseller locks out its whole subtree. */
   private async loadActor(em: Em, accountId: string, via: Actor['via']): Promise<Actor | null> {
     const [row] = await em.execute<ActorRow[]>(
-      `select a.id, a.kind, a.path, a.root_id,
+      `select a.id, a.kind, a.path, a.root_id, a.rate_group_id,
               not exists (select 1 from accounts up
                            where starts_with(a.path, up.path) and up.status <> 'ACTIVE') as usable
          from accounts a where a.id = ?`,
       [accountId],
     );
     if (!row || !row.usable) return null;
-    return { accountId: row.id, kind: row.kind, path: row.path, rootId: row.root_id, via };
+    return { accountId: row.id, kind: row.kind, path: row.path, rootId: row.root_id, rateGroupId: row.rate_group_id, via };
   }
 
   async createApiKey(ctx: Context, name: string): Promise<{ secret: string; apiKey: ApiKey }> {

@@ -4,12 +4,16 @@ import { AccountService } from './account.service.js';
 import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
+import { PackageService } from './package.service.js';
+import { RateService } from './rate.service.js';
 
 export interface Services {
   accounts: AccountService;
   auth: AuthService;
   balances: BalanceService;
   idempotency: IdempotencyService;
+  rates: RateService;
+  packages: PackageService;
 }
 
 /** Services are stateless apart from configuration: one set per server, shared by every request. */
@@ -21,5 +25,7 @@ export function createServices(config: Config, orm: Orm): Services {
     auth: new AuthService(config, orm),
     balances: new BalanceService(accounts, idempotency),
     idempotency,
+    rates: new RateService(),
+    packages: new PackageService(),
   };
 }

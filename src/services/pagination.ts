@@ -31,6 +31,15 @@ export class Page<T> {
   get nodes(): T[] {
     return this.edges.map((e) => e.node);
   }
+
+  /** The same page with each node transformed (cursors and counts unchanged). */
+  map<U>(fn: (node: T) => U): Page<U> {
+    return new Page(
+      this.edges.map((e) => ({ cursor: e.cursor, node: fn(e.node) })),
+      this.pageInfo,
+      this.count,
+    );
+  }
 }
 
 /** Cursors wrap the row's insertion sequence number; clients treat them as opaque. */

@@ -43,7 +43,10 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
-      logs.push(...String(chunk).split('\n').filter(Boolean));
+      const lines = String(chunk).split('\n').filter(Boolean);
+      logs.push(...lines);
+      // TEST_LOGS=1 shows the server's errors while debugging a failing test.
+      if (process.env.TEST_LOGS) for (const l of lines) if (JSON.parse(l).level >= 50) process.stderr.write(`${l}\n`);
       cb();
     },
   });

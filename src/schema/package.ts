@@ -1,0 +1,250 @@
+import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import {
+  ActivationPolicy,
+  Applicability,
+  BillingType,
+  ChargeType,
+  PackageStatus,
+  PackageStatusReason,
+} from '../entities/index.js';
+import type { Decimal } from '../money.js';
+import { Connection, PageArgs } from './connection.js';
+import { Node } from './node.js';
+import { MoneyScalar } from './scalars.js';
+
+registerEnumType(PackageStatus, { name: 'PackageStatus' });
+registerEnumType(PackageStatusReason, {
+  name: 'PackageStatusReason',
+  valuesConfig: { BELOW_COST: { description: "Disabled by the service: the source's price rose above this price" } },
+});
+registerEnumType(BillingType, { name: 'BillingType' });
+registerEnumType(Applicability, { name: 'Applicability' });
+registerEnumType(ChargeType, { name: 'ChargeType' });
+registerEnumType(ActivationPolicy, { name: 'ActivationPolicy' });
+
+export { ActivationPolicy, Applicability, BillingType, ChargeType, PackageStatus };
+
+@ObjectType('Discount')
+export class DiscountType {
+  @Field(() => Int, { description: 'From the N-th charged period on (N >= 2)' })
+  fromActivation!: number;
+
+  @Field(() => MoneyScalar, { description: 'Taken off the price, never below 0' })
+  amount!: Decimal;
+}
+
+@ObjectType('Package', { implements: Node })
+export class PackageType extends Node {
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  description!: string | null;
+
+  @Field(() => String, { nullable: true })
+  country!: string | null;
+
+  @Field(() => String, { nullable: true })
+  category!: string | null;
+
+  @Field(() => PackageStatus)
+  status!: PackageStatus;
+
+  @Field(() => PackageStatusReason, { nullable: true, description: 'Set when the service changed the status' })
+  statusReason!: PackageStatusReason | null;
+
+  @Field()
+  currency!: string;
+
+  @Field(() => MoneyScalar, { description: 'Excluding tax' })
+  price!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'Charged with the first period only' })
+  setupFee!: Decimal;
+
+  @Field({ description: 'Percent given to COMMISSION sub-resellers, e.g. "10"' })
+  commissionRate!: string;
+
+  @Field(() => BillingType)
+  billingType!: BillingType;
+
+  @Field(() => Int)
+  billingDays!: number;
+
+  @Field(() => Int)
+  freeMinutes!: number;
+
+  @Field(() => Applicability)
+  applicableFor!: Applicability;
+
+  @Field(() => [String], { description: 'Prefixes of digits' })
+  destinations!: string[];
+
+  @Field(() => ChargeType, { description: 'Refund rule on early termination' })
+  chargeType!: ChargeType;
+
+  @Field()
+  releaseIfNoBalance!: boolean;
+
+  @Field()
+  canBePurchased!: boolean;
+
+  @Field()
+  resellerCanResell!: boolean;
+
+  @Field(() => Int, { description: '1 beats 2' })
+  priority!: number;
+
+  @Field(() => Int)
+  minimumDays!: number;
+
+  @Field(() => ActivationPolicy)
+  activationPolicy!: ActivationPolicy;
+
+  @Field(() => Int)
+  advanceRenewHours!: number;
+
+  @Field(() => [DiscountType])
+  discounts!: DiscountType[];
+
+  @Field(() => Date, { nullable: true })
+  startDate!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  endDate!: Date | null;
+
+  @Field()
+  createdAt!: Date;
+}
+
+export const PackageConnection = Connection(PackageType, 'Package');
+
+@ArgsType()
+export class PackagesArgs extends PageArgs {
+  @Field(() => PackageStatus, { nullable: true })
+  status?: PackageStatus | null;
+}
+
+@InputType()
+export class DiscountInput {
+  @Field(() => Int)
+  fromActivation!: number;
+
+  @Field(() => MoneyScalar)
+  amount!: Decimal;
+}
+
+/** The optional fields of createPackage and updatePackage. */
+@InputType()
+abstract class PackageFieldsInput {
+  @Field(() => String, { nullable: true })
+  country?: string | null;
+
+  @Field(() => String, { nullable: true })
+  category?: string | null;
+
+  @Field(() => BillingType, { nullable: true, description: 'Default RECURRING' })
+  billingType?: BillingType | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 30; at least 1' })
+  billingDays?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 0' })
+  freeMinutes?: number | null;
+
+  @Field(() => Applicability, { nullable: true, description: 'Default OUTBOUND' })
+  applicableFor?: Applicability | null;
+
+  @Field(() => [String], { nullable: true, description: 'Prefixes of digits' })
+  destinations?: string[] | null;
+
+  @Field(() => ChargeType, { nullable: true, description: 'Default FULL' })
+  chargeType?: ChargeType | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  releaseIfNoBalance?: boolean | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 1 (1 beats 2)' })
+  priority?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 0' })
+  minimumDays?: number | null;
+
+  @Field(() => ActivationPolicy, { nullable: true, description: 'Default DENY_IF_INSUFFICIENT' })
+  activationPolicy?: ActivationPolicy | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 0' })
+  advanceRenewHours?: number | null;
+
+  @Field(() => [DiscountInput], { nullable: true })
+  discounts?: DiscountInput[] | null;
+
+  @Field(() => Date, { nullable: true })
+  startDate?: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  endDate?: Date | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'Default 0' })
+  setupFee?: Decimal | null;
+
+  @Field(() => String, { nullable: true, description: 'Percent, 0 to 100; default "0"' })
+  commissionRate?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default true' })
+  canBePurchased?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  resellerCanResell?: boolean | null;
+}
+
+@InputType()
+export class CreatePackageInput extends PackageFieldsInput {
+  @Field()
+  name!: string;
+
+  @Field(() => MoneyScalar)
+  price!: Decimal;
+
+  @Field(() => String, { nullable: true, description: "ISO 4217; defaults to the owner's currency" })
+  currency?: string | null;
+}
+
+@InputType({ description: 'On a clone only name, description, price, setupFee, commissionRate and the two flags apply' })
+export class UpdatePackageInput extends PackageFieldsInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => MoneyScalar, { nullable: true })
+  price?: Decimal | null;
+}
+
+@InputType()
+export class OptInInput {
+  @Field(() => ID, { description: "One of the parent's offers" })
+  packageId!: string;
+
+  @Field(() => String, { nullable: true, description: "Default: the source's" })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Default: the source's" })
+  description?: string | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: "MARGIN only; at least the source's price (the cost)" })
+  price?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: "MARGIN only; at least the source's setup fee" })
+  setupFee?: Decimal | null;
+
+  @Field(() => String, { nullable: true, description: 'Percent given to COMMISSION sub-resellers; default "0"' })
+  commissionRate?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default true' })
+  canBePurchased?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  resellerCanResell?: boolean | null;
+}

@@ -1,0 +1,504 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Em } from '../db/orm.js';
+import type { AuthedContext, Context } from '../context.js';
+import { requireActor } from '../context.js';
+import {
+  AccountKind,
+  ActivationPolicy,
+  Applicability,
+  BillingType,
+  ChargeType,
+  Package,
+  PackageStatus,
+  PackageStatusReason,
+  PackageTerms,
+  ResellerModel,
+  likePrefix,
+  type DiscountRule,
+} from '../entities/index.js';
+import { DomainError, badInput, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { Decimal, ZERO, formatMoney } from '../money.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
+
+export interface DiscountData {
+  fromActivation: number;
+  amount: Decimal;
+}
+
+/** The lifecycle terms: set on an original, shared (read-only) by its clones. */
+export interface TermsData {
+  country?: string | null;
+  category?: string | null;
+  billingType?: BillingType | null;
+  billingDays?: number | null;
+  freeMinutes?: number | null;
+  applicableFor?: Applicability | null;
+  destinations?: string[] | null;
+  chargeType?: ChargeType | null;
+  releaseIfNoBalance?: boolean | null;
+  priority?: number | null;
+  minimumDays?: number | null;
+  activationPolicy?: ActivationPolicy | null;
+  advanceRenewHours?: number | null;
+  discounts?: DiscountData[] | null;
+  startDate?: Date | null;
+  endDate?: Date | null;
+}
+
+/** What every package sets for itself, clone or not. */
+export interface OwnData {
+  name?: string | null;
+  description?: string | null;
+  price?: Decimal | null;
+  setupFee?: Decimal | null;
+  commissionRate?: string | null;
+  canBePurchased?: boolean | null;
+  resellerCanResell?: boolean | null;
+}
+
+export interface CreatePackageData extends TermsData, OwnData {
+  name: string;
+  price: Decimal;
+  currency?: string | null;
+}
+
+export type UpdatePackageData = TermsData & OwnData;
+
+export interface OptInData extends OwnData {
+  packageId: string;
+}
+
+export interface PackageListArgs extends PageArgs {
+  status?: PackageStatus | null;
+}
+
+const TERMS_FIELDS = [
+  'country', 'category', 'billingType', 'billingDays', 'freeMinutes', 'applicableFor', 'destinations', 'chargeType',
+  'releaseIfNoBalance', 'priority', 'minimumDays', 'activationPolicy', 'advanceRenewHours', 'discounts', 'startDate',
+  'endDate',
+] as const satisfies readonly (keyof TermsData)[];
+
+/** A package as the API shows it: its own fields over the terms it shares with its chain. */
+export interface PackageView {
+  id: string;
+  ownerId: string;
+  sourceId: string | null;
+  name: string;
+  description: string | null;
+  status: PackageStatus;
+  statusReason: PackageStatusReason | null;
+  currency: string;
+  price: Decimal;
+  setupFee: Decimal;
+  commissionRate: string;
+  canBePurchased: boolean;
+  resellerCanResell: boolean;
+  country: string | null;
+  category: string | null;
+  billingType: BillingType;
+  billingDays: number;
+  freeMinutes: number;
+  applicableFor: Applicability;
+  destinations: string[];
+  chargeType: ChargeType;
+  releaseIfNoBalance: boolean;
+  priority: number;
+  minimumDays: number;
+  activationPolicy: ActivationPolicy;
+  advanceRenewHours: number;
+  discounts: DiscountData[];
+  startDate: Date | null;
+  endDate: Date | null;
+  createdAt: Date;
+}
+
+export function toView(pkg: Package, terms: PackageTerms): PackageView {
+  return {
+    id: pkg.id,
+    ownerId: pkg.ownerId,
+    sourceId: pkg.sourceId ?? null,
+    name: pkg.name,
+    description: pkg.description ?? null,
+    status: pkg.status,
+    statusReason: pkg.statusReason ?? null,
+    currency: terms.currency,
+    price: pkg.price,
+    setupFee: pkg.setupFee,
+    commissionRate: formatMoney(pkg.commissionRate),
+    canBePurchased: pkg.canBePurchased,
+    resellerCanResell: pkg.resellerCanResell,
+    country: terms.country ?? null,
+    category: terms.category ?? null,
+    billingType: terms.billingType,
+    billingDays: terms.billingDays,
+    freeMinutes: terms.freeMinutes,
+    applicableFor: terms.applicableFor,
+    destinations: terms.destinations,
+    chargeType: terms.chargeType,
+    releaseIfNoBalance: terms.releaseIfNoBalance,
+    priority: terms.priority,
+    minimumDays: terms.minimumDays,
+    activationPolicy: terms.activationPolicy,
+    advanceRenewHours: terms.advanceRenewHours,
+    discounts: terms.discounts.map((d) => ({ fromActivation: d.fromActivation, amount: new Decimal(d.amount) })),
+    startDate: terms.startDate ?? null,
+    endDate: terms.endDate ?? null,
+    createdAt: pkg.createdAt,
+  };
+}
+
+/** "/a/b/c/" -> "b": the direct parent of the account at the end of a path. */
+export function parentIdOf(path: string): string | null {
+  const parts = path.split('/').filter(Boolean);
+  return parts.length >= 2 ? parts[parts.length - 2] : null;
+}
+
+function wholeNumber(field: string, value: number, min: number, max = 1_000_000): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw badInput(field, `${field} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function parseCommissionRate(value: string): Decimal {
+  if (!/^\d{1,3}(\.\d{1,4})?$/.test(value.trim())) throw badInput('commissionRate', 'commissionRate is a percentage such as "10" or "12.5"');
+  const rate = new Decimal(value.trim());
+  if (rate.gt(100)) throw badInput('commissionRate', 'commissionRate is between 0 and 100');
+  return rate;
+}
+
+function isSellableNow(terms: PackageTerms, at: Date): boolean {
+  return (!terms.startDate || terms.startDate <= at) && (!terms.endDate || terms.endDate > at);
+}
+
+export class PackageService {
+  async create(ctx: Context, data: CreatePackageData): Promise<PackageView> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const owner = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const terms = em.create(PackageTerms, {
+        id: newId('PackageTerms'),
+        ownerPath: ctx.actor.path,
+        currency: data.currency ? normalizeCurrency('currency', data.currency) : owner.currency,
+        billingType: BillingType.RECURRING,
+        billingDays: 30,
+        freeMinutes: 0,
+        applicableFor: Applicability.OUTBOUND,
+        destinations: [],
+        chargeType: ChargeType.FULL,
+        releaseIfNoBalance: false,
+        priority: 1,
+        minimumDays: 0,
+        activationPolicy: ActivationPolicy.DENY_IF_INSUFFICIENT,
+        advanceRenewHours: 0,
+        discounts: [],
+      });
+      this.applyTerms(terms, data);
+      // Terms first: the package row references them, and the unit of work does not know that (plain ids).
+      await em.flush();
+      const pkg = em.create(Package, {
+        id: newId('Package'),
+        ownerId: owner.id,
+        ownerPath: owner.path,
+        sourceId: null,
+        termsId: terms.id,
+        name: requireText('name', data.name),
+        description: optionalText('description', data.description) ?? null,
+        status: PackageStatus.ACTIVE,
+        price: nonNegative('price', data.price),
+        setupFee: nonNegative('setupFee', data.setupFee ?? ZERO),
+        commissionRate: data.commissionRate ? parseCommissionRate(data.commissionRate) : ZERO,
+        canBePurchased: data.canBePurchased ?? true,
+        resellerCanResell: data.resellerCanResell ?? false,
+      });
+      await em.flush();
+      return toView(pkg, terms);
+    });
+  }
+
+  async update(ctx: Context, id: string, data: UpdatePackageData): Promise<PackageView> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const pkg = await this.requireOwned(ctx, em, id);
+      if (pkg.status === PackageStatus.ARCHIVED) throw new DomainError('INVALID_STATE', 'Archived packages are read-only');
+      const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
+      if (pkg.sourceId) {
+        const inherited = TERMS_FIELDS.find((f) => data[f] !== undefined);
+        if (inherited) throw badInput(inherited, `${inherited} is inherited from the original package and cannot be changed here`);
+      } else {
+        this.applyTerms(terms, data);
+      }
+      if (data.name !== undefined) pkg.name = requireText('name', data.name ?? '');
+      if (data.description !== undefined) pkg.description = optionalText('description', data.description) ?? null;
+      if (data.commissionRate !== undefined && data.commissionRate !== null) pkg.commissionRate = parseCommissionRate(data.commissionRate);
+      if (data.canBePurchased !== undefined && data.canBePurchased !== null) pkg.canBePurchased = data.canBePurchased;
+      if (data.resellerCanResell !== undefined && data.resellerCanResell !== null) pkg.resellerCanResell = data.resellerCanResell;
+
+      const price = data.price ?? pkg.price;
+      const setupFee = data.setupFee ?? pkg.setupFee;
+      nonNegative('price', price);
+      nonNegative('setupFee', setupFee);
+      if (!price.eq(pkg.price) || !setupFee.eq(pkg.setupFee)) {
+        if (pkg.priceFollowsSource) {
+          throw badInput(!price.eq(pkg.price) ? 'price' : 'setupFee', 'A COMMISSION reseller sells at the source package\'s prices');
+        }
+        if (pkg.sourceId) {
+          const source = await em.findOneOrFail(Package, { id: pkg.sourceId });
+          this.assertNotBelowCost(price, setupFee, source);
+        }
+        pkg.price = price;
+        pkg.setupFee = setupFee;
+        await this.propagatePrices(em, pkg);
+      }
+      await em.flush();
+      return toView(pkg, terms);
+    });
+  }
+
+  async setStatus(ctx: Context, id: string, status: PackageStatus): Promise<PackageView> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const pkg = await this.requireOwned(ctx, em, id);
+      if (pkg.status === PackageStatus.ARCHIVED) throw new DomainError('INVALID_STATE', 'Archived packages are read-only');
+      if (status === PackageStatus.ACTIVE && pkg.sourceId && !pkg.priceFollowsSource) {
+        const source = await em.findOneOrFail(Package, { id: pkg.sourceId });
+        this.assertNotBelowCost(pkg.price, pkg.setupFee, source);
+      }
+      pkg.status = status;
+      pkg.statusReason = null;
+      await em.flush();
+      return this.view(em, pkg);
+    });
+  }
+
+  /** A reseller clones one of its parent's offers (DOMAIN.md 3). */
+  async optIn(ctx: Context, data: OptInData): Promise<PackageView> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const me = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const source = await em.findOne(Package, { id: data.packageId });
+      const terms = source && (await em.findOne(PackageTerms, { id: source.termsId }));
+      if (
+        !source ||
+        !terms ||
+        source.ownerId !== me.parentId ||
+        !this.isOffer(source, terms, AccountKind.RESELLER, new Date())
+      ) {
+        throw notFound('Package not found among your offers');
+      }
+      if (terms.currency !== me.currency) {
+        throw new DomainError('CURRENCY_MISMATCH', `This package is sold in ${terms.currency}; your account uses ${me.currency}`);
+      }
+      const existing = await em.count(Package, { ownerId: me.id, sourceId: source.id, optedOutAt: null });
+      if (existing > 0) throw new DomainError('ALREADY_EXISTS', 'You have already opted into this package');
+
+      let price = source.price;
+      let setupFee = source.setupFee;
+      const commission = me.resellerModel === ResellerModel.COMMISSION;
+      if (commission) {
+        if (data.price && !data.price.eq(source.price)) throw badInput('price', 'A COMMISSION reseller sells at the source package\'s price');
+        if (data.setupFee && !data.setupFee.eq(source.setupFee)) {
+          throw badInput('setupFee', 'A COMMISSION reseller sells at the source package\'s setup fee');
+        }
+      } else {
+        price = nonNegative('price', data.price ?? source.price);
+        setupFee = nonNegative('setupFee', data.setupFee ?? source.setupFee);
+        this.assertNotBelowCost(price, setupFee, source);
+      }
+      const clone = em.create(Package, {
+        id: newId('Package'),
+        ownerId: me.id,
+        ownerPath: me.path,
+        sourceId: source.id,
+        lineage: [...source.lineage, source.id],
+        termsId: source.termsId,
+        name: data.name ? requireText('name', data.name) : source.name,
+        description: data.description !== undefined ? (optionalText('description', data.description) ?? null) : (source.description ?? null),
+        status: PackageStatus.ACTIVE,
+        price,
+        setupFee,
+        priceFollowsSource: commission,
+        commissionRate: data.commissionRate ? parseCommissionRate(data.commissionRate) : ZERO,
+        canBePurchased: data.canBePurchased ?? true,
+        resellerCanResell: data.resellerCanResell ?? false,
+      });
+      try {
+        await em.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) {
+          throw new DomainError('ALREADY_EXISTS', 'You have already opted into this package');
+        }
+        throw error;
+      }
+      return toView(clone, terms);
+    });
+  }
+
+  /** Retires a clone: it is archived (kept for history) and the reseller may opt in again later. */
+  async optOut(ctx: Context, packageId: string): Promise<PackageView> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const pkg = await this.requireOwned(ctx, em, packageId);
+      if (!pkg.sourceId) throw new DomainError('INVALID_STATE', 'Only a package opted into from a parent can be opted out of');
+      if (pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'Already opted out');
+      const liveClones = await em.count(Package, { sourceId: pkg.id, optedOutAt: null });
+      if (liveClones > 0) throw new DomainError('INVALID_STATE', 'Sub-resellers still sell this package: they must opt out first');
+      pkg.optedOutAt = new Date();
+      pkg.status = PackageStatus.ARCHIVED;
+      pkg.statusReason = null;
+      await em.flush();
+      return this.view(em, pkg);
+    });
+  }
+
+  /**
+   * A package the caller may see: one owned in its subtree, or one of its parent's that is an offer to it or
+   * the source of one of its own clones. Anything else is null, like a missing id.
+   */
+  async find(ctx: Context, id: string): Promise<PackageView | null> {
+    requireActor(ctx);
+    const pkg = await ctx.em.findOne(Package, { id });
+    if (!pkg) return null;
+    const terms = await ctx.em.findOneOrFail(PackageTerms, { id: pkg.termsId });
+    if (pkg.ownerPath.startsWith(ctx.actor.path)) return toView(pkg, terms);
+    if (this.isOffer(pkg, terms, ctx.actor.kind, new Date())) return toView(pkg, terms);
+    const mine = await ctx.em.count(Package, { ownerId: ctx.actor.accountId, sourceId: pkg.id });
+    return mine > 0 ? toView(pkg, terms) : null;
+  }
+
+  async owned(ctx: Context, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = { ownerId: accountId, ownerPath: { $like: likePrefix(ctx.actor.path) } };
+    if (args.status) where.status = args.status;
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(Package, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
+    const page = toPage(rows, size, () => ctx.em.count(Package, countWhere));
+    return this.viewPage(ctx.em, page);
+  }
+
+  /** The parent's ACTIVE, in-date packages the caller may buy (customers) or opt into (resellers). */
+  async offers(ctx: Context, args: PageArgs): Promise<Page<PackageView>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const parentId = parentIdOf(ctx.actor.path);
+    if (!parentId || ctx.actor.kind === AccountKind.ADMIN) return toPage([], size, async () => 0);
+    const flag = ctx.actor.kind === AccountKind.CUSTOMER ? 'can_be_purchased' : 'reseller_can_resell';
+    const base = `from packages p join package_terms t on t.id = p.terms_id
+      where p.owner_id = ? and p.status = 'ACTIVE' and p.opted_out_at is null and p.${flag}
+        and (t.start_date is null or t.start_date <= now()) and (t.end_date is null or t.end_date > now())`;
+    const after = args.after ? decodeCursor(args.after) : '0';
+    const ids = await ctx.em.execute<{ id: string }[]>(
+      `select p.id ${base} and p.seq > ? order by p.seq limit ?`,
+      [parentId, after, size + 1],
+    );
+    const rows = ids.length ? await ctx.em.find(Package, { id: { $in: ids.map((r) => r.id) } }, { orderBy: { seq: 'asc' } }) : [];
+    const page = toPage(rows, size, async () => {
+      const [{ n }] = await ctx.em.execute<{ n: string }[]>(`select count(*)::text as n ${base}`, [parentId]);
+      return Number(n);
+    });
+    return this.viewPage(ctx.em, page);
+  }
+
+  private isOffer(pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): boolean {
+    if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !isSellableNow(terms, at)) return false;
+    if (kind === AccountKind.CUSTOMER) return pkg.canBePurchased;
+    if (kind === AccountKind.RESELLER) return pkg.resellerCanResell;
+    return false;
+  }
+
+  private async requireOwned(ctx: AuthedContext, em: Em, id: string): Promise<Package> {
+    const pkg = await em.findOne(Package, { id });
+    if (!pkg || !pkg.ownerPath.startsWith(ctx.actor.path)) throw notFound('Package not found');
+    return pkg;
+  }
+
+  /** A MARGIN reseller may not sell below what it pays (DOMAIN.md 3). */
+  private assertNotBelowCost(price: Decimal, setupFee: Decimal, source: Package): void {
+    if (price.lt(source.price)) {
+      throw new DomainError('PRICE_BELOW_COST', `The price must be at least the cost, ${formatMoney(source.price)}`, { field: 'price' });
+    }
+    if (setupFee.lt(source.setupFee)) {
+      throw new DomainError('PRICE_BELOW_COST', `The setup fee must be at least the cost, ${formatMoney(source.setupFee)}`, {
+        field: 'setupFee',
+      });
+    }
+  }
+
+  /**
+   * After a package's prices change: COMMISSION clones follow (and their clones in turn); a MARGIN clone whose
+   * price or setup fee is now below its cost is disabled with reason BELOW_COST, so it can no longer be sold
+   * at a loss until its owner reprices it and turns it back on. Clones of a package are owned by children of
+   * its owner, so they are always inside the scope of whoever may change the package.
+   */
+  private async propagatePrices(em: Em, changed: Package): Promise<void> {
+    const clones = await em.find(Package, { sourceId: changed.id, optedOutAt: null });
+    for (const clone of clones) {
+      if (clone.priceFollowsSource) {
+        clone.price = changed.price;
+        clone.setupFee = changed.setupFee;
+        await this.propagatePrices(em, clone);
+      } else if (
+        (clone.price.lt(changed.price) || clone.setupFee.lt(changed.setupFee)) &&
+        clone.status === PackageStatus.ACTIVE
+      ) {
+        clone.status = PackageStatus.DISABLED;
+        clone.statusReason = PackageStatusReason.BELOW_COST;
+      }
+    }
+  }
+
+  private applyTerms(terms: PackageTerms, data: TermsData): void {
+    if (data.country !== undefined) terms.country = optionalText('country', data.country, 100) ?? null;
+    if (data.category !== undefined) terms.category = optionalText('category', data.category, 100) ?? null;
+    if (data.billingType) terms.billingType = data.billingType;
+    if (data.billingDays !== undefined && data.billingDays !== null) terms.billingDays = wholeNumber('billingDays', data.billingDays, 1, 3660);
+    if (data.freeMinutes !== undefined && data.freeMinutes !== null) terms.freeMinutes = wholeNumber('freeMinutes', data.freeMinutes, 0, 10_000_000);
+    if (data.applicableFor) terms.applicableFor = data.applicableFor;
+    if (data.destinations !== undefined && data.destinations !== null) {
+      const destinations = data.destinations.map((d) => d.trim());
+      const bad = destinations.find((d) => !/^[0-9]{1,20}$/.test(d));
+      if (bad !== undefined) throw badInput('destinations', `Destinations are prefixes of digits only ("${bad}" is not)`);
+      terms.destinations = [...new Set(destinations)];
+    }
+    if (data.chargeType) terms.chargeType = data.chargeType;
+    if (data.releaseIfNoBalance !== undefined && data.releaseIfNoBalance !== null) terms.releaseIfNoBalance = data.releaseIfNoBalance;
+    if (data.priority !== undefined && data.priority !== null) terms.priority = wholeNumber('priority', data.priority, 1, 1000);
+    if (data.minimumDays !== undefined && data.minimumDays !== null) terms.minimumDays = wholeNumber('minimumDays', data.minimumDays, 0, 3660);
+    if (data.activationPolicy) terms.activationPolicy = data.activationPolicy;
+    if (data.advanceRenewHours !== undefined && data.advanceRenewHours !== null) {
+      terms.advanceRenewHours = wholeNumber('advanceRenewHours', data.advanceRenewHours, 0, 24 * 366);
+    }
+    if (data.discounts !== undefined && data.discounts !== null) {
+      const seen = new Set<number>();
+      terms.discounts = data.discounts.map((d): DiscountRule => {
+        if (!Number.isInteger(d.fromActivation) || d.fromActivation < 2) {
+          throw badInput('discounts', 'A discount starts at the 2nd charged period or later (fromActivation >= 2)');
+        }
+        if (seen.has(d.fromActivation)) throw badInput('discounts', `Two discounts start at period ${d.fromActivation}`);
+        seen.add(d.fromActivation);
+        return { fromActivation: d.fromActivation, amount: nonNegative('discounts', d.amount).toFixed() };
+      }).sort((a, b) => a.fromActivation - b.fromActivation);
+    }
+    if (data.startDate !== undefined) terms.startDate = data.startDate;
+    if (data.endDate !== undefined) terms.endDate = data.endDate;
+    if (terms.startDate && terms.endDate && terms.startDate >= terms.endDate) {
+      throw badInput('endDate', 'endDate must be after startDate');
+    }
+  }
+
+  async view(em: Em, pkg: Package): Promise<PackageView> {
+    return toView(pkg, await em.findOneOrFail(PackageTerms, { id: pkg.termsId }));
+  }
+
+  /** Loads the terms of a page's packages in one query. */
+  private async viewPage(em: Em, page: Page<Package>): Promise<Page<PackageView>> {
+    const termsIds = [...new Set(page.nodes.map((p) => p.termsId))];
+    const terms = termsIds.length ? await em.find(PackageTerms, { id: { $in: termsIds } }) : [];
+    const byId = new Map(terms.map((t) => [t.id, t]));
+    return page.map((p) => toView(p, byId.get(p.termsId)!));
+  }
+}

@@ -1,0 +1,211 @@
+import type { Em } from '../db/orm.js';
+import type { Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
+import { DomainError, badInput, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { Decimal, ZERO } from '../money.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { requireText } from './validate.js';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+
+export interface RateData {
+  prefix: string;
+  destination?: string | null;
+  ratePerMinute: Decimal;
+  connectionFee?: Decimal | null;
+  initialIncrement?: number | null;
+  increment?: number | null;
+  direction?: Direction | null;
+}
+
+export interface RateFilter extends PageArgs {
+  /** Rates whose prefix starts with this. */
+  prefix?: string | null;
+  direction?: Direction | null;
+}
+
+/** A 1 MB request holds about 20,000 rates; the cap only bounds a single statement's size. */
+export const MAX_RATES_PER_CALL = 50_000;
+
+/** Destination numbers are matched on digits only: "+44 20 7946-0000" is 442079460000. */
+export function normalizeNumber(value: string): string {
+  return value.replace(/[\s\-().+]/g, '');
+}
+
+interface RateRow {
+  rate_group_id: string;
+  direction: Direction;
+  prefix: string;
+  destination: string | null;
+  rate_per_minute: string;
+  connection_fee: string;
+  initial_increment: number;
+  increment: number;
+}
+
+export class RateService {
+  async createGroup(ctx: Context, data: { name: string; rates?: RateData[] | null }) {
+    requireActor(ctx);
+    const name = requireText('name', data.name, 100);
+    return ctx.em.transactional(async (em) => {
+      const group = em.create(RateGroup, { id: newId('RateGroup'), ownerId: ctx.actor.accountId, ownerPath: ctx.actor.path, name });
+      try {
+        await em.flush();
+      } catch (error) {
+        if (error instanceof UniqueConstraintViolationException) {
+          throw new DomainError('ALREADY_EXISTS', 'A rate group with this name already exists', { field: 'name' });
+        }
+        throw error;
+      }
+      if (data.rates?.length) await this.write(em, group, data.rates);
+      return group;
+    });
+  }
+
+  async upsertRates(ctx: Context, rateGroupId: string, rates: RateData[]) {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const group = await this.requireOwnedGroup(ctx, em, rateGroupId);
+      await this.write(em, group, rates);
+      return group;
+    });
+  }
+
+  /** One statement for the whole batch: rows travel as one JSON document and are upserted set-wise. */
+  private async write(em: Em, group: RateGroup, rates: RateData[]): Promise<void> {
+    if (rates.length > MAX_RATES_PER_CALL) throw badInput('rates', `At most ${MAX_RATES_PER_CALL} rates per call`);
+    const seen = new Set<string>();
+    const rows = rates.map((r, i) => {
+      const field = (name: string) => `rates[${i}].${name}`;
+      const prefix = normalizeNumber(r.prefix);
+      if (!/^[0-9]{1,20}$/.test(prefix)) throw badInput(field('prefix'), 'A prefix is 1 to 20 digits');
+      const direction = r.direction ?? Direction.OUTBOUND;
+      const key = `${direction}:${prefix}`;
+      if (seen.has(key)) throw badInput(field('prefix'), `Prefix ${prefix} (${direction}) appears twice`);
+      seen.add(key);
+      if (r.ratePerMinute.isNegative()) throw badInput(field('ratePerMinute'), 'A rate cannot be negative');
+      const connectionFee = r.connectionFee ?? ZERO;
+      if (connectionFee.isNegative()) throw badInput(field('connectionFee'), 'A connection fee cannot be negative');
+      const initialIncrement = r.initialIncrement ?? 60;
+      const increment = r.increment ?? 60;
+      if (!Number.isInteger(initialIncrement) || initialIncrement < 0) {
+        throw badInput(field('initialIncrement'), 'initialIncrement is a whole number of seconds, 0 or more');
+      }
+      if (!Number.isInteger(increment) || increment < 1) throw badInput(field('increment'), 'increment is a whole number of seconds, 1 or more');
+      const destination = r.destination?.trim() || null;
+      if (destination && destination.length > 200) throw badInput(field('destination'), 'destination is at most 200 characters');
+      return {
+        direction,
+        prefix,
+        destination,
+        rate_per_minute: r.ratePerMinute.toFixed(),
+        connection_fee: connectionFee.toFixed(),
+        initial_increment: initialIncrement,
+        increment,
+      };
+    });
+    if (rows.length === 0) return;
+    await em.execute(
+      `insert into rates (rate_group_id, direction, prefix, owner_path, destination, rate_per_minute, connection_fee,
+                          initial_increment, increment, updated_at)
+       select ?, x.direction, x.prefix, ?, x.destination, x.rate_per_minute::numeric, x.connection_fee::numeric,
+              x.initial_increment, x.increment, now()
+         from json_to_recordset(?::json) as x(direction text, prefix text, destination text, rate_per_minute text,
+                                                connection_fee text, initial_increment int, increment int)
+       on conflict (rate_group_id, direction, prefix) do update set
+         destination = excluded.destination, rate_per_minute = excluded.rate_per_minute,
+         connection_fee = excluded.connection_fee, initial_increment = excluded.initial_increment,
+         increment = excluded.increment, updated_at = excluded.updated_at`,
+      [group.id, group.ownerPath, JSON.stringify(rows)],
+    );
+  }
+
+  /**
+   * The rate for a number at one level: the longest prefix of the number present in the group. One indexed
+   * probe on the primary key (group, direction, prefix) for all prefix lengths at once, never a scan.
+   */
+  async findRate(em: Em, rateGroupId: string, number: string, direction: Direction): Promise<Rate | null> {
+    const digits = normalizeNumber(number);
+    if (!/^[0-9]{1,20}$/.test(digits)) return null;
+    const prefixes = Array.from({ length: digits.length }, (_, i) => digits.slice(0, i + 1));
+    const [row] = await em.execute<RateRow[]>(
+      `select rate_group_id, direction, prefix, destination, rate_per_minute::text, connection_fee::text,
+              initial_increment, increment
+         from rates where rate_group_id = ? and direction = ? and prefix = any(?::text[])
+        order by length(prefix) desc limit 1`,
+      [rateGroupId, direction, `{${prefixes.join(',')}}`],
+    );
+    return row ? toRate(row) : null;
+  }
+
+  async findGroup(ctx: Context, id: string): Promise<RateGroup | null> {
+    requireActor(ctx);
+    return ctx.em.findOne(RateGroup, { id });
+  }
+
+  /** Rate groups owned by the caller's subtree. */
+  async listGroups(ctx: Context, args: PageArgs): Promise<Page<RateGroup>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = { ownerPath: { $like: likePrefix(ctx.actor.path) } };
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(RateGroup, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(RateGroup, countWhere));
+  }
+
+  async listRates(ctx: Context, group: RateGroup, filter: RateFilter): Promise<Page<Rate>> {
+    requireActor(ctx);
+    const size = pageSize(filter.first);
+    const where: Record<string, unknown> = { rateGroupId: group.id };
+    if (filter.direction) where.direction = filter.direction;
+    if (filter.prefix) {
+      const prefix = normalizeNumber(filter.prefix);
+      if (!/^[0-9]{1,20}$/.test(prefix)) throw badInput('prefix', 'A prefix is 1 to 20 digits');
+      where.prefix = { $like: `${prefix}%` };
+    }
+    const countWhere = { ...where };
+    if (filter.after) where.seq = { $gt: decodeCursor(filter.after) };
+    const rows = await ctx.em.find(Rate, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(Rate, countWhere));
+  }
+
+  /** The rate an account pays for a number: its assigned group (its parent's), longest prefix. */
+  async rateFor(ctx: Context, accountId: string, number: string, direction: Direction): Promise<Rate | null> {
+    requireActor(ctx);
+    const account = await ctx.services.accounts.find(ctx, accountId);
+    if (!account) throw notFound('Account not found');
+    if (!account.rateGroupId) return null;
+    return this.findRate(ctx.em, account.rateGroupId, number, direction);
+  }
+
+  /** Writable only by the owner's subtree (an account may read its assigned group but not edit it). */
+  private async requireOwnedGroup(ctx: Context & { actor: NonNullable<Context['actor']> }, em: Em, id: string): Promise<RateGroup> {
+    const group = await em.findOne(RateGroup, { id });
+    if (!group || !group.ownerPath.startsWith(ctx.actor.path)) throw notFound('Rate group not found');
+    return group;
+  }
+
+  /** For assigning a group to an account: it must be one of the account's parent's own groups. */
+  async requireParentsGroup(em: Em, rateGroupId: string, parentId: string): Promise<RateGroup> {
+    const group = await em.findOne(RateGroup, { id: rateGroupId });
+    if (!group || group.ownerId !== parentId) {
+      throw badInput('rateGroupId', "The rate group must be one of the parent account's own rate groups");
+    }
+    return group;
+  }
+}
+
+function toRate(row: RateRow): Rate {
+  return Object.assign(new Rate(), {
+    rateGroupId: row.rate_group_id,
+    direction: row.direction,
+    prefix: row.prefix,
+    destination: row.destination,
+    ratePerMinute: new Decimal(row.rate_per_minute),
+    connectionFee: new Decimal(row.connection_fee),
+    initialIncrement: row.initial_increment,
+    increment: row.increment,
+  });
+}
