@@ -79,6 +79,29 @@ describe.each([
     expect(ids).not.toContain(tree.otherAdmin.id);
   });
 
+  it("packages and rate groups: a sibling's are invisible, a customer never reaches its reseller's source", async () => {
+    const original = await server.ok(
+      'mutation { createPackage(input: { name: "Base", price: "10", resellerCanResell: true }) { id } }',
+      {},
+      tree.admin.token,
+    );
+    const clone = await server.ok(
+      'mutation($id: ID!) { optIn(input: { packageId: $id, price: "12" }) { id } }',
+      { id: original.createPackage.id },
+      tree.r1.token,
+    );
+    const group = await server.ok('mutation { createRateGroup(input: { name: "R1 deck", rates: [{ prefix: "1", ratePerMinute: "0.1" }] }) { id } }', {}, tree.r1.token);
+    const probe = 'query($id: ID!) { node(id: $id) { id ... on Package { source { id } } } }';
+    expect((await server.ok(probe, { id: clone.optIn.id }, tree.r2.token)).node).toBeNull();
+    expect((await server.ok(probe, { id: group.createRateGroup.id }, tree.r2.token)).node).toBeNull();
+    expect((await server.ok(probe, { id: clone.optIn.id }, tree.c1.token)).node).toEqual({ id: clone.optIn.id, source: null });
+    expect((await server.ok(probe, { id: original.createPackage.id }, tree.c1.token)).node).toBeNull();
+    expect((await server.ok(probe, { id: clone.optIn.id }, tree.r1.token)).node).toEqual({ id: clone.optIn.id, source: { id: original.createPackage.id } });
+    const others = await server.ok('{ rateGroups { totalCount } offers { totalCount } }', {}, tree.r2.token);
+    expect(others.rateGroups.totalCount).toBe(0);
+    expect(errorCode(await server.gql('mutation($id: ID!) { updatePackage(id: $id, input: { name: "x" }) { id } }', { id: clone.optIn.id }, tree.r2.token))).toBe('NOT_FOUND');
+  });
+
   it('a ledger entry id from another subtree resolves to null', async () => {
     const { account } = await server.ok(LedgerDocument, { id: tree.c2.id }, tree.r2.token);
     const entryId = account!.ledger.edges[0].node.id;

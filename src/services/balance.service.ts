@@ -70,40 +70,40 @@ export class BalanceService {
   }
 
   /**
-   * The only way a balance moves. The UPDATE takes the row lock, so concurrent postings to one account queue
-   * up instead of losing an update, and the ledger row is written in the same transaction with the balance
-   * the update produced. The caller owns the transaction.
+   * The only way a balance moves. One statement: the UPDATE takes the row lock, so concurrent postings to one
+   * account queue up instead of losing an update, and the ledger row is inserted with the balance that update
+   * produced. A single round trip keeps the lock short on hot accounts. The caller owns the transaction.
    */
   async post(em: Em, posting: Posting): Promise<LedgerEntry> {
-    const rows = await em.execute<{ balance: string; path: string }[]>(
-      `update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path`,
-      [posting.amount.toFixed(), posting.accountId],
-    );
-    if (rows.length === 0) throw notFound('Account not found');
     const id = newId('LedgerEntry');
     const createdAt = new Date();
-    const [inserted] = await em.execute<{ seq: string }[]>(
-      `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
-       values (?, ?, ?, ?::numeric, ?::numeric, ?, ?, ?, ?) returning seq`,
+    const [row] = await em.execute<{ seq: string; balance_after: string; owner_path: string }[]>(
+      `with moved as (
+         update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path
+       )
+       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
+       select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ? from moved
+       returning seq, balance_after::text, owner_path`,
       [
+        posting.amount.toFixed(),
+        posting.accountId,
         id,
         posting.accountId,
-        rows[0].path,
         posting.amount.toFixed(),
-        rows[0].balance,
         posting.kind,
         posting.description ?? null,
         posting.actorId ?? null,
         createdAt,
       ],
     );
+    if (!row) throw notFound('Account not found');
     return Object.assign(new LedgerEntry(), {
       id,
-      seq: String(inserted.seq),
+      seq: String(row.seq),
       accountId: posting.accountId,
-      ownerPath: rows[0].path,
+      ownerPath: row.owner_path,
       amount: posting.amount,
-      balanceAfter: new Decimal(rows[0].balance),
+      balanceAfter: new Decimal(row.balance_after),
       kind: posting.kind,
       description: posting.description ?? null,
       actorId: posting.actorId ?? null,

@@ -1,0 +1,191 @@
+import 'reflect-metadata';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import pg from 'pg';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { systemEm } from '../src/db/orm.js';
+import { Direction } from '../src/entities/index.js';
+import { createApp, type App } from '../src/server.js';
+
+/**
+ * npm run bench: figures for the things that must be fast, against a fresh PostgreSQL database on
+ * BENCH_PG_URL (default 127.0.0.1:5432), or the embedded engine with BENCH_DB=pglite. Prints a table and
+ * writes bench/results.json. Sizes are environment variables so a quick run stays quick.
+ */
+const env = process.env;
+const RATES = Number(env.BENCH_RATES ?? 50_000);
+const LOOKUPS = Number(env.BENCH_LOOKUPS ?? 5_000);
+const TOPUPS = Number(env.BENCH_TOPUPS ?? 2_000);
+const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 16);
+
+interface Row {
+  figure: string;
+  value: string;
+  note?: string;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function summarize(samplesMs: number[]) {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return { median: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
+}
+
+/** Deterministic pseudo-random numbers, so runs compare. */
+function rng(seed: number) {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}
+
+async function freshDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
+  if (env.BENCH_DB === 'pglite') return { drop: async () => undefined };
+  const adminUrl = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `trellis_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+async function gql(url: string, token: string, query: string, variables?: object) {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function benchRateLookup(app: App, url: string, token: string) {
+  const random = rng(42);
+  const prefixes = new Set<string>();
+  while (prefixes.size < RATES) {
+    const len = 2 + Math.floor(random() * 7);
+    let p = String(1 + Math.floor(random() * 9));
+    while (p.length < len) p += String(Math.floor(random() * 10));
+    prefixes.add(p);
+  }
+  const { createRateGroup } = await gql(url, token, 'mutation($n: String!) { createRateGroup(input: { name: $n, rates: [] }) { id } }', { n: 'bench' });
+  const groupId = createRateGroup.id as string;
+  const all = [...prefixes];
+  const started = performance.now();
+  for (let i = 0; i < all.length; i += 20_000) {
+    const chunk = all.slice(i, i + 20_000).map((prefix) => ({ prefix, ratePerMinute: '0.0123' }));
+    await gql(url, token, 'mutation($g: ID!, $r: [RateInput!]!) { upsertRates(rateGroupId: $g, rates: $r) { id } }', { g: groupId, r: chunk });
+  }
+  const upsertMs = performance.now() - started;
+
+  const em = systemEm(app.db.orm);
+  const numbers = Array.from({ length: LOOKUPS }, () => {
+    let n = String(1 + Math.floor(random() * 9));
+    while (n.length < 11) n += String(Math.floor(random() * 10));
+    return n;
+  });
+  const samples: number[] = [];
+  let found = 0;
+  const t0 = performance.now();
+  for (const n of numbers) {
+    const s = performance.now();
+    if (await app.services.rates.findRate(em, groupId, n, Direction.OUTBOUND)) found++;
+    samples.push(performance.now() - s);
+  }
+  const total = performance.now() - t0;
+  // The same statement findRate runs, explained with real values.
+  const probe = Array.from({ length: 11 }, (_, i) => numbers[0].slice(0, i + 1)).join(',');
+  const plans = await em.execute<{ 'QUERY PLAN': string }[]>(
+    `explain analyze select r.prefix from unnest(?::text[]) with ordinality as c(prefix, n)
+       join lateral (select * from rates where rate_group_id = ? and direction = 'OUTBOUND' and prefix = c.prefix limit 1) r on true
+      order by c.n desc limit 1`,
+    [`{${probe}}`, groupId],
+  );
+  const planText = plans.map((p) => p['QUERY PLAN']).join(' | ');
+  const stats = summarize(samples);
+  results.rateLookup = {
+    rates: RATES, lookups: LOOKUPS, found, upsertMs: Math.round(upsertMs), lookupsPerSecond: Math.round((LOOKUPS / total) * 1000),
+    medianMs: stats.median, p99Ms: stats.p99, usesIndex: !/Seq Scan|Rows Removed by Filter: [1-9]\d{2,}/.test(planText), plan: planText,
+  };
+  rows.push({ figure: `upsertRates, ${RATES} rates (calls of 20,000)`, value: `${Math.round(upsertMs)} ms`, note: `${Math.round((RATES / upsertMs) * 1000)} rates/s` });
+  rows.push({ figure: 'longest-prefix lookup, one level', value: `${Math.round((LOOKUPS / total) * 1000)} lookups/s`, note: `median ${stats.median.toFixed(3)} ms, p99 ${stats.p99.toFixed(3)} ms, ${found}/${LOOKUPS} matched` });
+  const execution = /Execution Time: ([\d.]+ ms)/.exec(planText)?.[1] ?? '?';
+  const scan = /Seq Scan|Rows Removed by Filter: [1-9]\d{2,}/.test(planText);
+  rows.push({ figure: 'lookup plan', value: scan ? 'SCAN' : 'PK probes', note: `database execution ${execution}` });
+}
+
+async function benchTopUps(url: string, token: string) {
+  const { createAccount } = await gql(url, token, 'mutation { createAccount(input: { kind: CUSTOMER, name: "bench" }) { id } }');
+  const accountId = createAccount.id as string;
+  const samples: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < TOPUPS) {
+        next++;
+        const s = performance.now();
+        await gql(url, token, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { balanceAfter } }', { id: accountId });
+        samples.push(performance.now() - s);
+      }
+    }),
+  );
+  const total = performance.now() - t0;
+  const stats = summarize(samples);
+  const { account } = await gql(url, token, 'query($id: ID!) { account(id: $id) { balance } }', { id: accountId });
+  results.topUps = { requests: TOPUPS, concurrency: CONCURRENCY, perSecond: Math.round((TOPUPS / total) * 1000), medianMs: stats.median, p99Ms: stats.p99, finalBalance: account.balance };
+  rows.push({
+    figure: `topUp over HTTP, one account, ${CONCURRENCY} clients`,
+    value: `${Math.round((TOPUPS / total) * 1000)} req/s`,
+    note: `median ${stats.median.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms, balance ${account.balance} (expected ${TOPUPS})`,
+  });
+}
+
+const db = await freshDatabase();
+const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret', LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv, {
+  port: 0,
+  host: '127.0.0.1',
+  databaseUrl: db.url,
+  dataDir: 'memory://',
+  dbPoolMax: 20,
+});
+const app = await createApp(config, pino({ level: 'warn' }));
+try {
+  const url = await app.listen();
+  const admin = await app.db.orm.em.fork().execute<{ id: string }[]>(`select id from accounts where kind = 'ADMIN' limit 1`);
+  const token = app.services.auth.sign(admin[0].id);
+  results.engine = app.db.engine;
+  results.node = process.version;
+  await benchRateLookup(app, url, token);
+  await benchTopUps(url, token);
+  results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });
+} finally {
+  await app.close();
+  await db.drop();
+}
+
+const width = Math.max(...rows.map((r) => r.figure.length));
+console.log(`\nTrellis benchmark (${results.engine}, Node ${results.node})\n`);
+for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.value.padStart(18)}  ${r.note ?? ''}`);
+mkdirSync(new URL('.', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), { recursive: true });
+writeFileSync(new URL('../../bench/results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`);
