@@ -11,6 +11,7 @@ export const ID_PREFIX = {
   RateGroup: 'rg',
   Package: 'pkg',
   PackageTerms: 'pkt',
+  PackageSubscription: 'sub',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

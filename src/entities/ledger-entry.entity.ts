@@ -35,6 +35,10 @@ export class LedgerEntry {
   @Property({ type: 'text', nullable: true })
   actorId?: string | null;
 
+  /** The subscription a fee, refund or commission belongs to. */
+  @Property({ type: 'text', nullable: true })
+  subscriptionId?: string | null;
+
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
 }

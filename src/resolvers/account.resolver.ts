@@ -12,6 +12,7 @@ import {
 } from '../schema/account.js';
 import { PackageConnection, PackagesArgs } from '../schema/package.js';
 import { RateGroupType, RateLookupArgs, RateType } from '../schema/rate.js';
+import { PackageSubscriptionConnection, SubscriptionsArgs } from '../schema/subscription.js';
 import { PageArgs } from '../schema/connection.js';
 import { LedgerEntryConnection } from '../schema/ledger.js';
 import { Role } from './roles.js';
@@ -75,6 +76,11 @@ export class AccountResolver {
   @FieldResolver(() => RateType, { nullable: true, description: 'What this account pays for a number: the longest matching prefix of its rate group' })
   rate(@Root() account: Account, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
     return ctx.services.rates.rateFor(ctx, account.id, args.destination, args.direction);
+  }
+
+  @FieldResolver(() => PackageSubscriptionConnection, { description: 'Its own level of each chain, oldest first' })
+  subscriptions(@Root() account: Account, @Args() args: SubscriptionsArgs, @Ctx() ctx: Context) {
+    return ctx.services.subscriptions.list(ctx, account.id, args);
   }
 
   @FieldResolver(() => PackageConnection)

@@ -5,6 +5,7 @@ import { BalanceResolver } from './balance.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { PackageResolver } from './package.resolver.js';
 import { RateResolver } from './rate.resolver.js';
+import { SubscriptionResolver } from './subscription.resolver.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
@@ -14,4 +15,5 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   NodeResolver,
   PackageResolver,
   RateResolver,
+  SubscriptionResolver,
 ];

@@ -15,6 +15,7 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   ApiKey: (ctx, id) => ctx.services.auth.findApiKey(ctx, id),
   RateGroup: (ctx, id) => ctx.services.rates.findGroup(ctx, id),
   Package: (ctx, id) => ctx.services.packages.find(ctx, id),
+  PackageSubscription: (ctx, id) => ctx.services.subscriptions.find(ctx, id),
 };
 
 @Resolver()

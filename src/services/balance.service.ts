@@ -23,6 +23,7 @@ export interface Posting {
   kind: string;
   description?: string | null;
   actorId?: string | null;
+  subscriptionId?: string | null;
 }
 
 export class BalanceService {
@@ -81,8 +82,9 @@ export class BalanceService {
       `with moved as (
          update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path
        )
-       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
-       select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ? from moved
+       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id,
+                                   subscription_id, created_at)
+       select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ?, ? from moved
        returning seq, balance_after::text, owner_path`,
       [
         posting.amount.toFixed(),
@@ -93,6 +95,7 @@ export class BalanceService {
         posting.kind,
         posting.description ?? null,
         posting.actorId ?? null,
+        posting.subscriptionId ?? null,
         createdAt,
       ],
     );
@@ -107,6 +110,7 @@ export class BalanceService {
       kind: posting.kind,
       description: posting.description ?? null,
       actorId: posting.actorId ?? null,
+      subscriptionId: posting.subscriptionId ?? null,
       createdAt,
     });
   }

@@ -6,6 +6,7 @@ import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { PackageService } from './package.service.js';
 import { RateService } from './rate.service.js';
+import { SubscriptionService } from './subscription.service.js';
 
 export interface Services {
   accounts: AccountService;
@@ -14,18 +15,21 @@ export interface Services {
   idempotency: IdempotencyService;
   rates: RateService;
   packages: PackageService;
+  subscriptions: SubscriptionService;
 }
 
 /** Services are stateless apart from configuration: one set per server, shared by every request. */
 export function createServices(config: Config, orm: Orm): Services {
   const accounts = new AccountService();
   const idempotency = new IdempotencyService();
+  const balances = new BalanceService(accounts, idempotency);
   return {
     accounts,
     auth: new AuthService(config, orm),
-    balances: new BalanceService(accounts, idempotency),
+    balances,
     idempotency,
     rates: new RateService(),
     packages: new PackageService(),
+    subscriptions: new SubscriptionService(balances, idempotency),
   };
 }

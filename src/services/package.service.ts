@@ -11,6 +11,7 @@ import {
   Package,
   PackageStatus,
   PackageStatusReason,
+  PackageSubscription,
   PackageTerms,
   ResellerModel,
   likePrefix,
@@ -345,6 +346,9 @@ export class PackageService {
       if (pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'Already opted out');
       const liveClones = await em.count(Package, { sourceId: pkg.id, optedOutAt: null });
       if (liveClones > 0) throw new DomainError('INVALID_STATE', 'Sub-resellers still sell this package: they must opt out first');
+      if (await ctx.services.subscriptions.isInUse(em, pkg.id)) {
+        throw new DomainError('INVALID_STATE', 'Active subscriptions use this package: terminate them first');
+      }
       pkg.optedOutAt = new Date();
       pkg.status = PackageStatus.ARCHIVED;
       pkg.statusReason = null;
@@ -364,8 +368,11 @@ export class PackageService {
     const terms = await ctx.em.findOneOrFail(PackageTerms, { id: pkg.termsId });
     if (pkg.ownerPath.startsWith(ctx.actor.path)) return toView(pkg, terms);
     if (this.isOffer(pkg, terms, ctx.actor.kind, new Date())) return toView(pkg, terms);
-    const mine = await ctx.em.count(Package, { ownerId: ctx.actor.accountId, sourceId: pkg.id });
-    return mine > 0 ? toView(pkg, terms) : null;
+    // Its own clones' sources, and what it is subscribed to, whatever their status now.
+    const cloned = await ctx.em.count(Package, { ownerId: ctx.actor.accountId, sourceId: pkg.id });
+    if (cloned > 0) return toView(pkg, terms);
+    const subscribed = await ctx.em.count(PackageSubscription, { accountId: ctx.actor.accountId, packageId: pkg.id });
+    return subscribed > 0 ? toView(pkg, terms) : null;
   }
 
   async owned(ctx: Context, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {

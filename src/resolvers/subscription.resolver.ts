@@ -1,0 +1,57 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../context.js';
+import type { PackageSubscription } from '../entities/index.js';
+import { AccountType } from '../schema/account.js';
+import { PackageType } from '../schema/package.js';
+import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput } from '../schema/subscription.js';
+import { Role } from './roles.js';
+
+@Resolver(() => PackageSubscriptionType)
+@Authorized()
+export class SubscriptionResolver {
+  @Query(() => PackageSubscriptionType, { nullable: true })
+  packageSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+    return ctx.services.subscriptions.find(ctx, id);
+  }
+
+  @Mutation(() => PackageSubscriptionType, { description: 'The caller (a customer) buys one of its offers' })
+  @Authorized(Role.CUSTOMER)
+  purchasePackage(@Arg('input') input: PurchaseInput, @Ctx() ctx: Context) {
+    return ctx.services.subscriptions.purchase(ctx, input);
+  }
+
+  @Mutation(() => PackageSubscriptionType, { description: "An ancestor subscribes a customer to its parent's package" })
+  @Authorized(Role.ADMIN, Role.RESELLER)
+  assignPackage(@Arg('input') input: AssignInput, @Ctx() ctx: Context) {
+    return ctx.services.subscriptions.assign(ctx, input);
+  }
+
+  @Mutation(() => PackageSubscriptionType, { description: 'Ends the whole chain early, with refunds by charge type' })
+  terminateSubscription(
+    @Arg('id', () => ID) id: string,
+    @Arg('at', () => Date, { nullable: true }) at: Date | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.subscriptions.terminate(ctx, id, at);
+  }
+
+  @Query(() => EarningsType, { description: "A reseller's sales, costs, commissions and margin over [from, to)" })
+  earnings(
+    @Arg('accountId', () => ID) accountId: string,
+    @Arg('from', () => Date) from: Date,
+    @Arg('to', () => Date) to: Date,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.subscriptions.earnings(ctx, accountId, from, to);
+  }
+
+  @FieldResolver(() => AccountType)
+  account(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
+    return ctx.loaders.account.load(sub.accountId);
+  }
+
+  @FieldResolver(() => PackageType)
+  package(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
+    return ctx.services.packages.find(ctx, sub.packageId);
+  }
+}

@@ -1,0 +1,86 @@
+import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { SubscriptionStatus } from '../entities/index.js';
+import type { Decimal } from '../money.js';
+import { Connection, PageArgs } from './connection.js';
+import { Node } from './node.js';
+import { MoneyScalar } from './scalars.js';
+
+registerEnumType(SubscriptionStatus, { name: 'SubscriptionStatus' });
+export { SubscriptionStatus };
+
+@ObjectType('PackageSubscription', {
+  implements: Node,
+  description: 'A package held by an account. A chain has one per level; each account sees only its own level.',
+})
+export class PackageSubscriptionType extends Node {
+  @Field(() => SubscriptionStatus)
+  status!: SubscriptionStatus;
+
+  @Field()
+  activatedAt!: Date;
+
+  @Field()
+  currentPeriodStart!: Date;
+
+  @Field({ description: 'Exclusive: the period is [currentPeriodStart, currentPeriodEnd)' })
+  currentPeriodEnd!: Date;
+
+  @Field(() => Int)
+  periodsCharged!: number;
+
+  @Field(() => Int)
+  freeSecondsTotal!: number;
+
+  @Field(() => Int)
+  freeSecondsUsed!: number;
+
+  @Field(() => Date, { nullable: true })
+  endedAt!: Date | null;
+}
+
+export const PackageSubscriptionConnection = Connection(PackageSubscriptionType, 'PackageSubscription');
+
+@ArgsType()
+export class SubscriptionsArgs extends PageArgs {
+  @Field(() => SubscriptionStatus, { nullable: true })
+  status?: SubscriptionStatus | null;
+}
+
+@InputType()
+export class PurchaseInput {
+  @Field(() => ID, { description: 'One of the caller\'s offers' })
+  packageId!: string;
+
+  @Field(() => String, { nullable: true })
+  idempotencyKey?: string | null;
+}
+
+@InputType()
+export class AssignInput {
+  @Field(() => ID, { description: 'A customer below the caller' })
+  accountId!: string;
+
+  @Field(() => ID, { description: "One of the account's parent's packages (it need not be purchasable)" })
+  packageId!: string;
+
+  @Field(() => Date, { nullable: true, description: 'Default now; may be in the past (backdating)' })
+  startAt?: Date | null;
+
+  @Field(() => String, { nullable: true })
+  idempotencyKey?: string | null;
+}
+
+@ObjectType('Earnings')
+export class EarningsType {
+  @Field(() => MoneyScalar, { description: "What its children were charged, net of refunds and of commissions credited to them" })
+  sales!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'What it was charged, net of refunds' })
+  costs!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'Commissions it received, net of reversals' })
+  commissions!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'sales - costs + commissions' })
+  margin!: Decimal;
+}

@@ -1,0 +1,444 @@
+import type { AuthedContext, Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { withPlatformScope, type Em } from '../db/orm.js';
+import {
+  Account,
+  AccountKind,
+  AccountStatus,
+  ActivationPolicy,
+  ChargeType,
+  Package,
+  PackageStatus,
+  PackageSubscription,
+  PackageTerms,
+  ResellerModel,
+  SubscriptionStatus,
+  type DiscountRule,
+} from '../entities/index.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { Decimal, ZERO, formatMoney, roundMoney } from '../money.js';
+import type { BalanceService } from './balance.service.js';
+import type { IdempotencyService } from './idempotency.service.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { DAY_MS, periodEnd } from './periods.js';
+
+export interface PurchaseData {
+  packageId: string;
+  idempotencyKey?: string | null;
+}
+
+export interface AssignData extends PurchaseData {
+  accountId: string;
+  startAt?: Date | null;
+}
+
+export interface SubscriptionListArgs extends PageArgs {
+  status?: SubscriptionStatus | null;
+}
+
+export interface Earnings {
+  sales: Decimal;
+  costs: Decimal;
+  commissions: Decimal;
+  margin: Decimal;
+}
+
+/** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
+export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
+export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
+
+/** The price of period `n` after the renewal discount that applies to it, never below 0 (DOMAIN.md 3). */
+export function discountedPrice(price: Decimal, discounts: DiscountRule[], n: number): Decimal {
+  const rule = discounts.filter((d) => d.fromActivation <= n).sort((a, b) => b.fromActivation - a.fromActivation)[0];
+  const reduced = rule ? price.minus(rule.amount) : price;
+  return roundMoney(Decimal.max(reduced, ZERO));
+}
+
+/** commission = rate/100 x (setup fee + price) of one charge, computed on the sum and rounded once. */
+export function commissionOn(rate: Decimal, charged: Decimal): Decimal {
+  return roundMoney(rate.div(100).times(charged));
+}
+
+/**
+ * What early termination gives back of the current period's price (DOMAIN.md 6). Utilization by days counts
+ * elapsed time rounded up to whole days; by minutes, free seconds used over free seconds granted (a package
+ * without free minutes counts as fully used by minutes). Never negative, never the setup fee.
+ */
+export function refundFor(args: {
+  chargeType: ChargeType;
+  price: Decimal;
+  periodStart: Date;
+  periodEnd: Date;
+  at: Date;
+  freeSecondsTotal: number;
+  freeSecondsUsed: number;
+}): Decimal {
+  const { chargeType, price } = args;
+  if (chargeType === ChargeType.FULL || price.lte(0)) return ZERO;
+  const periodDays = Math.max(1, Math.round((args.periodEnd.getTime() - args.periodStart.getTime()) / DAY_MS));
+  const usedDays = Math.min(periodDays, Math.max(0, Math.ceil((args.at.getTime() - args.periodStart.getTime()) / DAY_MS)));
+  const days = { used: new Decimal(usedDays), of: new Decimal(periodDays) };
+  const minutes =
+    args.freeSecondsTotal > 0
+      ? { used: new Decimal(Math.min(args.freeSecondsUsed, args.freeSecondsTotal)), of: new Decimal(args.freeSecondsTotal) }
+      : { used: new Decimal(1), of: new Decimal(1) };
+  let utilization = days;
+  if (chargeType === ChargeType.UTILIZED_MINUTES) utilization = minutes;
+  if (chargeType === ChargeType.HIGHEST_UTILIZATION) {
+    utilization = minutes.used.times(days.of).gt(days.used.times(minutes.of)) ? minutes : days;
+  }
+  const refund = roundMoney(price.times(utilization.of.minus(utilization.used)).div(utilization.of));
+  return Decimal.max(refund, ZERO);
+}
+
+interface ChainPackageRow {
+  id: string;
+  owner_id: string;
+  status: PackageStatus;
+  opted_out_at: Date | null;
+  price: string;
+  setup_fee: string;
+  commission_rate: string;
+}
+
+interface ChainAccountRow {
+  id: string;
+  path: string;
+  balance: string;
+  credit_limit: string;
+  currency: string;
+  reseller_model: ResellerModel | null;
+  status: AccountStatus;
+}
+
+interface Level {
+  level: number;
+  subscriptionId: string;
+  account: ChainAccountRow;
+  pkg: ChainPackageRow;
+  setupFee: Decimal;
+  price: Decimal;
+  commissionRate: Decimal;
+  commission: Decimal;
+}
+
+interface ChainSubscriptionRow {
+  id: string;
+  account_id: string;
+  owner_path: string;
+  package_id: string;
+  level: number;
+  status: SubscriptionStatus;
+  activated_at: Date;
+  current_period_start: Date;
+  current_period_end: Date;
+  periods_charged: number;
+  free_seconds_total: number;
+  free_seconds_used: number;
+}
+
+export class SubscriptionService {
+  constructor(
+    private readonly balances: BalanceService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  /** The caller (a customer) buys one of its offers. */
+  purchase(ctx: Context, data: PurchaseData): Promise<PackageSubscription> {
+    requireActor(ctx);
+    return this.idempotent(ctx, 'PURCHASE', data, async (em) => {
+      const buyer = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const pkg = await em.findOne(Package, { id: data.packageId });
+      if (!pkg || pkg.ownerId !== buyer.parentId || !pkg.canBePurchased || pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt) {
+        throw notFound('Package not found among your offers');
+      }
+      return this.activate(ctx, em, buyer, pkg, new Date());
+    });
+  }
+
+  /** An ancestor subscribes an account to one of its parent's packages, possibly from a past instant. */
+  assign(ctx: Context, data: AssignData): Promise<PackageSubscription> {
+    requireActor(ctx);
+    return this.idempotent(ctx, 'ASSIGN', data, async (em) => {
+      const buyer = await ctx.services.accounts.load(em, data.accountId);
+      if (buyer.id === ctx.actor.accountId) throw forbidden('Packages are assigned by an ancestor; use purchasePackage');
+      const pkg = await em.findOne(Package, { id: data.packageId });
+      if (!pkg || pkg.ownerId !== buyer.parentId) throw notFound("Package not found among the account's parent's packages");
+      if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'The package is not active');
+      const now = new Date();
+      const startAt = data.startAt ?? now;
+      if (startAt.getTime() > now.getTime() + 60_000) throw badInput('startAt', 'startAt cannot be in the future');
+      return this.activate(ctx, em, buyer, pkg, startAt);
+    });
+  }
+
+  private idempotent(
+    ctx: AuthedContext,
+    operation: string,
+    data: PurchaseData | AssignData,
+    run: (em: Em) => Promise<PackageSubscription>,
+  ): Promise<PackageSubscription> {
+    const { idempotencyKey, ...input } = data;
+    return ctx.em.transactional((em) =>
+      this.idempotency.run(ctx, em, {
+        key: idempotencyKey,
+        operation,
+        input,
+        execute: async () => {
+          const sub = await run(em);
+          return { id: sub.id, result: sub };
+        },
+        replay: async (id) => {
+          const sub = await em.findOne(PackageSubscription, { id });
+          if (!sub) throw notFound('Subscription not found');
+          return sub;
+        },
+      }),
+    );
+  }
+
+  /**
+   * Creates the whole chain in the caller's transaction (DOMAIN.md 4): the buyer's subscription to `pkg`, and
+   * for each reseller that owns a clone on the way up, its subscription to the package it cloned. Each level
+   * is charged by its parent (setup fee + first-period price); COMMISSION resellers are credited their
+   * commission. With DENY_IF_INSUFFICIENT nothing is written unless every level can pay.
+   */
+  private async activate(ctx: AuthedContext, em: Em, buyer: Account, pkg: Package, start: Date): Promise<PackageSubscription> {
+    if (buyer.kind !== AccountKind.CUSTOMER) throw badInput('accountId', 'Packages are subscribed by customers; resellers opt in');
+    if (buyer.status !== AccountStatus.ACTIVE) throw new DomainError('INVALID_STATE', 'The account is not active');
+    const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
+    if (terms.currency !== buyer.currency) {
+      throw new DomainError('CURRENCY_MISMATCH', `This package is sold in ${terms.currency}; the account uses ${buyer.currency}`);
+    }
+    const now = new Date();
+    if ((terms.startDate && terms.startDate > now) || (terms.endDate && terms.endDate <= now)) {
+      throw new DomainError('INVALID_STATE', 'The package is outside its sale dates');
+    }
+
+    const chainId = newId('PackageSubscription');
+    await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
+      const levels = await this.loadChain(em, buyer, pkg, chainId);
+      if (terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT) {
+        for (const l of levels) {
+          const charge = l.setupFee.plus(l.price);
+          const available = new Decimal(l.account.balance).plus(l.account.credit_limit);
+          if (available.lt(charge)) {
+            throw new DomainError(
+              'INSUFFICIENT_FUNDS',
+              l.level === 0
+                ? `Insufficient funds: ${formatMoney(charge)} needed, ${formatMoney(available)} available`
+                : `Insufficient funds at level ${l.level} of the chain (the reseller ${l.level} level${l.level > 1 ? 's' : ''} up)`,
+              { details: { level: l.level } },
+            );
+          }
+        }
+      }
+      const end = periodEnd(terms.billingType, terms.billingDays, start, 1);
+      const freeSeconds = terms.freeMinutes * 60;
+      await em.execute(
+        `insert into package_subscriptions (id, account_id, owner_path, package_id, chain_id, level, status, activated_at,
+                                            current_period_start, current_period_end, periods_charged, free_seconds_total)
+         select x.id, x.account_id, x.owner_path, x.package_id, ?, x.level, 'ACTIVE', ?, ?, ?, 1, ?
+           from json_to_recordset(?::json) as x(id text, account_id text, owner_path text, package_id text, level int)`,
+        [
+          chainId, start, start, end, freeSeconds,
+          JSON.stringify(levels.map((l) => ({ id: l.subscriptionId, account_id: l.account.id, owner_path: l.account.path, package_id: l.pkg.id, level: l.level }))),
+        ],
+      );
+      await em.execute(
+        `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
+                                           price, commission_rate, commission, charged_at)
+         select x.id, 1, x.owner_path, ?, ?, x.setup_fee::numeric, x.price::numeric, x.rate::numeric, x.commission::numeric, now()
+           from json_to_recordset(?::json) as x(id text, owner_path text, setup_fee text, price text, rate text, commission text)`,
+        [
+          start, end,
+          JSON.stringify(levels.map((l) => ({
+            id: l.subscriptionId, owner_path: l.account.path, setup_fee: l.setupFee.toFixed(), price: l.price.toFixed(),
+            rate: l.commissionRate.toFixed(), commission: l.commission.toFixed(),
+          }))),
+        ],
+      );
+      // Bottom-up, the order every chain operation posts in: chains sharing resellers lock them in the same order.
+      for (const l of levels) {
+        const base = { accountId: l.account.id, actorId: ctx.actor.accountId, subscriptionId: l.subscriptionId };
+        const label = `${l.pkg.id} period 1`;
+        if (l.setupFee.gt(0)) await this.balances.post(em, { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description: label });
+        if (l.price.gt(0)) await this.balances.post(em, { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description: label });
+        if (l.commission.gt(0)) await this.balances.post(em, { ...base, amount: l.commission, kind: 'COMMISSION', description: label });
+      }
+    });
+    return em.findOneOrFail(PackageSubscription, { id: chainId });
+  }
+
+  /** Levels from the buyer (0) up to the reseller that cloned the original, with their accounts locked. */
+  private async loadChain(em: Em, buyer: Account, pkg: Package, chainId: string): Promise<Level[]> {
+    const ids = [...pkg.lineage, pkg.id];
+    const rows = await em.execute<ChainPackageRow[]>(
+      `select id, owner_id, status, opted_out_at, price::text, setup_fee::text, commission_rate::text
+         from packages where id = any(?::text[])`,
+      [`{${ids.join(',')}}`],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const chain = ids.map((id) => byId.get(id));
+    if (chain.some((p) => !p || p.status !== PackageStatus.ACTIVE || p.opted_out_at)) {
+      throw new DomainError('INVALID_STATE', 'The package is not available from upstream at the moment');
+    }
+    // Level 0: the buyer subscribes to P_k; level j: the owner of P_(k-j+1) subscribes to P_(k-j).
+    const plan = [{ accountId: buyer.id, pkg: chain.at(-1)! }];
+    for (let i = chain.length - 1; i >= 1; i--) plan.push({ accountId: chain[i]!.owner_id, pkg: chain[i - 1]! });
+
+    const accounts = await em.execute<ChainAccountRow[]>(
+      `select id, path, balance::text, credit_limit::text, currency, reseller_model, status
+         from accounts where id = any(?::text[]) order by depth desc for update`,
+      [`{${plan.map((p) => p.accountId).join(',')}}`],
+    );
+    const accountById = new Map(accounts.map((a) => [a.id, a]));
+    return plan.map((p, level) => {
+      const account = accountById.get(p.accountId)!;
+      if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
+      const setupFee = roundMoney(new Decimal(p.pkg.setup_fee));
+      const price = roundMoney(new Decimal(p.pkg.price));
+      const earnsCommission = level > 0 && account.reseller_model === ResellerModel.COMMISSION;
+      const commissionRate = earnsCommission ? new Decimal(p.pkg.commission_rate) : ZERO;
+      return {
+        level,
+        subscriptionId: level === 0 ? chainId : newId('PackageSubscription'),
+        account,
+        pkg: p.pkg,
+        setupFee,
+        price,
+        commissionRate,
+        commission: commissionOn(commissionRate, setupFee.plus(price)),
+      };
+    });
+  }
+
+  /**
+   * Ends a chain early (DOMAIN.md 6): any level's id names the chain. Each level is refunded by its parent
+   * from what it was charged for the current period, by the package's charge type; commissions are reversed
+   * in proportion. Allowed to the customer itself and to its ancestors.
+   */
+  async terminate(ctx: Context, id: string, at?: Date | null): Promise<PackageSubscription> {
+    requireActor(ctx);
+    return ctx.em.transactional(async (em) => {
+      const visible = await em.findOne(PackageSubscription, { id });
+      if (!visible) throw notFound('Subscription not found');
+      const now = new Date();
+      const when = at ?? now;
+      if (when.getTime() > now.getTime() + 60_000) throw badInput('at', 'Termination cannot be in the future');
+
+      await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
+        const chain = await em.execute<ChainSubscriptionRow[]>(
+          `select id, account_id, owner_path, package_id, level, status, activated_at, current_period_start,
+                  current_period_end, periods_charged, free_seconds_total, free_seconds_used
+             from package_subscriptions where chain_id = ? order by level for update`,
+          [visible.chainId],
+        );
+        const head = chain[0];
+        if (!head.owner_path.startsWith(ctx.actor.path)) throw notFound('Subscription not found');
+        if (head.status !== SubscriptionStatus.ACTIVE) throw new DomainError('INVALID_STATE', `The subscription is ${head.status}`);
+        const [terms] = await em.execute<{ charge_type: ChargeType; minimum_days: number }[]>(
+          `select t.charge_type, t.minimum_days from packages p join package_terms t on t.id = p.terms_id where p.id = ?`,
+          [head.package_id],
+        );
+        const periodStart = new Date(head.current_period_start);
+        if (when < periodStart) throw badInput('at', 'Termination cannot be before the current period started');
+        if (when.getTime() - new Date(head.activated_at).getTime() < terms.minimum_days * DAY_MS) {
+          throw new DomainError('MINIMUM_TERM', `The minimum term is ${terms.minimum_days} days from activation`);
+        }
+        for (const sub of chain) {
+          const [period] = await em.execute<{ price: string; commission: string; commission_rate: string }[]>(
+            `select price::text, commission::text, commission_rate::text from subscription_periods
+              where subscription_id = ? and period_number = ?`,
+            [sub.id, sub.periods_charged],
+          );
+          const refund = refundFor({
+            chargeType: terms.charge_type,
+            price: new Decimal(period.price),
+            periodStart: new Date(sub.current_period_start),
+            periodEnd: new Date(sub.current_period_end),
+            at: when,
+            freeSecondsTotal: sub.free_seconds_total,
+            freeSecondsUsed: sub.free_seconds_used,
+          });
+          const commission = new Decimal(period.commission);
+          const reversal = commission.gt(0) ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund)) : ZERO;
+          const base = { accountId: sub.account_id, actorId: ctx.actor.accountId, subscriptionId: sub.id };
+          const label = `${sub.package_id} period ${sub.periods_charged}`;
+          if (refund.gt(0)) await this.balances.post(em, { ...base, amount: refund, kind: 'REFUND', description: label });
+          if (reversal.gt(0)) await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
+          await em.execute(
+            `update subscription_periods set refund = ?::numeric, commission_reversal = ?::numeric
+              where subscription_id = ? and period_number = ?`,
+            [refund.toFixed(), reversal.toFixed(), sub.id, sub.periods_charged],
+          );
+        }
+        await em.execute(`update package_subscriptions set status = 'TERMINATED', ended_at = ? where chain_id = ?`, [
+          when,
+          visible.chainId,
+        ]);
+      });
+      await em.refresh(visible);
+      return visible;
+    });
+  }
+
+  async find(ctx: Context, id: string): Promise<PackageSubscription | null> {
+    requireActor(ctx);
+    return ctx.em.findOne(PackageSubscription, { id });
+  }
+
+  /** An account's own subscriptions (its level of each chain), oldest first. */
+  async list(ctx: Context, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = { accountId };
+    if (args.status) where.status = args.status;
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(PackageSubscription, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(PackageSubscription, countWhere));
+  }
+
+  /** optOut and the like: a package some live subscription still uses. */
+  async isInUse(em: Em, packageId: string): Promise<boolean> {
+    const [row] = await em.execute<{ used: boolean }[]>(
+      `select exists (select 1 from package_subscriptions where package_id = ? and status = 'ACTIVE') as used`,
+      [packageId],
+    );
+    return row.used;
+  }
+
+  /**
+   * A reseller's trading over [from, to), from the ledger: sales (what its children were charged, net of
+   * refunds and of the commissions it credited them), costs (what it was charged, net of refunds),
+   * commissions received (net of reversals), and margin = sales - costs + commissions.
+   */
+  async earnings(ctx: Context, accountId: string, from: Date, to: Date): Promise<Earnings> {
+    requireActor(ctx);
+    if (from >= to) throw badInput('to', '`to` must be after `from`');
+    const account = await ctx.services.accounts.find(ctx, accountId);
+    if (!account) throw notFound('Account not found');
+    if (account.kind === AccountKind.CUSTOMER) throw badInput('accountId', 'Earnings are for resellers and admins');
+    const childKinds = [...CHARGE_KINDS, ...COMMISSION_KINDS];
+    const [row] = await ctx.em.execute<{ sales: string; costs: string; commissions: string }[]>(
+      `select
+         (select coalesce(-sum(l.amount), 0)::text from ledger_entries l join accounts c on c.id = l.account_id
+           where c.parent_id = ? and l.kind = any(?::text[]) and l.created_at >= ? and l.created_at < ?) as sales,
+         (select coalesce(-sum(amount), 0)::text from ledger_entries
+           where account_id = ? and kind = any(?::text[]) and created_at >= ? and created_at < ?) as costs,
+         (select coalesce(sum(amount), 0)::text from ledger_entries
+           where account_id = ? and kind = any(?::text[]) and created_at >= ? and created_at < ?) as commissions`,
+      [
+        account.id, `{${childKinds.join(',')}}`, from, to,
+        account.id, `{${CHARGE_KINDS.join(',')}}`, from, to,
+        account.id, `{${COMMISSION_KINDS.join(',')}}`, from, to,
+      ],
+    );
+    const sales = new Decimal(row.sales);
+    const costs = new Decimal(row.costs);
+    const commissions = new Decimal(row.commissions);
+    return { sales, costs, commissions, margin: sales.minus(costs).plus(commissions) };
+  }
+}
