@@ -312,3 +312,38 @@ describe('a four-level mixed chain', () => {
     expect(await earnings(admin)).toEqual({ sales: '6.8512', costs: '0', commissions: '0', margin: '6.8512' });
   });
 });
+
+describe('concurrency', () => {
+  it('siblings buying at once through the same resellers: no deadlock, exact balances', async () => {
+    const admin = await platform();
+    const r1 = await addAccount(server, admin.token, { kind: 'RESELLER', resellerModel: 'COMMISSION' });
+    const r2 = await addAccount(server, r1.token, { kind: 'RESELLER', resellerModel: 'MARGIN' });
+    const p0 = await original(server, admin.token, { price: '3', setupFee: '1', commissionRate: '10' });
+    const p1 = await optIn(server, r1.token, p0, { commissionRate: '5' });
+    const p2 = await optIn(server, r2.token, p1, { price: '5', setupFee: '1' });
+    const customers = await Promise.all(Array.from({ length: 12 }, () => addAccount(server, r2.token, { kind: 'CUSTOMER' })));
+    await topUp(server, admin.token, r1.id, '1000');
+    await topUp(server, r1.token, r2.id, '1000');
+    await Promise.all(customers.map((c) => topUp(server, r2.token, c.id, '100')));
+
+    const results = await Promise.all([
+      ...customers.flatMap((c) => [
+        server.gql(PurchasePackageDocument, { input: { packageId: p2 } }, c.token),
+        server.gql(PurchasePackageDocument, { input: { packageId: p2 } }, c.token),
+      ]),
+      ...Array.from({ length: 6 }, () => server.gql('mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: r2.id }, r1.token)),
+    ]);
+    expect(results.filter((r) => r.errors)).toEqual([]);
+    const n = customers.length * 2;
+    // Each purchase: C pays 6; R2 pays 4 (R1's COMMISSION clone follows 3 + 1); R1 pays 4 and earns 10% = 0.4.
+    expect(await balances(admin, r2, r1)).toEqual([String(1000 + 6 - 4 * n), String(1000 - 3.6 * n)]);
+    for (const c of customers) expect(await balance(c, r2)).toBe('88');
+    const [{ bad }] = await sql<{ bad: string }>(
+      server,
+      `select count(*)::text as bad from accounts a
+        where a.root_id = ? and a.balance <> (select coalesce(sum(amount), 0) from ledger_entries l where l.account_id = a.id)`,
+      [admin.id],
+    );
+    expect(bad).toBe('0');
+  });
+});
