@@ -110,8 +110,6 @@ CREATE TABLE packages (
     this.addSql(`CREATE POLICY rates_assigned ON rates FOR SELECT USING (
       rate_group_id = (SELECT a.rate_group_id FROM accounts a WHERE a.path = current_setting('trellis.scope_path', true)));`);
     this.addSql(`CREATE POLICY packages_scope ON packages USING (trellis_in_scope(owner_path));`);
-    // Read-only: the packages the direct parent owns (offers, and the sources of the caller's own clones).
-    this.addSql(`CREATE POLICY packages_parent ON packages FOR SELECT USING (owner_path = trellis_scope_parent());`);
     this.addSql(`CREATE POLICY package_terms_scope ON package_terms USING (trellis_in_scope(owner_path));`);
     // Terms are readable wherever a package using them is (the packages policies apply inside the subquery).
     this.addSql(`CREATE POLICY package_terms_visible ON package_terms FOR SELECT USING (
@@ -126,6 +124,28 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
   SELECT a.id, a.number, a.kind, a.name, a.currency, a.created_at FROM accounts a WHERE a.path = trellis_scope_parent()
 $$;`);
 
+    // Whether every package up a chain is still sellable: the answer, without the rows, which lie above the
+    // caller's scope. An archived, disabled or opted-out source stops sales of everything cloned from it.
+    this.addSql(`
+CREATE FUNCTION trellis_lineage_sellable(p_lineage text[]) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+  SELECT NOT EXISTS (
+    SELECT 1 FROM packages p WHERE p.id = ANY(p_lineage) AND (p.status <> 'ACTIVE' OR p.opted_out_at IS NOT NULL))
+$$;`);
+    // The sources of the caller's own clones (a policy on packages cannot query packages itself).
+    this.addSql(`
+CREATE FUNCTION trellis_own_clone_sources() RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+  SELECT p.source_id FROM packages p
+   WHERE p.owner_path = current_setting('trellis.scope_path', true) AND p.source_id IS NOT NULL
+$$;`);
+
+    // Read-only: the direct parent's packages that are offers, and the sources of the caller's own clones.
+    // (The subscriptions migration adds: the packages the caller subscribes to.)
+    this.addSql(`CREATE POLICY packages_parent ON packages FOR SELECT USING (
+      owner_path = trellis_scope_parent() AND (
+        (status = 'ACTIVE' AND opted_out_at IS NULL AND (can_be_purchased OR reseller_can_resell))
+        OR id IN (SELECT trellis_own_clone_sources())));`);
     this.addSql(`GRANT SELECT, INSERT, UPDATE ON rate_groups, rates, package_terms, packages TO trellis_app;`);
     this.addSql(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO trellis_app;`);
   }

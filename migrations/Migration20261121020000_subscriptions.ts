@@ -56,6 +56,14 @@ CREATE TABLE subscription_periods (
       this.addSql(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`);
       this.addSql(`CREATE POLICY ${table}_scope ON ${table} USING (trellis_in_scope(owner_path));`);
     }
+    // A subscriber keeps seeing the package it holds, whatever its status becomes.
+    this.addSql(`DROP POLICY packages_parent ON packages;`);
+    this.addSql(`CREATE POLICY packages_parent ON packages FOR SELECT USING (
+      owner_path = trellis_scope_parent() AND (
+        (status = 'ACTIVE' AND opted_out_at IS NULL AND (can_be_purchased OR reseller_can_resell))
+        OR id IN (SELECT trellis_own_clone_sources())
+        OR EXISTS (SELECT 1 FROM package_subscriptions s
+                    WHERE s.package_id = packages.id AND s.owner_path = current_setting('trellis.scope_path', true))));`);
     this.addSql(`GRANT SELECT, INSERT, UPDATE ON package_subscriptions, subscription_periods TO trellis_app;`);
     this.addSql(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO trellis_app;`);
   }

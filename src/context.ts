@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
-import { Account, type AccountKind, SCOPE_FILTER } from './entities/index.js';
+import { Account, CallCharge, type AccountKind, SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
 import { DomainError } from './errors.js';
 
@@ -21,6 +21,7 @@ export interface Actor {
 
 export interface Loaders {
   account: DataLoader<string, Account | null>;
+  callCharges: DataLoader<string, CallCharge[]>;
 }
 
 function createLoaders(em: Em): Loaders {
@@ -30,6 +31,10 @@ function createLoaders(em: Em): Loaders {
       const rows = await em.find(Account, { id: { $in: [...ids] } });
       const byId = new Map(rows.map((a) => [a.id, a]));
       return ids.map((id) => byId.get(id) ?? null);
+    }),
+    callCharges: new DataLoader(async (ids) => {
+      const rows = await em.find(CallCharge, { callId: { $in: [...ids] } }, { orderBy: { callId: 'asc', level: 'asc' } });
+      return ids.map((id) => rows.filter((r) => r.callId === id));
     }),
   };
 }
@@ -82,25 +87,56 @@ export class Context {
   }
 
   /**
-   * Commits the request's transaction. Each mutation ran in its own savepoint, so a failed mutation has
-   * already been rolled back and what is left is safe to commit.
+   * Runs one mutation in its own savepoint, on a fork with an empty identity map: entities a failed mutation
+   * changed are thrown away with it instead of lingering in the request's manager. Loaders are cleared after
+   * every mutation, so fields read afterwards see what it wrote.
    */
-  async finish(): Promise<void> {
+  async mutate<T>(fn: (em: Em) => Promise<T>): Promise<T> {
+    try {
+      return await this.em.transactional(fn, { clear: true });
+    } finally {
+      this.loaders.account.clearAll();
+      this.loaders.callCharges.clearAll();
+    }
+  }
+
+  /**
+   * Commits the request's transaction. Every write was flushed inside its mutation's savepoint, so nothing is
+   * flushed here. When the request met an unexpected error, the transaction may have been aborted by it, in
+   * which case PostgreSQL would turn COMMIT into a silent rollback: that is detected and reported as a failure
+   * of the whole request, so no client is told that a write succeeded when it did not.
+   */
+  async finish(options: { verify?: boolean } = {}): Promise<void> {
     if (!this.transaction) return;
     const started = this.transaction;
     this.transaction = undefined;
     try {
       await started;
     } catch {
+      await this.rollbackQuietly();
       return;
     }
-    await this.em.commit();
+    try {
+      if (options.verify) await this.em.execute('select 1');
+      await this.em.getConnection('write').commit(this.em.getTransactionContext()!);
+      this.em.resetTransactionContext();
+    } catch (error) {
+      await this.rollbackQuietly();
+      throw error;
+    }
   }
 
   async abort(): Promise<void> {
     if (!this.transaction) return;
     this.transaction = undefined;
-    await this.em.rollback().catch(() => undefined);
+    await this.rollbackQuietly();
+  }
+
+  private async rollbackQuietly(): Promise<void> {
+    const trx = this.em.getTransactionContext();
+    if (!trx) return;
+    await this.em.getConnection('write').rollback(trx).catch(() => undefined);
+    this.em.resetTransactionContext();
   }
 }
 

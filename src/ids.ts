@@ -12,6 +12,7 @@ export const ID_PREFIX = {
   Package: 'pkg',
   PackageTerms: 'pkt',
   PackageSubscription: 'sub',
+  CallRecord: 'call',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

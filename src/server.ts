@@ -21,6 +21,11 @@ import { createLogger, type Logger } from './logger.js';
 import { bootstrapRoot } from './services/bootstrap.service.js';
 import { createServices, type Services } from './services/index.js';
 
+/** PostgreSQL text cannot hold U+0000: refuse it at the door rather than fail deep inside a query. */
+function refuseNulCharacters(_req: unknown, _res: unknown, body: Buffer): void {
+  if (body.includes('\\u0000')) throw new Error('Strings cannot contain the NUL character (\\u0000)');
+}
+
 export interface App {
   config: Config;
   log: Logger;
@@ -36,15 +41,19 @@ function lifecyclePlugin(): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ contextValue, request }) {
       const started = performance.now();
+      let unexpected = false;
       return {
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
-            if (isUnexpected(error)) contextValue.log.error({ err: unwrapResolverError(error) }, 'unexpected error');
+            if (isUnexpected(error)) {
+              unexpected = true;
+              contextValue.log.error({ err: unwrapResolverError(error) }, 'unexpected error');
+            }
           }
         },
         async willSendResponse({ response }) {
           try {
-            await contextValue.finish();
+            await contextValue.finish({ verify: unexpected });
           } catch (error) {
             contextValue.log.error({ err: error }, 'commit failed');
             if (response.body.kind === 'single') {
@@ -119,7 +128,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   app.use('/export', exportRouter(contextFor));
   app.use(
     '/graphql',
-    express.json({ limit: config.bodyLimit }),
+    express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         try {
@@ -136,6 +145,10 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') {
       res.status(413).json({ errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    if (error.type === 'entity.verify.failed') {
+      res.status(400).json({ errors: [{ message: error.message, extensions: { code: 'BAD_USER_INPUT' } }] });
       return;
     }
     if (error.type === 'entity.parse.failed') {

@@ -34,7 +34,6 @@ function baseOptions(config: Config, logger: Logger): Options {
     forceUtcTimezone: true,
     allowGlobalContext: false,
     discovery: { disableDynamicFileAccess: true },
-    pool: { min: 0, max: config.dbPoolMax },
     logger: (message: string) => logger.debug({ orm: message }),
     debug: config.logLevel === 'trace',
   };
@@ -49,6 +48,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       ...baseOptions(config, logger),
       driver: PostgreSqlDriver,
       clientUrl: config.databaseUrl,
+      pool: { min: 0, max: config.dbPoolMax },
     })) as Orm;
   } else {
     if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
@@ -58,6 +58,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       ...baseOptions(config, logger),
       driver: PGliteDriver,
       dbName: 'postgres',
+      // PGlite is one session: every pooled "connection" would share its transaction, role and settings.
+      pool: { min: 1, max: 1 },
       driverOptions: { connection: { pglite: () => pglite } },
     } as Options)) as unknown as Orm;
   }

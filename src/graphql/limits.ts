@@ -1,5 +1,5 @@
 import depthLimit from 'graphql-depth-limit';
-import { getNamedType, GraphQLError, type ASTVisitor, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { getNamedType, GraphQLError, type ASTVisitor, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Config } from '../config.js';
@@ -30,24 +30,30 @@ const connectionEstimator: ComplexityEstimator = ({ args, childComplexity, field
   return 1 + Math.max(first, 1) * childComplexity;
 };
 
+export function costOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName?: string): number {
+  return getComplexity({
+    schema,
+    operationName,
+    query: document,
+    variables,
+    estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+  });
+}
+
+export function tooExpensive(cost: number, max: number): GraphQLError {
+  return new GraphQLError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`, {
+    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+  });
+}
+
+/** The same cost limit on HTTP (here) and on graphql-ws (src/http/websocket.ts). */
 export function complexityPlugin(schema: GraphQLSchema, config: Config): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const complexity = getComplexity({
-            schema,
-            operationName: request.operationName,
-            query: document,
-            variables: request.variables,
-            estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
-          if (complexity > config.maxComplexity) {
-            throw new GraphQLError(
-              `Query is too expensive: cost ${complexity} exceeds ${config.maxComplexity}; ask for smaller pages`,
-              { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } },
-            );
-          }
+          const cost = costOf(schema, document, request.variables ?? {}, request.operationName ?? undefined);
+          if (cost > config.maxComplexity) throw tooExpensive(cost, config.maxComplexity);
         },
       };
     },

@@ -1,5 +1,14 @@
 import type { Server } from 'node:http';
-import { execute, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import {
+  execute,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type ExecutionArgs,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
@@ -7,7 +16,7 @@ import { Context, type Actor } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
 import { formatError, isUnexpected } from '../graphql/format-error.js';
-import { validationRules } from '../graphql/limits.js';
+import { costOf, tooExpensive, validationRules } from '../graphql/limits.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 
@@ -30,7 +39,12 @@ export function attachWebSocket(deps: {
 }) {
   const { httpServer, schema, orm, services, config, log } = deps;
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const rules = [...specifiedRules, ...validationRules(config)];
+  const rules = [
+    ...specifiedRules,
+    ...validationRules(config),
+    // Apollo turns introspection off in production over HTTP; the same holds here.
+    ...(config.production ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
 
   const authenticate = async (authorization: unknown): Promise<Actor | null> => {
     if (typeof authorization !== 'string') return null;
@@ -55,6 +69,9 @@ export function attachWebSocket(deps: {
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         const actor = await authenticate((ctx.extra as ConnectionExtra).authorization);
         if (!actor) return [new GraphQLError('Invalid or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if (JSON.stringify(payload).includes('\\u0000')) {
+          return [new GraphQLError('Strings cannot contain the NUL character (\\u0000)', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
         let document;
         try {
           document = parse(payload.query);
@@ -63,6 +80,8 @@ export function attachWebSocket(deps: {
         }
         const errors = validate(schema, document, rules);
         if (errors.length > 0) return errors;
+        const cost = costOf(schema, document, payload.variables ?? {}, payload.operationName ?? undefined);
+        if (cost > config.maxComplexity) return [tooExpensive(cost, config.maxComplexity)];
         const contextValue = new Context(orm, services, config, log);
         contextValue.bindActor(actor);
         return {
@@ -77,7 +96,7 @@ export function attachWebSocket(deps: {
         const ctx = args.contextValue as Context;
         try {
           const result = await execute(args);
-          await ctx.finish();
+          await ctx.finish({ verify: (result.errors ?? []).some(isUnexpected) });
           return result;
         } catch (error) {
           await ctx.abort();

@@ -1,6 +1,7 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.resolver.js';
 import { AuthResolver } from './auth.resolver.js';
+import { CallChargeResolver, CallResolver } from './call.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { PackageResolver } from './package.resolver.js';
@@ -12,6 +13,8 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   AccountResolver,
   AuthResolver,
   BalanceResolver,
+  CallChargeResolver,
+  CallResolver,
   NodeResolver,
   PackageResolver,
   RateResolver,

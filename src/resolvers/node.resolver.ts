@@ -16,6 +16,7 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   RateGroup: (ctx, id) => ctx.services.rates.findGroup(ctx, id),
   Package: (ctx, id) => ctx.services.packages.find(ctx, id),
   PackageSubscription: (ctx, id) => ctx.services.subscriptions.find(ctx, id),
+  CallRecord: (ctx, id) => ctx.services.rating.find(ctx, id),
 };
 
 @Resolver()

@@ -144,7 +144,7 @@ export class AccountService {
   async create(ctx: Context, data: CreateAccountData): Promise<Account> {
     requireActor(ctx);
     if (ctx.actor.kind === AccountKind.CUSTOMER) throw forbidden('Customers cannot create accounts');
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const parent = await this.load(em, data.parentId ?? ctx.actor.accountId);
       if (parent.kind === AccountKind.CUSTOMER) throw badInput('parentId', 'A customer cannot have child accounts');
       if (parent.status !== AccountStatus.ACTIVE) throw new DomainError('INVALID_STATE', 'The parent account is not active');
@@ -230,7 +230,7 @@ export class AccountService {
 
   async update(ctx: Context, id: string, data: UpdateAccountData): Promise<Account> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const account = await this.load(em, id);
       const self = account.id === ctx.actor.accountId;
       if (self) {
@@ -265,6 +265,8 @@ export class AccountService {
       if (data.resellerModel !== undefined && data.resellerModel !== null && data.resellerModel !== account.resellerModel) {
         if (account.kind !== AccountKind.RESELLER) throw badInput('resellerModel', 'Only resellers have a reseller model');
         // Clones were priced under the old model (own prices vs. following the source): keep them consistent.
+        // The lock is the one optIn takes on the reseller, so a concurrent opt-in cannot slip in between.
+        await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [account.id]);
         const clones = await em.count(Package, { ownerId: account.id, sourceId: { $ne: null }, optedOutAt: null });
         if (clones > 0) {
           throw new DomainError('INVALID_STATE', 'The reseller model cannot change while the reseller has opted into packages');
@@ -303,7 +305,7 @@ export class AccountService {
   /** Soft delete: the account and its history stay, it can no longer log in or be charged. */
   async delete(ctx: Context, id: string): Promise<Account> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const account = await this.load(em, id);
       if (account.id === ctx.actor.accountId) throw forbidden('An account cannot delete itself');
       if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is already deleted');

@@ -128,7 +128,7 @@ export class AuthService {
   async createApiKey(ctx: Context, name: string): Promise<{ secret: string; apiKey: ApiKey }> {
     requireActor(ctx);
     const keyName = requireText('name', name, 100);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const secret = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
       const apiKey = em.create(ApiKey, {
         id: newId('ApiKey'),
@@ -145,7 +145,7 @@ export class AuthService {
   /** The key's owner or any ancestor of it may revoke it. */
   async revokeApiKey(ctx: Context, id: string): Promise<ApiKey> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const apiKey = await em.findOne(ApiKey, { id });
       if (!apiKey) throw notFound('API key not found');
       if (!apiKey.revokedAt) {

@@ -47,7 +47,7 @@ export class BalanceService {
     requireActor(ctx);
     const amount = data.amount;
     const description = optionalText('description', data.description, 500);
-    return ctx.em.transactional((em) =>
+    return ctx.mutate((em) =>
       this.idempotency.run(ctx, em, {
         key: data.idempotencyKey,
         operation: kind,
@@ -78,7 +78,7 @@ export class BalanceService {
   async post(em: Em, posting: Posting): Promise<LedgerEntry> {
     const id = newId('LedgerEntry');
     const createdAt = new Date();
-    const [row] = await em.execute<{ seq: string; balance_after: string; owner_path: string }[]>(
+    const [row] = await this.guardRange(em.execute<{ seq: string; balance_after: string; owner_path: string }[]>(
       `with moved as (
          update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path
        )
@@ -98,7 +98,7 @@ export class BalanceService {
         posting.subscriptionId ?? null,
         createdAt,
       ],
-    );
+    ));
     if (!row) throw notFound('Account not found');
     return Object.assign(new LedgerEntry(), {
       id,
@@ -113,6 +113,18 @@ export class BalanceService {
       subscriptionId: posting.subscriptionId ?? null,
       createdAt,
     });
+  }
+
+  /** numeric(20,6) holds 14 integer digits; a balance pushed past that is refused, not a server error. */
+  private async guardRange<T>(query: Promise<T>): Promise<T> {
+    try {
+      return await query;
+    } catch (error) {
+      if ((error as { code?: string }).code === '22003') {
+        throw new DomainError('INVALID_STATE', 'The resulting balance would be out of range');
+      }
+      throw error;
+    }
   }
 
   /** Newest first. */

@@ -6,6 +6,7 @@ import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { PackageService } from './package.service.js';
 import { RateService } from './rate.service.js';
+import { RatingService } from './rating.service.js';
 import { SubscriptionService } from './subscription.service.js';
 
 export interface Services {
@@ -16,6 +17,7 @@ export interface Services {
   rates: RateService;
   packages: PackageService;
   subscriptions: SubscriptionService;
+  rating: RatingService;
 }
 
 /** Services are stateless apart from configuration: one set per server, shared by every request. */
@@ -23,13 +25,15 @@ export function createServices(config: Config, orm: Orm): Services {
   const accounts = new AccountService();
   const idempotency = new IdempotencyService();
   const balances = new BalanceService(accounts, idempotency);
+  const rates = new RateService();
   return {
     accounts,
     auth: new AuthService(config, orm),
     balances,
     idempotency,
-    rates: new RateService(),
+    rates,
     packages: new PackageService(),
     subscriptions: new SubscriptionService(balances, idempotency),
+    rating: new RatingService(rates),
   };
 }

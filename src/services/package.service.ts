@@ -177,7 +177,7 @@ function isSellableNow(terms: PackageTerms, at: Date): boolean {
 export class PackageService {
   async create(ctx: Context, data: CreatePackageData): Promise<PackageView> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const owner = await ctx.services.accounts.load(em, ctx.actor.accountId);
       const terms = em.create(PackageTerms, {
         id: newId('PackageTerms'),
@@ -221,7 +221,8 @@ export class PackageService {
 
   async update(ctx: Context, id: string, data: UpdatePackageData): Promise<PackageView> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
+      await this.lock(em, id);
       const pkg = await this.requireOwned(ctx, em, id);
       if (pkg.status === PackageStatus.ARCHIVED) throw new DomainError('INVALID_STATE', 'Archived packages are read-only');
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
@@ -260,7 +261,7 @@ export class PackageService {
 
   async setStatus(ctx: Context, id: string, status: PackageStatus): Promise<PackageView> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const pkg = await this.requireOwned(ctx, em, id);
       if (pkg.status === PackageStatus.ARCHIVED) throw new DomainError('INVALID_STATE', 'Archived packages are read-only');
       if (status === PackageStatus.ACTIVE && pkg.sourceId && !pkg.priceFollowsSource) {
@@ -277,15 +278,18 @@ export class PackageService {
   /** A reseller clones one of its parent's offers (DOMAIN.md 3). */
   async optIn(ctx: Context, data: OptInData): Promise<PackageView> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
+      // Against a concurrent repricing or opt-out of the source, and a concurrent model change of the reseller.
+      await this.lock(em, data.packageId);
+      await this.lock(em, ctx.actor.accountId);
       const me = await ctx.services.accounts.load(em, ctx.actor.accountId);
-      const source = await em.findOne(Package, { id: data.packageId });
+      const source = await em.findOne(Package, { id: data.packageId }, { refresh: true });
       const terms = source && (await em.findOne(PackageTerms, { id: source.termsId }));
       if (
         !source ||
         !terms ||
         source.ownerId !== me.parentId ||
-        !this.isOffer(source, terms, AccountKind.RESELLER, new Date())
+        !(await this.isOffer(em, source, terms, AccountKind.RESELLER, new Date()))
       ) {
         throw notFound('Package not found among your offers');
       }
@@ -340,7 +344,8 @@ export class PackageService {
   /** Retires a clone: it is archived (kept for history) and the reseller may opt in again later. */
   async optOut(ctx: Context, packageId: string): Promise<PackageView> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
+      await this.lock(em, packageId);
       const pkg = await this.requireOwned(ctx, em, packageId);
       if (!pkg.sourceId) throw new DomainError('INVALID_STATE', 'Only a package opted into from a parent can be opted out of');
       if (pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'Already opted out');
@@ -367,7 +372,7 @@ export class PackageService {
     if (!pkg) return null;
     const terms = await ctx.em.findOneOrFail(PackageTerms, { id: pkg.termsId });
     if (pkg.ownerPath.startsWith(ctx.actor.path)) return toView(pkg, terms);
-    if (this.isOffer(pkg, terms, ctx.actor.kind, new Date())) return toView(pkg, terms);
+    if (await this.isOffer(ctx.em, pkg, terms, ctx.actor.kind, new Date())) return toView(pkg, terms);
     // Its own clones' sources, and what it is subscribed to, whatever their status now.
     const cloned = await ctx.em.count(Package, { ownerId: ctx.actor.accountId, sourceId: pkg.id });
     if (cloned > 0) return toView(pkg, terms);
@@ -396,7 +401,8 @@ export class PackageService {
     const flag = ctx.actor.kind === AccountKind.CUSTOMER ? 'can_be_purchased' : 'reseller_can_resell';
     const base = `from packages p join package_terms t on t.id = p.terms_id
       where p.owner_id = ? and p.status = 'ACTIVE' and p.opted_out_at is null and p.${flag}
-        and (t.start_date is null or t.start_date <= now()) and (t.end_date is null or t.end_date > now())`;
+        and (t.start_date is null or t.start_date <= now()) and (t.end_date is null or t.end_date > now())
+        and trellis_lineage_sellable(p.lineage)`;
     const after = args.after ? decodeCursor(args.after) : '0';
     const ids = await ctx.em.execute<{ id: string }[]>(
       `select p.id ${base} and p.seq > ? order by p.seq limit ?`,
@@ -410,11 +416,22 @@ export class PackageService {
     return this.viewPage(ctx.em, page);
   }
 
-  private isOffer(pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): boolean {
+  /** An offer: ACTIVE, in date, flagged for the caller's kind, and every package up its chain still sellable. */
+  private async isOffer(em: Em, pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): Promise<boolean> {
     if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !isSellableNow(terms, at)) return false;
-    if (kind === AccountKind.CUSTOMER) return pkg.canBePurchased;
-    if (kind === AccountKind.RESELLER) return pkg.resellerCanResell;
-    return false;
+    const flagged = kind === AccountKind.CUSTOMER ? pkg.canBePurchased : kind === AccountKind.RESELLER && pkg.resellerCanResell;
+    return flagged && (await this.lineageSellable(em, pkg));
+  }
+
+  async lineageSellable(em: Em, pkg: Pick<Package, 'lineage'>): Promise<boolean> {
+    if (pkg.lineage.length === 0) return true;
+    const [row] = await em.execute<{ ok: boolean }[]>(`select trellis_lineage_sellable(?::text[]) as ok`, [`{${pkg.lineage.join(',')}}`]);
+    return row.ok;
+  }
+
+  /** Serializes changes that depend on one package's prices or clones (opt-in, opt-out, repricing). */
+  private lock(em: Em, key: string): Promise<unknown> {
+    return em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [key]);
   }
 
   private async requireOwned(ctx: AuthedContext, em: Em, id: string): Promise<Package> {

@@ -50,7 +50,7 @@ export function encodeCursor(seq: string | number | bigint): string {
 export function decodeCursor(cursor: string): string {
   const raw = Buffer.from(cursor, 'base64url').toString();
   const m = /^c:(\d{1,19})$/.exec(raw);
-  if (!m) throw badInput('after', 'Invalid cursor');
+  if (!m || BigInt(m[1]) > 9_223_372_036_854_775_807n) throw badInput('after', 'Invalid cursor');
   return m[1];
 }
 

@@ -19,6 +19,12 @@ export interface RateData {
   direction?: Direction | null;
 }
 
+export interface RateQuery {
+  rateGroupId: string;
+  number: string;
+  direction: Direction;
+}
+
 export interface RateFilter extends PageArgs {
   /** Rates whose prefix starts with this. */
   prefix?: string | null;
@@ -48,7 +54,7 @@ export class RateService {
   async createGroup(ctx: Context, data: { name: string; rates?: RateData[] | null }) {
     requireActor(ctx);
     const name = requireText('name', data.name, 100);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const group = em.create(RateGroup, { id: newId('RateGroup'), ownerId: ctx.actor.accountId, ownerPath: ctx.actor.path, name });
       try {
         await em.flush();
@@ -65,7 +71,7 @@ export class RateService {
 
   async upsertRates(ctx: Context, rateGroupId: string, rates: RateData[]) {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const group = await this.requireOwnedGroup(ctx, em, rateGroupId);
       await this.write(em, group, rates);
       return group;
@@ -121,25 +127,39 @@ export class RateService {
     );
   }
 
-  /**
-   * The rate for a number at one level: the longest prefix of the number present in the group. Each prefix of
-   * the number is one equality probe on the primary key (group, direction, prefix), longest first: at most 20
-   * index lookups whatever the size of the group, and no dependence on table statistics (a plain
-   * `prefix = any(...)` was planned as a filter over the whole group on a freshly loaded table).
-   */
+  /** The rate for a number at one level; see findRates. */
   async findRate(em: Em, rateGroupId: string, number: string, direction: Direction): Promise<Rate | null> {
-    const digits = normalizeNumber(number);
-    if (!/^[0-9]{1,20}$/.test(digits)) return null;
-    const prefixes = Array.from({ length: digits.length }, (_, i) => digits.slice(0, i + 1));
-    const [row] = await em.execute<RateRow[]>(
-      `select r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text, r.connection_fee::text,
-              r.initial_increment, r.increment
-         from unnest(?::text[]) with ordinality as c(prefix, n)
-         join lateral (select * from rates where rate_group_id = ? and direction = ? and prefix = c.prefix limit 1) r on true
-        order by c.n desc limit 1`,
-      [`{${prefixes.join(',')}}`, rateGroupId, direction],
+    const [rate] = await this.findRates(em, [{ rateGroupId, number, direction }]);
+    return rate;
+  }
+
+  /**
+   * Longest-prefix rates for many (group, number, direction) at once, in one statement. For each query, the
+   * prefixes of the number are probed longest first, each as one equality lookup on the primary key
+   * (group, direction, prefix): at most 20 index probes per query whatever the size of the group, and no
+   * dependence on table statistics (a plain `prefix = any(...)` was planned as a scan of the whole group on a
+   * freshly loaded table). The LIMIT inside each lateral keeps the planner from flattening it into a join.
+   */
+  async findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> {
+    const rows = queries
+      .map((q, k) => ({ k, grp: q.rateGroupId, dir: q.direction, num: normalizeNumber(q.number) }))
+      .filter((q) => /^[0-9]{1,20}$/.test(q.num));
+    if (rows.length === 0) return queries.map(() => null);
+    const found = await em.execute<(RateRow & { k: number })[]>(
+      `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
+              r.connection_fee::text, r.initial_increment, r.increment
+         from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)
+         cross join lateral (
+           select hit.* from generate_series(length(q.num), 1, -1) as g(len)
+           cross join lateral (
+             select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = left(q.num, g.len) limit 1
+           ) hit
+           order by g.len desc limit 1
+         ) r`,
+      [JSON.stringify(rows)],
     );
-    return row ? toRate(row) : null;
+    const byK = new Map(found.map((r) => [Number(r.k), toRate(r)]));
+    return queries.map((_, k) => byK.get(k) ?? null);
   }
 
   async findGroup(ctx: Context, id: string): Promise<RateGroup | null> {

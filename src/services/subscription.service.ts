@@ -180,7 +180,7 @@ export class SubscriptionService {
     run: (em: Em) => Promise<PackageSubscription>,
   ): Promise<PackageSubscription> {
     const { idempotencyKey, ...input } = data;
-    return ctx.em.transactional((em) =>
+    return ctx.mutate((em) =>
       this.idempotency.run(ctx, em, {
         key: idempotencyKey,
         operation,
@@ -321,7 +321,7 @@ export class SubscriptionService {
    */
   async terminate(ctx: Context, id: string, at?: Date | null): Promise<PackageSubscription> {
     requireActor(ctx);
-    return ctx.em.transactional(async (em) => {
+    return ctx.mutate(async (em) => {
       const visible = await em.findOne(PackageSubscription, { id });
       if (!visible) throw notFound('Subscription not found');
       const now = new Date();
@@ -332,9 +332,11 @@ export class SubscriptionService {
         const chain = await em.execute<ChainSubscriptionRow[]>(
           `select id, account_id, owner_path, package_id, level, status, activated_at, current_period_start,
                   current_period_end, periods_charged, free_seconds_total, free_seconds_used
-             from package_subscriptions where chain_id = ? order by level for update`,
+             from package_subscriptions where chain_id = ? order by id for update`,
           [visible.chainId],
         );
+        // Locked in id order, as rating locks subscriptions across chains; processed bottom-up.
+        chain.sort((a, b) => a.level - b.level);
         const head = chain[0];
         if (!head.owner_path.startsWith(ctx.actor.path)) throw notFound('Subscription not found');
         if (head.status !== SubscriptionStatus.ACTIVE) throw new DomainError('INVALID_STATE', `The subscription is ${head.status}`);

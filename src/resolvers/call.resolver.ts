@@ -1,0 +1,63 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../context.js';
+import type { CallCharge, CallRecord } from '../entities/index.js';
+import { AccountType } from '../schema/account.js';
+import { CallAuthorizationType, CallChargeType, CallInput, CallRecordConnection, CallRecordType, CallsArgs } from '../schema/call.js';
+import { Direction } from '../schema/rate.js';
+import { PackageSubscriptionType } from '../schema/subscription.js';
+import { Role } from './roles.js';
+
+@Resolver(() => CallRecordType)
+@Authorized()
+export class CallResolver {
+  @Mutation(() => CallRecordType)
+  @Authorized(Role.ADMIN, Role.RESELLER)
+  rateCall(@Arg('input') input: CallInput, @Ctx() ctx: Context) {
+    return ctx.services.rating.rateCall(ctx, input);
+  }
+
+  @Mutation(() => [CallRecordType], { description: 'A batch of CDRs, rated atomically (at most 5,000)' })
+  @Authorized(Role.ADMIN, Role.RESELLER)
+  rateCalls(@Arg('input', () => [CallInput]) input: CallInput[], @Ctx() ctx: Context) {
+    return ctx.services.rating.rateCalls(ctx, input);
+  }
+
+  @Query(() => CallRecordConnection, { description: "An account's calls, newest first" })
+  calls(@Args() args: CallsArgs, @Ctx() ctx: Context) {
+    return ctx.services.rating.list(ctx, args.accountId, args);
+  }
+
+  @Query(() => CallAuthorizationType)
+  authorizeCall(
+    @Arg('accountId', () => ID) accountId: string,
+    @Arg('destination') destination: string,
+    @Arg('direction', () => Direction) direction: Direction,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.rating.authorize(ctx, accountId, destination, direction);
+  }
+
+  @FieldResolver(() => AccountType)
+  account(@Root() call: CallRecord, @Ctx() ctx: Context) {
+    return ctx.loaders.account.load(call.accountId);
+  }
+
+  @FieldResolver(() => [CallChargeType], { description: "One per level: the call's account first, then each reseller up" })
+  charges(@Root() call: CallRecord, @Ctx() ctx: Context) {
+    return ctx.loaders.callCharges.load(call.id);
+  }
+}
+
+@Resolver(() => CallChargeType)
+@Authorized()
+export class CallChargeResolver {
+  @FieldResolver(() => AccountType, { nullable: true, description: "null for levels above the viewer's scope" })
+  account(@Root() charge: CallCharge, @Ctx() ctx: Context) {
+    return ctx.loaders.account.load(charge.accountId);
+  }
+
+  @FieldResolver(() => PackageSubscriptionType, { nullable: true, description: 'The subscription the free seconds came from' })
+  subscription(@Root() charge: CallCharge, @Ctx() ctx: Context) {
+    return charge.subscriptionId ? ctx.services.subscriptions.find(ctx, charge.subscriptionId) : null;
+  }
+}

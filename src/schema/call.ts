@@ -1,0 +1,83 @@
+import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import type { Decimal } from '../money.js';
+import { Connection, PageArgs } from './connection.js';
+import { Node } from './node.js';
+import { Direction } from './rate.js';
+import { MoneyScalar } from './scalars.js';
+
+@ObjectType('CallCharge', { description: 'What one level was charged for a call' })
+export class CallChargeType {
+  @Field(() => MoneyScalar)
+  amount!: Decimal;
+
+  @Field(() => Int, { description: 'Seconds covered by a package' })
+  freeSeconds!: number;
+
+  @Field(() => Int, { description: "Seconds billed at this level (its own rate's increments)" })
+  billedSeconds!: number;
+}
+
+@ObjectType('CallRecord', { implements: Node })
+export class CallRecordType extends Node {
+  @Field()
+  callId!: string;
+
+  @Field()
+  destination!: string;
+
+  @Field(() => Direction)
+  direction!: Direction;
+
+  @Field(() => Int)
+  durationSeconds!: number;
+
+  @Field(() => Int, { description: "Billed seconds at the call's own account" })
+  billedSeconds!: number;
+
+  @Field()
+  startedAt!: Date;
+
+  @Field(() => MoneyScalar, { description: "What the call's account itself was charged" })
+  cost!: Decimal;
+}
+
+export const CallRecordConnection = Connection(CallRecordType, 'CallRecord');
+
+@ArgsType()
+export class CallsArgs extends PageArgs {
+  @Field(() => ID)
+  accountId!: string;
+}
+
+@InputType()
+export class CallInput {
+  @Field(() => ID)
+  accountId!: string;
+
+  @Field({ description: "The switch's id for the call; rating the same id again returns the first record" })
+  callId!: string;
+
+  @Field()
+  destination!: string;
+
+  @Field(() => Direction)
+  direction!: Direction;
+
+  @Field(() => Int)
+  durationSeconds!: number;
+
+  @Field()
+  startedAt!: Date;
+}
+
+@ObjectType('CallAuthorization')
+export class CallAuthorizationType {
+  @Field()
+  allowed!: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'The longest duration every level can pay for; null when nothing limits it' })
+  maxDurationSeconds!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'NO_RATE, INSUFFICIENT_FUNDS, LIMIT_REACHED or ACCOUNT_INACTIVE when not allowed' })
+  reason!: string | null;
+}

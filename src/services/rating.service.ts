@@ -1,0 +1,496 @@
+import type { AuthedContext, Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { withPlatformScope, type Em } from '../db/orm.js';
+import { Account, AccountStatus, Applicability, CallCharge, CallRecord, Direction, type Rate } from '../entities/index.js';
+import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { Decimal, ZERO, roundMoney } from '../money.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { normalizeNumber, type RateService } from './rate.service.js';
+
+export interface CallData {
+  accountId: string;
+  callId: string;
+  destination: string;
+  direction: Direction;
+  durationSeconds: number;
+  startedAt: Date;
+}
+
+export interface CallAuthorization {
+  allowed: boolean;
+  maxDurationSeconds: number | null;
+  reason: string | null;
+}
+
+/** The most calls one rateCalls request may carry. */
+export const MAX_CALLS_PER_BATCH = 5_000;
+
+/** Seconds billed for a call: 0 for 0 s; else at least the initial increment, the rest in whole increments. */
+export function billedSeconds(duration: number, initialIncrement: number, increment: number): number {
+  if (duration <= 0) return 0;
+  if (duration <= initialIncrement) return initialIncrement;
+  return initialIncrement + Math.ceil((duration - initialIncrement) / increment) * increment;
+}
+
+/** The longest duration whose billed seconds fit in `budget` seconds (0 if not even the first increment does). */
+export function longestBilledWithin(budget: number, initialIncrement: number, increment: number): number {
+  if (budget < Math.max(initialIncrement, 1)) return initialIncrement === 0 ? Math.floor(budget / increment) * increment : 0;
+  return initialIncrement + Math.floor((budget - initialIncrement) / increment) * increment;
+}
+
+/** Cost of the charged (not free) seconds: connection fee + rate/60 x seconds, rounded half-up to 4 places. */
+export function chargeFor(rate: Pick<Rate, 'ratePerMinute' | 'connectionFee'>, chargedSeconds: number): Decimal {
+  if (chargedSeconds <= 0) return ZERO;
+  return roundMoney(rate.connectionFee.plus(rate.ratePerMinute.times(chargedSeconds).div(60)));
+}
+
+/** A subscription that may give free seconds, as loaded (and locked) for a batch. */
+export interface FreeSource {
+  id: string;
+  chainId: string;
+  accountId: string;
+  level: number;
+  seq: number;
+  periodStart: Date;
+  periodEnd: Date;
+  freeTotal: number;
+  freeUsed: number;
+  destinations: string[];
+  applicableFor: Applicability;
+  priority: number;
+}
+
+/** The length of the longest destination pattern matching the number; -1 if none. No patterns match everything. */
+export function matchLength(destinations: string[], number: string): number {
+  if (destinations.length === 0) return 0;
+  let best = -1;
+  for (const d of destinations) if (number.startsWith(d) && d.length > best) best = d.length;
+  return best;
+}
+
+/**
+ * The customer-level subscription a call draws free seconds from (DOMAIN.md 5): active at the call's start,
+ * for its direction, matching the number, with seconds left. Longest pattern, then priority (1 beats 2), then
+ * the earlier period end, then the older subscription.
+ */
+export function chooseSubscription(candidates: FreeSource[], number: string, direction: Direction, at: Date): FreeSource | null {
+  let best: { s: FreeSource; len: number } | null = null;
+  for (const s of candidates) {
+    if (s.level !== 0 || s.freeUsed >= s.freeTotal) continue;
+    if (!(s.periodStart <= at && at < s.periodEnd)) continue;
+    if (s.applicableFor !== Applicability.BOTH && s.applicableFor !== (direction as string)) continue;
+    const len = matchLength(s.destinations, number);
+    if (len < 0) continue;
+    if (
+      !best ||
+      len > best.len ||
+      (len === best.len &&
+        (s.priority < best.s.priority ||
+          (s.priority === best.s.priority &&
+            (s.periodEnd < best.s.periodEnd || (s.periodEnd.getTime() === best.s.periodEnd.getTime() && s.seq < best.s.seq)))))
+    ) {
+      best = { s, len };
+    }
+  }
+  return best?.s ?? null;
+}
+
+interface LevelAccount {
+  id: string;
+  path: string;
+  depth: number;
+  rate_group_id: string | null;
+  balance: string;
+  credit_limit: string;
+  status: AccountStatus;
+  daily_spend_limit: string | null;
+  monthly_spend_limit: string | null;
+}
+
+interface PlannedCharge {
+  level: number;
+  accountId: string;
+  amount: Decimal;
+  billedSeconds: number;
+  freeSeconds: number;
+  subscriptionId: string | null;
+  ratePrefix: string | null;
+}
+
+interface PlannedCall {
+  id: string;
+  input: CallData & { destination: string };
+  account: Account;
+  charges: PlannedCharge[];
+}
+
+function levelIds(path: string): string[] {
+  // "/root/a/b/c/" -> [c, b, a]: the call's account first, then each reseller up; the root is never charged.
+  return path.split('/').filter(Boolean).slice(1).reverse();
+}
+
+export class RatingService {
+  constructor(private readonly rates: RateService) {}
+
+  rateCall(ctx: Context, call: CallData): Promise<CallRecord> {
+    return this.rateCalls(ctx, [call]).then(([record]) => record);
+  }
+
+  /**
+   * Rates a batch in one transaction: every level of every call with its own rate group, free seconds drawn
+   * from the chosen chain, one balance update and one USAGE ledger entry per account for the whole batch, and
+   * one CallRecord with a charge row per level for each call. Locks: subscriptions by id, then accounts by
+   * depth (deepest first) and id, the same order every other multi-account operation uses. The batch is
+   * atomic: a call with no outbound rate at some level (NO_RATE) or bad input refuses it all, naming the
+   * index. Call ids already rated return their first record and charge nothing again.
+   */
+  async rateCalls(ctx: Context, calls: CallData[]): Promise<CallRecord[]> {
+    requireActor(ctx);
+    if (calls.length === 0) return [];
+    if (calls.length > MAX_CALLS_PER_BATCH) throw badInput('input', `At most ${MAX_CALLS_PER_BATCH} calls per request`);
+    const inputs = calls.map((c, i) => this.validate(c, i));
+    return ctx.mutate(async (em) => {
+      const accountIds = [...new Set(inputs.map((c) => c.accountId))];
+      const accounts = await em.find(Account, { id: { $in: accountIds } });
+      const byId = new Map(accounts.map((a) => [a.id, a]));
+      inputs.forEach((c, i) => {
+        const account = byId.get(c.accountId);
+        if (!account) throw new DomainError('NOT_FOUND', 'Account not found', { details: { index: i } });
+        if (account.id === ctx.actor.accountId) throw forbidden('Calls are rated by an ancestor of the account (its switch)');
+        if (account.status === AccountStatus.DELETED) {
+          throw new DomainError('INVALID_STATE', 'The account is deleted', { details: { index: i } });
+        }
+      });
+      const ids = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => this.rateInScope(ctx, em, inputs, byId));
+      const records = await em.find(CallRecord, { id: { $in: [...new Set(ids)] } });
+      const recordById = new Map(records.map((r) => [r.id, r]));
+      return ids.map((id) => recordById.get(id)!);
+    });
+  }
+
+  private validate(c: CallData, i: number): CallData {
+    const field = (name: string) => `input[${i}].${name}`;
+    const callId = c.callId.trim();
+    if (callId.length < 1 || callId.length > 200) throw badInput(field('callId'), 'callId is 1 to 200 characters');
+    const destination = normalizeNumber(c.destination);
+    if (!/^[0-9]{1,20}$/.test(destination)) throw badInput(field('destination'), 'destination is a number of 1 to 20 digits');
+    if (!Number.isInteger(c.durationSeconds) || c.durationSeconds < 0 || c.durationSeconds > 7 * 86_400) {
+      throw badInput(field('durationSeconds'), 'durationSeconds is a whole number from 0 to 604800');
+    }
+    return { ...c, callId, destination };
+  }
+
+  /** Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns record ids. */
+  private async rateInScope(ctx: AuthedContext, em: Em, inputs: CallData[], accounts: Map<string, Account>): Promise<string[]> {
+    const rootId = ctx.actor.rootId;
+    const existing = await em.execute<{ id: string; call_id: string }[]>(
+      `select id, call_id from calls where root_id = ? and call_id in (select json_array_elements_text(?::json))`,
+      [rootId, JSON.stringify(inputs.map((c) => c.callId))],
+    );
+    const known = new Map(existing.map((r) => [r.call_id, r.id]));
+
+    // Level accounts of every new call.
+    const fresh = inputs.filter((c) => !known.has(c.callId));
+    const allLevelIds = [...new Set(fresh.flatMap((c) => levelIds(accounts.get(c.accountId)!.path)))];
+    const levelRows = allLevelIds.length
+      ? await em.execute<LevelAccount[]>(
+          `select id, path, depth, rate_group_id, balance::text, credit_limit::text, status,
+                  daily_spend_limit::text, monthly_spend_limit::text
+             from accounts where id = any(?::text[])`,
+          [`{${allLevelIds.join(',')}}`],
+        )
+      : [];
+    const levelById = new Map(levelRows.map((a) => [a.id, a]));
+
+    // Rates for every (level, call), in one statement.
+    const queries: { call: number; level: number; rateGroupId: string; number: string; direction: Direction }[] = [];
+    fresh.forEach((c, ci) =>
+      levelIds(accounts.get(c.accountId)!.path).forEach((id, level) => {
+        const groupId = levelById.get(id)?.rate_group_id;
+        if (groupId) queries.push({ call: ci, level, rateGroupId: groupId, number: c.destination, direction: c.direction });
+      }),
+    );
+    const found = await this.rates.findRates(em, queries);
+    const rateOf = new Map(queries.map((q, i) => [`${q.call}:${q.level}`, found[i]]));
+
+    // Free seconds: the call accounts' chains that have any, locked by id.
+    const sources = await this.lockFreeSources(em, [...new Set(fresh.map((c) => c.accountId))]);
+    const byAccount = new Map<string, FreeSource[]>();
+    const byChainLevel = new Map<string, FreeSource>();
+    for (const s of sources) {
+      if (s.level === 0) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
+      byChainLevel.set(`${s.chainId}:${s.level}`, s);
+    }
+
+    const planned: PlannedCall[] = [];
+    const ids: string[] = [];
+    const seenInBatch = new Map<string, string>();
+    fresh.forEach((c, ci) => {
+      const first = seenInBatch.get(c.callId);
+      if (first) return;
+      const account = accounts.get(c.accountId)!;
+      const levels = levelIds(account.path);
+      if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index: inputs.indexOf(c) } });
+      const chosen = chooseSubscription(byAccount.get(c.accountId) ?? [], c.destination, c.direction, c.startedAt);
+      const charges: PlannedCharge[] = levels.map((accountId, level) => {
+        const rate = rateOf.get(`${ci}:${level}`) ?? null;
+        if (!rate) {
+          if (c.direction === Direction.OUTBOUND) {
+            throw new DomainError('NO_RATE', `No rate for ${c.destination} at level ${level}`, {
+              details: { index: inputs.indexOf(c), level },
+            });
+          }
+          // An inbound call with no inbound rate costs nothing at this level.
+          return { level, accountId, amount: ZERO, billedSeconds: 0, freeSeconds: 0, subscriptionId: null, ratePrefix: null };
+        }
+        const billed = billedSeconds(c.durationSeconds, rate.initialIncrement, rate.increment);
+        const source = chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}`)) : undefined;
+        const free = source ? Math.min(source.freeTotal - source.freeUsed, billed) : 0;
+        if (source && free > 0) source.freeUsed += free;
+        return {
+          level,
+          accountId,
+          amount: chargeFor(rate, billed - free),
+          billedSeconds: billed,
+          freeSeconds: free,
+          subscriptionId: source && free > 0 ? source.id : null,
+          ratePrefix: rate.prefix,
+        };
+      });
+      const id = newId('CallRecord');
+      seenInBatch.set(c.callId, id);
+      planned.push({ id, input: c, account, charges });
+    });
+    for (const c of inputs) ids.push(known.get(c.callId) ?? seenInBatch.get(c.callId)!);
+    if (planned.length === 0) return ids;
+
+    await this.write(ctx, em, rootId, planned, sources, levelById);
+    return ids;
+  }
+
+  private async lockFreeSources(em: Em, accountIds: string[]): Promise<FreeSource[]> {
+    const rows = await em.execute<FreeSourceRow[]>(
+      `select s.id, s.chain_id, s.account_id, s.level, s.seq, s.current_period_start, s.current_period_end,
+              s.free_seconds_total, s.free_seconds_used, t.destinations, t.applicable_for, t.priority
+         from package_subscriptions s
+         join packages p on p.id = s.package_id
+         join package_terms t on t.id = p.terms_id
+        where s.status = 'ACTIVE' and s.chain_id in (
+                select chain_id from package_subscriptions
+                 where account_id = any(?::text[]) and level = 0 and status = 'ACTIVE' and free_seconds_total > 0)
+        order by s.id
+          for update of s`,
+      [`{${accountIds.join(',')}}`],
+    );
+    return rows.map(toFreeSource);
+  }
+
+  private async write(
+    ctx: AuthedContext,
+    em: Em,
+    rootId: string,
+    planned: PlannedCall[],
+    sources: FreeSource[],
+    levels: Map<string, LevelAccount>,
+  ): Promise<void> {
+    await em.execute(
+      `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
+                          billed_seconds, started_at, cost)
+       select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
+              x.started_at, x.cost::numeric
+         from json_to_recordset(?::json) as x(id text, call_id text, account_id text, owner_path text, destination text,
+                                                direction text, duration int, billed int, started_at timestamptz, cost text)`,
+      [
+        rootId,
+        JSON.stringify(planned.map((p) => ({
+          id: p.id, call_id: p.input.callId, account_id: p.account.id, owner_path: p.account.path, destination: p.input.destination,
+          direction: p.input.direction, duration: p.input.durationSeconds, billed: p.charges[0].billedSeconds,
+          started_at: p.input.startedAt.toISOString(), cost: p.charges[0].amount.toFixed(),
+        }))),
+      ],
+    );
+    await em.execute(
+      `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
+                                 subscription_id, rate_prefix)
+       select x.call_id, x.level, x.owner_path, x.account_id, x.started_at, x.amount::numeric, x.billed, x.free,
+              x.subscription_id, x.rate_prefix
+         from json_to_recordset(?::json) as x(call_id text, level int, owner_path text, account_id text,
+                                                started_at timestamptz, amount text, billed int, free int,
+                                                subscription_id text, rate_prefix text)`,
+      [
+        JSON.stringify(planned.flatMap((p) => p.charges.map((c) => ({
+          call_id: p.id, level: c.level, owner_path: p.account.path, account_id: c.accountId,
+          started_at: p.input.startedAt.toISOString(), amount: c.amount.toFixed(), billed: c.billedSeconds, free: c.freeSeconds,
+          subscription_id: c.subscriptionId, rate_prefix: c.ratePrefix,
+        })))),
+      ],
+    );
+    const usedSources = sources.filter((s) => planned.some((p) => p.charges.some((c) => c.subscriptionId === s.id)));
+    if (usedSources.length) {
+      await em.execute(
+        `update package_subscriptions s set free_seconds_used = x.used
+           from json_to_recordset(?::json) as x(id text, used int) where s.id = x.id`,
+        [JSON.stringify(usedSources.map((s) => ({ id: s.id, used: s.freeUsed })))],
+      );
+    }
+
+    // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
+    const totals = new Map<string, { amount: Decimal; calls: number }>();
+    for (const p of planned) {
+      for (const c of p.charges) {
+        if (c.amount.isZero()) continue;
+        const t = totals.get(c.accountId) ?? { amount: ZERO, calls: 0 };
+        totals.set(c.accountId, { amount: t.amount.plus(c.amount), calls: t.calls + 1 });
+      }
+    }
+    if (totals.size === 0) return;
+    const ordered = [...totals.keys()].sort((a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0));
+    await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for update`, [`{${ordered.join(',')}}`]);
+    const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
+    await em.execute(
+      `with d as (
+         select * from json_to_recordset(?::json) as x(ledger_id text, account_id text, amount numeric, description text)
+       ), moved as (
+         update accounts a set balance = a.balance + d.amount, updated_at = now() from d where a.id = d.account_id
+         returning a.id, a.balance, a.path
+       )
+       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
+       select d.ledger_id, moved.id, moved.path, d.amount, moved.balance, 'USAGE', d.description, ?, now()
+         from moved join d on d.account_id = moved.id`,
+      [
+        JSON.stringify(ordered.map((accountId) => {
+          const t = totals.get(accountId)!;
+          return {
+            ledger_id: newId('LedgerEntry'), account_id: accountId, amount: t.amount.neg().toFixed(),
+            description: single ?? `${t.calls} calls`,
+          };
+        })),
+        ctx.actor.accountId,
+      ],
+    );
+  }
+
+  async find(ctx: Context, id: string): Promise<CallRecord | null> {
+    requireActor(ctx);
+    return ctx.em.findOne(CallRecord, { id });
+  }
+
+  /** Calls of one account, newest first. */
+  async list(ctx: Context, accountId: string, args: PageArgs): Promise<Page<CallRecord>> {
+    requireActor(ctx);
+    const account = await ctx.services.accounts.find(ctx, accountId);
+    if (!account) throw notFound('Account not found');
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = { accountId };
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(CallRecord, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(CallRecord, countWhere));
+  }
+
+  /**
+   * Whether a call may start now, and for how long at most: at every level, the rate (NO_RATE if an outbound
+   * level has none), the free seconds the call would draw, the available balance and, where set, what is
+   * left of the daily and monthly spend limits (charges for calls started that UTC day or month). A level
+   * whose rate is free does not limit the duration; null means no limit at all.
+   */
+  async authorize(ctx: Context, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
+    requireActor(ctx);
+    const number = normalizeNumber(destination);
+    if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
+    const account = await ctx.services.accounts.find(ctx, accountId);
+    if (!account) throw notFound('Account not found');
+    if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
+    const now = new Date();
+    const levels = await ctx.em.execute<{
+      level: number; account_id: string; status: AccountStatus; balance: string; credit_limit: string;
+      daily_spend_limit: string | null; monthly_spend_limit: string | null; day_spend: string; month_spend: string;
+      rate_prefix: string | null; rate_per_minute: string | null; connection_fee: string | null;
+      initial_increment: number | null; increment: number | null;
+    }[]>(
+      `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
+              monthly_spend_limit::text, day_spend::text, month_spend::text, rate_prefix, rate_per_minute::text,
+              connection_fee::text, initial_increment, increment
+         from trellis_call_levels(?, ?, ?, ?, ?)`,
+      [
+        account.id, number, direction,
+        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
+        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
+      ],
+    );
+    if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
+    const sources = (await ctx.em.execute<FreeSourceRow[]>(`select * from trellis_call_free_sources(?)`, [account.id])).map(toFreeSource);
+    const chosen = chooseSubscription(sources, number, direction, now);
+
+    let max: number | null = null;
+    let reason: string | null = null;
+    for (const l of levels) {
+      if (l.rate_per_minute === null) {
+        if (direction === Direction.OUTBOUND) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
+        continue;
+      }
+      const rate = { ratePerMinute: new Decimal(l.rate_per_minute), connectionFee: new Decimal(l.connection_fee!) };
+      const source = chosen ? (l.level === 0 ? chosen : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)) : undefined;
+      const free = source ? source.freeTotal - source.freeUsed : 0;
+      let money = new Decimal(l.balance).plus(l.credit_limit);
+      let limited = false;
+      for (const [limit, spent] of [[l.daily_spend_limit, l.day_spend], [l.monthly_spend_limit, l.month_spend]] as const) {
+        if (limit === null) continue;
+        const left = new Decimal(limit).minus(spent);
+        if (left.lt(money)) {
+          money = left;
+          limited = true;
+        }
+      }
+      // Seconds this level can take: its free seconds plus what its money buys after the connection fee.
+      let budget: number | null;
+      if (rate.ratePerMinute.isZero()) {
+        budget = money.gte(rate.connectionFee) ? null : free;
+      } else {
+        const paid = money.lt(rate.connectionFee) ? 0 : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
+        budget = free + paid;
+      }
+      if (budget === null) continue;
+      const longest = longestBilledWithin(budget, l.initial_increment!, l.increment!);
+      if (max === null || longest < max) {
+        max = longest;
+        reason = limited ? 'LIMIT_REACHED' : 'INSUFFICIENT_FUNDS';
+      }
+    }
+    if (max !== null && max <= 0) return { allowed: false, maxDurationSeconds: 0, reason };
+    return { allowed: true, maxDurationSeconds: max, reason: null };
+  }
+}
+
+interface FreeSourceRow {
+  id: string;
+  chain_id: string;
+  account_id: string;
+  level: number;
+  seq: string;
+  current_period_start: Date;
+  current_period_end: Date;
+  free_seconds_total: number;
+  free_seconds_used: number;
+  destinations: string[];
+  applicable_for: Applicability;
+  priority: number;
+}
+
+function toFreeSource(r: FreeSourceRow): FreeSource {
+  return {
+    id: r.id,
+    chainId: r.chain_id,
+    accountId: r.account_id,
+    level: r.level,
+    seq: Number(r.seq),
+    periodStart: new Date(r.current_period_start),
+    periodEnd: new Date(r.current_period_end),
+    freeTotal: r.free_seconds_total,
+    freeUsed: r.free_seconds_used,
+    destinations: r.destinations,
+    applicableFor: r.applicable_for,
+    priority: r.priority,
+  };
+}
