@@ -280,7 +280,7 @@ export class RatingService {
                 select chain_id from package_subscriptions
                  where account_id = any(?::text[]) and level = 0 and status = 'ACTIVE' and free_seconds_total > 0)
         order by s.id
-          for update of s`,
+          for no key update of s`,
       [`{${accountIds.join(',')}}`],
     );
     return rows.map(toFreeSource);
@@ -294,6 +294,22 @@ export class RatingService {
     sources: FreeSource[],
     levels: Map<string, LevelAccount>,
   ): Promise<void> {
+    // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
+    const totals = new Map<string, { amount: Decimal; calls: number }>();
+    for (const p of planned) {
+      for (const c of p.charges) {
+        if (c.amount.isZero()) continue;
+        const t = totals.get(c.accountId) ?? { amount: ZERO, calls: 0 };
+        totals.set(c.accountId, { amount: t.amount.plus(c.amount), calls: t.calls + 1 });
+      }
+    }
+    // Lock the accounts first, deepest first then by id (the order of every multi-account operation), with
+    // FOR NO KEY UPDATE: the lock a balance update needs, which does not conflict with the KEY SHARE locks the
+    // call rows' foreign keys take, so concurrent batches cannot deadlock on them.
+    const ordered = [...totals.keys()].sort((a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0));
+    if (ordered.length) {
+      await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [`{${ordered.join(',')}}`]);
+    }
     await em.execute(
       `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
                           billed_seconds, started_at, cost)
@@ -335,18 +351,7 @@ export class RatingService {
       );
     }
 
-    // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
-    const totals = new Map<string, { amount: Decimal; calls: number }>();
-    for (const p of planned) {
-      for (const c of p.charges) {
-        if (c.amount.isZero()) continue;
-        const t = totals.get(c.accountId) ?? { amount: ZERO, calls: 0 };
-        totals.set(c.accountId, { amount: t.amount.plus(c.amount), calls: t.calls + 1 });
-      }
-    }
     if (totals.size === 0) return;
-    const ordered = [...totals.keys()].sort((a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0));
-    await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for update`, [`{${ordered.join(',')}}`]);
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
     await em.execute(
       `with d as (

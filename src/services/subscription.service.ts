@@ -290,7 +290,7 @@ export class SubscriptionService {
 
     const accounts = await em.execute<ChainAccountRow[]>(
       `select id, path, balance::text, credit_limit::text, currency, reseller_model, status
-         from accounts where id = any(?::text[]) order by depth desc for update`,
+         from accounts where id = any(?::text[]) order by depth desc, id for no key update`,
       [`{${plan.map((p) => p.accountId).join(',')}}`],
     );
     const accountById = new Map(accounts.map((a) => [a.id, a]));
@@ -332,7 +332,7 @@ export class SubscriptionService {
         const chain = await em.execute<ChainSubscriptionRow[]>(
           `select id, account_id, owner_path, package_id, level, status, activated_at, current_period_start,
                   current_period_end, periods_charged, free_seconds_total, free_seconds_used
-             from package_subscriptions where chain_id = ? order by id for update`,
+             from package_subscriptions where chain_id = ? order by id for no key update`,
           [visible.chainId],
         );
         // Locked in id order, as rating locks subscriptions across chains; processed bottom-up.
