@@ -17,6 +17,9 @@ const RATES = Number(env.BENCH_RATES ?? 50_000);
 const LOOKUPS = Number(env.BENCH_LOOKUPS ?? 5_000);
 const TOPUPS = Number(env.BENCH_TOPUPS ?? 2_000);
 const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 16);
+const SINGLE_CALLS = Number(env.BENCH_SINGLE_CALLS ?? 500);
+const BATCHES = Number(env.BENCH_BATCHES ?? 10);
+const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 1000);
 
 interface Row {
   figure: string;
@@ -133,6 +136,74 @@ async function benchRateLookup(app: App, url: string, token: string) {
   rows.push({ figure: 'lookup plan', value: scan ? 'SCAN' : 'PK probes', note: `database execution ${execution}` });
 }
 
+/** A four-level chain (admin -> R1 -> R2 -> R3 -> customers): every call is charged at four levels. */
+async function benchRating(app: App, url: string, adminToken: string) {
+  const sign = (id: string) => app.services.auth.sign(id);
+  const make = async (token: string, kind: string) =>
+    (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "b" }) { id } }`)).createAccount.id as string;
+  const r1 = await make(adminToken, 'RESELLER');
+  const r2 = await make(sign(r1), 'RESELLER');
+  const r3 = await make(sign(r2), 'RESELLER');
+  const customers = await Promise.all(Array.from({ length: 20 }, () => make(sign(r3), 'CUSTOMER')));
+  const deck = (rate: string) => [
+    { prefix: '44', ratePerMinute: rate },
+    ...Array.from({ length: 5000 }, (_, i) => ({ prefix: String(20000 + i * 7), ratePerMinute: rate })),
+  ];
+  const groupFor = async (ownerToken: string, rate: string) =>
+    (await gql(url, ownerToken, 'mutation($r: [RateInput!]!) { createRateGroup(input: { name: "deck", rates: $r }) { id } }', { r: deck(rate) })).createRateGroup.id;
+  const assign = (token: string, id: string, g: string) =>
+    gql(url, token, 'mutation($id: ID!, $g: ID!) { updateAccount(id: $id, input: { rateGroupId: $g }) { id } }', { id, g });
+  await assign(adminToken, r1, await groupFor(adminToken, '0.01'));
+  await assign(sign(r1), r2, await groupFor(sign(r1), '0.012'));
+  await assign(sign(r2), r3, await groupFor(sign(r2), '0.015'));
+  const g3 = await groupFor(sign(r3), '0.02');
+  for (const c of customers) await assign(sign(r3), c, g3);
+  const switchToken = adminToken;
+  let n = 0;
+  const cdr = (i: number) => ({
+    accountId: customers[i % customers.length], callId: `bench-${++n}`, destination: `4477009${String(i % 100000).padStart(5, '0')}`,
+    direction: 'OUTBOUND', durationSeconds: 30 + (i % 300), startedAt: new Date().toISOString(),
+  });
+  const single = 'mutation($c: CallInput!) { rateCall(input: $c) { id cost } }';
+  const batch = 'mutation($c: [CallInput!]!) { rateCalls(input: $c) { id } }';
+  for (let i = 0; i < 20; i++) await gql(url, switchToken, single, { c: cdr(i) }); // warm-up
+
+  const samples: number[] = [];
+  let t0 = performance.now();
+  for (let i = 0; i < SINGLE_CALLS; i++) {
+    const s = performance.now();
+    await gql(url, switchToken, single, { c: cdr(i) });
+    samples.push(performance.now() - s);
+  }
+  const singleRate = (SINGLE_CALLS / (performance.now() - t0)) * 1000;
+  const singleStats = summarize(samples);
+
+  const batchSamples: number[] = [];
+  t0 = performance.now();
+  for (let b = 0; b < BATCHES; b++) {
+    const calls = Array.from({ length: BATCH_SIZE }, (_, i) => cdr(b * BATCH_SIZE + i));
+    const s = performance.now();
+    await gql(url, switchToken, batch, { c: calls });
+    batchSamples.push(performance.now() - s);
+  }
+  const batchRate = ((BATCHES * BATCH_SIZE) / (performance.now() - t0)) * 1000;
+  const batchStats = summarize(batchSamples);
+
+  const [check] = await app.db.orm.em.fork().execute<{ bad: string }[]>(
+    `select count(*)::text as bad from accounts a where a.id = any(?::text[])
+        and a.balance <> (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id)`,
+    [`{${[r1, r2, r3, ...customers].join(',')}}`],
+  );
+  results.rating = {
+    levels: 4,
+    single: { calls: SINGLE_CALLS, callsPerSecond: Math.round(singleRate), medianMs: singleStats.median, p99Ms: singleStats.p99 },
+    batch: { batches: BATCHES, size: BATCH_SIZE, callsPerSecond: Math.round(batchRate), medianBatchMs: batchStats.median },
+    balancesMatchLedger: check.bad === '0',
+  };
+  rows.push({ figure: 'rateCall, 4-level chain, one at a time', value: `${Math.round(singleRate)} calls/s`, note: `median ${singleStats.median.toFixed(1)} ms, p99 ${singleStats.p99.toFixed(1)} ms` });
+  rows.push({ figure: `rateCalls, 4-level chain, batches of ${BATCH_SIZE}`, value: `${Math.round(batchRate)} calls/s`, note: `median batch ${batchStats.median.toFixed(0)} ms; balances = ledger: ${check.bad === '0'}` });
+}
+
 async function benchTopUps(url: string, token: string) {
   const { createAccount } = await gql(url, token, 'mutation { createAccount(input: { kind: CUSTOMER, name: "bench" }) { id } }');
   const accountId = createAccount.id as string;
@@ -176,6 +247,7 @@ try {
   results.engine = app.db.engine;
   results.node = process.version;
   await benchRateLookup(app, url, token);
+  await benchRating(app, url, token);
   await benchTopUps(url, token);
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });

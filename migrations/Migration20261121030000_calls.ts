@@ -7,6 +7,9 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261121030000_calls extends Migration {
   override async up(): Promise<void> {
+    // Rating runs many short statements whose cost estimates can cross the JIT threshold: compiling them costs
+    // far more than it saves. (Request transactions also turn it off; this covers system work.)
+    this.addSql(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET jit = off', current_database()); END $$;`);
     this.addSql(`
 CREATE TABLE calls (
   id text PRIMARY KEY,

@@ -149,6 +149,17 @@ describe('rating at every level', () => {
     expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, t.c.token))).toBe('FORBIDDEN');
   });
 
+  it('exports an account\'s calls as CSV, in scope only', async () => {
+    const t = await tree();
+    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 95, { callId: 'cdr-1' })] }, t.r1.token);
+    const res = await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, { headers: { authorization: `Bearer ${t.r2.token}` } });
+    const lines = (await res.text()).trim().split('\r\n');
+    expect(lines[0]).toBe('id,call_id,account_id,started_at,destination,direction,duration_seconds,billed_seconds,cost');
+    expect(lines.slice(1).map((l) => l.split(',').slice(1))).toEqual([['cdr-1', t.c.id, START, '447700900123', 'OUTBOUND', '95', '120', '0.12']]);
+    const stranger = await addAccount(server, t.admin.token, { kind: 'RESELLER' });
+    expect((await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, { headers: { authorization: `Bearer ${stranger.token}` } })).status).toBe(404);
+  });
+
   it('names a bad call in a batch and rates none of it', async () => {
     const t = await tree();
     const result = await server.gql(RateCallsDocument, { input: [call(t.c.id, '4477', 5), call(t.c.id, '44x', 5)] }, t.r1.token);

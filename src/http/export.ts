@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Context } from '../context.js';
-import { Account, LedgerEntry } from '../entities/index.js';
+import { Account, CallRecord, LedgerEntry } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { DomainError } from '../errors.js';
 import { formatMoney } from '../money.js';
@@ -106,6 +106,26 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
         );
         for (const e of rows) {
           res.write(csvLine([e.id, e.accountId, e.createdAt, e.kind, formatMoney(e.amount), formatMoney(e.balanceAfter), e.description]));
+        }
+        ctx.em.clear();
+        if (rows.length < BATCH) break;
+        after = rows.at(-1)!.seq!;
+      }
+    }),
+  );
+
+  router.get(
+    '/calls.csv',
+    scoped('calls.csv', async (ctx, req, res) => {
+      const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : ctx.actor.accountId;
+      const account = await ctx.services.accounts.find(ctx, accountId);
+      if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
+      res.write(csvLine(['id', 'call_id', 'account_id', 'started_at', 'destination', 'direction', 'duration_seconds', 'billed_seconds', 'cost']));
+      let after = '0';
+      for (;;) {
+        const rows = await ctx.em.find(CallRecord, { accountId: account.id, seq: { $gt: after } }, { orderBy: { seq: 'asc' }, limit: BATCH });
+        for (const c of rows) {
+          res.write(csvLine([c.id, c.callId, c.accountId, c.startedAt, c.destination, c.direction, c.durationSeconds, c.billedSeconds, formatMoney(c.cost)]));
         }
         ctx.em.clear();
         if (rows.length < BATCH) break;

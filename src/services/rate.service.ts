@@ -138,7 +138,9 @@ export class RateService {
    * prefixes of the number are probed longest first, each as one equality lookup on the primary key
    * (group, direction, prefix): at most 20 index probes per query whatever the size of the group, and no
    * dependence on table statistics (a plain `prefix = any(...)` was planned as a scan of the whole group on a
-   * freshly loaded table). The LIMIT inside each lateral keeps the planner from flattening it into a join.
+   * freshly loaded table). The LIMIT inside each lateral keeps the planner from flattening it into a join, and
+   * the prefixes are computed before the probe: under row-level security a comparison with `left(...)` is not
+   * leakproof, so PostgreSQL would apply it after the policy filter instead of using the index.
    */
   async findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> {
     const rows = queries
@@ -150,11 +152,12 @@ export class RateService {
               r.connection_fee::text, r.initial_increment, r.increment
          from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)
          cross join lateral (
-           select hit.* from generate_series(length(q.num), 1, -1) as g(len)
+           select hit.* from unnest(array(select left(q.num, n) from generate_series(length(q.num), 1, -1) as n))
+                             with ordinality as g(p, i)
            cross join lateral (
-             select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = left(q.num, g.len) limit 1
+             select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = g.p limit 1
            ) hit
-           order by g.len desc limit 1
+           order by g.i limit 1
          ) r`,
       [JSON.stringify(rows)],
     );

@@ -185,8 +185,10 @@ export class RatingService {
   private async rateInScope(ctx: AuthedContext, em: Em, inputs: CallData[], accounts: Map<string, Account>): Promise<string[]> {
     const rootId = ctx.actor.rootId;
     const existing = await em.execute<{ id: string; call_id: string }[]>(
-      `select id, call_id from calls where root_id = ? and call_id in (select json_array_elements_text(?::json))`,
-      [rootId, JSON.stringify(inputs.map((c) => c.callId))],
+      // One probe of the unique (root_id, call_id) index per id, whatever the number of calls stored.
+      `select c.id, c.call_id from json_array_elements_text(?::json) as j(call_id)
+         cross join lateral (select id, call_id from calls where root_id = ? and call_id = j.call_id limit 1) c`,
+      [JSON.stringify(inputs.map((c) => c.callId)), rootId],
     );
     const known = new Map(existing.map((r) => [r.call_id, r.id]));
 
