@@ -24,6 +24,8 @@ export interface Config {
   maxAliases: number;
   bodyLimit: string;
   shutdownTimeoutMs: number;
+  /** How often the renewal scheduler runs; 0 switches it off. */
+  renewalIntervalMs: number;
   /**
    * Test-only: turn off the application's scope filter so a test can prove that row-level security alone
    * still hides other subtrees. Never read from the environment.
@@ -67,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxAliases: int(env, 'MAX_QUERY_ALIASES', 30),
     bodyLimit: env.BODY_LIMIT || '1mb',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000),
+    renewalIntervalMs: int(env, 'RENEWAL_INTERVAL_MS', 60_000),
     ...overrides,
   };
 }

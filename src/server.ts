@@ -18,6 +18,7 @@ import { exportRouter } from './http/export.js';
 import { requestId } from './http/request-id.js';
 import { attachWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
+import { startRenewalScheduler } from './jobs/renew-subscriptions.job.js';
 import { bootstrapRoot } from './services/bootstrap.service.js';
 import { createServices, type Services } from './services/index.js';
 
@@ -159,6 +160,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
   });
 
+  const scheduler = startRenewalScheduler({ orm: db.orm, renewals: services.renewals, intervalMs: config.renewalIntervalMs, log });
+
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -178,6 +181,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     close() {
       closing ??= (async () => {
         await apollo.stop();
+        await scheduler.stop();
         if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await db.close();
       })();

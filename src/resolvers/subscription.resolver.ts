@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import type { PackageSubscription } from '../entities/index.js';
 import { AccountType } from '../schema/account.js';
 import { PackageType } from '../schema/package.js';
-import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput } from '../schema/subscription.js';
+import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput, RenewalReportType } from '../schema/subscription.js';
 import { Role } from './roles.js';
 
 @Resolver(() => PackageSubscriptionType)
@@ -33,6 +33,12 @@ export class SubscriptionResolver {
     @Ctx() ctx: Context,
   ) {
     return ctx.services.subscriptions.terminate(ctx, id, at);
+  }
+
+  @Mutation(() => RenewalReportType, { description: 'Renews what is due as of an instant, in the caller\'s platform (ADMIN only)' })
+  @Authorized(Role.ADMIN)
+  runRenewals(@Arg('asOf', () => Date) asOf: Date, @Ctx() ctx: Context) {
+    return ctx.services.renewals.run(ctx, asOf);
   }
 
   @Query(() => EarningsType, { description: "A reseller's sales, costs, commissions and margin over [from, to)" })

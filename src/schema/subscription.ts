@@ -84,3 +84,15 @@ export class EarningsType {
   @Field(() => MoneyScalar, { description: 'sales - costs + commissions' })
   margin!: Decimal;
 }
+
+@ObjectType('RenewalReport', { description: 'Counted in chains (one per customer subscription)' })
+export class RenewalReportType {
+  @Field(() => Int)
+  renewed!: number;
+
+  @Field(() => Int)
+  released!: number;
+
+  @Field(() => Int)
+  expired!: number;
+}

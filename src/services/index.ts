@@ -7,6 +7,7 @@ import { IdempotencyService } from './idempotency.service.js';
 import { PackageService } from './package.service.js';
 import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
+import { RenewalService } from './renewal.service.js';
 import { SubscriptionService } from './subscription.service.js';
 
 export interface Services {
@@ -18,6 +19,7 @@ export interface Services {
   packages: PackageService;
   subscriptions: SubscriptionService;
   rating: RatingService;
+  renewals: RenewalService;
 }
 
 /** Services are stateless apart from configuration: one set per server, shared by every request. */
@@ -35,5 +37,6 @@ export function createServices(config: Config, orm: Orm): Services {
     packages: new PackageService(),
     subscriptions: new SubscriptionService(balances, idempotency),
     rating: new RatingService(rates),
+    renewals: new RenewalService(),
   };
 }

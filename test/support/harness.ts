@@ -34,7 +34,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   const databaseUrl = inject('databaseUrl') || undefined;
   return loadConfig(
     { JWT_SECRET: 'test-secret-test-secret-test-secret', LOG_LEVEL: 'info' } as NodeJS.ProcessEnv,
-    { port: 0, host: '127.0.0.1', databaseUrl, dataDir: 'memory://', dbPoolMax: 20, ...overrides },
+    { port: 0, host: '127.0.0.1', databaseUrl, dataDir: 'memory://', dbPoolMax: 20, renewalIntervalMs: 0, ...overrides },
   );
 }
 

@@ -1,0 +1,273 @@
+import type { Context } from '../context.js';
+import { requireActor } from '../context.js';
+import type { Em } from '../db/orm.js';
+import { forbidden } from '../errors.js';
+import { AccountKind, BillingType, ResellerModel, SubscriptionStatus, type DiscountRule } from '../entities/index.js';
+import { newId } from '../ids.js';
+import { Decimal, ZERO } from '../money.js';
+import { periodEnd } from './periods.js';
+import { commissionOn, discountedPrice } from './subscription.service.js';
+
+export interface RenewalReport {
+  renewed: number;
+  released: number;
+  expired: number;
+}
+
+/** Chains taken per transaction: bounded so a large run commits as it goes and a crash loses one batch at most. */
+export const RENEWAL_BATCH = 200;
+/** A chain that was down for longer than this many periods is caught up over several runs. */
+const MAX_PERIODS_PER_RUN = 120;
+
+interface ChainTerms {
+  activated_at: Date;
+  current_period_end: Date;
+  periods_charged: number;
+  billing_type: BillingType;
+  billing_days: number;
+  free_minutes: number;
+  release_if_no_balance: boolean;
+  discounts: DiscountRule[];
+  end_date: Date | null;
+  advance_renew_hours: number;
+}
+
+interface DueChain extends ChainTerms {
+  chain_id: string;
+  levels: LevelRow[];
+}
+
+interface LevelRow {
+  id: string;
+  chain_id: string;
+  level: number;
+  account_id: string;
+  owner_path: string;
+  package_id: string;
+  price: string;
+  commission_rate: string;
+  reseller_model: ResellerModel | null;
+}
+
+interface AccountRow {
+  id: string;
+  balance: string;
+  credit_limit: string;
+}
+
+interface Posting {
+  id: string;
+  account_id: string;
+  amount: string;
+  balance_after: string;
+  kind: string;
+  description: string;
+  subscription_id: string;
+}
+
+/**
+ * Renews what is due as of an instant (DOMAIN.md 6), for the scheduler and for runRenewals alike.
+ *
+ * - Due: a chain whose current period ends (less the package's advance-renew hours) at or before `asOf`.
+ * - The next period starts at the previous end, not at "now"; MONTHLY periods stay on the activation day.
+ * - Catching up after downtime: every missed period is charged in turn, oldest first, as of its own start,
+ *   until the chain is current (at most MAX_PERIODS_PER_RUN periods per run; the next run continues).
+ * - Each level pays its package's current price with the discount for that period number, no setup fee; a
+ *   COMMISSION level is credited its commission; free seconds are reset to the package's current minutes.
+ * - If a level cannot pay and the package releases on no balance, the whole chain is RELEASED (ended at the
+ *   period end, nothing charged); otherwise every level is charged regardless of its balance.
+ * - ONE_TIME chains, and chains whose package's end date has come, EXPIRE at their period end.
+ *
+ * Exactly once per (subscription, period): chains are claimed with FOR NO KEY UPDATE SKIP LOCKED (two
+ * schedulers, or the mutation racing the scheduler, take different chains), re-read under the lock, and the
+ * primary key of subscription_periods refuses a second charge for a period even if all else failed.
+ */
+export class RenewalService {
+  /** runRenewals: the caller's platform, in the mutation's own transaction. */
+  run(ctx: Context, asOf: Date): Promise<RenewalReport> {
+    requireActor(ctx);
+    if (ctx.actor.kind !== AccountKind.ADMIN) throw forbidden('Renewals are run by the platform admin');
+    return ctx.mutate((em) => this.runAll(em, asOf, { rootPath: ctx.actor!.path, transactional: false }));
+  }
+
+  /** Runs batches until nothing is due; each batch is its own transaction on a fork of `em`. */
+  async runAll(em: Em, asOf: Date, options: { rootPath?: string; transactional?: boolean } = {}): Promise<RenewalReport> {
+    const total: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    for (;;) {
+      const run = (tx: Em) => this.renewBatch(tx, asOf, options.rootPath);
+      const { report, claimed } = options.transactional === false ? await run(em) : await em.fork().transactional(run);
+      total.renewed += report.renewed;
+      total.released += report.released;
+      total.expired += report.expired;
+      if (claimed < RENEWAL_BATCH) return total;
+    }
+  }
+
+  /**
+   * One batch in the caller's transaction. Due chains are found without locks, then their rows are locked
+   * with SKIP LOCKED in id order (the order rating and termination lock subscriptions in), so a renewer never
+   * waits on a subscription and cannot deadlock; a chain not locked whole is left for later, and what was
+   * locked is re-read before anything is charged.
+   */
+  async renewBatch(em: Em, asOf: Date, rootPath?: string): Promise<{ report: RenewalReport; claimed: number }> {
+    const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    const candidates = await em.execute<{ chain_id: string }[]>(
+      `select s.chain_id from package_subscriptions s
+         join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
+        where s.level = 0 and s.status = 'ACTIVE'
+          and s.current_period_end - make_interval(hours => t.advance_renew_hours) <= ?
+          and (?::text is null or starts_with(s.owner_path, ?))
+        order by s.current_period_end, s.id
+        limit ?`,
+      [asOf, rootPath ?? null, rootPath ?? null, RENEWAL_BATCH],
+    );
+    if (candidates.length === 0) return { report, claimed: 0 };
+    const rows = await em.execute<(LevelRow & ChainTerms & { chain_size: number; status: SubscriptionStatus })[]>(
+      `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, s.activated_at,
+              s.current_period_end, s.periods_charged, p.price::text, p.commission_rate::text, a.reseller_model,
+              t.billing_type, t.billing_days, t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date,
+              t.advance_renew_hours,
+              (select count(*)::int from package_subscriptions x where x.chain_id = s.chain_id) as chain_size
+         from package_subscriptions s
+         join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
+         join accounts a on a.id = s.account_id
+        where s.chain_id = any(?::text[])
+        order by s.id
+          for no key update of s skip locked`,
+      [`{${candidates.map((c) => c.chain_id).join(',')}}`],
+    );
+    const chainLevels = new Map<string, typeof rows>();
+    for (const l of rows) chainLevels.set(l.chain_id, [...(chainLevels.get(l.chain_id) ?? []), l]);
+    const due: DueChain[] = [];
+    for (const [, chainRows] of chainLevels) {
+      chainRows.sort((x, y) => x.level - y.level);
+      const head = chainRows[0];
+      if (head.level !== 0 || chainRows.length !== head.chain_size || head.status !== SubscriptionStatus.ACTIVE) continue;
+      if (new Date(head.current_period_end).getTime() - head.advance_renew_hours * 3_600_000 > asOf.getTime()) continue;
+      due.push({ ...head, levels: chainRows });
+    }
+    // Everything due is held by another renewer right now: stop here, it is being renewed.
+    if (due.length === 0) return { report, claimed: 0 };
+
+    const accountIds = [...new Set(rows.filter((r) => due.some((d) => d.chain_id === r.chain_id)).map((l) => l.account_id))];
+    // The lock order of every multi-account operation: deepest first, then by id.
+    const accounts = await em.execute<AccountRow[]>(
+      `select id, balance::text, credit_limit::text from accounts where id = any(?::text[])
+        order by depth desc, id for no key update`,
+      [`{${accountIds.join(',')}}`],
+    );
+    const balance = new Map(accounts.map((a) => [a.id, new Decimal(a.balance)]));
+    const credit = new Map(accounts.map((a) => [a.id, new Decimal(a.credit_limit)]));
+    const periods: Record<string, unknown>[] = [];
+    const postings: Posting[] = [];
+    const updates: Record<string, unknown>[] = [];
+    const post = (l: LevelRow, amount: Decimal, kind: string, n: number) => {
+      const after = balance.get(l.account_id)!.plus(amount);
+      balance.set(l.account_id, after);
+      postings.push({
+        id: newId('LedgerEntry'), account_id: l.account_id, amount: amount.toFixed(), balance_after: after.toFixed(), kind,
+        description: `${l.package_id} period ${n}`, subscription_id: l.id,
+      });
+    };
+
+    for (const chain of due) {
+      const chainRows = chain.levels;
+      let n = chain.periods_charged;
+      let end = new Date(chain.current_period_end);
+      let start = n === 1 ? new Date(chain.activated_at) : periodEnd(chain.billing_type, chain.billing_days, new Date(chain.activated_at), n - 1);
+      let outcome: SubscriptionStatus = SubscriptionStatus.ACTIVE;
+      let renewedAny = false;
+      for (let i = 0; i < MAX_PERIODS_PER_RUN; i++) {
+        if (i > 0 && end.getTime() - chain.advance_renew_hours * 3_600_000 > asOf.getTime()) break;
+        const lastsForever = chain.billing_type !== BillingType.ONE_TIME && !(chain.end_date && new Date(chain.end_date) <= end);
+        if (!lastsForever) {
+          if (asOf < end) break; // an expiring chain ends at its period end, not before
+          outcome = SubscriptionStatus.EXPIRED;
+          break;
+        }
+        const next = n + 1;
+        const charges = chainRows.map((l) => {
+          const price = discountedPrice(new Decimal(l.price), chain.discounts, next);
+          const earns = l.level > 0 && l.reseller_model === ResellerModel.COMMISSION;
+          return { l, price, commission: earns ? commissionOn(new Decimal(l.commission_rate), price) : ZERO };
+        });
+        const short = charges.some((c) => balance.get(c.l.account_id)!.plus(credit.get(c.l.account_id)!).lt(c.price));
+        if (short && chain.release_if_no_balance) {
+          outcome = SubscriptionStatus.RELEASED;
+          break;
+        }
+        const nextStart = end;
+        const nextEnd = periodEnd(chain.billing_type, chain.billing_days, new Date(chain.activated_at), next);
+        for (const c of charges) {
+          if (c.price.gt(0)) post(c.l, c.price.neg(), 'RENEWAL_FEE', next);
+          if (c.commission.gt(0)) post(c.l, c.commission, 'COMMISSION', next);
+          periods.push({
+            subscription_id: c.l.id, period_number: next, owner_path: c.l.owner_path, period_start: nextStart.toISOString(),
+            period_end: nextEnd.toISOString(), price: c.price.toFixed(), commission_rate: c.commission.gt(0) ? c.l.commission_rate : '0',
+            commission: c.commission.toFixed(),
+          });
+        }
+        n = next;
+        start = nextStart;
+        end = nextEnd;
+        renewedAny = true;
+      }
+      if (outcome === SubscriptionStatus.ACTIVE && !renewedAny) continue;
+      if (outcome === SubscriptionStatus.ACTIVE) report.renewed++;
+      else if (outcome === SubscriptionStatus.RELEASED) report.released++;
+      else report.expired++;
+      updates.push({
+        chain_id: chain.chain_id, status: outcome, periods_charged: n, period_start: start.toISOString(), period_end: end.toISOString(),
+        free_seconds: chain.free_minutes * 60, reset: renewedAny, ended_at: outcome === SubscriptionStatus.ACTIVE ? null : end.toISOString(),
+      });
+    }
+
+    if (periods.length) {
+      // The primary key (subscription_id, period_number) is the last word: a period cannot be charged twice.
+      await em.execute(
+        `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
+                                           price, commission_rate, commission, charged_at)
+         select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price::numeric,
+                x.commission_rate::numeric, x.commission::numeric, now()
+           from json_to_recordset(?::json) as x(subscription_id text, period_number int, owner_path text,
+                                                  period_start timestamptz, period_end timestamptz, price text,
+                                                  commission_rate text, commission text)`,
+        [JSON.stringify(periods)],
+      );
+    }
+    if (updates.length) {
+      await em.execute(
+        `update package_subscriptions s set
+           status = x.status, periods_charged = x.periods_charged, current_period_start = x.period_start,
+           current_period_end = x.period_end, ended_at = x.ended_at,
+           free_seconds_total = case when x.reset then x.free_seconds else s.free_seconds_total end,
+           free_seconds_used = case when x.reset then 0 else s.free_seconds_used end
+          from json_to_recordset(?::json) as x(chain_id text, status text, periods_charged int, period_start timestamptz,
+                                                 period_end timestamptz, free_seconds int, reset boolean, ended_at timestamptz)
+         where s.chain_id = x.chain_id`,
+        [JSON.stringify(updates)],
+      );
+    }
+    if (postings.length) {
+      const deltas = new Map<string, Decimal>();
+      for (const p of postings) deltas.set(p.account_id, (deltas.get(p.account_id) ?? ZERO).plus(p.amount));
+      await em.execute(
+        `update accounts a set balance = a.balance + x.delta::numeric, updated_at = now()
+           from json_to_recordset(?::json) as x(id text, delta text) where a.id = x.id`,
+        [JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta: delta.toFixed() })))],
+      );
+      // Balances were read under the row locks, so each entry's balance_after is exact, in posting order.
+      await em.execute(
+        `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id, created_at)
+         select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id,
+                clock_timestamp()
+           from json_to_recordset(?::json) as x(id text, account_id text, amount text, balance_after text,
+                                                  kind text, description text, subscription_id text, ord int)
+           join accounts a on a.id = x.account_id
+          order by x.ord`,
+        [JSON.stringify(postings.map((p, ord) => ({ ...p, ord })))],
+      );
+    }
+    return { report, claimed: candidates.length };
+  }
+}
