@@ -5,6 +5,7 @@ import type { Logger } from './logger.js';
 import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
 import { Account, CallCharge, type AccountKind, SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
+import type { Events } from './events.js';
 import { DomainError } from './errors.js';
 
 /** Who is calling: loaded from the database on every request, so suspensions take effect at once. */
@@ -56,6 +57,7 @@ export class Context {
     readonly orm: Orm,
     readonly services: Services,
     readonly config: Config,
+    readonly events: Events,
     log: Logger,
     requestId?: string,
   ) {

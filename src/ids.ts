@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   PackageTerms: 'pkt',
   PackageSubscription: 'sub',
   CallRecord: 'call',
+  Alert: 'alr',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

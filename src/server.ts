@@ -18,6 +18,7 @@ import { exportRouter } from './http/export.js';
 import { requestId } from './http/request-id.js';
 import { attachWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
+import { createEvents, relayDatabaseEvents } from './events.js';
 import { startRenewalScheduler } from './jobs/renew-subscriptions.job.js';
 import { bootstrapRoot } from './services/bootstrap.service.js';
 import { createServices, type Services } from './services/index.js';
@@ -83,12 +84,14 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   const services = createServices(config, db.orm);
   await bootstrapRoot(db.orm, services.accounts, config, log);
   const schema = await createSchema();
+  const events = createEvents();
+  const stopRelay = await relayDatabaseEvents(db, events, log);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const httpServer = createServer(app);
-  const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, log });
+  const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, events, log });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -111,7 +114,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   await apollo.start();
 
   const contextFor = async (req: Request): Promise<Context> => {
-    const ctx = new Context(db.orm, services, config, log, req.requestId);
+    const ctx = new Context(db.orm, services, config, events, log, req.requestId);
     const actor = await services.auth.authenticate(req.headers.authorization);
     if (actor) ctx.bindActor(actor);
     return ctx;
@@ -182,6 +185,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       closing ??= (async () => {
         await apollo.stop();
         await scheduler.stop();
+        await stopRelay();
         if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await db.close();
       })();

@@ -108,7 +108,7 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
     }
   });
 
-  it.skipIf(!inject('adminDatabaseUrl'))('on PostgreSQL, two instances starting at once on an empty database create one root', async () => {
+  it.skipIf(!inject('adminDatabaseUrl'))('on PostgreSQL, two instances start at once on one empty database: one root, shared tokens, events across processes', async () => {
     const adminUrl = inject('adminDatabaseUrl');
     const name = `trellis_proc_${Date.now()}`;
     const admin = new pg.Client({ connectionString: adminUrl });
@@ -130,9 +130,25 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
       // A token from one instance works on the other: instances are stateless.
       const me = await gql(b.url, '{ me { id kind } }', {}, login.data.login.token);
       expect(me.data.me).toEqual({ id: login.data.login.account.id, kind: 'ADMIN' });
+      // A change made through one process reaches a subscriber connected to the other.
+      const customer = await gql(a.url, 'mutation { createAccount(input: { kind: CUSTOMER, name: "Live" }) { id } }', {}, login.data.login.token);
+      const customerId = customer.data.createAccount.id;
+      const { client, acked } = connect(b.url, `Bearer ${login.data.login.token}`);
+      await acked;
+      const event = new Promise<any>((resolve) => {
+        client.subscribe(
+          { query: 'subscription($id: ID) { balanceChanged(accountId: $id) { delta kind account { id } } }', variables: { id: customerId } },
+          { next: (v) => resolve(v), error: resolve, complete: () => undefined },
+        );
+      });
+      await query(client, '{ me { id } }');
+      await gql(a.url, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "12.5" }) { id } }', { id: customerId }, login.data.login.token);
+      expect((await event).data.balanceChanged).toEqual({ delta: '12.5', kind: 'TOPUP', account: { id: customerId } });
+      await client.dispose();
+
       const db = new pg.Client({ connectionString: url.toString() });
       await db.connect();
-      const { rows } = await db.query(`select count(*)::int as n from accounts`);
+      const { rows } = await db.query(`select count(*)::int as n from accounts where kind = 'ADMIN'`);
       await db.end();
       expect(rows[0].n).toBe(1);
     } finally {

@@ -3,6 +3,7 @@ import { MikroORM, type Options } from '@mikro-orm/core';
 import { PostgreSqlDriver, type SqlEntityManager } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { PGliteDriver } from 'mikro-orm-pglite';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +16,8 @@ export type Em = SqlEntityManager;
 export interface Database {
   orm: Orm;
   engine: 'postgresql' | 'pglite';
+  /** LISTEN on a channel: a dedicated connection on PostgreSQL, the embedded engine's own on PGlite. */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,22 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   return {
     orm,
     engine: pglite ? 'pglite' : 'postgresql',
+    async listen(channel, handler) {
+      if (pglite) {
+        const unlisten = await pglite.listen(channel, handler);
+        return async () => unlisten();
+      }
+      const client = new pg.Client({ connectionString: config.databaseUrl });
+      await client.connect();
+      client.on('notification', (msg) => {
+        if (msg.channel === channel && msg.payload) handler(msg.payload);
+      });
+      client.on('error', (error) => logger.error({ err: error }, 'event listener connection failed'));
+      await client.query(`LISTEN ${channel}`);
+      return async () => {
+        await client.end().catch(() => undefined);
+      };
+    },
     async close() {
       await orm.close(true);
       if (pglite && !pglite.closed) await pglite.close();

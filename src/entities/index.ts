@@ -5,6 +5,7 @@ import { Package, PackageTerms } from './package.entity.js';
 import { Rate, RateGroup } from './rate.entity.js';
 import { PackageSubscription } from './subscription.entity.js';
 import { CallCharge, CallRecord } from './call.entity.js';
+import { Alert } from './alert.entity.js';
 
 export * from './account.entity.js';
 export * from './api-key.entity.js';
@@ -13,7 +14,8 @@ export * from './package.entity.js';
 export * from './rate.entity.js';
 export * from './subscription.entity.js';
 export * from './call.entity.js';
+export * from './alert.entity.js';
 export * from './decimal.type.js';
 export * from './scope.js';
 
-export const ENTITIES = [Account, LedgerEntry, ApiKey, RateGroup, Rate, PackageTerms, Package, PackageSubscription, CallRecord, CallCharge];
+export const ENTITIES = [Account, LedgerEntry, ApiKey, RateGroup, Rate, PackageTerms, Package, PackageSubscription, CallRecord, CallCharge, Alert];

@@ -8,6 +8,7 @@ import { Decimal } from '../money.js';
 import { DomainError } from '../errors.js';
 import { PublicAccount } from '../services/account.service.js';
 import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
+import { createEvents } from '../events.js';
 
 /**
  * Runs before every resolver.
@@ -34,8 +35,13 @@ const scopeMiddleware: MiddlewareFn<Context> = async ({ context, info, root }, n
 
 let cached: Promise<GraphQLSchema> | undefined;
 
+/**
+ * The schema is built once per process. Subscriptions take their event source from the context
+ * (context.events), so the pub/sub given here only satisfies type-graphql and is never published to.
+ */
 export function createSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
+    pubSub: createEvents(),
     resolvers: RESOLVERS,
     authChecker,
     authMode: 'error',

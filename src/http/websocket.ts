@@ -19,6 +19,7 @@ import { formatError, isUnexpected } from '../graphql/format-error.js';
 import { costOf, tooExpensive, validationRules } from '../graphql/limits.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
+import type { Events } from '../events.js';
 
 type ConnectionExtra = Record<string, unknown> & {
   authorization?: string;
@@ -35,9 +36,10 @@ export function attachWebSocket(deps: {
   orm: Orm;
   services: Services;
   config: Config;
+  events: Events;
   log: Logger;
 }) {
-  const { httpServer, schema, orm, services, config, log } = deps;
+  const { httpServer, schema, orm, services, config, events, log } = deps;
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const rules = [
     ...specifiedRules,
@@ -82,7 +84,7 @@ export function attachWebSocket(deps: {
         if (errors.length > 0) return errors;
         const cost = costOf(schema, document, payload.variables ?? {}, payload.operationName ?? undefined);
         if (cost > config.maxComplexity) return [tooExpensive(cost, config.maxComplexity)];
-        const contextValue = new Context(orm, services, config, log);
+        const contextValue = new Context(orm, services, config, events, log);
         contextValue.bindActor(actor);
         return {
           schema,
@@ -103,7 +105,12 @@ export function attachWebSocket(deps: {
           throw error;
         }
       },
-      onNext(_ctx, _id, _payload, args, result) {
+      async onNext(_ctx, _id, _payload, args, result) {
+        // A subscription resolves each event in a short transaction of its own, committed here before the next.
+        const ctx = args.contextValue as Context;
+        await ctx.finish();
+        ctx.em.clear();
+        ctx.loaders.account.clearAll();
         if (!result.errors) return;
         for (const error of result.errors) {
           if (isUnexpected(error)) (args.contextValue as Context).log.error({ err: error.originalError ?? error }, 'unexpected error');

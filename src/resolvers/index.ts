@@ -2,6 +2,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.resolver.js';
 import { AuthResolver } from './auth.resolver.js';
 import { CallChargeResolver, CallResolver } from './call.resolver.js';
+import { AlertResolver, BalanceEventResolver } from './event.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { PackageResolver } from './package.resolver.js';
@@ -11,6 +12,8 @@ import { SubscriptionResolver } from './subscription.resolver.js';
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
   AccountResolver,
+  AlertResolver,
+  BalanceEventResolver,
   AuthResolver,
   BalanceResolver,
   CallChargeResolver,

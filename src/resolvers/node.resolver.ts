@@ -17,6 +17,7 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   Package: (ctx, id) => ctx.services.packages.find(ctx, id),
   PackageSubscription: (ctx, id) => ctx.services.subscriptions.find(ctx, id),
   CallRecord: (ctx, id) => ctx.services.rating.find(ctx, id),
+  Alert: (ctx, id) => ctx.services.alerts.find(ctx, id),
 };
 
 @Resolver()

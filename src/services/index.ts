@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { AccountService } from './account.service.js';
+import { AlertService } from './alert.service.js';
 import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
@@ -20,6 +21,7 @@ export interface Services {
   subscriptions: SubscriptionService;
   rating: RatingService;
   renewals: RenewalService;
+  alerts: AlertService;
 }
 
 /** Services are stateless apart from configuration: one set per server, shared by every request. */
@@ -38,5 +40,6 @@ export function createServices(config: Config, orm: Orm): Services {
     subscriptions: new SubscriptionService(balances, idempotency),
     rating: new RatingService(rates),
     renewals: new RenewalService(),
+    alerts: new AlertService(),
   };
 }

@@ -1,0 +1,50 @@
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { Database } from './db/orm.js';
+import type { Logger } from './logger.js';
+
+/** What the database announces for each ledger entry (see the alerts migration). */
+export interface BalanceEventPayload {
+  type: 'balance';
+  accountId: string;
+  path: string;
+  balance: string;
+  available: string;
+  delta: string;
+  kind: string;
+  at: string;
+}
+
+export interface AlertPayload {
+  type: 'alert';
+  id: string;
+  accountId: string;
+  path: string;
+  kind: string;
+  available: string;
+  threshold: string | null;
+  at: string;
+}
+
+export const CHANNEL = 'trellis_events';
+
+export type Events = ReturnType<typeof createEvents>;
+
+export function createEvents() {
+  return createPubSub<{ BALANCE: [BalanceEventPayload]; ALERT: [AlertPayload] }>();
+}
+
+/**
+ * Relays the database's notifications to this instance's subscribers. Every instance listens, so a change
+ * committed through any of them reaches subscribers on all of them.
+ */
+export async function relayDatabaseEvents(db: Database, events: Events, log: Logger): Promise<() => Promise<void>> {
+  return db.listen(CHANNEL, (raw) => {
+    try {
+      const payload = JSON.parse(raw) as BalanceEventPayload | AlertPayload;
+      if (payload.type === 'balance') events.publish('BALANCE', payload);
+      else if (payload.type === 'alert') events.publish('ALERT', payload);
+    } catch (error) {
+      log.error({ err: error }, 'unreadable database event');
+    }
+  });
+}

@@ -1,0 +1,91 @@
+import type { Context } from '../context.js';
+import { requireActor } from '../context.js';
+import { Alert, type AlertKind } from '../entities/index.js';
+import { notFound } from '../errors.js';
+import type { AlertPayload, BalanceEventPayload } from '../events.js';
+import { Decimal } from '../money.js';
+import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { likePrefix } from '../entities/scope.js';
+
+export interface AlertView {
+  id: string;
+  accountId: string;
+  kind: AlertKind;
+  availableBalance: Decimal;
+  threshold: Decimal | null;
+  at: Date;
+  seq?: string;
+}
+
+export interface BalanceEventView {
+  accountId: string;
+  balance: Decimal;
+  availableBalance: Decimal;
+  delta: Decimal;
+  kind: string;
+  at: Date;
+}
+
+const fromEntity = (a: Alert): AlertView => ({
+  id: a.id, accountId: a.accountId, kind: a.kind, availableBalance: a.availableBalance, threshold: a.threshold ?? null, at: a.createdAt, seq: a.seq,
+});
+
+export class AlertService {
+  /** Stored alerts, newest first: of one account in scope, or of the caller's whole subtree. */
+  async list(ctx: Context, accountId: string | null | undefined, args: PageArgs): Promise<Page<AlertView>> {
+    requireActor(ctx);
+    const size = pageSize(args.first);
+    const where: Record<string, unknown> = {};
+    if (accountId) {
+      if (!(await ctx.services.accounts.find(ctx, accountId))) throw notFound('Account not found');
+      where.accountId = accountId;
+    } else {
+      where.ownerPath = { $like: likePrefix(ctx.actor.path) };
+    }
+    const countWhere = { ...where };
+    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
+    const rows = await ctx.em.find(Alert, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
+    return toPage(rows, size, () => ctx.em.count(Alert, countWhere)).map(fromEntity);
+  }
+
+  async find(ctx: Context, id: string): Promise<AlertView | null> {
+    requireActor(ctx);
+    const alert = await ctx.em.findOne(Alert, { id });
+    return alert ? fromEntity(alert) : null;
+  }
+
+  /**
+   * Checks a subscription's optional account before it starts: an id outside the caller's scope is refused
+   * exactly like a missing one. Runs its own short scoped transaction: a subscription has no request.
+   */
+  async assertSubscribable(ctx: Context, accountId: string | null | undefined): Promise<void> {
+    requireActor(ctx);
+    if (!accountId) return;
+    await ctx.ensureTransaction();
+    try {
+      if (!(await ctx.services.accounts.find(ctx, accountId))) throw notFound('Account not found');
+    } finally {
+      await ctx.finish();
+      ctx.loaders.account.clearAll();
+    }
+  }
+
+  /** Whether an event concerns this subscriber: inside its subtree, and the account it named, if any. */
+  wants(ctx: Context, event: { path: string; accountId: string }, accountId: string | null | undefined): boolean {
+    return !!ctx.actor && event.path.startsWith(ctx.actor.path) && (!accountId || event.accountId === accountId);
+  }
+
+  toBalanceEvent(p: BalanceEventPayload): BalanceEventView {
+    return {
+      accountId: p.accountId, balance: new Decimal(p.balance), availableBalance: new Decimal(p.available), delta: new Decimal(p.delta),
+      kind: p.kind, at: new Date(p.at),
+    };
+  }
+
+  toAlert(p: AlertPayload): AlertView {
+    return {
+      id: p.id, accountId: p.accountId, kind: p.kind as AlertKind, availableBalance: new Decimal(p.available),
+      threshold: p.threshold === null ? null : new Decimal(p.threshold), at: new Date(p.at),
+    };
+  }
+}

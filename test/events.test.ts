@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdjustBalanceDocument, PurchasePackageDocument, TopUpDocument, UpdateAccountDocument } from './generated/graphql.js';
+import { ENGINE, errorCode, startServer, type TestServer } from './support/harness.js';
+import { original } from './support/chain.js';
+import { addAccount, buildTree, topUp } from './support/tree.js';
+import { connect } from './support/ws.js';
+
+let server: TestServer;
+let tree: Awaited<ReturnType<typeof buildTree>>;
+
+beforeAll(async () => {
+  server = await startServer();
+  tree = await buildTree(server);
+});
+afterAll(() => server.close());
+
+/** A live subscription collecting what it receives. */
+async function listen(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
+  const { client, acked } = connect(url, `Bearer ${token}`);
+  await acked;
+  const received: any[] = [];
+  const errors: any[] = [];
+  let ready!: () => void;
+  const subscribed = new Promise<void>((r) => (ready = r));
+  client.subscribe({ query, variables }, {
+    next: (value) => received.push(value.data ?? value),
+    error: (e) => { errors.push(e); ready(); },
+    complete: () => undefined,
+  });
+  // graphql-ws gives no "subscribed" acknowledgement: a round trip on the same socket orders it after.
+  await new Promise<void>((resolve) => client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() }));
+  ready();
+  await subscribed;
+  return { client, received, errors };
+}
+
+async function until<T>(fn: () => T | undefined, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const BALANCE = 'subscription($id: ID) { balanceChanged(accountId: $id) { account { id } balance availableBalance delta kind at } }';
+const ALERTS = 'subscription($id: ID) { alertRaised(accountId: $id) { id kind availableBalance threshold account { id } } }';
+
+describe('balanceChanged', () => {
+  it('reaches subscribers whose scope holds the account, after commit, and no one else', async () => {
+    const mine = await listen(server.url, tree.r1.token, BALANCE);
+    const named = await listen(server.url, tree.r1.token, BALANCE, { id: tree.c1.id });
+    const sibling = await listen(server.url, tree.r2.token, BALANCE);
+    const itself = await listen(server.url, tree.c1.token, BALANCE);
+    await topUp(server, tree.r1.token, tree.c11.id, '3');
+    await topUp(server, tree.r1.token, tree.c1.id, '7.5');
+    const event = await until(() => named.received[0]?.balanceChanged);
+    expect(event).toMatchObject({ account: { id: tree.c1.id }, delta: '7.5', kind: 'TOPUP' });
+    await until(() => mine.received.length === 2 && itself.received.length === 1);
+    expect(mine.received.map((r) => r.balanceChanged.account.id)).toEqual([tree.c11.id, tree.c1.id]);
+    expect(itself.received.map((r) => r.balanceChanged.delta)).toEqual(['7.5']);
+    expect(named.received).toHaveLength(1);
+    expect(sibling.received).toEqual([]);
+    await Promise.all([mine, named, sibling, itself].map((s) => s.client.dispose()));
+  });
+
+  it('refuses an account outside the subscriber\'s scope like a missing one', async () => {
+    const refused = await listen(server.url, tree.r1.token, BALANCE, { id: tree.c2.id });
+    const result = await until(() => refused.received[0] ?? refused.errors[0]);
+    const errors = Array.isArray(result) ? result : result.errors;
+    expect(errors[0].extensions.code).toBe('NOT_FOUND');
+    await refused.client.dispose();
+  });
+
+  it('says nothing of a change that was rolled back', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+    const watch = await listen(server.url, tree.r1.token, BALANCE, { id: c.id });
+    const pkg = await original(server, tree.admin.token, { price: '1000', resellerCanResell: true });
+    // A purchase refused for lack of funds at a higher level: nothing moved, nothing announced.
+    const clone = (await server.ok('mutation($id: ID!) { optIn(input: { packageId: $id }) { id } }', { id: pkg }, tree.r1.token)).optIn.id;
+    await topUp(server, tree.r1.token, c.id, '2000');
+    const refused = await server.gql(PurchasePackageDocument, { input: { packageId: clone } }, c.token);
+    expect(errorCode(refused)).toBe('INSUFFICIENT_FUNDS');
+    await topUp(server, tree.r1.token, c.id, '1');
+    await until(() => watch.received.length === 2);
+    expect(watch.received.map((r) => r.balanceChanged.delta)).toEqual(['2000', '1']);
+    await watch.client.dispose();
+  });
+});
+
+describe('alerts', () => {
+  it('LOW_BALANCE once per crossing, CREDIT_EXHAUSTED at zero, stored and pushed', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER', lowBalanceThreshold: '10' });
+    const watch = await listen(server.url, tree.r1.token, ALERTS, { id: c.id });
+    await topUp(server, tree.r1.token, c.id, '20');
+    const adjust = (amount: string) => server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount } }, tree.r1.token);
+    await adjust('-10'); // 10: at the threshold
+    await adjust('-1'); // 9: still below, no new alert
+    await adjust('5'); // 14: above again
+    await adjust('-14'); // 0: crosses both
+    await adjust('-1'); // -1: nothing new
+    const stored = await server.ok('query($id: ID) { alerts(accountId: $id) { totalCount edges { node { kind availableBalance threshold } } } }', { id: c.id }, tree.r1.token);
+    expect(stored.alerts.edges.map((e: any) => e.node)).toEqual([
+      { kind: 'CREDIT_EXHAUSTED', availableBalance: '0', threshold: null },
+      { kind: 'LOW_BALANCE', availableBalance: '0', threshold: '10' },
+      { kind: 'LOW_BALANCE', availableBalance: '10', threshold: '10' },
+    ]);
+    await until(() => watch.received.length === 3);
+    expect(watch.received.map((r) => r.alertRaised.kind)).toEqual(['LOW_BALANCE', 'LOW_BALANCE', 'CREDIT_EXHAUSTED']);
+    // The sibling's stored alerts do not include these.
+    expect((await server.ok('{ alerts { totalCount } }', {}, tree.r2.token)).alerts.totalCount).toBe(0);
+    await watch.client.dispose();
+  });
+
+  it('counts credit: a postpaid account is exhausted when balance + credit limit reaches 0', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER', billingMode: 'POSTPAID', creditLimit: '5' });
+    await server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount: '-4' } }, tree.r1.token);
+    expect((await server.ok('query($id: ID) { alerts(accountId: $id) { totalCount } }', { id: c.id }, tree.r1.token)).alerts.totalCount).toBe(0);
+    await server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount: '-1' } }, tree.r1.token);
+    const { alerts } = await server.ok('query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance } } } }', { id: c.id }, tree.r1.token);
+    expect(alerts.edges.map((e: any) => e.node)).toEqual([{ kind: 'CREDIT_EXHAUSTED', availableBalance: '0' }]);
+    await server.ok(UpdateAccountDocument, { id: c.id, input: { name: 'x' } }, tree.r1.token);
+  });
+});
+
+describe('across instances', () => {
+  // Two servers in this process on one database (PostgreSQL only: PGlite test servers each have their own).
+  // test/process.test.ts does the same with two separate processes.
+  it.skipIf(ENGINE === 'pglite')('a change made through one server reaches a subscriber on another', async () => {
+    const other = await startServer();
+    try {
+      const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+      const watch = await listen(other.url, tree.r1.token, BALANCE, { id: c.id });
+      await server.ok(TopUpDocument, { input: { accountId: c.id, amount: '4.25' } }, tree.r1.token);
+      const event = await until(() => watch.received[0]?.balanceChanged);
+      expect(event).toMatchObject({ account: { id: c.id }, delta: '4.25', balance: '4.25' });
+      await watch.client.dispose();
+    } finally {
+      await other.close();
+    }
+  });
+});
