@@ -20,6 +20,9 @@ const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 16);
 const SINGLE_CALLS = Number(env.BENCH_SINGLE_CALLS ?? 500);
 const BATCHES = Number(env.BENCH_BATCHES ?? 10);
 const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 1000);
+const RENEWAL_CHAINS = Number(env.BENCH_RENEWAL_CHAINS ?? 10_000);
+const SUBSCRIBERS = Number(env.BENCH_SUBSCRIBERS ?? 100);
+const EVENTS = Number(env.BENCH_EVENTS ?? 50);
 
 interface Row {
   figure: string;
@@ -204,6 +207,75 @@ async function benchRating(app: App, url: string, adminToken: string) {
   rows.push({ figure: `rateCalls, 4-level chain, batches of ${BATCH_SIZE}`, value: `${Math.round(batchRate)} calls/s`, note: `median batch ${batchStats.median.toFixed(0)} ms; balances = ledger: ${check.bad === '0'}` });
 }
 
+/** 10,000 due two-level chains (a reseller's clone of the admin's package), renewed by the scheduler's path. */
+async function benchRenewals(app: App, url: string, adminToken: string) {
+  const sign = (id: string) => app.services.auth.sign(id);
+  const r1 = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: RESELLER, name: "renew" }) { id } }')).createAccount.id;
+  const c = (await gql(url, sign(r1), 'mutation { createAccount(input: { kind: CUSTOMER, name: "renew" }) { id } }')).createAccount.id;
+  const p0 = (await gql(url, adminToken, 'mutation { createPackage(input: { name: "d", price: "0.01", billingDays: 1, resellerCanResell: true, activationPolicy: ALLOW_IF_INSUFFICIENT }) { id } }')).createPackage.id;
+  const p1 = (await gql(url, sign(r1), 'mutation($p: ID!) { optIn(input: { packageId: $p, price: "0.02" }) { id } }', { p: p0 })).optIn.id;
+  const startAt = new Date(Date.now() - 1.5 * 86_400_000).toISOString();
+  const { assignPackage } = await gql(url, sign(r1), 'mutation($c: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $c, packageId: $p, startAt: $s }) { id } }', { c, p: p1, s: startAt });
+  const em = systemEm(app.db.orm);
+  // Copies of that chain, each with its own id, both levels, as if sold one by one.
+  await em.execute(
+    `insert into package_subscriptions (id, account_id, owner_path, package_id, chain_id, level, status, activated_at,
+                                        current_period_start, current_period_end, periods_charged, free_seconds_total)
+     select 'sub_' || md5(g::text || s.level), s.account_id, s.owner_path, s.package_id, 'sub_' || md5(g::text || '0'), s.level,
+            'ACTIVE', s.activated_at, s.current_period_start, s.current_period_end, 1, 0
+       from package_subscriptions s, generate_series(2, ?) g where s.chain_id = ?`,
+    [RENEWAL_CHAINS, assignPackage.id],
+  );
+  await em.execute(
+    `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee, price,
+                                       commission_rate, commission, charged_at)
+     select s.id, 1, s.owner_path, s.current_period_start, s.current_period_end, 0, 0, 0, 0, now()
+       from package_subscriptions s where not exists (select 1 from subscription_periods p where p.subscription_id = s.id)`,
+  );
+  await em.execute('analyze package_subscriptions');
+  const t0 = performance.now();
+  const report = await app.services.renewals.runAll(systemEm(app.db.orm), new Date());
+  const ms = performance.now() - t0;
+  const perSecond = Math.round((report.renewed / ms) * 1000);
+  results.renewals = { chains: RENEWAL_CHAINS, levels: 2, renewed: report.renewed, ms: Math.round(ms), chainsPerSecond: perSecond };
+  rows.push({ figure: `renewals, ${RENEWAL_CHAINS} due two-level chains`, value: `${perSecond} chains/s`, note: `${report.renewed} renewed in ${Math.round(ms)} ms` });
+}
+
+/** Balance events from commit to a graphql-ws subscriber, with many subscribers connected. */
+async function benchAlertLatency(app: App, url: string, adminToken: string) {
+  const { createClient } = await import('graphql-ws');
+  const { default: WebSocket } = await import('ws');
+  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "watched" }) { id } }')).createAccount.id;
+  const latencies: number[] = [];
+  const clients = [];
+  let received = 0;
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${adminToken}` }, retryAttempts: 0 });
+    clients.push(client);
+    await new Promise<void>((resolve) => {
+      client.subscribe(
+        { query: 'subscription($id: ID) { balanceChanged(accountId: $id) { at } }', variables: { id: c } },
+        { next: (v) => { received++; latencies.push(Date.now() - Date.parse((v.data as any).balanceChanged.at)); }, error: () => undefined, complete: () => undefined },
+      );
+      client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() });
+    });
+  }
+  for (let i = 0; i < EVENTS; i++) {
+    await gql(url, adminToken, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: c });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const deadline = Date.now() + 5000;
+  while (received < SUBSCRIBERS * EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await Promise.all(clients.map((cl) => cl.dispose()));
+  const stats = summarize(latencies);
+  results.alerts = { subscribers: SUBSCRIBERS, events: EVENTS, expected: SUBSCRIBERS * EVENTS, received, p50Ms: stats.median, p99Ms: stats.p99 };
+  rows.push({
+    figure: `balance event to ${SUBSCRIBERS} subscribers`,
+    value: `p50 ${stats.median} ms`,
+    note: `p99 ${stats.p99} ms, ${received}/${SUBSCRIBERS * EVENTS} delivered (from the entry's creation, just before commit)`,
+  });
+}
+
 async function benchTopUps(url: string, token: string) {
   const { createAccount } = await gql(url, token, 'mutation { createAccount(input: { kind: CUSTOMER, name: "bench" }) { id } }');
   const accountId = createAccount.id as string;
@@ -249,6 +321,8 @@ try {
   await benchRateLookup(app, url, token);
   await benchRating(app, url, token);
   await benchTopUps(url, token);
+  await benchRenewals(app, url, token);
+  await benchAlertLatency(app, url, token);
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });
 } finally {

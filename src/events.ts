@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { Database } from './db/orm.js';
 import type { Logger } from './logger.js';
@@ -30,7 +31,10 @@ export const CHANNEL = 'trellis_events';
 export type Events = ReturnType<typeof createEvents>;
 
 export function createEvents() {
-  return createPubSub<{ BALANCE: [BalanceEventPayload]; ALERT: [AlertPayload] }>();
+  // One listener per live subscription on this target: thousands are expected, not a leak.
+  const eventTarget = new EventTarget();
+  setMaxListeners(0, eventTarget);
+  return createPubSub<{ BALANCE: [BalanceEventPayload]; ALERT: [AlertPayload] }>({ eventTarget });
 }
 
 /**
