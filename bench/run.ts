@@ -23,6 +23,7 @@ const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 1000);
 const RENEWAL_CHAINS = Number(env.BENCH_RENEWAL_CHAINS ?? 10_000);
 const SUBSCRIBERS = Number(env.BENCH_SUBSCRIBERS ?? 100);
 const EVENTS = Number(env.BENCH_EVENTS ?? 50);
+const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
 
 interface Row {
   figure: string;
@@ -207,6 +208,66 @@ async function benchRating(app: App, url: string, adminToken: string) {
   rows.push({ figure: `rateCalls, 4-level chain, batches of ${BATCH_SIZE}`, value: `${Math.round(batchRate)} calls/s`, note: `median batch ${batchStats.median.toFixed(0)} ms; balances = ledger: ${check.bad === '0'}` });
 }
 
+/**
+ * A reseller with 10 sub-resellers of 20 customers each, read as one page over HTTP: balances, parents and
+ * subscriptions. Requests/s and p99 at 16 clients, and the SQL statements per request at several page sizes.
+ */
+async function benchSubtreePage(app: App, url: string, adminToken: string) {
+  const sign = (id: string) => app.services.auth.sign(id);
+  const mk = async (token: string, kind: string) =>
+    (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "t" }) { id } }`)).createAccount.id as string;
+  const reseller = await mk(adminToken, 'RESELLER');
+  const pkg = (await gql(url, sign(reseller), 'mutation { createPackage(input: { name: "p", price: "0", billingDays: 30 }) { id } }')).createPackage.id;
+  for (let i = 0; i < 10; i++) {
+    const sub = await mk(sign(reseller), 'RESELLER');
+    await Promise.all(Array.from({ length: 20 }, () => mk(sign(sub), 'CUSTOMER')));
+  }
+  // Some customers of the reseller itself hold subscriptions, so the page has some to show.
+  for (let i = 0; i < 20; i++) {
+    const c = await mk(sign(reseller), 'CUSTOMER');
+    await gql(url, sign(reseller), 'mutation($c: ID!, $p: ID!) { assignPackage(input: { accountId: $c, packageId: $p }) { id } }', { c, p: pkg });
+  }
+  const token = sign(reseller);
+  const page = (first: number) =>
+    `{ accounts(first: ${first}) { totalCount edges { node { id name balance availableBalance parent { id name }
+       subscriptions(first: 5) { totalCount edges { node { id status currentPeriodEnd } } } } } } }`;
+
+  const knex = app.db.orm.em.getConnection().getKnex();
+  let statements = 0;
+  const count = () => statements++;
+  knex.on('query', count);
+  const perPage: Record<number, number> = {};
+  for (const first of [10, 50, 200]) {
+    await gql(url, token, page(first));
+    statements = 0;
+    await gql(url, token, page(first));
+    perPage[first] = statements;
+  }
+  knex.off('query', count);
+
+  const samples: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < PAGE_REQUESTS) {
+        next++;
+        const s = performance.now();
+        await gql(url, token, page(50));
+        samples.push(performance.now() - s);
+      }
+    }),
+  );
+  const rate = (PAGE_REQUESTS / (performance.now() - t0)) * 1000;
+  const stats = summarize(samples);
+  results.subtreePage = { accounts: 230, pageSize: 50, concurrency: CONCURRENCY, requestsPerSecond: Math.round(rate), p50Ms: stats.median, p99Ms: stats.p99, statementsPerRequest: perPage };
+  rows.push({
+    figure: `subtree page (50 of 230 accounts), ${CONCURRENCY} clients`,
+    value: `${Math.round(rate)} req/s`,
+    note: `p50 ${stats.median.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms; SQL statements per request at 10/50/200: ${perPage[10]}/${perPage[50]}/${perPage[200]}`,
+  });
+}
+
 /** 10,000 due two-level chains (a reseller's clone of the admin's package), renewed by the scheduler's path. */
 async function benchRenewals(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
@@ -321,6 +382,7 @@ try {
   await benchRateLookup(app, url, token);
   await benchRating(app, url, token);
   await benchTopUps(url, token);
+  await benchSubtreePage(app, url, token);
   await benchRenewals(app, url, token);
   await benchAlertLatency(app, url, token);
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);

@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
-import { Account, CallCharge, type AccountKind, SCOPE_FILTER } from './entities/index.js';
+import { Account, CallCharge, PackageSubscription, type AccountKind, SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
 import type { Events } from './events.js';
 import { DomainError } from './errors.js';
@@ -23,6 +23,14 @@ export interface Actor {
 export interface Loaders {
   account: DataLoader<string, Account | null>;
   callCharges: DataLoader<string, CallCharge[]>;
+  /** Pages of many accounts' subscriptions in one query; keys are JSON of { accountId, first, after, status }. */
+  subscriptionPages: DataLoader<string, PackageSubscription[]>;
+  subscriptionCounts: DataLoader<string, number>;
+}
+
+/** The subtree a fork's scope filter is bound to, for the few hand-written batch queries. */
+function scopePath(em: Em): string {
+  return (em.getFilterParams(SCOPE_FILTER) as { path: string }).path;
 }
 
 function createLoaders(em: Em): Loaders {
@@ -32,6 +40,48 @@ function createLoaders(em: Em): Loaders {
       const rows = await em.find(Account, { id: { $in: [...ids] } });
       const byId = new Map(rows.map((a) => [a.id, a]));
       return ids.map((id) => byId.get(id) ?? null);
+    }),
+    subscriptionPages: new DataLoader(async (keys) => {
+      // Keys of one list query share their arguments: group by them, one windowed query per group.
+      const groups = new Map<string, { accountIds: string[]; first: number; after: string | null; status: string | null }>();
+      for (const key of keys) {
+        const k = JSON.parse(key) as { accountId: string; first: number; after: string | null; status: string | null };
+        const g = `${k.first}|${k.after}|${k.status}`;
+        if (!groups.has(g)) groups.set(g, { accountIds: [], first: k.first, after: k.after, status: k.status });
+        groups.get(g)!.accountIds.push(k.accountId);
+      }
+      const byKey = new Map<string, PackageSubscription[]>();
+      for (const g of groups.values()) {
+        const rows = await em.execute(
+          `select * from (
+             select s.*, row_number() over (partition by s.account_id order by s.seq) as rn from package_subscriptions s
+              where s.account_id = any(?::text[]) and starts_with(s.owner_path, ?)
+                and (?::text is null or s.status = ?) and (?::bigint is null or s.seq > ?::bigint)) x
+            where rn <= ? order by account_id, seq`,
+          [`{${g.accountIds.join(',')}}`, scopePath(em), g.status, g.status, g.after, g.after, g.first + 1],
+        );
+        const entities = rows.map((r) => em.map(PackageSubscription, r));
+        for (const accountId of g.accountIds) {
+          byKey.set(JSON.stringify({ accountId, first: g.first, after: g.after, status: g.status }), entities.filter((e) => e.accountId === accountId));
+        }
+      }
+      return keys.map((k) => byKey.get(k) ?? []);
+    }),
+    subscriptionCounts: new DataLoader(async (keys) => {
+      const parsed = keys.map((k) => JSON.parse(k) as { accountId: string; status: string | null });
+      const statuses = [...new Set(parsed.map((p) => p.status))];
+      const counts = new Map<string, number>();
+      for (const status of statuses) {
+        const ids = parsed.filter((p) => p.status === status).map((p) => p.accountId);
+        const rows = await em.execute<{ account_id: string; n: number }[]>(
+          `select account_id, count(*)::int as n from package_subscriptions
+            where account_id = any(?::text[]) and starts_with(owner_path, ?) and (?::text is null or status = ?)
+            group by account_id`,
+          [`{${ids.join(',')}}`, scopePath(em), status, status],
+        );
+        for (const r of rows) counts.set(JSON.stringify({ accountId: r.account_id, status }), r.n);
+      }
+      return keys.map((k) => counts.get(k) ?? 0);
     }),
     callCharges: new DataLoader(async (ids) => {
       const rows = await em.find(CallCharge, { callId: { $in: [...ids] } }, { orderBy: { callId: 'asc', level: 'asc' } });
@@ -71,6 +121,9 @@ export class Context {
     return this.transaction !== undefined;
   }
 
+  /** The transaction has begun and its scope is set: resolvers need not wait for anything. */
+  transactionReady = false;
+
   bindActor(actor: Actor): void {
     this.actor = actor;
     this.log = this.log.child({ accountId: actor.accountId });
@@ -84,7 +137,9 @@ export class Context {
   /** Opens the scoped transaction once; every resolver awaits it (see the scope middleware). */
   ensureTransaction(): Promise<void> | undefined {
     if (!this.actor) return undefined;
-    this.transaction ??= beginScopedTransaction(this.em, this.actor.path);
+    this.transaction ??= beginScopedTransaction(this.em, this.actor.path).then(() => {
+      this.transactionReady = true;
+    });
     return this.transaction;
   }
 
@@ -99,6 +154,8 @@ export class Context {
     } finally {
       this.loaders.account.clearAll();
       this.loaders.callCharges.clearAll();
+      this.loaders.subscriptionPages.clearAll();
+      this.loaders.subscriptionCounts.clearAll();
     }
   }
 
@@ -112,6 +169,7 @@ export class Context {
     if (!this.transaction) return;
     const started = this.transaction;
     this.transaction = undefined;
+    this.transactionReady = false;
     try {
       await started;
     } catch {
@@ -131,6 +189,7 @@ export class Context {
   async abort(): Promise<void> {
     if (!this.transaction) return;
     this.transaction = undefined;
+    this.transactionReady = false;
     await this.rollbackQuietly();
   }
 

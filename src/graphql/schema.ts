@@ -17,20 +17,18 @@ import { createEvents } from '../events.js';
  * - On a parent account seen only through something it owns (a PublicAccount), lets through the fields
  *   marked `publicIdentity` and `id`, and refuses the rest: deny by default.
  */
-const scopeMiddleware: MiddlewareFn<Context> = async ({ context, info, root }, next) => {
+const scopeMiddleware: MiddlewareFn<Context> = ({ context, info, root }, next) => {
   if (root instanceof PublicAccount && info.fieldName !== 'id') {
     const field = info.parentType.getFields()[info.fieldName];
     if (!field?.extensions?.publicIdentity) {
       throw new DomainError('FORBIDDEN', `${info.fieldName} of an account outside your scope is not visible`);
     }
   }
-  if (context.actor && !context.transactionStarted) {
-    const field = info.parentType.getFields()[info.fieldName];
-    if (!field?.extensions?.outsideScope) await context.ensureTransaction();
-  } else if (context.transactionStarted) {
-    await context.ensureTransaction();
-  }
-  return next();
+  // The common case, every field after the first: no promise, no await (this runs for every field).
+  if (context.transactionReady || !context.actor) return next();
+  const field = info.parentType.getFields()[info.fieldName];
+  if (!context.transactionStarted && field?.extensions?.outsideScope) return next();
+  return context.ensureTransaction()!.then(() => next());
 };
 
 let cached: Promise<GraphQLSchema> | undefined;

@@ -391,16 +391,18 @@ export class SubscriptionService {
     return ctx.em.findOne(PackageSubscription, { id });
   }
 
-  /** An account's own subscriptions (its level of each chain), oldest first. */
+  /**
+   * An account's own subscriptions (its level of each chain), oldest first. Batched: the accounts of a page
+   * asking for their subscriptions share one query (and one count), so a list costs the same number of
+   * statements whatever its size.
+   */
   async list(ctx: Context, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
     requireActor(ctx);
     const size = pageSize(args.first);
-    const where: Record<string, unknown> = { accountId };
-    if (args.status) where.status = args.status;
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(PackageSubscription, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(PackageSubscription, countWhere));
+    const after = args.after ? decodeCursor(args.after) : null;
+    const status = args.status ?? null;
+    const rows = await ctx.loaders.subscriptionPages.load(JSON.stringify({ accountId, first: size, after, status }));
+    return toPage(rows, size, () => ctx.loaders.subscriptionCounts.load(JSON.stringify({ accountId, status })));
   }
 
   /** optOut and the like: a package some live subscription still uses. */
