@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AssignPackageDocument } from './generated/graphql.js';
+import { startServer, type TestServer } from './support/harness.js';
+import { original } from './support/chain.js';
+import { addAccount, buildTree } from './support/tree.js';
+
+/** A page of accounts with their parents and subscriptions costs the same statements whatever its size. */
+let server: TestServer;
+let tree: Awaited<ReturnType<typeof buildTree>>;
+
+beforeAll(async () => {
+  server = await startServer();
+  tree = await buildTree(server);
+  const reseller = tree.r2;
+  const pkg = await original(server, reseller.token, { price: '0' });
+  for (let i = 0; i < 30; i++) {
+    const c = await addAccount(server, reseller.token, { kind: 'CUSTOMER' });
+    if (i % 2) await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg } }, reseller.token);
+  }
+});
+afterAll(() => server.close());
+
+async function statementsFor(query: string): Promise<number> {
+  const knex = server.app.db.orm.em.getConnection().getKnex();
+  let n = 0;
+  const count = () => n++;
+  knex.on('query', count);
+  try {
+    await server.ok(query, {}, tree.r2.token);
+  } finally {
+    knex.off('query', count);
+  }
+  return n;
+}
+
+describe('SQL statements per request', () => {
+  it('do not grow with the page size', async () => {
+    const page = (first: number) => `{ accounts(first: ${first}) { totalCount edges { node { id balance parent { id name }
+      subscriptions(first: 3) { totalCount edges { node { id status } } } } } } }`;
+    const small = await statementsFor(page(2));
+    const large = await statementsFor(page(31));
+    expect(large).toBe(small);
+    expect(large).toBeLessThanOrEqual(10);
+  });
+});
