@@ -255,12 +255,17 @@ describe('termination', () => {
     // C: -44; R2: -44 + 4.4 commission; R1: -33.
     expect(await balances(admin, c, r2, r1)).toEqual(['56', '60.4', '67']);
 
-    const early = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + DAY).toISOString() }, c.token);
+    const early = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + DAY).toISOString() }, admin.token);
     expect(errorCode(early)).toBe('MINIMUM_TERM');
+    // Only the platform admin may backdate: anyone else's past instant would set everyone's refund.
+    const backdated = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() }, c.token);
+    expect(backdated.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'at' });
+    const byReseller = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() }, r1.token);
+    expect(byReseller.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'at' });
 
     // 9.5 days in: 10 used days of 30, so two thirds of each level's price comes back.
     const at = new Date(start.getTime() + 9.5 * DAY);
-    await server.ok(TerminateSubscriptionDocument, { id: sub.id, at: at.toISOString() }, c.token);
+    await server.ok(TerminateSubscriptionDocument, { id: sub.id, at: at.toISOString() }, admin.token);
     // C gets 26.6667 of 40; R2 gets 26.6667 and gives back 10% of it (2.6667); R1 gets 20 of 30.
     expect(await balances(admin, c, r2, r1)).toEqual(['82.6667', '84.4', '87']);
     expect((await ledgerKinds(r2, r1)).slice(-2)).toEqual([['REFUND', '26.6667'], ['COMMISSION_REVERSAL', '-2.6667']]);

@@ -103,6 +103,14 @@ describe('runRenewals', () => {
     expect(await sub(t.sub.id, t.c)).toMatchObject({ periodsCharged: 4, currentPeriodEnd: '2026-05-31T12:00:00.000Z' });
   });
 
+  it('never spins on chains that are due but cannot move yet (ONE_TIME with advance renew)', async () => {
+    const t0 = Date.parse('2026-10-01T00:00:00.000Z');
+    const once = await chain({ billingType: 'ONE_TIME', billingDays: 7, advanceRenewHours: 48 }, iso(t0));
+    // 36 hours before its end: inside the advance window, but a ONE_TIME chain only ends, at its end.
+    expect(await renew(once.admin, t0 + 7 * DAY - 36 * 3_600_000)).toEqual({ renewed: 0, released: 0, expired: 0 });
+    expect(await renew(once.admin, t0 + 7 * DAY)).toEqual({ renewed: 0, released: 0, expired: 1 });
+  });
+
   it('is for the platform admin only, and renews only its own platform', async () => {
     const t0 = Date.parse('2026-10-01T00:00:00.000Z');
     const mine = await chain({ billingDays: 30 }, iso(t0));

@@ -99,7 +99,8 @@ export class RenewalService {
       total.renewed += report.renewed;
       total.released += report.released;
       total.expired += report.expired;
-      if (claimed < RENEWAL_BATCH) return total;
+      // Stop when the batch was short, or changed nothing (never spin on chains that are due but cannot move).
+      if (claimed < RENEWAL_BATCH || report.renewed + report.released + report.expired === 0) return total;
     }
   }
 
@@ -115,7 +116,9 @@ export class RenewalService {
       `select s.chain_id from package_subscriptions s
          join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
         where s.level = 0 and s.status = 'ACTIVE'
-          and s.current_period_end - make_interval(hours => t.advance_renew_hours) <= ?
+          and (case when t.billing_type = 'ONE_TIME' or t.end_date <= s.current_period_end
+                    then s.current_period_end  -- it ends, it is not renewed: due at its end, advance or not
+                    else s.current_period_end - make_interval(hours => t.advance_renew_hours) end) <= ?
           and (?::text is null or starts_with(s.owner_path, ?))
         order by s.current_period_end, s.id
         limit ?`,

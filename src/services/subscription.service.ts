@@ -169,6 +169,8 @@ export class SubscriptionService {
       const now = new Date();
       const startAt = data.startAt ?? now;
       if (startAt.getTime() > now.getTime() + 60_000) throw badInput('startAt', 'startAt cannot be in the future');
+      // Every period since startAt is charged (renewals catch up), so backdating is bounded: a year at most.
+      if (startAt.getTime() < now.getTime() - 366 * DAY_MS) throw badInput('startAt', 'startAt can be at most 366 days in the past');
       return this.activate(ctx, em, buyer, pkg, startAt);
     });
   }
@@ -327,6 +329,11 @@ export class SubscriptionService {
       const now = new Date();
       const when = at ?? now;
       if (when.getTime() > now.getTime() + 60_000) throw badInput('at', 'Termination cannot be in the future');
+      // A past instant decides how much comes back at every level, the caller's own parent included: only the
+      // platform admin, who stands behind every level's money, may backdate a termination.
+      if (when.getTime() < now.getTime() - 60_000 && ctx.actor.kind !== AccountKind.ADMIN) {
+        throw badInput('at', 'Only the platform admin may backdate a termination');
+      }
 
       await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
         const chain = await em.execute<ChainSubscriptionRow[]>(
