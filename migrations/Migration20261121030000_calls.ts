@@ -3,7 +3,8 @@ import { Migration } from '@mikro-orm/migrations';
 /**
  * Rated calls. call_charges holds one row per level (the call's account, then each reseller up to the root's
  * child) and is owned by the call's account, so whoever sees a call sees all its levels; the API hides the
- * accounts above the viewer's scope. Call ids are unique per platform: a retried CDR is recognised.
+ * accounts above the viewer's scope. Call ids are unique per account: a retried CDR is recognised, and two
+ * switches in different subtrees may use the same ids without meeting.
  */
 export class Migration20261121030000_calls extends Migration {
   override async up(): Promise<void> {
@@ -25,7 +26,7 @@ CREATE TABLE calls (
   started_at timestamptz NOT NULL,
   cost numeric(20,6) NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (root_id, call_id)
+  UNIQUE (account_id, call_id)
 );`);
     this.addSql(`CREATE INDEX calls_account_idx ON calls (account_id, seq);`);
 

@@ -134,6 +134,22 @@ describe('rating at every level', () => {
     expect(await balances(t)).toEqual(['-0.18', '-0.083', '-0.06']);
   });
 
+  it('call ids belong to the account: a sibling subtree may reuse one, and concurrent retries charge once', async () => {
+    const t = await tree();
+    const twin = await addAccount(server, t.r2.token, { kind: 'CUSTOMER' });
+    const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account.rateGroup.id;
+    await server.ok(UpdateAccountDocument, { id: twin.id, input: { rateGroupId: gR2 } }, t.r2.token);
+    const a = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.r1.token);
+    const b = await server.ok(RateCallDocument, { input: call(twin.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.r1.token);
+    expect(b.rateCall.id).not.toBe(a.rateCall.id);
+    expect(b.rateCall.cost).toBe('0.06');
+    const batch = Array.from({ length: 20 }, (_, i) => call(t.c.id, '447700900123', 60, { callId: `retry-${i}` }));
+    const results = await Promise.all(Array.from({ length: 4 }, () => server.gql(RateCallsDocument, { input: batch }, t.r1.token)));
+    expect(results.filter((r) => r.errors)).toEqual([]);
+    expect(new Set(results.map((r) => JSON.stringify(r.data!.rateCalls.map((c: { id: string }) => c.id)))).size).toBe(1);
+    expect((await balances(t))[0]).toBe('-1.26');
+  });
+
   it('calls lists newest first; levels above the viewer show no account', async () => {
     const t = await tree();
     await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 10), call(t.c.id, '447700900124', 20)] }, t.r1.token);
@@ -318,5 +334,12 @@ describe('authorizeCall', () => {
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 120, reason: null });
     const stranger = await addAccount(server, t.admin.token, { kind: 'RESELLER' });
     expect(errorCode(await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, stranger.token))).toBe('NOT_FOUND');
+    // The answer reflects the resellers' balances above the customer: it is not for the customer to ask.
+    expect(errorCode(await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, t.c.token))).toBe('FORBIDDEN');
+    // A long answer is capped at the longest call rating accepts (a week).
+    await topUp(server, t.admin.token, t.r1.id, '100000');
+    await topUp(server, t.r1.token, t.r2.id, '100000');
+    await topUp(server, t.r2.token, t.c.id, '100000');
+    expect((await ask()).maxDurationSeconds).toBe(604800);
   });
 });

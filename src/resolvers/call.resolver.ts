@@ -28,6 +28,7 @@ export class CallResolver {
   }
 
   @Query(() => CallAuthorizationType)
+  @Authorized(Role.ADMIN, Role.RESELLER)
   authorizeCall(
     @Arg('accountId', () => ID) accountId: string,
     @Arg('destination') destination: string,

@@ -23,6 +23,9 @@ export interface CallAuthorization {
   reason: string | null;
 }
 
+/** The longest call rated: a week. */
+export const MAX_CALL_SECONDS = 7 * 86_400;
+
 /** The most calls one rateCalls request may carry. */
 export const MAX_CALLS_PER_BATCH = 5_000;
 
@@ -175,7 +178,7 @@ export class RatingService {
     if (callId.length < 1 || callId.length > 200) throw badInput(field('callId'), 'callId is 1 to 200 characters');
     const destination = normalizeNumber(c.destination);
     if (!/^[0-9]{1,20}$/.test(destination)) throw badInput(field('destination'), 'destination is a number of 1 to 20 digits');
-    if (!Number.isInteger(c.durationSeconds) || c.durationSeconds < 0 || c.durationSeconds > 7 * 86_400) {
+    if (!Number.isInteger(c.durationSeconds) || c.durationSeconds < 0 || c.durationSeconds > MAX_CALL_SECONDS) {
       throw badInput(field('durationSeconds'), 'durationSeconds is a whole number from 0 to 604800');
     }
     return { ...c, callId, destination };
@@ -184,16 +187,22 @@ export class RatingService {
   /** Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns record ids. */
   private async rateInScope(ctx: AuthedContext, em: Em, inputs: CallData[], accounts: Map<string, Account>): Promise<string[]> {
     const rootId = ctx.actor.rootId;
-    const existing = await em.execute<{ id: string; call_id: string }[]>(
-      // One probe of the unique (root_id, call_id) index per id, whatever the number of calls stored.
-      `select c.id, c.call_id from json_array_elements_text(?::json) as j(call_id)
-         cross join lateral (select id, call_id from calls where root_id = ? and call_id = j.call_id limit 1) c`,
-      [JSON.stringify(inputs.map((c) => c.callId)), rootId],
+    // Concurrent ratings of one account (a switch retrying a batch) queue here, in a fixed order, so the check
+    // for ids already rated below sees what the other committed.
+    for (const accountId of [...new Set(inputs.map((c) => c.accountId))].sort()) {
+      await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`rating:${accountId}`]);
+    }
+    const existing = await em.execute<{ id: string; account_id: string; call_id: string }[]>(
+      // One probe of the unique (account_id, call_id) index per call, whatever the number of calls stored.
+      `select c.id, c.account_id, c.call_id from json_to_recordset(?::json) as j(account_id text, call_id text)
+         cross join lateral (select id, account_id, call_id from calls where account_id = j.account_id and call_id = j.call_id limit 1) c`,
+      [JSON.stringify(inputs.map((c) => ({ account_id: c.accountId, call_id: c.callId })))],
     );
-    const known = new Map(existing.map((r) => [r.call_id, r.id]));
+    const callKey = (accountId: string, callId: string) => `${accountId}\u0000${callId}`;
+    const known = new Map(existing.map((r) => [callKey(r.account_id, r.call_id), r.id]));
 
     // Level accounts of every new call.
-    const fresh = inputs.filter((c) => !known.has(c.callId));
+    const fresh = inputs.filter((c) => !known.has(callKey(c.accountId, c.callId)));
     const allLevelIds = [...new Set(fresh.flatMap((c) => levelIds(accounts.get(c.accountId)!.path)))];
     const levelRows = allLevelIds.length
       ? await em.execute<LevelAccount[]>(
@@ -229,8 +238,7 @@ export class RatingService {
     const ids: string[] = [];
     const seenInBatch = new Map<string, string>();
     fresh.forEach((c, ci) => {
-      const first = seenInBatch.get(c.callId);
-      if (first) return;
+      if (seenInBatch.has(callKey(c.accountId, c.callId))) return;
       const account = accounts.get(c.accountId)!;
       const levels = levelIds(account.path);
       if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index: inputs.indexOf(c) } });
@@ -261,10 +269,10 @@ export class RatingService {
         };
       });
       const id = newId('CallRecord');
-      seenInBatch.set(c.callId, id);
+      seenInBatch.set(callKey(c.accountId, c.callId), id);
       planned.push({ id, input: c, account, charges });
     });
-    for (const c of inputs) ids.push(known.get(c.callId) ?? seenInBatch.get(c.callId)!);
+    for (const c of inputs) ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
     if (planned.length === 0) return ids;
 
     await this.write(ctx, em, rootId, planned, sources, levelById);
@@ -408,6 +416,8 @@ export class RatingService {
     if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
     const account = await ctx.services.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
+    // The answer reflects the balances of the levels above the account: it is for the switch, an ancestor.
+    if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');
     if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
     const now = new Date();
     const levels = await ctx.em.execute<{
@@ -466,7 +476,8 @@ export class RatingService {
       }
     }
     if (max !== null && max <= 0) return { allowed: false, maxDurationSeconds: 0, reason };
-    return { allowed: true, maxDurationSeconds: max, reason: null };
+    // Capped at the longest call rating accepts (and within GraphQL's Int).
+    return { allowed: true, maxDurationSeconds: max === null ? null : Math.min(max, MAX_CALL_SECONDS), reason: null };
   }
 }
 
