@@ -157,3 +157,10 @@ describe('production mode', () => {
     expect(errorCode(await prod.gql('{ me { id } }'))).toBe('UNAUTHENTICATED');
   });
 });
+
+describe('DateTime inputs', () => {
+  it.each(['0000-06-01T00:00:00Z', '+010000-01-01T00:00:00Z'])('refuses %s with BAD_USER_INPUT', async (at) => {
+    const result = await server.gql('query($id: ID!, $f: DateTime!) { earnings(accountId: $id, from: $f, to: "2030-01-01T00:00:00Z") { sales } }', { id: tree.r1.id, f: at }, tree.r1.token);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});

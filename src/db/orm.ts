@@ -75,15 +75,33 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
         const unlisten = await pglite.listen(channel, handler);
         return async () => unlisten();
       }
-      const client = new pg.Client({ connectionString: config.databaseUrl });
-      await client.connect();
-      client.on('notification', (msg) => {
-        if (msg.channel === channel && msg.payload) handler(msg.payload);
-      });
-      client.on('error', (error) => logger.error({ err: error }, 'event listener connection failed'));
-      await client.query(`LISTEN ${channel}`);
+      // A dedicated connection that comes back by itself: an instance that lost it would silently stop
+      // pushing events. Notifications sent while it was down are lost; subscribers read `alerts` for those.
+      let client: pg.Client | undefined;
+      let stopped = false;
+      const connect = async (): Promise<void> => {
+        if (stopped) return;
+        const next = new pg.Client({ connectionString: config.databaseUrl });
+        next.on('notification', (msg) => {
+          if (msg.channel === channel && msg.payload) handler(msg.payload);
+        });
+        const retry = (error?: unknown) => {
+          if (stopped || client !== next) return;
+          if (error) logger.error({ err: error }, 'event listener connection lost; reconnecting');
+          client = undefined;
+          next.end().catch(() => undefined);
+          setTimeout(() => void connect().catch((e) => retry(e)), 1000).unref();
+        };
+        next.on('error', retry);
+        next.on('end', () => retry());
+        client = next;
+        await next.connect();
+        await next.query(`LISTEN ${channel}`);
+      };
+      await connect();
       return async () => {
-        await client.end().catch(() => undefined);
+        stopped = true;
+        await client?.end().catch(() => undefined);
       };
     },
     async close() {

@@ -30,4 +30,34 @@ export const MoneyScalar = new GraphQLScalarType<Decimal, string>({
   },
 });
 
-export const DateTimeScalar = DateTimeResolver;
+/** graphql-scalars' DateTime, limited to the years PostgreSQL's timestamptz and the service handle (1-9999). */
+function inRange(value: Date): Date {
+  const year = value.getUTCFullYear();
+  if (!(year >= 1 && year <= 9999)) throw new GraphQLError('DateTime must be between the years 1 and 9999', { extensions: { code: 'BAD_USER_INPUT' } });
+  return value;
+}
+
+export const DateTimeScalar = new GraphQLScalarType<Date, Date>({
+  ...DateTimeResolver.toConfig(),
+  parseValue: (value) => {
+    let parsed: Date;
+    try {
+      parsed = DateTimeResolver.parseValue(value) as Date;
+    } catch (error) {
+      throw new GraphQLError((error as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return inRange(parsed);
+  },
+  parseLiteral: (ast, variables) => {
+    let value: Date;
+    try {
+      value = DateTimeResolver.parseLiteral(ast, variables) as Date;
+    } catch (error) {
+      throw new Error((error as Error).message);
+    }
+    const year = value.getUTCFullYear();
+    // (A NaN year, from an unparseable instant, fails the check too.) A plain error here, so graphql-js attaches the literal's location and the error can name the field.
+    if (!(year >= 1 && year <= 9999)) throw new Error('DateTime must be between the years 1 and 9999');
+    return value;
+  },
+});
