@@ -24,6 +24,8 @@ export interface Config {
   maxAliases: number;
   bodyLimit: string;
   shutdownTimeoutMs: number;
+  /** How often a running subscription re-checks its credential while events flow. */
+  credentialRecheckMs: number;
   /** How often the renewal scheduler runs; 0 switches it off. */
   renewalIntervalMs: number;
   /**
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bodyLimit: env.BODY_LIMIT || '1mb',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000),
     renewalIntervalMs: int(env, 'RENEWAL_INTERVAL_MS', 60_000),
+    credentialRecheckMs: int(env, 'CREDENTIAL_RECHECK_MS', 10_000),
     ...overrides,
   };
 }

@@ -124,6 +124,24 @@ export class Context {
   /** The transaction has begun and its scope is set: resolvers need not wait for anything. */
   transactionReady = false;
 
+  /** graphql-ws: the credential the socket authenticated with, re-checked while a subscription runs. */
+  credential?: string;
+  private credentialCheckedAt = 0;
+
+  /**
+   * Whether a long-lived subscription's credential still holds (not revoked, account and ancestors active).
+   * Checked against the database at most every `credentialRecheckMs` while events flow.
+   */
+  async stillAuthorized(): Promise<boolean> {
+    if (!this.credential || Date.now() - this.credentialCheckedAt < this.config.credentialRecheckMs) return true;
+    this.credentialCheckedAt = Date.now();
+    try {
+      return (await this.services.auth.authenticate(this.credential)) !== null;
+    } catch {
+      return false;
+    }
+  }
+
   bindActor(actor: Actor): void {
     this.actor = actor;
     this.log = this.log.child({ accountId: actor.accountId });

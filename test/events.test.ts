@@ -89,6 +89,30 @@ describe('balanceChanged', () => {
   });
 });
 
+describe('credentials of running subscriptions', () => {
+  it('a revoked API key or a suspended account ends the subscription', async () => {
+    const watcher = await startServer({ credentialRecheckMs: 0 });
+    try {
+      const t = await buildTree(watcher);
+      const key = (await watcher.ok('mutation { createApiKey(name: "dash") { secret } }', {}, t.r1.token)).createApiKey.secret;
+      const byKey = await listen(watcher.url, key, BALANCE);
+      const byToken = await listen(watcher.url, t.r1.token, BALANCE);
+      await topUp(watcher, t.r1.token, t.c1.id, '1');
+      await until(() => byKey.received.length === 1 && byToken.received.length === 1);
+      await watcher.ok('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: (await watcher.ok('{ apiKeys { edges { node { id } } } }', {}, t.r1.token)).apiKeys.edges[0].node.id }, t.r1.token);
+      await watcher.ok(UpdateAccountDocument, { id: t.r1.id, input: { status: 'SUSPENDED' } }, t.admin.token);
+      await topUp(watcher, t.admin.token, t.r1.id, '1');
+      await until(() => byKey.errors.length === 1 && byToken.errors.length === 1);
+      expect(byKey.received).toHaveLength(1);
+      expect(byToken.received).toHaveLength(1);
+      expect(byKey.errors[0][0].extensions.code).toBe('UNAUTHENTICATED');
+      await Promise.all([byKey.client.dispose(), byToken.client.dispose()]);
+    } finally {
+      await watcher.close();
+    }
+  });
+});
+
 describe('alerts', () => {
   it('LOW_BALANCE once per crossing, CREDIT_EXHAUSTED at zero, stored and pushed', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER', lowBalanceThreshold: '10' });

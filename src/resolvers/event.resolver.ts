@@ -1,6 +1,7 @@
 import { filter, map, pipe } from '@graphql-yoga/subscription';
 import { Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { Context } from '../context.js';
+import { DomainError } from '../errors.js';
 import type { AlertPayload, BalanceEventPayload } from '../events.js';
 import type { AlertView, BalanceEventView } from '../services/alert.service.js';
 import { AccountType } from '../schema/account.js';
@@ -8,7 +9,10 @@ import { AlertConnection, AlertsArgs, AlertType, BalanceEventType, EventArgs } f
 
 type Subscribe = SubscribeResolverData<unknown, EventArgs, Context>;
 
-/** Subscribers get only events inside their subtree (and of the account they named). */
+/**
+ * Subscribers get only events inside their subtree (and of the account they named), and only while their
+ * credential holds: a revoked key or a suspended account ends the subscription with UNAUTHENTICATED.
+ */
 async function scoped<T extends { path: string; accountId: string }, V>(
   { args, context }: Subscribe,
   topic: 'BALANCE' | 'ALERT',
@@ -18,7 +22,10 @@ async function scoped<T extends { path: string; accountId: string }, V>(
   return pipe(
     context.events.subscribe(topic) as AsyncIterable<T>,
     filter((event: T) => context.services.alerts.wants(context, event, args.accountId)),
-    map(convert),
+    map(async (event: T) => {
+      if (!(await context.stillAuthorized())) throw new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended');
+      return convert(event);
+    }),
   );
 }
 
