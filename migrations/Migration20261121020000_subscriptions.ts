@@ -21,11 +21,15 @@ CREATE TABLE package_subscriptions (
   current_period_start timestamptz NOT NULL,
   current_period_end timestamptz NOT NULL,
   periods_charged integer NOT NULL CHECK (periods_charged >= 1),
+  -- Renewing ahead (advance renew) charges the next period before it starts: until it does, the current
+  -- period is still current_period_number < periods_charged.
+  current_period_number integer NOT NULL DEFAULT 1,
   free_seconds_total integer NOT NULL CHECK (free_seconds_total >= 0),
   free_seconds_used integer NOT NULL DEFAULT 0 CHECK (free_seconds_used >= 0 AND free_seconds_used <= free_seconds_total),
   ended_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
   CHECK (current_period_start < current_period_end),
+  CHECK (current_period_number BETWEEN periods_charged - 1 AND periods_charged),
   UNIQUE (chain_id, level)
 );`);
     this.addSql(`CREATE INDEX package_subscriptions_account_idx ON package_subscriptions (account_id, seq);`);

@@ -94,13 +94,35 @@ describe('runRenewals', () => {
     expect(await sub(dated.sub.id, dated.c)).toMatchObject({ status: 'EXPIRED', endedAt: iso(s0 + 20 * DAY), periodsCharged: 2 });
   });
 
-  it('MONTHLY periods renew on the activation day, clamped; advance renew makes them due early', async () => {
-    const t = await chain({ billingType: 'MONTHLY', advanceRenewHours: 24 }, '2026-01-31T12:00:00.000Z');
+  it('MONTHLY periods renew on the activation day, clamped; advance renew charges ahead but switches at the boundary', async () => {
+    const t = await chain({ billingType: 'MONTHLY', advanceRenewHours: 24, freeMinutes: 10 }, '2026-01-31T12:00:00.000Z');
+    await sql(server, 'update package_subscriptions set free_seconds_used = 120 where chain_id = ?', [t.sub.id]);
     expect(await renew(t.admin, Date.parse('2026-02-27T11:59:59.000Z'))).toEqual({ renewed: 0, released: 0, expired: 0 });
     expect(await renew(t.admin, Date.parse('2026-02-27T12:00:00.000Z'))).toEqual({ renewed: 1, released: 0, expired: 0 });
-    expect(await sub(t.sub.id, t.c)).toMatchObject({ currentPeriodStart: '2026-02-28T12:00:00.000Z', currentPeriodEnd: '2026-03-31T12:00:00.000Z' });
+    // Paid ahead: period 2 is charged, but period 1 still runs, with its free seconds, until its end.
+    expect(await sub(t.sub.id, t.c)).toMatchObject({
+      periodsCharged: 2, currentPeriodStart: '2026-01-31T12:00:00.000Z', currentPeriodEnd: '2026-02-28T12:00:00.000Z', freeSecondsUsed: 120,
+    });
+    expect(await balance(t.c, t.admin)).toBe('978');
+    // At the boundary it switches without charging again.
+    expect(await renew(t.admin, Date.parse('2026-02-28T12:00:00.000Z'))).toEqual({ renewed: 0, released: 0, expired: 0 });
+    expect(await sub(t.sub.id, t.c)).toMatchObject({
+      periodsCharged: 2, currentPeriodStart: '2026-02-28T12:00:00.000Z', currentPeriodEnd: '2026-03-31T12:00:00.000Z', freeSecondsUsed: 0,
+    });
+    expect(await balance(t.c, t.admin)).toBe('978');
+    // Catching up over months: charge ahead and switch in turn.
     await renew(t.admin, Date.parse('2026-04-29T12:00:00.000Z'));
-    expect(await sub(t.sub.id, t.c)).toMatchObject({ periodsCharged: 4, currentPeriodEnd: '2026-05-31T12:00:00.000Z' });
+    expect(await sub(t.sub.id, t.c)).toMatchObject({ periodsCharged: 4, currentPeriodStart: '2026-03-31T12:00:00.000Z', currentPeriodEnd: '2026-04-30T12:00:00.000Z' });
+  });
+
+  it('terminating inside the advance window refunds the period paid ahead in full', async () => {
+    const t0 = Date.now() - 29.5 * DAY;
+    const t = await chain({ billingDays: 30, advanceRenewHours: 24, chargeType: 'FULL' }, iso(t0));
+    expect(await renew(t.admin, Date.now())).toEqual({ renewed: 1, released: 0, expired: 0 });
+    expect([await balance(t.c, t.admin), await balance(t.r1, t.admin)]).toEqual(['978', '980.2']);
+    await server.ok('mutation($id: ID!) { terminateSubscription(id: $id) { status } }', { id: t.sub.id }, t.c.token);
+    // FULL keeps the running period; the paid-ahead 10 comes back, and R1's 1.00 commission on it is reversed.
+    expect([await balance(t.c, t.admin), await balance(t.r1, t.admin)]).toEqual(['988', '989.2']);
   });
 
   it('never spins on chains that are due but cannot move yet (ONE_TIME with advance renew)', async () => {

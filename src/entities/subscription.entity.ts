@@ -50,6 +50,10 @@ export class PackageSubscription {
   @Property({ type: 'integer' })
   periodsCharged!: number;
 
+  /** The period running now; one less than periodsCharged while the next one is paid ahead. */
+  @Property({ type: 'integer' })
+  currentPeriodNumber!: number;
+
   @Property({ type: 'integer' })
   freeSecondsTotal!: number;
 

@@ -21,8 +21,10 @@ const MAX_PERIODS_PER_RUN = 120;
 
 interface ChainTerms {
   activated_at: Date;
+  current_period_start: Date;
   current_period_end: Date;
   periods_charged: number;
+  current_period_number: number;
   billing_type: BillingType;
   billing_days: number;
   free_minutes: number;
@@ -70,6 +72,8 @@ interface Posting {
  *
  * - Due: a chain whose current period ends (less the package's advance-renew hours) at or before `asOf`.
  * - The next period starts at the previous end, not at "now"; MONTHLY periods stay on the activation day.
+ *   Renewing ahead (advance-renew hours) charges the next period early, but it becomes current (free
+ *   seconds reset, calls and refunds move to it) only when the running period ends.
  * - Catching up after downtime: every missed period is charged in turn, oldest first, as of its own start,
  *   until the chain is current (at most MAX_PERIODS_PER_RUN periods per run; the next run continues).
  * - Each level pays its package's current price with the discount for that period number, no setup fee; a
@@ -116,8 +120,9 @@ export class RenewalService {
       `select s.chain_id from package_subscriptions s
          join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
         where s.level = 0 and s.status = 'ACTIVE'
-          and (case when t.billing_type = 'ONE_TIME' or t.end_date <= s.current_period_end
-                    then s.current_period_end  -- it ends, it is not renewed: due at its end, advance or not
+          and (case when s.periods_charged > s.current_period_number   -- paid ahead: due to switch at its end
+                      or t.billing_type = 'ONE_TIME' or t.end_date <= s.current_period_end  -- it ends: due at its end
+                    then s.current_period_end
                     else s.current_period_end - make_interval(hours => t.advance_renew_hours) end) <= ?
           and (?::text is null or starts_with(s.owner_path, ?))
         order by s.current_period_end, s.id
@@ -127,7 +132,7 @@ export class RenewalService {
     if (candidates.length === 0) return { report, claimed: 0 };
     const rows = await em.execute<(LevelRow & ChainTerms & { chain_size: number; status: SubscriptionStatus })[]>(
       `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, s.activated_at,
-              s.current_period_end, s.periods_charged, p.price::text, p.commission_rate::text, a.reseller_model,
+              s.current_period_start, s.current_period_end, s.periods_charged, s.current_period_number, p.price::text, p.commission_rate::text, a.reseller_model,
               t.billing_type, t.billing_days, t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date,
               t.advance_renew_hours,
               (select count(*)::int from package_subscriptions x where x.chain_id = s.chain_id) as chain_size
@@ -146,7 +151,10 @@ export class RenewalService {
       chainRows.sort((x, y) => x.level - y.level);
       const head = chainRows[0];
       if (head.level !== 0 || chainRows.length !== head.chain_size || head.status !== SubscriptionStatus.ACTIVE) continue;
-      if (new Date(head.current_period_end).getTime() - head.advance_renew_hours * 3_600_000 > asOf.getTime()) continue;
+      const aheadOrEnding = head.periods_charged > head.current_period_number || head.billing_type === BillingType.ONE_TIME ||
+        (head.end_date !== null && new Date(head.end_date) <= new Date(head.current_period_end));
+      const dueAt = new Date(head.current_period_end).getTime() - (aheadOrEnding ? 0 : head.advance_renew_hours * 3_600_000);
+      if (dueAt > asOf.getTime()) continue;
       due.push({ ...head, levels: chainRows });
     }
     // Everything due is held by another renewer right now: stop here, it is being renewed.
@@ -175,20 +183,33 @@ export class RenewalService {
 
     for (const chain of due) {
       const chainRows = chain.levels;
-      let n = chain.periods_charged;
+      const activated = new Date(chain.activated_at);
+      const advanceMs = chain.advance_renew_hours * 3_600_000;
+      let charged = chain.periods_charged;
+      let current = chain.current_period_number;
+      let start = new Date(chain.current_period_start);
       let end = new Date(chain.current_period_end);
-      let start = n === 1 ? new Date(chain.activated_at) : periodEnd(chain.billing_type, chain.billing_days, new Date(chain.activated_at), n - 1);
       let outcome: SubscriptionStatus = SubscriptionStatus.ACTIVE;
-      let renewedAny = false;
-      for (let i = 0; i < MAX_PERIODS_PER_RUN; i++) {
-        if (i > 0 && end.getTime() - chain.advance_renew_hours * 3_600_000 > asOf.getTime()) break;
-        const lastsForever = chain.billing_type !== BillingType.ONE_TIME && !(chain.end_date && new Date(chain.end_date) <= end);
-        if (!lastsForever) {
-          if (asOf < end) break; // an expiring chain ends at its period end, not before
-          outcome = SubscriptionStatus.EXPIRED;
+      let chargedAny = false;
+      let switched = false;
+      for (let i = 0; i < MAX_PERIODS_PER_RUN * 2; i++) {
+        // A period paid ahead becomes current at the boundary, not before: until then calls, free seconds and
+        // refunds still belong to the running period.
+        if (charged > current) {
+          if (asOf < end) break;
+          current++;
+          start = end;
+          end = periodEnd(chain.billing_type, chain.billing_days, activated, current);
+          switched = true;
+          continue;
+        }
+        const ends = chain.billing_type === BillingType.ONE_TIME || (chain.end_date !== null && new Date(chain.end_date) <= end);
+        if (ends) {
+          if (asOf >= end) outcome = SubscriptionStatus.EXPIRED; // at its period end, whatever the advance hours
           break;
         }
-        const next = n + 1;
+        if (asOf.getTime() < end.getTime() - advanceMs) break;
+        const next = charged + 1;
         const charges = chainRows.map((l) => {
           const price = discountedPrice(new Decimal(l.price), chain.discounts, next);
           const earns = l.level > 0 && l.reseller_model === ResellerModel.COMMISSION;
@@ -199,29 +220,27 @@ export class RenewalService {
           outcome = SubscriptionStatus.RELEASED;
           break;
         }
-        const nextStart = end;
-        const nextEnd = periodEnd(chain.billing_type, chain.billing_days, new Date(chain.activated_at), next);
+        const nextEnd = periodEnd(chain.billing_type, chain.billing_days, activated, next);
         for (const c of charges) {
           if (c.price.gt(0)) post(c.l, c.price.neg(), 'RENEWAL_FEE', next);
           if (c.commission.gt(0)) post(c.l, c.commission, 'COMMISSION', next);
           periods.push({
-            subscription_id: c.l.id, period_number: next, owner_path: c.l.owner_path, period_start: nextStart.toISOString(),
+            subscription_id: c.l.id, period_number: next, owner_path: c.l.owner_path, period_start: end.toISOString(),
             period_end: nextEnd.toISOString(), price: c.price.toFixed(), commission_rate: c.commission.gt(0) ? c.l.commission_rate : '0',
             commission: c.commission.toFixed(),
           });
         }
-        n = next;
-        start = nextStart;
-        end = nextEnd;
-        renewedAny = true;
+        charged = next;
+        chargedAny = true;
       }
-      if (outcome === SubscriptionStatus.ACTIVE && !renewedAny) continue;
-      if (outcome === SubscriptionStatus.ACTIVE) report.renewed++;
-      else if (outcome === SubscriptionStatus.RELEASED) report.released++;
-      else report.expired++;
+      if (outcome === SubscriptionStatus.ACTIVE && !chargedAny && !switched) continue;
+      if (outcome === SubscriptionStatus.RELEASED) report.released++;
+      else if (outcome === SubscriptionStatus.EXPIRED) report.expired++;
+      else if (chargedAny) report.renewed++;
       updates.push({
-        chain_id: chain.chain_id, status: outcome, periods_charged: n, period_start: start.toISOString(), period_end: end.toISOString(),
-        free_seconds: chain.free_minutes * 60, reset: renewedAny, ended_at: outcome === SubscriptionStatus.ACTIVE ? null : end.toISOString(),
+        chain_id: chain.chain_id, status: outcome, periods_charged: charged, current_period_number: current,
+        period_start: start.toISOString(), period_end: end.toISOString(), free_seconds: chain.free_minutes * 60, reset: switched,
+        ended_at: outcome === SubscriptionStatus.ACTIVE ? null : end.toISOString(),
       });
     }
 
@@ -241,11 +260,13 @@ export class RenewalService {
     if (updates.length) {
       await em.execute(
         `update package_subscriptions s set
-           status = x.status, periods_charged = x.periods_charged, current_period_start = x.period_start,
+           status = x.status, periods_charged = x.periods_charged, current_period_number = x.current_period_number,
+           current_period_start = x.period_start,
            current_period_end = x.period_end, ended_at = x.ended_at,
            free_seconds_total = case when x.reset then x.free_seconds else s.free_seconds_total end,
            free_seconds_used = case when x.reset then 0 else s.free_seconds_used end
-          from json_to_recordset(?::json) as x(chain_id text, status text, periods_charged int, period_start timestamptz,
+          from json_to_recordset(?::json) as x(chain_id text, status text, periods_charged int, current_period_number int,
+                                                 period_start timestamptz,
                                                  period_end timestamptz, free_seconds int, reset boolean, ended_at timestamptz)
          where s.chain_id = x.chain_id`,
         [JSON.stringify(updates)],

@@ -134,6 +134,7 @@ interface ChainSubscriptionRow {
   current_period_start: Date;
   current_period_end: Date;
   periods_charged: number;
+  current_period_number: number;
   free_seconds_total: number;
   free_seconds_used: number;
 }
@@ -338,7 +339,7 @@ export class SubscriptionService {
       await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
         const chain = await em.execute<ChainSubscriptionRow[]>(
           `select id, account_id, owner_path, package_id, level, status, activated_at, current_period_start,
-                  current_period_end, periods_charged, free_seconds_total, free_seconds_used
+                  current_period_end, periods_charged, current_period_number, free_seconds_total, free_seconds_used
              from package_subscriptions where chain_id = ? order by id for no key update`,
           [visible.chainId],
         );
@@ -357,31 +358,38 @@ export class SubscriptionService {
           throw new DomainError('MINIMUM_TERM', `The minimum term is ${terms.minimum_days} days from activation`);
         }
         for (const sub of chain) {
-          const [period] = await em.execute<{ price: string; commission: string; commission_rate: string }[]>(
-            `select price::text, commission::text, commission_rate::text from subscription_periods
-              where subscription_id = ? and period_number = ?`,
-            [sub.id, sub.periods_charged],
-          );
-          const refund = refundFor({
-            chargeType: terms.charge_type,
-            price: new Decimal(period.price),
-            periodStart: new Date(sub.current_period_start),
-            periodEnd: new Date(sub.current_period_end),
-            at: when,
-            freeSecondsTotal: sub.free_seconds_total,
-            freeSecondsUsed: sub.free_seconds_used,
-          });
-          const commission = new Decimal(period.commission);
-          const reversal = commission.gt(0) ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund)) : ZERO;
           const base = { accountId: sub.account_id, actorId: ctx.actor.accountId, subscriptionId: sub.id };
-          const label = `${sub.package_id} period ${sub.periods_charged}`;
-          if (refund.gt(0)) await this.balances.post(em, { ...base, amount: refund, kind: 'REFUND', description: label });
-          if (reversal.gt(0)) await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
-          await em.execute(
-            `update subscription_periods set refund = ?::numeric, commission_reversal = ?::numeric
-              where subscription_id = ? and period_number = ?`,
-            [refund.toFixed(), reversal.toFixed(), sub.id, sub.periods_charged],
-          );
+          // The running period by its charge type; a period paid ahead (advance renew) comes back whole.
+          for (let n = sub.current_period_number; n <= sub.periods_charged; n++) {
+            const [period] = await em.execute<{ price: string; commission: string; commission_rate: string }[]>(
+              `select price::text, commission::text, commission_rate::text from subscription_periods
+                where subscription_id = ? and period_number = ?`,
+              [sub.id, n],
+            );
+            const price = new Decimal(period.price);
+            const refund =
+              n === sub.current_period_number
+                ? refundFor({
+                    chargeType: terms.charge_type,
+                    price,
+                    periodStart: new Date(sub.current_period_start),
+                    periodEnd: new Date(sub.current_period_end),
+                    at: when,
+                    freeSecondsTotal: sub.free_seconds_total,
+                    freeSecondsUsed: sub.free_seconds_used,
+                  })
+                : price;
+            const commission = new Decimal(period.commission);
+            const reversal = commission.gt(0) ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund)) : ZERO;
+            const label = `${sub.package_id} period ${n}`;
+            if (refund.gt(0)) await this.balances.post(em, { ...base, amount: refund, kind: 'REFUND', description: label });
+            if (reversal.gt(0)) await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
+            await em.execute(
+              `update subscription_periods set refund = ?::numeric, commission_reversal = ?::numeric
+                where subscription_id = ? and period_number = ?`,
+              [refund.toFixed(), reversal.toFixed(), sub.id, n],
+            );
+          }
         }
         await em.execute(`update package_subscriptions set status = 'TERMINATED', ended_at = ? where chain_id = ?`, [
           when,
