@@ -1,3 +1,4 @@
+import type { EntityName, FilterQuery } from '@mikro-orm/core';
 import { Router, type Request, type Response } from 'express';
 import type { Context } from '../context.js';
 import { Account, CallRecord, LedgerEntry } from '../entities/index.js';
@@ -17,6 +18,29 @@ function csvCell(value: unknown): string {
 
 function csvLine(cells: unknown[]): string {
   return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/** Writes the header, then the rows in insertion order, a keyset batch at a time (memory stays flat). */
+async function stream<T extends { seq?: string }>(
+  ctx: Context,
+  res: Response,
+  entity: EntityName<T>,
+  where: Record<string, unknown>,
+  header: string[],
+  cells: (row: T) => unknown[],
+): Promise<void> {
+  res.write(csvLine(header));
+  let after = '0';
+  for (;;) {
+    const rows = (await ctx.em.find(entity, { ...where, seq: { $gt: after } } as FilterQuery<T>, {
+      orderBy: { seq: 'asc' } as never,
+      limit: BATCH,
+    })) as T[];
+    for (const row of rows) res.write(csvLine(cells(row)));
+    ctx.em.clear();
+    if (rows.length < BATCH) return;
+    after = rows.at(-1)!.seq!;
+  }
 }
 
 type Scoped = (ctx: Context & { actor: NonNullable<Context['actor']> }, req: Request, res: Response) => Promise<void>;
@@ -62,76 +86,41 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
     }
   };
 
+  /** The account named by ?accountId= (default: the caller), in scope, or NOT_FOUND. */
+  const accountParam = async (ctx: Context, req: Request) => {
+    const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : ctx.actor!.accountId;
+    const account = await ctx.services.accounts.find(ctx, accountId);
+    if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
+    return account;
+  };
+
   router.get(
     '/accounts.csv',
-    scoped('accounts.csv', async (ctx, _req, res) => {
-      res.write(
-        csvLine(['id', 'number', 'kind', 'name', 'email', 'parent_id', 'status', 'currency', 'billing_mode',
-          'balance', 'credit_limit', 'available_balance', 'reseller_model', 'created_at']),
-      );
-      let after = '0';
-      for (;;) {
-        const rows = await ctx.em.find(
-          Account,
-          { path: { $like: likePrefix(ctx.actor.path) }, seq: { $gt: after } },
-          { orderBy: { seq: 'asc' }, limit: BATCH },
-        );
-        for (const a of rows) {
-          res.write(
-            csvLine([a.id, a.number, a.kind, a.name, a.email, a.parentId, a.status, a.currency, a.billingMode,
-              formatMoney(a.balance), formatMoney(a.creditLimit), formatMoney(a.availableBalance), a.resellerModel,
-              a.createdAt]),
-          );
-        }
-        ctx.em.clear();
-        if (rows.length < BATCH) break;
-        after = rows.at(-1)!.seq!;
-      }
-    }),
+    scoped('accounts.csv', (ctx, _req, res) =>
+      stream(ctx, res, Account, { path: { $like: likePrefix(ctx.actor.path) } },
+        ['id', 'number', 'kind', 'name', 'email', 'parent_id', 'status', 'currency', 'billing_mode', 'balance', 'credit_limit',
+          'available_balance', 'reseller_model', 'created_at'],
+        (a) => [a.id, a.number, a.kind, a.name, a.email, a.parentId, a.status, a.currency, a.billingMode, formatMoney(a.balance),
+          formatMoney(a.creditLimit), formatMoney(a.availableBalance), a.resellerModel, a.createdAt]),
+    ),
   );
 
   router.get(
     '/ledger.csv',
-    scoped('ledger.csv', async (ctx, req, res) => {
-      const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : ctx.actor.accountId;
-      const account = await ctx.services.accounts.find(ctx, accountId);
-      if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
-      res.write(csvLine(['id', 'account_id', 'created_at', 'kind', 'amount', 'balance_after', 'description']));
-      let after = '0';
-      for (;;) {
-        const rows = await ctx.em.find(
-          LedgerEntry,
-          { accountId: account.id, seq: { $gt: after } },
-          { orderBy: { seq: 'asc' }, limit: BATCH },
-        );
-        for (const e of rows) {
-          res.write(csvLine([e.id, e.accountId, e.createdAt, e.kind, formatMoney(e.amount), formatMoney(e.balanceAfter), e.description]));
-        }
-        ctx.em.clear();
-        if (rows.length < BATCH) break;
-        after = rows.at(-1)!.seq!;
-      }
-    }),
+    scoped('ledger.csv', async (ctx, req, res) =>
+      stream(ctx, res, LedgerEntry, { accountId: (await accountParam(ctx, req)).id },
+        ['id', 'account_id', 'created_at', 'kind', 'amount', 'balance_after', 'description'],
+        (e) => [e.id, e.accountId, e.createdAt, e.kind, formatMoney(e.amount), formatMoney(e.balanceAfter), e.description]),
+    ),
   );
 
   router.get(
     '/calls.csv',
-    scoped('calls.csv', async (ctx, req, res) => {
-      const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : ctx.actor.accountId;
-      const account = await ctx.services.accounts.find(ctx, accountId);
-      if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
-      res.write(csvLine(['id', 'call_id', 'account_id', 'started_at', 'destination', 'direction', 'duration_seconds', 'billed_seconds', 'cost']));
-      let after = '0';
-      for (;;) {
-        const rows = await ctx.em.find(CallRecord, { accountId: account.id, seq: { $gt: after } }, { orderBy: { seq: 'asc' }, limit: BATCH });
-        for (const c of rows) {
-          res.write(csvLine([c.id, c.callId, c.accountId, c.startedAt, c.destination, c.direction, c.durationSeconds, c.billedSeconds, formatMoney(c.cost)]));
-        }
-        ctx.em.clear();
-        if (rows.length < BATCH) break;
-        after = rows.at(-1)!.seq!;
-      }
-    }),
+    scoped('calls.csv', async (ctx, req, res) =>
+      stream(ctx, res, CallRecord, { accountId: (await accountParam(ctx, req)).id },
+        ['id', 'call_id', 'account_id', 'started_at', 'destination', 'direction', 'duration_seconds', 'billed_seconds', 'cost'],
+        (c) => [c.id, c.callId, c.accountId, c.startedAt, c.destination, c.direction, c.durationSeconds, c.billedSeconds, formatMoney(c.cost)]),
+    ),
   );
 
   return router;
