@@ -31,7 +31,3 @@ export function periodEnd(billingType: BillingType, billingDays: number, activat
   if (billingType === BillingType.MONTHLY) return addMonthsClamped(activatedAt, n);
   return new Date(activatedAt.getTime() + n * billingDays * DAY_MS);
 }
-
-export function periodStart(billingType: BillingType, billingDays: number, activatedAt: Date, n: number): Date {
-  return n === 1 ? activatedAt : periodEnd(billingType, billingDays, activatedAt, n - 1);
-}
