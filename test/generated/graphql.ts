@@ -340,6 +340,7 @@ export type NodeQueryVariables = Exact<{
 
 export type NodeQuery = { node:
     | { __typename: 'Account', name: string, id: string }
+    | { __typename: 'Alert', id: string }
     | { __typename: 'ApiKey', name: string, id: string }
     | { __typename: 'CallRecord', id: string }
     | { __typename: 'LedgerEntry', amount: string, id: string }
