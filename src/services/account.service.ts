@@ -7,7 +7,7 @@ import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { hashPassword } from './passwords.js';
 import {
   nonNegative,
@@ -126,7 +126,6 @@ export class AccountService {
   }
 
   private async page(ctx: AuthedContext, base: Record<string, unknown>, filter: AccountListFilter): Promise<Page<Account>> {
-    const size = pageSize(filter.first);
     const where: Record<string, unknown> = { ...base };
     where.status = filter.status ?? { $ne: AccountStatus.DELETED };
     if (filter.kind) where.kind = filter.kind;
@@ -135,10 +134,7 @@ export class AccountService {
       const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       where.$or = [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }, { number: { $like: pattern } }];
     }
-    const countWhere = { ...where };
-    if (filter.after) where.seq = { $gt: decodeCursor(filter.after) };
-    const rows = await ctx.em.find(Account, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(Account, countWhere));
+    return findPage(ctx.em, Account, where, filter, 'asc');
   }
 
   async create(ctx: Context, data: CreateAccountData): Promise<Account> {

@@ -4,7 +4,7 @@ import { Alert, type AlertKind } from '../entities/index.js';
 import { notFound } from '../errors.js';
 import type { AlertPayload, BalanceEventPayload } from '../events.js';
 import { Decimal } from '../money.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { likePrefix } from '../entities/scope.js';
 
 export interface AlertView {
@@ -34,7 +34,6 @@ export class AlertService {
   /** Stored alerts, newest first: of one account in scope, or of the caller's whole subtree. */
   async list(ctx: Context, accountId: string | null | undefined, args: PageArgs): Promise<Page<AlertView>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
     const where: Record<string, unknown> = {};
     if (accountId) {
       if (!(await ctx.services.accounts.find(ctx, accountId))) throw notFound('Account not found');
@@ -42,10 +41,7 @@ export class AlertService {
     } else {
       where.ownerPath = { $like: likePrefix(ctx.actor.path) };
     }
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(Alert, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(Alert, countWhere)).map(fromEntity);
+    return (await findPage(ctx.em, Alert, where, args, 'desc')).map(fromEntity);
   }
 
   async find(ctx: Context, id: string): Promise<AlertView | null> {

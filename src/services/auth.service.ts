@@ -7,7 +7,7 @@ import { systemEm, type Em, type Orm } from '../db/orm.js';
 import { Account, AccountKind, ApiKey } from '../entities/index.js';
 import { DomainError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { verifyPassword } from './passwords.js';
 import { requireText } from './validate.js';
 
@@ -164,11 +164,6 @@ export class AuthService {
   /** The keys of one account in scope (the caller's by default), newest first. */
   async listApiKeys(ctx: Context, accountId: string | null | undefined, args: PageArgs): Promise<Page<ApiKey>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
-    const where: Record<string, unknown> = { accountId: accountId ?? ctx.actor.accountId };
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(ApiKey, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(ApiKey, countWhere));
+    return findPage(ctx.em, ApiKey, { accountId: accountId ?? ctx.actor.accountId }, args, 'desc');
   }
 }

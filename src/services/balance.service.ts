@@ -7,7 +7,7 @@ import { newId } from '../ids.js';
 import { Decimal } from '../money.js';
 import type { AccountService } from './account.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { optionalText } from './validate.js';
 
 export interface BalanceChangeData {
@@ -130,12 +130,7 @@ export class BalanceService {
   /** Newest first. */
   async ledger(ctx: Context, accountId: string, args: PageArgs): Promise<Page<LedgerEntry>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
-    const where: Record<string, unknown> = { accountId };
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(LedgerEntry, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(LedgerEntry, countWhere));
+    return findPage(ctx.em, LedgerEntry, { accountId }, args, 'desc');
   }
 
   async entry(ctx: Context, id: string): Promise<LedgerEntry | null> {

@@ -20,7 +20,7 @@ import {
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { decodeCursor, pageSize, toPage, findPage, type Page, type PageArgs } from './pagination.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 
 export interface DiscountData {
@@ -382,13 +382,9 @@ export class PackageService {
 
   async owned(ctx: Context, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
     const where: Record<string, unknown> = { ownerId: accountId, ownerPath: { $like: likePrefix(ctx.actor.path) } };
     if (args.status) where.status = args.status;
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(Package, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
-    const page = toPage(rows, size, () => ctx.em.count(Package, countWhere));
+    const page = await findPage(ctx.em, Package, where, args, 'asc');
     return this.viewPage(ctx.em, page);
   }
 

@@ -1,3 +1,5 @@
+import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import type { Em } from '../db/orm.js';
 import { badInput } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -72,4 +74,22 @@ export function toPage<T extends { seq?: string | null }>(
   const slice = rows.slice(0, size);
   const edges = slice.map((node) => ({ cursor: encodeCursor(node.seq!), node }));
   return new Page(edges, { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, count);
+}
+
+/**
+ * One page of an entity in keyset order on its `seq`: oldest first ('asc') or newest first ('desc'). The count
+ * behind totalCount ignores the cursor and runs only if a client selects it. Queries go through the scope
+ * filter like any other.
+ */
+export async function findPage<T extends { seq?: string | null }>(
+  em: Em,
+  entity: EntityName<T>,
+  where: Record<string, unknown>,
+  args: PageArgs,
+  order: 'asc' | 'desc',
+): Promise<Page<T>> {
+  const size = pageSize(args.first);
+  const page = args.after ? { ...where, seq: { [order === 'asc' ? '$gt' : '$lt']: decodeCursor(args.after) } } : where;
+  const rows = (await em.find(entity, page as FilterQuery<T>, { orderBy: { seq: order } as never, limit: size + 1 })) as T[];
+  return toPage(rows, size, () => em.count(entity, where as FilterQuery<T>));
 }

@@ -5,7 +5,7 @@ import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
@@ -173,17 +173,11 @@ export class RateService {
   /** Rate groups owned by the caller's subtree. */
   async listGroups(ctx: Context, args: PageArgs): Promise<Page<RateGroup>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
-    const where: Record<string, unknown> = { ownerPath: { $like: likePrefix(ctx.actor.path) } };
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $gt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(RateGroup, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(RateGroup, countWhere));
+    return findPage(ctx.em, RateGroup, { ownerPath: { $like: likePrefix(ctx.actor.path) } }, args, 'asc');
   }
 
   async listRates(ctx: Context, group: RateGroup, filter: RateFilter): Promise<Page<Rate>> {
     requireActor(ctx);
-    const size = pageSize(filter.first);
     const where: Record<string, unknown> = { rateGroupId: group.id };
     if (filter.direction) where.direction = filter.direction;
     if (filter.prefix) {
@@ -191,10 +185,7 @@ export class RateService {
       if (!/^[0-9]{1,20}$/.test(prefix)) throw badInput('prefix', 'A prefix is 1 to 20 digits');
       where.prefix = { $like: `${prefix}%` };
     }
-    const countWhere = { ...where };
-    if (filter.after) where.seq = { $gt: decodeCursor(filter.after) };
-    const rows = await ctx.em.find(Rate, where, { orderBy: { seq: 'asc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(Rate, countWhere));
+    return findPage(ctx.em, Rate, where, filter, 'asc');
   }
 
   /** The rate an account pays for a number: its assigned group (its parent's), longest prefix. */

@@ -5,7 +5,7 @@ import { Account, AccountStatus, Applicability, CallCharge, CallRecord, Directio
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, type Page, type PageArgs } from './pagination.js';
 import { normalizeNumber, type RateService } from './rate.service.js';
 
 export interface CallData {
@@ -396,12 +396,7 @@ export class RatingService {
     requireActor(ctx);
     const account = await ctx.services.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
-    const size = pageSize(args.first);
-    const where: Record<string, unknown> = { accountId };
-    const countWhere = { ...where };
-    if (args.after) where.seq = { $lt: decodeCursor(args.after) };
-    const rows = await ctx.em.find(CallRecord, where, { orderBy: { seq: 'desc' }, limit: size + 1 });
-    return toPage(rows, size, () => ctx.em.count(CallRecord, countWhere));
+    return findPage(ctx.em, CallRecord, { accountId }, args, 'desc');
   }
 
   /**

@@ -92,4 +92,15 @@ export async function sql<T = Record<string, unknown>>(server: TestServer, text:
   return systemEm(server.app.db.orm).execute(text, params) as Promise<T[]>;
 }
 
+/** Accounts of a platform whose balance is not the sum of their ledger entries: none, ever (DOMAIN.md 2). */
+export async function ledgerMismatches(server: TestServer, rootId: string): Promise<string[]> {
+  const rows = await sql<{ id: string }>(
+    server,
+    `select a.id from accounts a
+      where a.root_id = ? and a.balance <> (select coalesce(sum(amount), 0) from ledger_entries l where l.account_id = a.id)`,
+    [rootId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export { pg };
