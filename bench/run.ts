@@ -27,6 +27,10 @@ const EVENTS = Number(env.BENCH_EVENTS ?? 50);
 const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
+/** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
+const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events'] as const;
+const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
+const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
 interface Row {
   figure: string;
@@ -439,14 +443,16 @@ try {
   const token = app.services.auth.sign(admin[0].id);
   results.engine = app.db.engine;
   results.node = process.version;
-  await benchRateLookup(app, url, token);
-  await benchRating(app, url, token);
-  await benchCeiling(db.url, app);
-  await benchTopUps(url, token);
-  await benchSubtreePage(app, url, token);
-  await benchRenewals(app, url, token);
-  await benchAlertLatency(app, url, token, SUBSCRIBERS, EVENTS);
-  await benchAlertLatency(app, url, token, MANY_SUBSCRIBERS, 5);
+  if (runs('lookup')) await benchRateLookup(app, url, token);
+  if (runs('rating')) await benchRating(app, url, token);
+  if (runs('ceiling')) await benchCeiling(db.url, app);
+  if (runs('topups')) await benchTopUps(url, token);
+  if (runs('page')) await benchSubtreePage(app, url, token);
+  if (runs('renewals')) await benchRenewals(app, url, token);
+  if (runs('events')) {
+    await benchAlertLatency(app, url, token, SUBSCRIBERS, EVENTS);
+    await benchAlertLatency(app, url, token, MANY_SUBSCRIBERS, 5);
+  }
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });
 } finally {
@@ -457,5 +463,7 @@ try {
 const width = Math.max(...rows.map((r) => r.figure.length));
 console.log(`\nTrellis benchmark (${results.engine}, Node ${results.node})\n`);
 for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.value.padStart(18)}  ${r.note ?? ''}`);
-mkdirSync(new URL('.', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), { recursive: true });
-writeFileSync(new URL('../../bench/results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`);
+if (SECTIONS.every(runs)) {
+  mkdirSync(new URL('.', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), { recursive: true });
+  writeFileSync(new URL('../../bench/results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`);
+}

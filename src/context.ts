@@ -125,8 +125,14 @@ export class Context {
   transactionReady = false;
 
   /** graphql-ws: the credential the socket authenticated with, re-checked while a subscription runs. */
-  credential?: string;
+  private credential?: string;
   private credentialCheckedAt = 0;
+
+  /** For a graphql-ws operation: the credential it was just authenticated with, re-checked later. */
+  watchCredential(credential: string): void {
+    this.credential = credential;
+    this.credentialCheckedAt = Date.now();
+  }
 
   /**
    * Whether a long-lived subscription's credential still holds (not revoked, account and ancestors active).

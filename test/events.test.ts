@@ -89,6 +89,40 @@ describe('balanceChanged', () => {
   });
 });
 
+describe('cost of pushing an event', () => {
+  /** Transactions begun from a top-up until every watcher has received its event (the top-up's own is one). */
+  async function transactionsToDeliver(watchers: Awaited<ReturnType<typeof listen>>[], accountId: string): Promise<number> {
+    // Each subscription checks its account in a short transaction of its own as it starts: let those end first.
+    await new Promise((r) => setTimeout(r, 100));
+    const knex = server.app.db.orm.em.getConnection().getKnex();
+    let n = 0;
+    const count = (q: { sql: string }) => { if (/^begin/i.test(q.sql)) n++; };
+    const before = watchers.map((w) => w.received.length);
+    knex.on('query', count);
+    try {
+      await topUp(server, tree.r1.token, accountId, '1');
+      await until(() => watchers.every((w, i) => w.received.length === before[i] + 1));
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      knex.off('query', count);
+    }
+    return n;
+  }
+
+  it('costs no database work per subscriber when the event asks only for its own fields', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+    const plain = await Promise.all(Array.from({ length: 5 }, () =>
+      listen(server.url, tree.r1.token, 'subscription($id: ID) { balanceChanged(accountId: $id) { balance availableBalance delta kind at } }', { id: c.id })));
+    expect(await transactionsToDeliver(plain, c.id)).toBe(1);
+    expect(plain[0].received.at(-1).balanceChanged).toMatchObject({ balance: '1', delta: '1', kind: 'TOPUP' });
+    // Asking for the account reads it, in each subscriber's own scoped transaction.
+    const withAccount = await Promise.all(Array.from({ length: 5 }, () => listen(server.url, tree.r1.token, BALANCE, { id: c.id })));
+    expect(await transactionsToDeliver(withAccount, c.id)).toBe(1 + 5);
+    expect(withAccount[0].received.at(-1).balanceChanged.account).toEqual({ id: c.id });
+    await Promise.all([...plain, ...withAccount].map((s) => s.client.dispose()));
+  });
+});
+
 describe('credentials of running subscriptions', () => {
   it('a revoked API key or a suspended account ends the subscription', async () => {
     const watcher = await startServer({ credentialRecheckMs: 0 });

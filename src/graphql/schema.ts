@@ -13,7 +13,9 @@ import { createEvents } from '../events.js';
 /**
  * Runs before every resolver.
  * - Waits for the request's scoped transaction, which opens on first use. Fields marked `outsideScope`
- *   (login) skip it: they must not open a transaction before the caller is known.
+ *   (login) skip it: they must not open a transaction before the caller is known. Fields marked IN_MEMORY
+ *   skip it too while none is open: they read the object in hand, so an event pushed to a thousand
+ *   subscribers costs no transaction per subscriber.
  * - On a parent account seen only through something it owns (a PublicAccount), lets through the fields
  *   marked `publicIdentity` and `id`, and refuses the rest: deny by default.
  */
@@ -27,7 +29,7 @@ const scopeMiddleware: MiddlewareFn<Context> = ({ context, info, root }, next) =
   // The common case, every field after the first: no promise, no await (this runs for every field).
   if (context.transactionReady || !context.actor) return next();
   const field = info.parentType.getFields()[info.fieldName];
-  if (!context.transactionStarted && field?.extensions?.outsideScope) return next();
+  if (!context.transactionStarted && (field?.extensions?.outsideScope || field?.extensions?.inMemory)) return next();
   return context.ensureTransaction()!.then(() => next());
 };
 

@@ -86,7 +86,7 @@ export function attachWebSocket(deps: {
         if (cost > config.maxComplexity) return [tooExpensive(cost, config.maxComplexity)];
         const contextValue = new Context(orm, services, config, events, log);
         contextValue.bindActor(actor);
-        contextValue.credential = (ctx.extra as ConnectionExtra).authorization;
+        contextValue.watchCredential((ctx.extra as ConnectionExtra).authorization!);
         return {
           schema,
           document,

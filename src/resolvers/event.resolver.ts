@@ -1,10 +1,11 @@
 import { filter, map, pipe } from '@graphql-yoga/subscription';
-import { Args, Authorized, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Args, Authorized, Ctx, Extensions, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
 import type { AlertPayload, BalanceEventPayload } from '../events.js';
 import type { AlertView, BalanceEventView } from '../services/alert.service.js';
 import { AccountType } from '../schema/account.js';
+import { IN_MEMORY } from '../schema/node.js';
 import { AlertConnection, AlertsArgs, AlertType, BalanceEventType, EventArgs } from '../schema/event.js';
 
 type Subscribe = SubscribeResolverData<unknown, EventArgs, Context>;
@@ -40,6 +41,7 @@ export class AlertResolver {
   @Subscription(() => AlertType, {
     subscribe: (data: Subscribe) => scoped(data, 'ALERT', (p: AlertPayload) => data.context.services.alerts.toAlert(p)),
   })
+  @Extensions(IN_MEMORY)
   alertRaised(@Root() alert: AlertView, @Args() _args: EventArgs): AlertView {
     return alert;
   }
@@ -57,6 +59,7 @@ export class BalanceEventResolver {
     subscribe: (data: Subscribe) =>
       scoped(data, 'BALANCE', (p: BalanceEventPayload) => data.context.services.alerts.toBalanceEvent(p)),
   })
+  @Extensions(IN_MEMORY)
   balanceChanged(@Root() event: BalanceEventView, @Args() _args: EventArgs): BalanceEventView {
     return event;
   }

@@ -1,8 +1,8 @@
-import { ArgsType, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { ArgsType, Extensions, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { AlertKind } from '../entities/index.js';
 import type { Decimal } from '../money.js';
 import { Connection, PageArgs } from './connection.js';
-import { Node } from './node.js';
+import { IN_MEMORY, Node } from './node.js';
 import { MoneyScalar } from './scalars.js';
 
 registerEnumType(AlertKind, { name: 'AlertKind' });
@@ -10,33 +10,42 @@ registerEnumType(AlertKind, { name: 'AlertKind' });
 @ObjectType('BalanceEvent', { description: 'One balance change, pushed after it committed' })
 export class BalanceEventType {
   @Field(() => MoneyScalar)
+  @Extensions(IN_MEMORY)
   balance!: Decimal;
 
   @Field(() => MoneyScalar)
+  @Extensions(IN_MEMORY)
   availableBalance!: Decimal;
 
   @Field(() => MoneyScalar)
+  @Extensions(IN_MEMORY)
   delta!: Decimal;
 
   @Field({ description: 'The ledger entry kind: TOPUP, USAGE, RENEWAL_FEE, ...' })
+  @Extensions(IN_MEMORY)
   kind!: string;
 
   @Field()
+  @Extensions(IN_MEMORY)
   at!: Date;
 }
 
 @ObjectType('Alert', { implements: Node })
 export class AlertType extends Node {
   @Field(() => AlertKind)
+  @Extensions(IN_MEMORY)
   kind!: AlertKind;
 
   @Field(() => MoneyScalar, { description: 'Available balance right after the change that raised it' })
+  @Extensions(IN_MEMORY)
   availableBalance!: Decimal;
 
   @Field(() => MoneyScalar, { nullable: true, description: 'The low-balance threshold crossed (LOW_BALANCE)' })
+  @Extensions(IN_MEMORY)
   threshold!: Decimal | null;
 
   @Field()
+  @Extensions(IN_MEMORY)
   at!: Date;
 }
 
