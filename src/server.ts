@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -105,6 +106,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     // main.ts owns shutdown: Apollo's own handler would re-raise the signal and exit with 143 mid-drain.
     stopOnTerminationSignals: false,
     plugins: [
+      // Responses are per caller and never cached; the default cache-control plugin would wrap every field.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },
       complexityPlugin(schema, config),

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.js';
 import type { Actor, Context } from '../context.js';
@@ -32,10 +32,15 @@ interface ActorRow {
 }
 
 export class AuthService {
+  /** Built once: given the secret as a string, jsonwebtoken builds a key object on every sign and verify. */
+  private readonly jwtKey: KeyObject;
+
   constructor(
     private readonly config: Config,
     private readonly orm: Orm,
-  ) {}
+  ) {
+    this.jwtKey = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
+  }
 
   /**
    * Runs outside any caller's scope (it has to find the account by email), so it must not share a request
@@ -60,7 +65,7 @@ export class AuthService {
   }
 
   sign(accountId: string): string {
-    return jwt.sign({}, this.config.jwtSecret, {
+    return jwt.sign({}, this.jwtKey, {
       algorithm: 'HS256',
       subject: accountId,
       issuer: this.config.jwtIssuer,
@@ -82,7 +87,7 @@ export class AuthService {
     if (credential.startsWith(API_KEY_PREFIX)) return this.authenticateApiKey(em, credential);
     let accountId: string;
     try {
-      const claims = jwt.verify(credential, this.config.jwtSecret, {
+      const claims = jwt.verify(credential, this.jwtKey, {
         algorithms: ['HS256'],
         issuer: this.config.jwtIssuer,
         audience: this.config.jwtAudience,
