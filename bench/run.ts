@@ -32,6 +32,36 @@ const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', '
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
+/**
+ * BENCH_TRACE=1: where a section's database time goes. Sums the server's statements by their first words
+ * (time from send to response, as the server process sees it) and prints the largest after the section.
+ */
+function traceStatements(app: App, section: string): () => void {
+  if (!env.BENCH_TRACE) return () => undefined;
+  const knex = app.db.orm.em.getConnection().getKnex();
+  const started = new Map<string, { sql: string; at: number }>();
+  const totals = new Map<string, { ms: number; n: number }>();
+  const onQuery = (q: { __knexQueryUid: string; sql: string }) => started.set(q.__knexQueryUid, { sql: q.sql, at: performance.now() });
+  const onDone = (_r: unknown, q: { __knexQueryUid: string }) => {
+    const s = started.get(q.__knexQueryUid);
+    if (!s) return;
+    started.delete(q.__knexQueryUid);
+    const key = s.sql.replace(/\s+/g, ' ').slice(0, 90);
+    const t = totals.get(key) ?? { ms: 0, n: 0 };
+    totals.set(key, { ms: t.ms + performance.now() - s.at, n: t.n + 1 });
+  };
+  knex.on('query', onQuery);
+  knex.on('query-response', onDone);
+  return () => {
+    knex.off('query', onQuery);
+    knex.off('query-response', onDone);
+    console.log(`\n${section}: statements by total time`);
+    for (const [sql, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+      console.log(`${t.ms.toFixed(0).padStart(8)} ms ${String(t.n).padStart(6)}x  ${sql}`);
+    }
+  };
+}
+
 interface Row {
   figure: string;
   value: string;
@@ -67,6 +97,13 @@ async function freshDatabase(): Promise<{ url?: string; drop: () => Promise<void
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
+  if (env.BENCH_AUTO_EXPLAIN) {
+    // Plans of statements slower than BENCH_AUTO_EXPLAIN ms, in the PostgreSQL server's log.
+    await admin.query(`alter database ${name} set session_preload_libraries = 'auto_explain'`);
+    await admin.query(`alter database ${name} set auto_explain.log_min_duration = ${Number(env.BENCH_AUTO_EXPLAIN)}`);
+    await admin.query(`alter database ${name} set auto_explain.log_analyze = on`);
+    await admin.query(`alter database ${name} set auto_explain.log_nested_statements = on`);
+  }
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -247,6 +284,7 @@ async function benchRating(app: App, url: string, adminToken: string) {
   const singleStats = summarize(samples);
 
   const batchSamples: number[] = [];
+  const endTrace = traceStatements(app, 'rateCalls');
   t0 = performance.now();
   for (let b = 0; b < BATCHES; b++) {
     const calls = Array.from({ length: BATCH_SIZE }, (_, i) => cdr(b * BATCH_SIZE + i));
@@ -256,6 +294,7 @@ async function benchRating(app: App, url: string, adminToken: string) {
   }
   const batchRate = ((BATCHES * BATCH_SIZE) / (performance.now() - t0)) * 1000;
   const batchStats = summarize(batchSamples);
+  endTrace();
 
   const [check] = await app.db.orm.em.fork().execute<{ bad: string }[]>(
     `select count(*)::text as bad from accounts a where a.id = any(?::text[])
@@ -358,9 +397,11 @@ async function benchRenewals(app: App, url: string, adminToken: string) {
        from package_subscriptions s where not exists (select 1 from subscription_periods p where p.subscription_id = s.id)`,
   );
   await em.execute('analyze package_subscriptions');
+  const endTrace = traceStatements(app, 'renewals');
   const t0 = performance.now();
   const report = await app.services.renewals.runAll(systemEm(app.db.orm), new Date());
   const ms = performance.now() - t0;
+  endTrace();
   const perSecond = Math.round((report.renewed / ms) * 1000);
   results.renewals = { chains: RENEWAL_CHAINS, levels: 2, renewed: report.renewed, ms: Math.round(ms), chainsPerSecond: perSecond };
   rows.push({ figure: `renewals, ${RENEWAL_CHAINS} due two-level chains`, value: `${perSecond} chains/s`, note: `${report.renewed} renewed in ${Math.round(ms)} ms` });

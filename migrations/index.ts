@@ -3,6 +3,7 @@ import { Migration20261121010000_catalog } from './Migration20261121010000_catal
 import { Migration20261121020000_subscriptions } from './Migration20261121020000_subscriptions.js';
 import { Migration20261121030000_calls } from './Migration20261121030000_calls.js';
 import { Migration20261121040000_alerts } from './Migration20261121040000_alerts.js';
+import { Migration20261122000000_throughput } from './Migration20261122000000_throughput.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261121020000_subscriptions', class: Migration20261121020000_subscriptions },
   { name: 'Migration20261121030000_calls', class: Migration20261121030000_calls },
   { name: 'Migration20261121040000_alerts', class: Migration20261121040000_alerts },
+  { name: 'Migration20261122000000_throughput', class: Migration20261122000000_throughput },
 ];

@@ -64,6 +64,20 @@ describe('runRenewals', () => {
     expect(n).toBe('4');
   });
 
+  it('raises every alert a catch-up crosses, entry by entry, though all its entries are written at once', async () => {
+    const t0 = Date.parse('2026-06-01T00:00:00.000Z');
+    const t = await chain({ billingDays: 30 }, iso(t0), '30');
+    await server.ok('mutation($id: ID!) { updateAccount(id: $id, input: { lowBalanceThreshold: "10" }) { id } }', { id: t.c.id }, t.r1.token);
+    // 30 - 12 = 18 after the purchase; three missed periods of 10: 8 (low), -2 (exhausted), -12 (nothing new).
+    expect(await renew(t.admin, t0 + 95 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
+    expect(await balance(t.c, t.admin)).toBe('-12');
+    const { alerts } = await server.ok('query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance threshold } } } }', { id: t.c.id }, t.r1.token);
+    expect(alerts.edges.map((e: any) => e.node)).toEqual([
+      { kind: 'CREDIT_EXHAUSTED', availableBalance: '-2', threshold: null },
+      { kind: 'LOW_BALANCE', availableBalance: '8', threshold: '10' },
+    ]);
+  });
+
   it('releases the whole chain when a level cannot pay and the package says so; otherwise charges anyway', async () => {
     const t0 = Date.parse('2026-10-01T00:00:00.000Z');
     const released = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '15');

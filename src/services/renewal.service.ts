@@ -16,6 +16,8 @@ export interface RenewalReport {
 
 /** Chains taken per transaction: bounded so a large run commits as it goes and a crash loses one batch at most. */
 export const RENEWAL_BATCH = 200;
+/** Batches' worth of due chains found per search. */
+const CANDIDATE_BATCHES = 10;
 /** A chain that was down for longer than this many periods is caught up over several runs. */
 const MAX_PERIODS_PER_RUN = 120;
 
@@ -94,29 +96,32 @@ export class RenewalService {
     return ctx.mutate((em) => this.runAll(em, asOf, { rootPath: ctx.actor!.path, transactional: false }));
   }
 
-  /** Runs batches until nothing is due; each batch is its own transaction on a fork of `em`. */
+  /**
+   * Runs batches until nothing is due; each batch is its own transaction on a fork of `em`. Due chains are
+   * found CANDIDATE_BATCHES batches at a time: finding them sorts every active chain, whatever the limit.
+   */
   async runAll(em: Em, asOf: Date, options: { rootPath?: string; transactional?: boolean } = {}): Promise<RenewalReport> {
     const total: RenewalReport = { renewed: 0, released: 0, expired: 0 };
     for (;;) {
-      const run = (tx: Em) => this.renewBatch(tx, asOf, options.rootPath);
-      const { report, claimed } = options.transactional === false ? await run(em) : await em.fork().transactional(run);
-      total.renewed += report.renewed;
-      total.released += report.released;
-      total.expired += report.expired;
-      // Stop when the batch was short, or changed nothing (never spin on chains that are due but cannot move).
-      if (claimed < RENEWAL_BATCH || report.renewed + report.released + report.expired === 0) return total;
+      const candidates = await this.findDue(em, asOf, options.rootPath, RENEWAL_BATCH * CANDIDATE_BATCHES);
+      let moved = 0;
+      for (let i = 0; i < candidates.length; i += RENEWAL_BATCH) {
+        const chainIds = candidates.slice(i, i + RENEWAL_BATCH);
+        const run = (tx: Em) => this.renewBatch(tx, asOf, chainIds);
+        const report = options.transactional === false ? await run(em) : await em.fork().transactional(run);
+        total.renewed += report.renewed;
+        total.released += report.released;
+        total.expired += report.expired;
+        moved += report.renewed + report.released + report.expired;
+      }
+      // Stop when all that was due fitted, or nothing moved (never spin on chains that are due but cannot move).
+      if (candidates.length < RENEWAL_BATCH * CANDIDATE_BATCHES || moved === 0) return total;
     }
   }
 
-  /**
-   * One batch in the caller's transaction. Due chains are found without locks, then their rows are locked
-   * with SKIP LOCKED in id order (the order rating and termination lock subscriptions in), so a renewer never
-   * waits on a subscription and cannot deadlock; a chain not locked whole is left for later, and what was
-   * locked is re-read before anything is charged.
-   */
-  async renewBatch(em: Em, asOf: Date, rootPath?: string): Promise<{ report: RenewalReport; claimed: number }> {
-    const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
-    const candidates = await em.execute<{ chain_id: string }[]>(
+  /** Heads of due chains, oldest period end first, read without locks (renewBatch locks and re-checks). */
+  private async findDue(em: Em, asOf: Date, rootPath: string | undefined, limit: number): Promise<string[]> {
+    const rows = await em.execute<{ chain_id: string }[]>(
       `select s.chain_id from package_subscriptions s
          join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
         where s.level = 0 and s.status = 'ACTIVE'
@@ -127,22 +132,36 @@ export class RenewalService {
           and (?::text is null or starts_with(s.owner_path, ?))
         order by s.current_period_end, s.id
         limit ?`,
-      [asOf, rootPath ?? null, rootPath ?? null, RENEWAL_BATCH],
+      [asOf, rootPath ?? null, rootPath ?? null, limit],
     );
-    if (candidates.length === 0) return { report, claimed: 0 };
+    return rows.map((r) => r.chain_id);
+  }
+
+  /**
+   * One batch of chains in the caller's transaction. Their rows are locked with SKIP LOCKED, so a renewer
+   * never waits on a subscription and cannot deadlock with rating or termination (which wait, in id order);
+   * a chain not locked whole is left for later, and what was locked is re-checked for being due before
+   * anything is charged.
+   */
+  async renewBatch(em: Em, asOf: Date, chainIds: string[]): Promise<RenewalReport> {
+    const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    if (chainIds.length === 0) return report;
     const rows = await em.execute<(LevelRow & ChainTerms & { chain_size: number; status: SubscriptionStatus })[]>(
       `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, s.activated_at,
               s.current_period_start, s.current_period_end, s.periods_charged, s.current_period_number, p.price::text, p.commission_rate::text, a.reseller_model,
               t.billing_type, t.billing_days, t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date,
               t.advance_renew_hours,
               (select count(*)::int from package_subscriptions x where x.chain_id = s.chain_id) as chain_size
-         from package_subscriptions s
+         -- Each chain probed by its index (OFFSET 0 keeps it a lateral probe: the planner otherwise hashed
+         -- every subscription) and locked there, skipping rows another renewer holds.
+         from unnest(?::text[]) c(id)
+         cross join lateral (
+           select * from package_subscriptions x where x.chain_id = c.id offset 0 for no key update skip locked
+         ) s
          join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
          join accounts a on a.id = s.account_id
-        where s.chain_id = any(?::text[])
-        order by s.id
-          for no key update of s skip locked`,
-      [`{${candidates.map((c) => c.chain_id).join(',')}}`],
+        order by s.id`,
+      [`{${[...chainIds].sort().join(',')}}`],
     );
     const chainLevels = new Map<string, typeof rows>();
     for (const l of rows) chainLevels.set(l.chain_id, [...(chainLevels.get(l.chain_id) ?? []), l]);
@@ -158,7 +177,7 @@ export class RenewalService {
       due.push({ ...head, levels: chainRows });
     }
     // Everything due is held by another renewer right now: stop here, it is being renewed.
-    if (due.length === 0) return { report, claimed: 0 };
+    if (due.length === 0) return report;
 
     const accountIds = [...new Set(rows.filter((r) => due.some((d) => d.chain_id === r.chain_id)).map((l) => l.account_id))];
     // The lock order of every multi-account operation: deepest first, then by id.
@@ -292,6 +311,6 @@ export class RenewalService {
         [JSON.stringify(postings.map((p, ord) => ({ ...p, ord })))],
       );
     }
-    return { report, claimed: candidates.length };
+    return report;
   }
 }

@@ -1,0 +1,59 @@
+import { Migration } from '@mikro-orm/migrations';
+
+/**
+ * Throughput found by `npm run bench` (docs/performance.md):
+ * - Chains are read, locked and updated by chain id (renewals, free-second sources in rating): it had no index,
+ *   so each of those statements scanned every subscription.
+ * - Events and alerts are raised once per INSERT statement over its new entries, instead of once per entry:
+ *   renewals and rating write hundreds of entries in one statement. Same payloads, same order (by seq).
+ */
+export class Migration20261122000000_throughput extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`CREATE INDEX package_subscriptions_chain_idx ON package_subscriptions (chain_id, level);`);
+
+    this.addSql(`DROP TRIGGER ledger_entries_events ON ledger_entries;`);
+    this.addSql(`DROP FUNCTION trellis_on_ledger_entry();`);
+    this.addSql(`
+CREATE FUNCTION trellis_on_ledger_entries() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  raised integer;
+BEGIN
+  PERFORM pg_notify('trellis_events', json_build_object(
+            'type', 'balance', 'accountId', e.account_id, 'path', e.owner_path, 'balance', e.balance_after::text,
+            'available', (e.balance_after + e.credit_limit)::text, 'delta', e.amount::text, 'kind', e.kind,
+            'at', e.created_at)::text)
+     FROM (SELECT n.*, a.credit_limit FROM new_entries n JOIN accounts a ON a.id = n.account_id ORDER BY n.seq) e;
+
+  WITH entries AS (
+    SELECT n.seq, n.account_id, n.owner_path, n.created_at, a.low_balance_threshold,
+           n.balance_after + a.credit_limit AS after_available, n.balance_after + a.credit_limit - n.amount AS before_available
+      FROM new_entries n JOIN accounts a ON a.id = n.account_id
+  ), crossed AS (
+    SELECT e.seq, 0 AS k, e.account_id, e.owner_path, 'LOW_BALANCE' AS kind, e.after_available,
+           e.low_balance_threshold AS threshold, e.created_at
+      FROM entries e
+     WHERE e.low_balance_threshold IS NOT NULL AND e.before_available > e.low_balance_threshold
+       AND e.after_available <= e.low_balance_threshold
+    UNION ALL
+    SELECT e.seq, 1, e.account_id, e.owner_path, 'CREDIT_EXHAUSTED', e.after_available, NULL, e.created_at
+      FROM entries e
+     WHERE e.before_available > 0 AND e.after_available <= 0
+  ), stored AS (
+    INSERT INTO alerts (id, account_id, owner_path, kind, available_balance, threshold, created_at)
+    SELECT 'alr_' || replace(gen_random_uuid()::text, '-', ''), c.account_id, c.owner_path, c.kind, c.after_available,
+           c.threshold, c.created_at
+      FROM crossed c ORDER BY c.seq, c.k
+    RETURNING id, seq, account_id, owner_path, kind, available_balance, threshold, created_at
+  )
+  SELECT count(pg_notify('trellis_events', json_build_object(
+           'type', 'alert', 'id', r.id, 'accountId', r.account_id, 'path', r.owner_path, 'kind', r.kind,
+           'available', r.available_balance::text, 'threshold', r.threshold::text, 'at', r.created_at)::text))
+    INTO raised
+    FROM (SELECT * FROM stored ORDER BY seq) r;
+  RETURN NULL;
+END $$;`);
+    this.addSql(`CREATE TRIGGER ledger_entries_events AFTER INSERT ON ledger_entries
+      REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION trellis_on_ledger_entries();`);
+  }
+}
