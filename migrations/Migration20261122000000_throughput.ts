@@ -4,12 +4,28 @@ import { Migration } from '@mikro-orm/migrations';
  * Throughput found by `npm run bench` (docs/performance.md):
  * - Chains are read, locked and updated by chain id (renewals, free-second sources in rating): it had no index,
  *   so each of those statements scanned every subscription.
+ * - Rate groups carry a version, taken from a sequence by every statement that writes their rates, so an
+ *   instance holding a group's rates in memory can tell, in any transaction, whether they are still current.
  * - Events and alerts are raised once per INSERT statement over its new entries, instead of once per entry:
  *   renewals and rating write hundreds of entries in one statement. Same payloads, same order (by seq).
  */
 export class Migration20261122000000_throughput extends Migration {
   override async up(): Promise<void> {
     this.addSql(`CREATE INDEX package_subscriptions_chain_idx ON package_subscriptions (chain_id, level);`);
+
+    this.addSql(`CREATE SEQUENCE rate_group_versions;`);
+    this.addSql(`ALTER TABLE rate_groups ADD COLUMN version bigint NOT NULL DEFAULT 0;`);
+    this.addSql(`
+CREATE FUNCTION trellis_rate_group_written() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  UPDATE rate_groups SET version = nextval('rate_group_versions') WHERE id IN (SELECT rate_group_id FROM changed);
+  RETURN NULL;
+END $$;`);
+    for (const [event, table] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']]) {
+      this.addSql(`CREATE TRIGGER rates_${event.toLowerCase()}_version AFTER ${event} ON rates
+        REFERENCING ${table} TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION trellis_rate_group_written();`);
+    }
 
     this.addSql(`DROP TRIGGER ledger_entries_events ON ledger_entries;`);
     this.addSql(`DROP FUNCTION trellis_on_ledger_entry();`);

@@ -28,6 +28,8 @@ export interface Config {
   credentialRecheckMs: number;
   /** How often the renewal scheduler runs; 0 switches it off. */
   renewalIntervalMs: number;
+  /** Rates held in memory for rating, across all rate groups; 0 looks every rate up in the database. */
+  rateCacheMaxRates: number;
   /**
    * Test-only: turn off the application's scope filter so a test can prove that row-level security alone
    * still hides other subtrees. Never read from the environment.
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000),
     renewalIntervalMs: int(env, 'RENEWAL_INTERVAL_MS', 60_000),
     credentialRecheckMs: int(env, 'CREDENTIAL_RECHECK_MS', 10_000),
+    rateCacheMaxRates: int(env, 'RATE_CACHE_MAX_RATES', 500_000),
     ...overrides,
   };
 }

@@ -6,6 +6,7 @@ import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { PackageService } from './package.service.js';
+import { RateDecks } from './rate-decks.js';
 import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
 import { RenewalService } from './renewal.service.js';
@@ -24,12 +25,15 @@ export interface Services {
   alerts: AlertService;
 }
 
-/** Services are stateless apart from configuration: one set per server, shared by every request. */
+/**
+ * Services are stateless apart from configuration and the rate decks held in memory (which are checked
+ * against the database's versions on every use): one set per server, shared by every request.
+ */
 export function createServices(config: Config, orm: Orm): Services {
   const accounts = new AccountService();
   const idempotency = new IdempotencyService();
   const balances = new BalanceService(accounts, idempotency);
-  const rates = new RateService();
+  const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
   return {
     accounts,
     auth: new AuthService(config, orm),

@@ -7,6 +7,7 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
+import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from './rate-decks.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
 export interface RateData {
@@ -39,18 +40,10 @@ export function normalizeNumber(value: string): string {
   return value.replace(/[\s\-().+]/g, '');
 }
 
-interface RateRow {
-  rate_group_id: string;
-  direction: Direction;
-  prefix: string;
-  destination: string | null;
-  rate_per_minute: string;
-  connection_fee: string;
-  initial_increment: number;
-  increment: number;
-}
-
 export class RateService {
+  /** Rate decks held in memory (RATE_CACHE_MAX_RATES; 0 looks every rate up in the database). */
+  constructor(private readonly decks = new RateDecks(0)) {}
+
   async createGroup(ctx: Context, data: { name: string; rates?: RateData[] | null }) {
     requireActor(ctx);
     const name = requireText('name', data.name, 100);
@@ -134,19 +127,89 @@ export class RateService {
   }
 
   /**
-   * Longest-prefix rates for many (group, number, direction) at once, in one statement. For each query, the
-   * prefixes of the number are probed longest first, each as one equality lookup on the primary key
-   * (group, direction, prefix): at most 20 index probes per query whatever the size of the group, and no
-   * dependence on table statistics (a plain `prefix = any(...)` was planned as a scan of the whole group on a
-   * freshly loaded table). The LIMIT inside each lateral keeps the planner from flattening it into a join, and
-   * the prefixes are computed before the probe: under row-level security a comparison with `left(...)` is not
-   * leakproof, so PostgreSQL would apply it after the policy filter instead of using the index.
+   * Longest-prefix rates for many (group, number, direction) at once. The groups' current versions are read
+   * in the caller's transaction and scope (a group it cannot see has no rates for it); decks held at those
+   * versions answer in memory, the others are loaded first, and groups too large to hold are looked up in the
+   * database (lookupInDatabase).
    */
   async findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> {
     const rows = queries
       .map((q, k) => ({ k, grp: q.rateGroupId, dir: q.direction, num: normalizeNumber(q.number) }))
       .filter((q) => /^[0-9]{1,20}$/.test(q.num));
-    if (rows.length === 0) return queries.map(() => null);
+    const result: (Rate | null)[] = queries.map(() => null);
+    if (rows.length === 0) return result;
+    if (!this.decks.enabled) return this.lookupInDatabase(em, rows, result);
+
+    const groupIds = [...new Set(rows.map((q) => q.grp))];
+    const versions = await em.execute<{ id: string; version: string }[]>(
+      `select id, version::text from rate_groups where id = any(?::text[])`,
+      [`{${groupIds.join(',')}}`],
+    );
+    const decks = new Map<string, Deck>();
+    const missing: string[] = [];
+    for (const v of versions) {
+      const deck = this.decks.get(v.id, v.version);
+      if (deck) decks.set(v.id, deck);
+      else missing.push(v.id);
+    }
+    if (missing.length) {
+      for (const [id, deck] of await this.loadDecks(em, missing)) {
+        this.decks.put(id, deck);
+        decks.set(id, deck);
+      }
+    }
+    const inDatabase: typeof rows = [];
+    for (const q of rows) {
+      const deck = decks.get(q.grp);
+      if (!deck) continue;
+      if (deck.oversized) inDatabase.push(q);
+      else {
+        const hit = matchDeck(deck, q.num, q.dir);
+        result[q.k] = hit ? toRate(hit) : null;
+      }
+    }
+    return inDatabase.length ? this.lookupInDatabase(em, inDatabase, result) : result;
+  }
+
+  /**
+   * Whole decks, each read with its group's version in one statement (so the rates are exactly that
+   * version's). A group with more rates than the cache holds is marked oversized instead of read.
+   */
+  private async loadDecks(em: Em, groupIds: string[]): Promise<Map<string, Deck>> {
+    const rows = await em.execute<(RateRow & { gid: string; gversion: string; n: number })[]>(
+      `select g.id as gid, g.version::text as gversion, r.*
+         from rate_groups g
+         left join lateral (
+           select rate_group_id, direction, prefix, destination, rate_per_minute::text, connection_fee::text,
+                  initial_increment, increment, count(*) over () as n
+             from (select * from rates where rate_group_id = g.id limit ?) x
+         ) r on true
+        where g.id = any(?::text[])`,
+      [this.decks.maxRates + 1, `{${groupIds.join(',')}}`],
+    );
+    const byGroup = new Map<string, { version: string; rates: RateRow[]; oversized: boolean }>();
+    for (const r of rows) {
+      const g = byGroup.get(r.gid) ?? { version: r.gversion, rates: [], oversized: Number(r.n) > this.decks.maxRates };
+      byGroup.set(r.gid, g);
+      if (r.prefix !== null && !g.oversized) g.rates.push(r);
+    }
+    return new Map([...byGroup].map(([id, g]) => [id, buildDeck(g.version, g.oversized ? [] : g.rates, g.oversized)]));
+  }
+
+  /**
+   * Longest-prefix lookups in the database, in one statement. For each query, the prefixes of the number are
+   * probed longest first, each as one equality lookup on the primary key (group, direction, prefix): at most
+   * 20 index probes per query whatever the size of the group, and no dependence on table statistics (a plain
+   * `prefix = any(...)` was planned as a scan of the whole group on a freshly loaded table). The LIMIT inside
+   * each lateral keeps the planner from flattening it into a join, and the prefixes are computed before the
+   * probe: under row-level security a comparison with `left(...)` is not leakproof, so PostgreSQL would apply
+   * it after the policy filter instead of using the index.
+   */
+  private async lookupInDatabase(
+    em: Em,
+    rows: { k: number; grp: string; dir: Direction; num: string }[],
+    result: (Rate | null)[],
+  ): Promise<(Rate | null)[]> {
     const found = await em.execute<(RateRow & { k: number })[]>(
       `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
               r.connection_fee::text, r.initial_increment, r.increment
@@ -161,8 +224,8 @@ export class RateService {
          ) r`,
       [JSON.stringify(rows)],
     );
-    const byK = new Map(found.map((r) => [Number(r.k), toRate(r)]));
-    return queries.map((_, k) => byK.get(k) ?? null);
+    for (const r of found) result[Number(r.k)] = toRate(r);
+    return result;
   }
 
   async findGroup(ctx: Context, id: string): Promise<RateGroup | null> {
