@@ -164,3 +164,18 @@ export async function withPlatformScope<T>(em: Em, rootId: string, callerPath: s
   await em.execute(`select set_config('trellis.scope_path', ?, true)`, [callerPath]);
   return result;
 }
+
+/**
+ * Runs one statement with its parameters bound by the driver. `em.execute` formats every parameter into the
+ * SQL text first, escaping it character by character: for the bulk statements (a JSON document of a
+ * thousand calls, their four thousand charges, or twenty thousand rates) that was most of the request's
+ * time and garbage. Same transaction as `em`, same `?` placeholders.
+ */
+export async function executeBound<T>(em: Em, sql: string, params: readonly unknown[]): Promise<T> {
+  const connection = em.getConnection();
+  const statement = connection.getKnex().raw(sql, params as never);
+  const trx = em.getTransactionContext();
+  if (trx) statement.transacting(trx);
+  const result = (await statement) as { rows: T };
+  return result.rows;
+}

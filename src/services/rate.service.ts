@@ -1,4 +1,4 @@
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import type { Context } from '../context.js';
 import { requireActor } from '../context.js';
 import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
@@ -105,7 +105,7 @@ export class RateService {
       };
     });
     if (rows.length === 0) return;
-    await em.execute(
+    await executeBound(em,
       `insert into rates (rate_group_id, direction, prefix, owner_path, destination, rate_per_minute, connection_fee,
                           initial_increment, increment, updated_at)
        select ?, x.direction, x.prefix, ?, x.destination, x.rate_per_minute::numeric, x.connection_fee::numeric,
@@ -210,7 +210,7 @@ export class RateService {
     rows: { k: number; grp: string; dir: Direction; num: string }[],
     result: (Rate | null)[],
   ): Promise<(Rate | null)[]> {
-    const found = await em.execute<(RateRow & { k: number })[]>(
+    const found = await executeBound<(RateRow & { k: number })[]>(em,
       `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
               r.connection_fee::text, r.initial_increment, r.increment
          from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)

@@ -1,6 +1,6 @@
 import type { AuthedContext, Context } from '../context.js';
 import { requireActor } from '../context.js';
-import { withPlatformScope, type Em } from '../db/orm.js';
+import { executeBound, withPlatformScope, type Em } from '../db/orm.js';
 import { Account, AccountStatus, Applicability, CallCharge, CallRecord, Direction, type Rate } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -192,7 +192,7 @@ export class RatingService {
     for (const accountId of [...new Set(inputs.map((c) => c.accountId))].sort()) {
       await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`rating:${accountId}`]);
     }
-    const existing = await em.execute<{ id: string; account_id: string; call_id: string }[]>(
+    const existing = await executeBound<{ id: string; account_id: string; call_id: string }[]>(em,
       // One probe of the unique (account_id, call_id) index per call, whatever the number of calls stored.
       `select c.id, c.account_id, c.call_id from json_to_recordset(?::json) as j(account_id text, call_id text)
          cross join lateral (select id, account_id, call_id from calls where account_id = j.account_id and call_id = j.call_id limit 1) c`,
@@ -320,7 +320,7 @@ export class RatingService {
     if (ordered.length) {
       await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [`{${ordered.join(',')}}`]);
     }
-    await em.execute(
+    await executeBound(em,
       `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
                           billed_seconds, started_at, cost)
        select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
@@ -336,7 +336,7 @@ export class RatingService {
         }))),
       ],
     );
-    await em.execute(
+    await executeBound(em,
       `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
                                  subscription_id, rate_prefix)
        select x.call_id, x.level, x.owner_path, x.account_id, x.started_at, x.amount::numeric, x.billed, x.free,
@@ -354,7 +354,7 @@ export class RatingService {
     );
     const usedSources = sources.filter((s) => planned.some((p) => p.charges.some((c) => c.subscriptionId === s.id)));
     if (usedSources.length) {
-      await em.execute(
+      await executeBound(em,
         `update package_subscriptions s set free_seconds_used = x.used
            from json_to_recordset(?::json) as x(id text, used int) where s.id = x.id`,
         [JSON.stringify(usedSources.map((s) => ({ id: s.id, used: s.freeUsed })))],
@@ -363,7 +363,7 @@ export class RatingService {
 
     if (totals.size === 0) return;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
-    await em.execute(
+    await executeBound(em,
       `with d as (
          select * from json_to_recordset(?::json) as x(ledger_id text, account_id text, amount numeric, description text)
        ), moved as (

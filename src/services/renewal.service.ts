@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import { requireActor } from '../context.js';
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import { forbidden } from '../errors.js';
 import { AccountKind, BillingType, ResellerModel, SubscriptionStatus, type DiscountRule } from '../entities/index.js';
 import { newId } from '../ids.js';
@@ -265,7 +265,7 @@ export class RenewalService {
 
     if (periods.length) {
       // The primary key (subscription_id, period_number) is the last word: a period cannot be charged twice.
-      await em.execute(
+      await executeBound(em,
         `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
                                            price, commission_rate, commission, charged_at)
          select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price::numeric,
@@ -277,7 +277,7 @@ export class RenewalService {
       );
     }
     if (updates.length) {
-      await em.execute(
+      await executeBound(em,
         `update package_subscriptions s set
            status = x.status, periods_charged = x.periods_charged, current_period_number = x.current_period_number,
            current_period_start = x.period_start,
@@ -294,13 +294,13 @@ export class RenewalService {
     if (postings.length) {
       const deltas = new Map<string, Decimal>();
       for (const p of postings) deltas.set(p.account_id, (deltas.get(p.account_id) ?? ZERO).plus(p.amount));
-      await em.execute(
+      await executeBound(em,
         `update accounts a set balance = a.balance + x.delta::numeric, updated_at = now()
            from json_to_recordset(?::json) as x(id text, delta text) where a.id = x.id`,
         [JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta: delta.toFixed() })))],
       );
       // Balances were read under the row locks, so each entry's balance_after is exact, in posting order.
-      await em.execute(
+      await executeBound(em,
         `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id, created_at)
          select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id,
                 clock_timestamp()
