@@ -123,6 +123,35 @@ describe('cost of pushing an event', () => {
   });
 });
 
+describe('an event asked for the same way by many subscribers', () => {
+  it('is resolved once for all of them, and per subscriber when it needs the database', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+    const PLAIN = 'subscription($id: ID) { balanceChanged(accountId: $id) { balance delta kind } }';
+    const same = await Promise.all([
+      ...Array.from({ length: 4 }, () => listen(server.url, tree.r1.token, PLAIN, { id: c.id })),
+      listen(server.url, tree.c1.token, PLAIN, { id: c.id }), // outside its scope: refused, as always
+    ]);
+    const own = await listen(server.url, tree.r1.token, BALANCE, { id: c.id });
+    const alerts = server.app.services.alerts;
+    const convert = alerts.toBalanceEvent.bind(alerts);
+    let resolutions = 0;
+    alerts.toBalanceEvent = (p) => { resolutions++; return convert(p); };
+    try {
+      await topUp(server, tree.r1.token, c.id, '2.5');
+      await until(() => same.slice(0, 4).every((w) => w.received.length === 1) && own.received.length === 1);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      alerts.toBalanceEvent = convert;
+    }
+    expect(same.slice(0, 4).map((w) => w.received[0].balanceChanged)).toEqual(Array(4).fill({ balance: '2.5', delta: '2.5', kind: 'TOPUP' }));
+    expect(same[4].received.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['NOT_FOUND']);
+    expect(own.received[0].balanceChanged).toMatchObject({ account: { id: c.id }, delta: '2.5' });
+    // One shared resolution for the four, one for the subscriber that also reads the account.
+    expect(resolutions).toBe(2);
+    await Promise.all([...same, own].map((s) => s.client.dispose()));
+  });
+});
+
 describe('credentials of running subscriptions', () => {
   it('a revoked API key or a suspended account ends the subscription', async () => {
     const watcher = await startServer({ credentialRecheckMs: 0 });

@@ -17,6 +17,7 @@ import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
 import { formatError, isUnexpected } from '../graphql/format-error.js';
 import { costOf, tooExpensive, validationRules } from '../graphql/limits.js';
+import { subscribeSharingEvents } from '../graphql/shared-events.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import type { Events } from '../events.js';
@@ -95,6 +96,7 @@ export function attachWebSocket(deps: {
           contextValue,
         };
       },
+      subscribe: subscribeSharingEvents,
       async execute(args) {
         const ctx = args.contextValue as Context;
         try {

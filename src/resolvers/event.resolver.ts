@@ -14,18 +14,15 @@ type Subscribe = SubscribeResolverData<unknown, EventArgs, Context>;
  * Subscribers get only events inside their subtree (and of the account they named), and only while their
  * credential holds: a revoked key or a suspended account ends the subscription with UNAUTHENTICATED.
  */
-async function scoped<T extends { path: string; accountId: string }, V>(
-  { args, context }: Subscribe,
-  topic: 'BALANCE' | 'ALERT',
-  convert: (payload: T) => V,
-) {
+async function scoped<T extends { path: string; accountId: string }>({ args, context }: Subscribe, topic: 'BALANCE' | 'ALERT') {
   await context.services.alerts.assertSubscribable(context, args.accountId);
   return pipe(
     context.events.subscribe(topic) as AsyncIterable<T>,
     filter((event: T) => context.services.alerts.wants(context, event, args.accountId)),
+    // The payload goes on as published, one object for every subscriber: see src/graphql/shared-events.ts.
     map(async (event: T) => {
       if (!(await context.stillAuthorized())) throw new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended');
-      return convert(event);
+      return event;
     }),
   );
 }
@@ -39,11 +36,11 @@ export class AlertResolver {
   }
 
   @Subscription(() => AlertType, {
-    subscribe: (data: Subscribe) => scoped(data, 'ALERT', (p: AlertPayload) => data.context.services.alerts.toAlert(p)),
+    subscribe: (data: Subscribe) => scoped<AlertPayload>(data, 'ALERT'),
   })
   @Extensions(IN_MEMORY)
-  alertRaised(@Root() alert: AlertView, @Args() _args: EventArgs): AlertView {
-    return alert;
+  alertRaised(@Root() alert: AlertPayload, @Args() _args: EventArgs, @Ctx() ctx: Context): AlertView {
+    return ctx.services.alerts.toAlert(alert);
   }
 
   @FieldResolver(() => AccountType)
@@ -56,12 +53,11 @@ export class AlertResolver {
 @Authorized()
 export class BalanceEventResolver {
   @Subscription(() => BalanceEventType, {
-    subscribe: (data: Subscribe) =>
-      scoped(data, 'BALANCE', (p: BalanceEventPayload) => data.context.services.alerts.toBalanceEvent(p)),
+    subscribe: (data: Subscribe) => scoped<BalanceEventPayload>(data, 'BALANCE'),
   })
   @Extensions(IN_MEMORY)
-  balanceChanged(@Root() event: BalanceEventView, @Args() _args: EventArgs): BalanceEventView {
-    return event;
+  balanceChanged(@Root() event: BalanceEventPayload, @Args() _args: EventArgs, @Ctx() ctx: Context): BalanceEventView {
+    return ctx.services.alerts.toBalanceEvent(event);
   }
 
   @FieldResolver(() => AccountType)
