@@ -158,7 +158,7 @@ export class Context {
     );
   }
 
-  /** Opens the scoped transaction once; every resolver awaits it (see the scope middleware). */
+  /** Opens the scoped transaction once; every resolver awaits it (see withScope in src/graphql/schema.ts). */
   ensureTransaction(): Promise<void> | undefined {
     if (!this.actor) return undefined;
     this.transaction ??= beginScopedTransaction(this.em, this.actor.path).then(() => {

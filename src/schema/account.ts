@@ -7,7 +7,7 @@ import { Node } from './node.js';
 
 /**
  * Fields readable on a parent account seen only as the owner of a package or rate group the caller reads.
- * Every other field answers FORBIDDEN there (deny by default; see the scope middleware).
+ * Every other field answers FORBIDDEN there (deny by default; see withScope in src/graphql/schema.ts).
  */
 export const PUBLIC_IDENTITY = { publicIdentity: true };
 

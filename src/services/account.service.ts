@@ -36,7 +36,7 @@ export interface CreateAccountData {
 
 /**
  * The caller's direct parent as the caller may see it: identity only. It is the owner of the packages and the
- * rate group a child reads; every other Account field on it answers FORBIDDEN (see the scope middleware).
+ * rate group a child reads; every other Account field on it answers FORBIDDEN (see withScope in src/graphql/schema.ts).
  */
 export class PublicAccount {
   readonly parentId = null;
