@@ -165,9 +165,11 @@ export class RatingService {
           throw new DomainError('INVALID_STATE', 'The account is deleted', { details: { index: i } });
         }
       });
-      const ids = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => this.rateInScope(ctx, em, inputs, byId));
-      const records = await em.find(CallRecord, { id: { $in: [...new Set(ids)] } });
-      const recordById = new Map(records.map((r) => [r.id, r]));
+      const { ids, created } = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => this.rateInScope(ctx, em, inputs, byId));
+      // Records written just now are returned as written; only ids rated before are read back.
+      const earlier = [...new Set(ids.filter((id) => !created.has(id)))];
+      const records = earlier.length ? await em.find(CallRecord, { id: { $in: earlier } }) : [];
+      const recordById = new Map([...created, ...records.map((r) => [r.id, r] as const)]);
       return ids.map((id) => recordById.get(id)!);
     });
   }
@@ -185,7 +187,12 @@ export class RatingService {
   }
 
   /** Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns record ids. */
-  private async rateInScope(ctx: AuthedContext, em: Em, inputs: CallData[], accounts: Map<string, Account>): Promise<string[]> {
+  private async rateInScope(
+    ctx: AuthedContext,
+    em: Em,
+    inputs: CallData[],
+    accounts: Map<string, Account>,
+  ): Promise<{ ids: string[]; created: Map<string, CallRecord> }> {
     const rootId = ctx.actor.rootId;
     // Concurrent ratings of one account (a switch retrying a batch) queue here, in a fixed order, so the check
     // for ids already rated below sees what the other committed.
@@ -273,10 +280,8 @@ export class RatingService {
       planned.push({ id, input: c, account, charges });
     });
     for (const c of inputs) ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
-    if (planned.length === 0) return ids;
-
-    await this.write(ctx, em, rootId, planned, sources, levelById);
-    return ids;
+    if (planned.length === 0) return { ids, created: new Map() };
+    return { ids, created: await this.write(ctx, em, rootId, planned, sources, levelById) };
   }
 
   private async lockFreeSources(em: Em, accountIds: string[]): Promise<FreeSource[]> {
@@ -303,7 +308,7 @@ export class RatingService {
     planned: PlannedCall[],
     sources: FreeSource[],
     levels: Map<string, LevelAccount>,
-  ): Promise<void> {
+  ): Promise<Map<string, CallRecord>> {
     // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
     const totals = new Map<string, { amount: Decimal; calls: number }>();
     for (const p of planned) {
@@ -320,13 +325,14 @@ export class RatingService {
     if (ordered.length) {
       await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [`{${ordered.join(',')}}`]);
     }
-    await executeBound(em,
+    const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(em,
       `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
                           billed_seconds, started_at, cost)
        select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
               x.started_at, x.cost::numeric
          from json_to_recordset(?::json) as x(id text, call_id text, account_id text, owner_path text, destination text,
-                                                direction text, duration int, billed int, started_at timestamptz, cost text)`,
+                                                direction text, duration int, billed int, started_at timestamptz, cost text)
+       returning id, seq::text as seq, created_at`,
       [
         rootId,
         JSON.stringify(planned.map((p) => ({
@@ -361,7 +367,16 @@ export class RatingService {
       );
     }
 
-    if (totals.size === 0) return;
+    // The records as the API returns them, built from what was written rather than read back.
+    const generated = new Map(inserted.map((r) => [r.id, r]));
+    const created = new Map(planned.map((p) => [p.id, Object.assign(new CallRecord(), {
+      id: p.id, seq: generated.get(p.id)!.seq, rootId, callId: p.input.callId, accountId: p.account.id, ownerPath: p.account.path,
+      destination: p.input.destination, direction: p.input.direction, durationSeconds: p.input.durationSeconds,
+      billedSeconds: p.charges[0].billedSeconds, startedAt: p.input.startedAt, cost: p.charges[0].amount,
+      createdAt: new Date(generated.get(p.id)!.created_at),
+    })]));
+
+    if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
     await executeBound(em,
       `with d as (
@@ -384,6 +399,7 @@ export class RatingService {
         ctx.actor.accountId,
       ],
     );
+    return created;
   }
 
   async find(ctx: Context, id: string): Promise<CallRecord | null> {
