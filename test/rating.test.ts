@@ -132,6 +132,18 @@ describe('rating at every level', () => {
     expect(await balances(t)).toEqual(['-0.18', '-0.083', '-0.06']);
   });
 
+  it('keeps any call id exactly as sent, quotes, backslashes, braces and all', async () => {
+    const t = await tree();
+    const odd = ['a"b', 'back\\slash', '{x,y}', "it's NULL", 'é 漢字 ✓', ' padded '.trim(), 'NULL'];
+    const { rateCalls } = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.r1.token);
+    expect(rateCalls.map((r) => r.callId)).toEqual(odd);
+    const stored = await sql<{ call_id: string }>(server, `select call_id from calls where account_id = ? order by seq`, [t.c.id]);
+    expect(stored.map((r) => r.call_id)).toEqual(odd);
+    // Each is recognised when sent again.
+    const again = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.r1.token);
+    expect(again.rateCalls.map((r) => r.id)).toEqual(rateCalls.map((r) => r.id));
+  });
+
   it('call ids belong to the account: a sibling subtree may reuse one, and concurrent retries charge once', async () => {
     const t = await tree();
     const twin = await addAccount(server, t.r2.token, { kind: 'CUSTOMER' });
@@ -293,6 +305,16 @@ describe('batches', () => {
     expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
     const [{ charged }] = await sql<{ charged: string }>(server, `select coalesce(sum(amount), 0)::text as charged from call_charges where account_id = ?`, [t.r1.id]);
     expect(new Decimal(charged).eq(new Decimal('0.02').times(calls))).toBe(true);
+    // Charge rows carry no foreign keys (they are the hot path); every one still has its call and its account,
+    // and every call has exactly one charge per level.
+    const [integrity] = await sql<{ orphans: string; incomplete: string }>(server,
+      `select (select count(*) from call_charges cc
+                where not exists (select 1 from calls c where c.id = cc.call_id)
+                   or not exists (select 1 from accounts a where a.id = cc.account_id))::text as orphans,
+              (select count(*) from calls c where c.account_id = any(?::text[])
+                  and (select count(*) from call_charges cc where cc.call_id = c.id) <> 3)::text as incomplete`,
+      [`{${siblings.map((s) => s.id).join(',')}}`]);
+    expect(integrity).toEqual({ orphans: '0', incomplete: '0' });
   });
 });
 

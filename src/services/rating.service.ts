@@ -1,6 +1,6 @@
 import type { AuthedContext, Context } from '../context.js';
 import { requireActor } from '../context.js';
-import { executeBound, withPlatformScope, type Em } from '../db/orm.js';
+import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
 import { Account, AccountStatus, Applicability, CallCharge, CallRecord, Direction, type Rate } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -329,36 +329,46 @@ export class RatingService {
       `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
                           billed_seconds, started_at, cost)
        select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
-              x.started_at, x.cost::numeric
-         from json_to_recordset(?::json) as x(id text, call_id text, account_id text, owner_path text, destination text,
-                                                direction text, duration int, billed int, started_at timestamptz, cost text)
+              x.started_at, x.cost
+         from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[],
+                     ?::timestamptz[], ?::numeric[])
+              as x(id, call_id, account_id, owner_path, destination, direction, duration, billed, started_at, cost)
        returning id, seq::text as seq, created_at`,
       [
         rootId,
-        JSON.stringify(planned.map((p) => ({
-          id: p.id, call_id: p.input.callId, account_id: p.account.id, owner_path: p.account.path, destination: p.input.destination,
-          direction: p.input.direction, duration: p.input.durationSeconds, billed: p.charges[0].billedSeconds,
-          started_at: p.input.startedAt.toISOString(), cost: p.charges[0].amount.toFixed(),
-        }))),
+        pgArray(planned.map((p) => p.id)),
+        pgArray(planned.map((p) => p.input.callId)),
+        pgArray(planned.map((p) => p.account.id)),
+        pgArray(planned.map((p) => p.account.path)),
+        pgArray(planned.map((p) => p.input.destination)),
+        pgArray(planned.map((p) => p.input.direction)),
+        pgArray(planned.map((p) => p.input.durationSeconds)),
+        pgArray(planned.map((p) => p.charges[0].billedSeconds)),
+        pgArray(planned.map((p) => p.input.startedAt.toISOString())),
+        pgArray(planned.map((p) => p.charges[0].amount.toFixed())),
       ],
     );
+    const charges = planned.flatMap((p) => p.charges.map((c) => ({ p, c })));
     await executeBound(em,
       `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
                                  subscription_id, rate_prefix)
-       select x.call_id, x.level, x.owner_path, x.account_id, x.started_at, x.amount::numeric, x.billed, x.free,
-              x.subscription_id, x.rate_prefix
-         from json_to_recordset(?::json) as x(call_id text, level int, owner_path text, account_id text,
-                                                started_at timestamptz, amount text, billed int, free int,
-                                                subscription_id text, rate_prefix text)`,
+       select * from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::numeric[], ?::int[], ?::int[],
+                            ?::text[], ?::text[])`,
       [
-        JSON.stringify(planned.flatMap((p) => p.charges.map((c) => ({
-          call_id: p.id, level: c.level, owner_path: p.account.path, account_id: c.accountId,
-          started_at: p.input.startedAt.toISOString(), amount: c.amount.toFixed(), billed: c.billedSeconds, free: c.freeSeconds,
-          subscription_id: c.subscriptionId, rate_prefix: c.ratePrefix,
-        })))),
+        pgArray(charges.map(({ p }) => p.id)),
+        pgArray(charges.map(({ c }) => c.level)),
+        pgArray(charges.map(({ p }) => p.account.path)),
+        pgArray(charges.map(({ c }) => c.accountId)),
+        pgArray(charges.map(({ p }) => p.input.startedAt.toISOString())),
+        pgArray(charges.map(({ c }) => c.amount.toFixed())),
+        pgArray(charges.map(({ c }) => c.billedSeconds)),
+        pgArray(charges.map(({ c }) => c.freeSeconds)),
+        pgArray(charges.map(({ c }) => c.subscriptionId)),
+        pgArray(charges.map(({ c }) => c.ratePrefix)),
       ],
     );
-    const usedSources = sources.filter((s) => planned.some((p) => p.charges.some((c) => c.subscriptionId === s.id)));
+    const used = new Set(charges.map(({ c }) => c.subscriptionId));
+    const usedSources = sources.filter((s) => used.has(s.id));
     if (usedSources.length) {
       await executeBound(em,
         `update package_subscriptions s set free_seconds_used = x.used
