@@ -277,8 +277,9 @@ export class RateService {
   }
 }
 
+/** A plain object, not an entity instance: rating makes thousands per batch, and entity setters cost. */
 function toRate(row: RateRow): Rate {
-  return Object.assign(new Rate(), {
+  return {
     rateGroupId: row.rate_group_id,
     direction: row.direction,
     prefix: row.prefix,
@@ -287,5 +288,5 @@ function toRate(row: RateRow): Rate {
     connectionFee: new Decimal(row.connection_fee),
     initialIncrement: row.initial_increment,
     increment: row.increment,
-  });
+  } as Rate;
 }

@@ -379,12 +379,13 @@ export class RatingService {
 
     // The records as the API returns them, built from what was written rather than read back.
     const generated = new Map(inserted.map((r) => [r.id, r]));
-    const created = new Map(planned.map((p) => [p.id, Object.assign(new CallRecord(), {
+    // Plain objects, not entity instances: the entity's property setters were a tenth of a batch's CPU.
+    const created = new Map(planned.map((p): [string, CallRecord] => [p.id, {
       id: p.id, seq: generated.get(p.id)!.seq, rootId, callId: p.input.callId, accountId: p.account.id, ownerPath: p.account.path,
       destination: p.input.destination, direction: p.input.direction, durationSeconds: p.input.durationSeconds,
       billedSeconds: p.charges[0].billedSeconds, startedAt: p.input.startedAt, cost: p.charges[0].amount,
       createdAt: new Date(generated.get(p.id)!.created_at),
-    })]));
+    }]));
 
     if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
