@@ -106,7 +106,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     // main.ts owns shutdown: Apollo's own handler would re-raise the signal and exit with 143 mid-drain.
     stopOnTerminationSignals: false,
     plugins: [
-      // Responses are per caller and never cached; the default cache-control plugin would wrap every field.
+      // Responses are per caller and never cached (no-store is set below for every response); the default
+      // cache-control plugin, which set it before, wrapped every field's resolver to compute cache hints.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },
@@ -124,6 +125,11 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   };
 
   app.use(requestId);
+  // Balances, calls and ledgers belong to one caller: no browser or shared cache may keep them.
+  app.use(['/graphql', '/export'], (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.get('/healthz', async (_req, res) => {
     try {
       await systemEm(db.orm).execute('select 1');

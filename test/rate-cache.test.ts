@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRateGroupDocument, RateCallDocument, UpdateAccountDocument, UpsertRatesDocument, type RateInput } from './generated/graphql.js';
 import { beginScopedTransaction, systemEm, type Em } from '../src/db/orm.js';
 import { Direction } from '../src/entities/index.js';
-import { createPlatform, ENGINE, startServer, type TestServer } from './support/harness.js';
+import { createPlatform, ENGINE, sql, startServer, type TestServer } from './support/harness.js';
 import { addAccount, type Node } from './support/tree.js';
 
 /**
@@ -76,6 +76,17 @@ describe('rate decks held in memory', () => {
     } finally {
       await em.rollback();
     }
+    expect(await t.rate()).toEqual(['0.05', '0.01']);
+  });
+
+  it('a rate moved to another group is gone from the first at once', async () => {
+    const t = await chain(server, {
+      admin: [{ prefix: '44', ratePerMinute: '0.01' }],
+      reseller: [{ prefix: '44', ratePerMinute: '0.05' }, { prefix: '447700', ratePerMinute: '0.06' }],
+    });
+    expect(await t.rate()).toEqual(['0.06', '0.01']);
+    const other = (await server.ok(CreateRateGroupDocument, { input: { name: `g${++n}`, rates: [] } }, t.r.token)).createRateGroup.id;
+    await sql(server, `update rates set rate_group_id = ? where rate_group_id = ? and prefix = '447700'`, [other, t.gReseller]);
     expect(await t.rate()).toEqual(['0.05', '0.01']);
   });
 

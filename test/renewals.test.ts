@@ -68,8 +68,18 @@ describe('runRenewals', () => {
     const t0 = Date.parse('2026-06-01T00:00:00.000Z');
     const t = await chain({ billingDays: 30 }, iso(t0), '30');
     await server.ok('mutation($id: ID!) { updateAccount(id: $id, input: { lowBalanceThreshold: "10" }) { id } }', { id: t.c.id }, t.r1.token);
+    const heard: string[] = [];
+    const unlisten = await server.app.db.listen('trellis_events', (raw) => {
+      const e = JSON.parse(raw);
+      if (e.accountId === t.c.id) heard.push(e.type === 'balance' ? `balance ${Number(e.balance)}` : `${e.kind} ${Number(e.available)}`);
+    });
     // 30 - 12 = 18 after the purchase; three missed periods of 10: 8 (low), -2 (exhausted), -12 (nothing new).
     expect(await renew(t.admin, t0 + 95 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
+    // Announced entry by entry, each balance change followed by the alerts it raised.
+    const expected = ['balance 8', 'LOW_BALANCE 8', 'balance -2', 'CREDIT_EXHAUSTED -2', 'balance -12'];
+    for (let i = 0; i < 100 && heard.length < expected.length; i++) await new Promise((r) => setTimeout(r, 20));
+    await unlisten();
+    expect(heard).toEqual(expected);
     expect(await balance(t.c, t.admin)).toBe('-12');
     const { alerts } = await server.ok('query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance threshold } } } }', { id: t.c.id }, t.r1.token);
     expect(alerts.edges.map((e: any) => e.node)).toEqual([

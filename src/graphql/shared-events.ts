@@ -18,7 +18,8 @@ import { map } from '@graphql-yoga/subscription';
  * and never depending on who asks) resolve each event once per distinct operation, whatever the number of
  * subscribers: the first subscriber's result is handed to the others. Which events a subscriber receives is
  * still decided per subscriber, before this (scope, account, credential). Anything else executes per
- * subscriber as graphql-js would.
+ * subscriber as graphql-js would. The shared execution runs with the first subscriber's context, so a field
+ * whose answer depends on who asks (a role check, the caller's scope) must not be marked IN_MEMORY.
  */
 const resolved = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
 

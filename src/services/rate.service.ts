@@ -173,27 +173,45 @@ export class RateService {
 
   /**
    * Whole decks, each read with its group's version in one statement (so the rates are exactly that
-   * version's). A group with more rates than the cache holds is marked oversized instead of read.
+   * version's). Sizes are counted first: a group with more rates than the cache holds is marked oversized
+   * under its version, without its rates crossing the wire.
    */
   private async loadDecks(em: Em, groupIds: string[]): Promise<Map<string, Deck>> {
-    const rows = await em.execute<(RateRow & { gid: string; gversion: string; n: number })[]>(
-      `select g.id as gid, g.version::text as gversion, r.*
-         from rate_groups g
-         left join lateral (
-           select rate_group_id, direction, prefix, destination, rate_per_minute::text, connection_fee::text,
-                  initial_increment, increment, count(*) over () as n
-             from (select * from rates where rate_group_id = g.id limit ?) x
-         ) r on true
-        where g.id = any(?::text[])`,
+    const sizes = await em.execute<{ id: string; version: string; n: number }[]>(
+      `select g.id, g.version::text as version,
+              (select count(*) from (select 1 from rates r where r.rate_group_id = g.id limit ?) x)::int as n
+         from rate_groups g where g.id = any(?::text[])`,
       [this.decks.maxRates + 1, `{${groupIds.join(',')}}`],
     );
-    const byGroup = new Map<string, { version: string; rates: RateRow[]; oversized: boolean }>();
-    for (const r of rows) {
-      const g = byGroup.get(r.gid) ?? { version: r.gversion, rates: [], oversized: Number(r.n) > this.decks.maxRates };
-      byGroup.set(r.gid, g);
-      if (r.prefix !== null && !g.oversized) g.rates.push(r);
+    const decks = new Map<string, Deck>();
+    const small: string[] = [];
+    for (const g of sizes) {
+      if (g.n > this.decks.maxRates) decks.set(g.id, buildDeck(g.version, [], true));
+      else small.push(g.id);
     }
-    return new Map([...byGroup].map(([id, g]) => [id, buildDeck(g.version, g.oversized ? [] : g.rates, g.oversized)]));
+    if (small.length === 0) return decks;
+    const rows = await em.execute<(RateRow & { gid: string; gversion: string })[]>(
+      `select g.id as gid, g.version::text as gversion, r.rate_group_id, r.direction, r.prefix, r.destination,
+              r.rate_per_minute::text, r.connection_fee::text, r.initial_increment, r.increment
+         from rate_groups g left join rates r on r.rate_group_id = g.id
+        where g.id = any(?::text[])`,
+      [`{${small.join(',')}}`],
+    );
+    const byGroup = new Map<string, { version: string; rates: RateRow[] }>();
+    for (const r of rows) {
+      const g = byGroup.get(r.gid) ?? { version: r.gversion, rates: [] };
+      byGroup.set(r.gid, g);
+      if (r.prefix !== null) {
+        g.rates.push({
+          rate_group_id: r.rate_group_id, direction: r.direction, prefix: r.prefix, destination: r.destination,
+          rate_per_minute: r.rate_per_minute, connection_fee: r.connection_fee, initial_increment: r.initial_increment,
+          increment: r.increment,
+        });
+      }
+    }
+    // A group that grew past the limit between the two statements is held anyway, once: it is still exact.
+    for (const [id, g] of byGroup) decks.set(id, buildDeck(g.version, g.rates));
+    return decks;
   }
 
   /**
