@@ -29,7 +29,7 @@ export interface Loaders {
 }
 
 /** The subtree a fork's scope filter is bound to, for the few hand-written batch queries. */
-function scopePath(em: Em): string {
+export function scopePath(em: Em): string {
   return (em.getFilterParams(SCOPE_FILTER) as { path: string }).path;
 }
 
