@@ -187,6 +187,28 @@ describe('reading the tree', () => {
     expect(wildcard.accounts.totalCount).toBe(0);
   });
 
+  it('lists show every field exactly as the account itself does', async () => {
+    const parent = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
+    await server.ok(CreateAccountDocument, {
+      input: {
+        kind: 'RESELLER', name: 'Full', email: `full-${Date.now()}@example.test`, billingMode: 'POSTPAID', creditLimit: '25.5',
+        resellerModel: 'COMMISSION', lowBalanceThreshold: '3', dailySpendLimit: '7.25', monthlySpendLimit: '100', currency: 'EUR',
+      },
+    }, parent.token);
+    await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'Plain' } }, parent.token);
+    const fields = `id number kind name email status currency billingMode balance creditLimit availableBalance
+      lowBalanceThreshold resellerModel dailySpendLimit monthlySpendLimit createdAt parent { id }`;
+    const { accounts } = await server.ok(`{ accounts { edges { node { ${fields} } } } }`, {}, parent.token);
+    const { account } = await server.ok(`query($id: ID!) { account(id: $id) { children { edges { node { ${fields} } } } } }`, { id: parent.id }, parent.token);
+    const listed = accounts.edges.map((e: any) => e.node);
+    expect(listed).toHaveLength(2);
+    expect(account.children.edges.map((e: any) => e.node)).toEqual(listed);
+    for (const node of listed) {
+      expect((await server.ok(`query($id: ID!) { account(id: $id) { ${fields} } }`, { id: node.id }, parent.token)).account).toEqual(node);
+    }
+    expect(listed[0]).toMatchObject({ creditLimit: '25.5', availableBalance: '25.5', lowBalanceThreshold: '3', dailySpendLimit: '7.25', resellerModel: 'COMMISSION' });
+  });
+
   it('pages through a connection with cursors', async () => {
     const parent = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
     for (let i = 0; i < 7; i++) {
