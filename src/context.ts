@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
 import { Account, CallCharge, PackageSubscription, type AccountKind, SCOPE_FILTER } from './entities/index.js';
+import { scopePath } from './entities/scope.js';
 import type { Services } from './services/index.js';
 import type { Events } from './events.js';
 import { DomainError } from './errors.js';
@@ -26,11 +27,6 @@ export interface Loaders {
   /** Pages of many accounts' subscriptions in one query; keys are JSON of { accountId, first, after, status }. */
   subscriptionPages: DataLoader<string, PackageSubscription[]>;
   subscriptionCounts: DataLoader<string, number>;
-}
-
-/** The subtree a fork's scope filter is bound to, for the few hand-written batch queries. */
-export function scopePath(em: Em): string {
-  return (em.getFilterParams(SCOPE_FILTER) as { path: string }).path;
 }
 
 function createLoaders(em: Em): Loaders {

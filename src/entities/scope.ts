@@ -1,4 +1,5 @@
 import { Filter } from '@mikro-orm/core';
+import type { Em } from '../db/orm.js';
 
 /**
  * The application half of scoping: every tenant-owned entity carries the materialized path of the account
@@ -13,6 +14,11 @@ export interface ScopeParams {
 }
 
 export const SCOPE_FILTER = 'scope';
+
+/** The subtree a fork's scope filter is bound to, for the hand-written queries that must apply it themselves. */
+export function scopePath(em: Em): string {
+  return (em.getFilterParams(SCOPE_FILTER) as ScopeParams).path;
+}
 
 /** Escapes LIKE wildcards; ids never contain them, but the filter must not depend on that. */
 export function likePrefix(path: string): string {

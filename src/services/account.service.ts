@@ -1,13 +1,13 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
 import type { AuthedContext, Context } from '../context.js';
-import { requireActor, scopePath } from '../context.js';
+import { requireActor } from '../context.js';
 import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
-import { decodeCursor, findPage, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, findRowsPage, type Page, type PageArgs } from './pagination.js';
 import { hashPassword } from './passwords.js';
 import {
   nonNegative,
@@ -125,15 +125,13 @@ export class AccountService {
   }
 
   /**
-   * A page of accounts as plain rows (see accountFromRow), in seq order. Lists are read-only and are the
-   * largest reads the API serves: building and registering a MikroORM entity per account was the largest
-   * part of a list request's CPU. The scope filter's condition is written out here, as in every hand-written
-   * query, and row-level security applies underneath.
+   * A page of accounts as plain rows (see accountFromRow). Lists are read-only and are the largest reads the
+   * API serves: building and registering a MikroORM entity per account was the largest part of a list
+   * request's CPU.
    */
   private async page(ctx: AuthedContext, conditions: string[], params: unknown[], filter: AccountListFilter): Promise<Page<Account>> {
-    const size = pageSize(filter.first);
-    const where = ['path like ?', ...conditions];
-    const values: unknown[] = [likePrefix(scopePath(ctx.em)), ...params];
+    const where = [...conditions];
+    const values = [...params];
     if (filter.status) {
       where.push('status = ?');
       values.push(filter.status);
@@ -150,16 +148,7 @@ export class AccountService {
       where.push('(name ilike ? or email ilike ? or number like ?)');
       values.push(pattern, pattern, pattern);
     }
-    const condition = where.join(' and ');
-    const after = filter.after ? decodeCursor(filter.after) : null;
-    const rows = await ctx.em.execute<AccountRow[]>(
-      `select ${ACCOUNT_COLUMNS} from accounts where ${condition} ${after ? 'and seq > ?' : ''} order by seq limit ?`,
-      [...values, ...(after ? [after] : []), size + 1],
-    );
-    return toPage(rows.map(accountFromRow), size, async () => {
-      const [{ n }] = await ctx.em.execute<{ n: number }[]>(`select count(*)::int as n from accounts where ${condition}`, values);
-      return n;
-    });
+    return findRowsPage(ctx.em, { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values }, filter, accountFromRow);
   }
 
   async create(ctx: Context, data: CreateAccountData): Promise<Account> {

@@ -1,5 +1,6 @@
 import type { EntityName, FilterQuery } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
+import { likePrefix, scopePath } from '../entities/scope.js';
 import { badInput } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -92,4 +93,29 @@ export async function findPage<T extends { seq?: string | null }>(
   const page = args.after ? { ...where, seq: { [order === 'asc' ? '$gt' : '$lt']: decodeCursor(args.after) } } : where;
   const rows = (await em.find(entity, page as FilterQuery<T>, { orderBy: { seq: order } as never, limit: size + 1 })) as T[];
   return toPage(rows, size, () => em.count(entity, where as FilterQuery<T>));
+}
+
+/**
+ * findPage for a hand-written query that returns plain rows instead of entities (for lists too large to
+ * build an entity per row): the same keyset order on `seq`, oldest first, and the same lazy count. The scope
+ * filter cannot reach such a query, so its condition is applied here, on the table's path column.
+ */
+export async function findRowsPage<R extends { seq: string }, T extends { seq?: string | null }>(
+  em: Em,
+  query: { table: string; columns: string; pathColumn: string; where: string[]; values: unknown[] },
+  args: PageArgs,
+  toNode: (row: R) => T,
+): Promise<Page<T>> {
+  const size = pageSize(args.first);
+  const condition = [`${query.pathColumn} like ?`, ...query.where].join(' and ');
+  const values = [likePrefix(scopePath(em)), ...query.values];
+  const after = args.after ? [decodeCursor(args.after)] : [];
+  const rows = await em.execute<R[]>(
+    `select ${query.columns} from ${query.table} where ${condition} ${after.length ? 'and seq > ?' : ''} order by seq limit ?`,
+    [...values, ...after, size + 1],
+  );
+  return toPage(rows.map(toNode), size, async () => {
+    const [{ n }] = await em.execute<{ n: number }[]>(`select count(*)::int as n from ${query.table} where ${condition}`, values);
+    return n;
+  });
 }

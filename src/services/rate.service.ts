@@ -198,16 +198,10 @@ export class RateService {
       [`{${small.join(',')}}`],
     );
     const byGroup = new Map<string, { version: string; rates: RateRow[] }>();
-    for (const r of rows) {
-      const g = byGroup.get(r.gid) ?? { version: r.gversion, rates: [] };
-      byGroup.set(r.gid, g);
-      if (r.prefix !== null) {
-        g.rates.push({
-          rate_group_id: r.rate_group_id, direction: r.direction, prefix: r.prefix, destination: r.destination,
-          rate_per_minute: r.rate_per_minute, connection_fee: r.connection_fee, initial_increment: r.initial_increment,
-          increment: r.increment,
-        });
-      }
+    for (const { gid, gversion, ...rate } of rows) {
+      const g = byGroup.get(gid) ?? { version: gversion, rates: [] };
+      byGroup.set(gid, g);
+      if (rate.prefix !== null) g.rates.push(rate);
     }
     // A group that grew past the limit between the two statements is held anyway, once: it is still exact.
     for (const [id, g] of byGroup) decks.set(id, buildDeck(g.version, g.rates));

@@ -186,7 +186,10 @@ export class RatingService {
     return { ...c, callId, destination };
   }
 
-  /** Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns record ids. */
+  /**
+   * Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns the record id
+   * of every input (a retried call's first record) and the records written now.
+   */
   private async rateInScope(
     ctx: AuthedContext,
     em: Em,
@@ -380,12 +383,15 @@ export class RatingService {
     // The records as the API returns them, built from what was written rather than read back.
     const generated = new Map(inserted.map((r) => [r.id, r]));
     // Plain objects, not entity instances: the entity's property setters were a tenth of a batch's CPU.
-    const created = new Map(planned.map((p): [string, CallRecord] => [p.id, {
-      id: p.id, seq: generated.get(p.id)!.seq, rootId, callId: p.input.callId, accountId: p.account.id, ownerPath: p.account.path,
-      destination: p.input.destination, direction: p.input.direction, durationSeconds: p.input.durationSeconds,
-      billedSeconds: p.charges[0].billedSeconds, startedAt: p.input.startedAt, cost: p.charges[0].amount,
-      createdAt: new Date(generated.get(p.id)!.created_at),
-    }]));
+    const created = new Map(planned.map((p): [string, CallRecord] => {
+      const { seq, created_at } = generated.get(p.id)!;
+      return [p.id, {
+        id: p.id, seq, rootId, callId: p.input.callId, accountId: p.account.id, ownerPath: p.account.path,
+        destination: p.input.destination, direction: p.input.direction, durationSeconds: p.input.durationSeconds,
+        billedSeconds: p.charges[0].billedSeconds, startedAt: p.input.startedAt, cost: p.charges[0].amount,
+        createdAt: new Date(created_at),
+      }];
+    }));
 
     if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;

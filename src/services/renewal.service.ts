@@ -161,7 +161,7 @@ export class RenewalService {
          join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
          join accounts a on a.id = s.account_id
         order by s.id`,
-      [`{${[...chainIds].sort().join(',')}}`],
+      [`{${chainIds.join(',')}}`],
     );
     const chainLevels = new Map<string, typeof rows>();
     for (const l of rows) chainLevels.set(l.chain_id, [...(chainLevels.get(l.chain_id) ?? []), l]);
