@@ -4,20 +4,85 @@ import type { Context } from '../context.js';
 import { Account, CallRecord, LedgerEntry } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { DomainError } from '../errors.js';
-import { formatMoney } from '../money.js';
+import { formatMoney, type Decimal } from '../money.js';
 
 const BATCH = 1000;
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = value instanceof Date ? value.toISOString() : String(value);
-  // Quote anything with separators, and neutralize formula prefixes that spreadsheets would execute.
-  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+/**
+ * A column's type, not its value, decides how a cell is written. Text is anything a user or a client typed, or
+ * could have: a spreadsheet evaluates a cell starting with = + - @ tab or CR as a formula, and "-1+HYPERLINK(..)"
+ * looks as numeric as "-12.5", so every text cell with such a start gets a leading quote (OWASP's advice).
+ * Numbers (money, counts, durations) are written plain: a negative amount stays a number a sheet can sum.
+ */
+type Column<T> =
+  | { name: string; text: (row: T) => string | Date | null | undefined }
+  | { name: string; number: (row: T) => string | number };
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** What formatMoney and integer columns produce: a number column can never carry text. */
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
+
+function quote(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csvLine(cells: unknown[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`;
+function cell<T>(column: Column<T>, row: T): string {
+  if ('number' in column) {
+    const s = String(column.number(row));
+    if (!PLAIN_NUMBER.test(s)) throw new Error(`Export column ${column.name} is not a plain number`);
+    return s;
+  }
+  const value = column.text(row);
+  if (value === null || value === undefined) return '';
+  const s = value instanceof Date ? value.toISOString() : value;
+  return quote(FORMULA_START.test(s) ? `'${s}` : s);
+}
+
+const text = <T>(name: string, value: (row: T) => string | Date | null | undefined): Column<T> => ({ name, text: value });
+const number = <T>(name: string, value: (row: T) => string | number): Column<T> => ({ name, number: value });
+const money = <T>(name: string, value: (row: T) => Decimal): Column<T> => number(name, (row) => formatMoney(value(row)));
+
+const ACCOUNT_COLUMNS: Column<Account>[] = [
+  text('id', (a) => a.id),
+  text('number', (a) => a.number),
+  text('kind', (a) => a.kind),
+  text('name', (a) => a.name),
+  text('email', (a) => a.email),
+  text('parent_id', (a) => a.parentId),
+  text('status', (a) => a.status),
+  text('currency', (a) => a.currency),
+  text('billing_mode', (a) => a.billingMode),
+  money('balance', (a) => a.balance),
+  money('credit_limit', (a) => a.creditLimit),
+  money('available_balance', (a) => a.availableBalance),
+  text('reseller_model', (a) => a.resellerModel),
+  text('created_at', (a) => a.createdAt),
+];
+
+const LEDGER_COLUMNS: Column<LedgerEntry>[] = [
+  text('id', (e) => e.id),
+  text('account_id', (e) => e.accountId),
+  text('created_at', (e) => e.createdAt),
+  text('kind', (e) => e.kind),
+  money('amount', (e) => e.amount),
+  money('balance_after', (e) => e.balanceAfter),
+  text('description', (e) => e.description),
+];
+
+const CALL_COLUMNS: Column<CallRecord>[] = [
+  text('id', (c) => c.id),
+  text('call_id', (c) => c.callId),
+  text('account_id', (c) => c.accountId),
+  text('started_at', (c) => c.startedAt),
+  text('destination', (c) => c.destination),
+  text('direction', (c) => c.direction),
+  number('duration_seconds', (c) => c.durationSeconds),
+  number('billed_seconds', (c) => c.billedSeconds),
+  money('cost', (c) => c.cost),
+];
+
+function csvLine(cells: string[]): string {
+  return `${cells.join(',')}\r\n`;
 }
 
 /** Writes the header, then the rows in insertion order, a keyset batch at a time (memory stays flat). */
@@ -26,17 +91,16 @@ async function stream<T extends { seq?: string }>(
   res: Response,
   entity: EntityName<T>,
   where: Record<string, unknown>,
-  header: string[],
-  cells: (row: T) => unknown[],
+  columns: Column<T>[],
 ): Promise<void> {
-  res.write(csvLine(header));
+  res.write(csvLine(columns.map((c) => quote(c.name))));
   let after = '0';
   for (;;) {
     const rows = (await ctx.em.find(entity, { ...where, seq: { $gt: after } } as FilterQuery<T>, {
       orderBy: { seq: 'asc' } as never,
       limit: BATCH,
     })) as T[];
-    for (const row of rows) res.write(csvLine(cells(row)));
+    for (const row of rows) res.write(csvLine(columns.map((c) => cell(c, row))));
     ctx.em.clear();
     if (rows.length < BATCH) return;
     after = rows.at(-1)!.seq!;
@@ -97,29 +161,21 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
   router.get(
     '/accounts.csv',
     scoped('accounts.csv', (ctx, _req, res) =>
-      stream(ctx, res, Account, { path: { $like: likePrefix(ctx.actor.path) } },
-        ['id', 'number', 'kind', 'name', 'email', 'parent_id', 'status', 'currency', 'billing_mode', 'balance', 'credit_limit',
-          'available_balance', 'reseller_model', 'created_at'],
-        (a) => [a.id, a.number, a.kind, a.name, a.email, a.parentId, a.status, a.currency, a.billingMode, formatMoney(a.balance),
-          formatMoney(a.creditLimit), formatMoney(a.availableBalance), a.resellerModel, a.createdAt]),
+      stream(ctx, res, Account, { path: { $like: likePrefix(ctx.actor.path) } }, ACCOUNT_COLUMNS),
     ),
   );
 
   router.get(
     '/ledger.csv',
     scoped('ledger.csv', async (ctx, req, res) =>
-      stream(ctx, res, LedgerEntry, { accountId: (await accountParam(ctx, req)).id },
-        ['id', 'account_id', 'created_at', 'kind', 'amount', 'balance_after', 'description'],
-        (e) => [e.id, e.accountId, e.createdAt, e.kind, formatMoney(e.amount), formatMoney(e.balanceAfter), e.description]),
+      stream(ctx, res, LedgerEntry, { accountId: (await accountParam(ctx, req)).id }, LEDGER_COLUMNS),
     ),
   );
 
   router.get(
     '/calls.csv',
     scoped('calls.csv', async (ctx, req, res) =>
-      stream(ctx, res, CallRecord, { accountId: (await accountParam(ctx, req)).id },
-        ['id', 'call_id', 'account_id', 'started_at', 'destination', 'direction', 'duration_seconds', 'billed_seconds', 'cost'],
-        (c) => [c.id, c.callId, c.accountId, c.startedAt, c.destination, c.direction, c.durationSeconds, c.billedSeconds, formatMoney(c.cost)]),
+      stream(ctx, res, CallRecord, { accountId: (await accountParam(ctx, req)).id }, CALL_COLUMNS),
     ),
   );
 
