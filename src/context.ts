@@ -6,8 +6,10 @@ import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
 import { Account, CallCharge, PackageSubscription, type AccountKind, SCOPE_FILTER } from './entities/index.js';
 import { scopePath } from './entities/scope.js';
 import type { Services } from './services/index.js';
+import type { ApiKeyScope } from './services/auth.service.js';
 import type { Events } from './events.js';
 import { DomainError } from './errors.js';
+import { Keyset, seqSql, type PageWindow, type SeqBound } from './services/pagination.js';
 
 /** Who is calling: loaded from the database on every request, so suspensions take effect at once. */
 export interface Actor {
@@ -18,15 +20,26 @@ export interface Actor {
   /** The rate group the caller is assigned (one of its parent's), readable though outside its subtree. */
   rateGroupId: string | null;
   via: 'token' | 'apiKey';
+  /** The account's token version: a token signed with another one has ended. */
+  tokenVersion: number;
   apiKeyId?: string;
+  /** An API key's scopes (a login token has them all). */
+  scopes?: ApiKeyScope[];
+}
+
+/** The key a credential's request budget is counted under: one per API key, one per account's logins. */
+export function credentialKey(actor: Actor): string {
+  return actor.apiKeyId ? `key:${actor.apiKeyId}` : `account:${actor.accountId}`;
 }
 
 export interface Loaders {
   account: DataLoader<string, Account | null>;
   callCharges: DataLoader<string, CallCharge[]>;
-  /** Pages of many accounts' subscriptions in one query; keys are JSON of { accountId, first, after, status }. */
+  /** Pages of many accounts' subscriptions in one query; keys are JSON of { accountId, window, status }. */
   subscriptionPages: DataLoader<string, PackageSubscription[]>;
   subscriptionCounts: DataLoader<string, number>;
+  /** Keys are JSON of { accountId, status, bound }. */
+  subscriptionExists: DataLoader<string, boolean>;
 }
 
 function createLoaders(em: Em): Loaders {
@@ -39,29 +52,53 @@ function createLoaders(em: Em): Loaders {
     }),
     subscriptionPages: new DataLoader(async (keys) => {
       // Keys of one list query share their arguments: group by them, one windowed query per group.
-      const groups = new Map<string, { accountIds: string[]; first: number; after: string | null; status: string | null }>();
-      for (const key of keys) {
-        const k = JSON.parse(key) as { accountId: string; first: number; after: string | null; status: string | null };
-        const g = `${k.first}|${k.after}|${k.status}`;
-        if (!groups.has(g)) groups.set(g, { accountIds: [], first: k.first, after: k.after, status: k.status });
+      const groups = new Map<string, { accountIds: string[]; window: PageWindow; status: string | null }>();
+      const parsed = keys.map((key) => {
+        const k = JSON.parse(key) as { accountId: string; window: PageWindow; status: string | null };
+        const g = JSON.stringify([k.window, k.status]);
+        if (!groups.has(g)) groups.set(g, { accountIds: [], window: k.window, status: k.status });
         groups.get(g)!.accountIds.push(k.accountId);
-      }
+        return { group: g, accountId: k.accountId };
+      });
       const byKey = new Map<string, PackageSubscription[]>();
-      for (const g of groups.values()) {
+      for (const [g, { accountIds, window, status }] of groups) {
+        const keyset = new Keyset(window, 'asc');
+        const range = keyset.bounds;
+        // Each account's rows come back in fetch order (reversed for `last`), as Keyset.page expects.
         const rows = await em.execute(
           `select * from (
-             select s.*, row_number() over (partition by s.account_id order by s.seq) as rn from package_subscriptions s
+             select s.*, row_number() over (partition by s.account_id order by s.seq ${keyset.fetchOrder}) as rn from package_subscriptions s
               where s.account_id = any(?::text[]) and starts_with(s.owner_path, ?)
-                and (?::text is null or s.status = ?) and (?::bigint is null or s.seq > ?::bigint)) x
-            where rn <= ? order by account_id, seq`,
-          [`{${g.accountIds.join(',')}}`, scopePath(em), g.status, g.status, g.after, g.after, g.first + 1],
+                and (?::text is null or s.status = ?) ${range.map((b) => `and ${seqSql('s.seq', b)}`).join(' ')}) x
+            where rn <= ? order by account_id, rn`,
+          [`{${accountIds.join(',')}}`, scopePath(em), status, status, ...range.map((b) => b.seq), keyset.limit],
         );
         const entities = rows.map((r) => em.map(PackageSubscription, r));
-        for (const accountId of g.accountIds) {
-          byKey.set(JSON.stringify({ accountId, first: g.first, after: g.after, status: g.status }), entities.filter((e) => e.accountId === accountId));
-        }
+        for (const accountId of accountIds) byKey.set(`${g}|${accountId}`, entities.filter((e) => e.accountId === accountId));
       }
-      return keys.map((k) => byKey.get(k) ?? []);
+      return parsed.map((p) => byKey.get(`${p.group}|${p.accountId}`) ?? []);
+    }),
+    subscriptionExists: new DataLoader(async (keys) => {
+      // Whether an account has a subscription past a cursor: asked only for a pageInfo flag a client selects.
+      const parsed = keys.map((k) => JSON.parse(k) as { accountId: string; status: string | null; bound: SeqBound });
+      const found = new Set<string>();
+      const groups = new Map<string, { accountIds: string[]; status: string | null; bound: SeqBound }>();
+      for (const p of parsed) {
+        const g = JSON.stringify([p.status, p.bound]);
+        if (!groups.has(g)) groups.set(g, { accountIds: [], status: p.status, bound: p.bound });
+        groups.get(g)!.accountIds.push(p.accountId);
+      }
+      for (const [g, { accountIds, status, bound }] of groups) {
+        const rows = await em.execute<{ id: string }[]>(
+          `select a.id from unnest(?::text[]) as a(id)
+            where exists (select 1 from package_subscriptions s
+                           where s.account_id = a.id and starts_with(s.owner_path, ?) and (?::text is null or s.status = ?)
+                             and ${seqSql('s.seq', bound)})`,
+          [`{${accountIds.join(',')}}`, scopePath(em), status, status, bound.seq],
+        );
+        for (const r of rows) found.add(`${g}|${r.id}`);
+      }
+      return parsed.map((p) => found.has(`${JSON.stringify([p.status, p.bound])}|${p.accountId}`));
     }),
     subscriptionCounts: new DataLoader(async (keys) => {
       const parsed = keys.map((k) => JSON.parse(k) as { accountId: string; status: string | null });
@@ -97,6 +134,8 @@ export class Context {
   readonly em: Em;
   readonly loaders: Loaders;
   actor: Actor | null = null;
+  /** The client's address, for login throttling. */
+  clientAddress = 'unknown';
   private transaction?: Promise<void>;
 
   constructor(
@@ -124,6 +163,17 @@ export class Context {
   private credential?: string;
   private credentialCheckedAt = 0;
 
+  private readonly ended = new AbortController();
+
+  /** Aborted when this operation's credential ends (src/http/websocket.ts): a subscription stops at once. */
+  get credentialEnded(): AbortSignal {
+    return this.ended.signal;
+  }
+
+  endCredential(): void {
+    this.ended.abort(new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended'));
+  }
+
   /** For a graphql-ws operation: the credential it was just authenticated with, re-checked later. */
   watchCredential(credential: string): void {
     this.credential = credential;
@@ -135,6 +185,7 @@ export class Context {
    * Checked against the database at most every `credentialRecheckMs` while events flow.
    */
   async stillAuthorized(): Promise<boolean> {
+    if (this.ended.signal.aborted) return false;
     if (!this.credential || Date.now() - this.credentialCheckedAt < this.config.credentialRecheckMs) return true;
     this.credentialCheckedAt = Date.now();
     try {
@@ -176,6 +227,7 @@ export class Context {
       this.loaders.callCharges.clearAll();
       this.loaders.subscriptionPages.clearAll();
       this.loaders.subscriptionCounts.clearAll();
+      this.loaders.subscriptionExists.clearAll();
     }
   }
 

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   ALREADY_EXISTS: 'Already exists',
   IDEMPOTENCY_CONFLICT: 'Idempotency key was used with different input',
   INVALID_STATE: 'Invalid state',
+  RATE_LIMITED: 'Too many requests; try again later',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { Database } from './db/orm.js';
 import type { Logger } from './logger.js';
+import type { CredentialChange } from './services/auth.service.js';
 
 /** What the database announces for each ledger entry (see the alerts migration). */
 export interface BalanceEventPayload {
@@ -41,12 +42,20 @@ export function createEvents() {
  * Relays the database's notifications to this instance's subscribers. Every instance listens, so a change
  * committed through any of them reaches subscribers on all of them.
  */
-export async function relayDatabaseEvents(db: Database, events: Events, log: Logger): Promise<() => Promise<void>> {
+export async function relayDatabaseEvents(
+  db: Database,
+  events: Events,
+  log: Logger,
+  onCredentials: (change: CredentialChange) => void,
+): Promise<() => Promise<void>> {
   return db.listen(CHANNEL, (raw) => {
     try {
-      const payload = JSON.parse(raw) as BalanceEventPayload | AlertPayload;
+      const payload = JSON.parse(raw) as BalanceEventPayload | AlertPayload | CredentialChange;
       if (payload.type === 'balance') events.publish('BALANCE', payload);
       else if (payload.type === 'alert') events.publish('ALERT', payload);
+      // Handled before the next notification is read: events committed after the change never reach the
+      // subscriptions it ends. Notifications arrive in commit order.
+      else if (payload.type === 'credentials') onCredentials(payload);
     } catch (error) {
       log.error({ err: error }, 'unreadable database event');
     }

@@ -1,19 +1,19 @@
 import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type HTTPGraphQLHead } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type FormattedExecutionResult } from 'graphql';
 import type { Config } from './config.js';
 import { Context } from './context.js';
 import { openDatabase, systemEm, type Database } from './db/orm.js';
 import { DomainError } from './errors.js';
 import { formatError, isUnexpected } from './graphql/format-error.js';
-import { complexityPlugin, validationRules } from './graphql/limits.js';
+import { limitsPlugin, shapeGuard } from './graphql/limits.js';
 import { createSchema } from './graphql/schema.js';
 import { exportRouter } from './http/export.js';
 import { requestId } from './http/request-id.js';
@@ -37,6 +37,21 @@ export interface App {
   httpServer: Server;
   listen(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Statuses of requests refused before they ran (their errors decide) and of throttled ones (always 429). */
+const REFUSED_STATUS: Record<string, number> = { BAD_USER_INPUT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403 };
+
+function httpStatusOf(result: FormattedExecutionResult, http: HTTPGraphQLHead): void {
+  const errors = result.errors ?? [];
+  const limited = errors.find((e) => e.extensions?.code === 'RATE_LIMITED');
+  if (limited) {
+    http.status = 429;
+    http.headers.set('retry-after', String(limited.extensions?.retryAfter ?? 1));
+    return;
+  }
+  const status = result.data === undefined && errors.length > 0 ? REFUSED_STATUS[String(errors[0].extensions?.code)] : undefined;
+  if (status) http.status = status;
 }
 
 /** Commits each request's transaction before its response leaves, and logs what went wrong with the request id. */
@@ -65,6 +80,7 @@ function lifecyclePlugin(): ApolloServerPlugin<Context> {
               };
             }
           }
+          if (response.body.kind === 'single') httpStatusOf(response.body.singleResult, response.http);
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors?.length ?? 0) : 0;
           contextValue.log.info(
             { operation: request.operationName ?? null, ms: Math.round(performance.now() - started), errors },
@@ -82,22 +98,23 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when the server restarts');
   }
   const db = await openDatabase(config, log);
-  const services = createServices(config, db.orm);
+  const services = createServices(config, db);
   await bootstrapRoot(db.orm, services.accounts, config, log);
   const schema = await createSchema();
   const events = createEvents();
-  const stopRelay = await relayDatabaseEvents(db, events, log);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const httpServer = createServer(app);
   const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, events, log });
+  const stopRelay = await relayDatabaseEvents(db, events, log, (change) => ws.endCredentials(change));
 
   const apollo = new ApolloServer<Context>({
     schema,
     formatError,
-    validationRules: validationRules(config),
+    parseOptions: { maxTokens: config.maxTokens },
+    validationOptions: { maxErrors: config.maxValidationErrors },
     introspection: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
     includeStacktraceInErrorResponses: false,
@@ -111,7 +128,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },
-      complexityPlugin(schema, config),
+      limitsPlugin(schema),
       lifecyclePlugin(),
     ],
   });
@@ -119,6 +136,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
 
   const contextFor = async (req: Request): Promise<Context> => {
     const ctx = new Context(db.orm, services, config, events, log, req.requestId);
+    ctx.clientAddress = req.socket.remoteAddress ?? 'unknown';
     const actor = await services.auth.authenticate(req.headers.authorization);
     if (actor) ctx.bindActor(actor);
     return ctx;
@@ -142,6 +160,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   app.use(
     '/graphql',
     express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
+    shapeGuard(schema, config),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         try {

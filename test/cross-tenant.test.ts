@@ -44,7 +44,7 @@ beforeAll(async () => {
   await topUp(server, admin.token, r2.id, '100');
   await topUp(server, r2.token, c2.id, '60');
   const sub = (await server.ok(AssignPackageDocument, { input: { accountId: c2.id, packageId: clone } }, r2.token)).assignPackage.id;
-  const call = (await server.ok(RateCallDocument, { input: { accountId: c2.id, callId: 'victim-call', destination: '447700900000', direction: 'OUTBOUND', durationSeconds: 30, startedAt: new Date().toISOString() } }, r2.token)).rateCall.id;
+  const call = (await server.ok(RateCallDocument, { input: { accountId: c2.id, callId: 'victim-call', destination: '447700900000', direction: 'OUTBOUND', durationSeconds: 30, startedAt: new Date().toISOString() } }, admin.token)).rateCall.id;
   const key = (await server.ok(CreateApiKeyDocument, { name: 'victim' }, c2.token)).createApiKey.apiKey.id;
   await server.ok('mutation($id: ID!) { adjustBalance(input: { accountId: $id, amount: "-59" }) { id } }', { id: c2.id }, r2.token);
   const [ledger] = await sql<{ id: string }>(server, 'select id from ledger_entries where account_id = ? limit 1', [c2.id]);

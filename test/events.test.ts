@@ -3,7 +3,7 @@ import { AdjustBalanceDocument, PurchasePackageDocument, TopUpDocument, UpdateAc
 import { ENGINE, errorCode, startServer, type TestServer } from './support/harness.js';
 import { original } from './support/chain.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
-import { connect } from './support/ws.js';
+import { listen, until } from './support/ws.js';
 
 let server: TestServer;
 let tree: Awaited<ReturnType<typeof buildTree>>;
@@ -13,36 +13,6 @@ beforeAll(async () => {
   tree = await buildTree(server);
 });
 afterAll(() => server.close());
-
-/** A live subscription collecting what it receives. */
-async function listen(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const { client, acked } = connect(url, `Bearer ${token}`);
-  await acked;
-  const received: any[] = [];
-  const errors: any[] = [];
-  let ready!: () => void;
-  const subscribed = new Promise<void>((r) => (ready = r));
-  client.subscribe({ query, variables }, {
-    next: (value) => received.push(value.data ?? value),
-    error: (e) => { errors.push(e); ready(); },
-    complete: () => undefined,
-  });
-  // graphql-ws gives no "subscribed" acknowledgement: a round trip on the same socket orders it after.
-  await new Promise<void>((resolve) => client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() }));
-  ready();
-  await subscribed;
-  return { client, received, errors };
-}
-
-async function until<T>(fn: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const BALANCE = 'subscription($id: ID) { balanceChanged(accountId: $id) { account { id } balance availableBalance delta kind at } }';
 const ALERTS = 'subscription($id: ID) { alertRaised(accountId: $id) { id kind availableBalance threshold account { id } } }';

@@ -22,7 +22,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const START = '2026-11-20T10:00:00.000Z';
+// Calls are rated only within 400 days of their start and never ahead (DOMAIN.md 5), so instants are relative to
+// now: packages start at P0 (40 days back, at a whole hour), so a 30-day period has ended 10 days ago.
+const DAY = 86_400_000;
+const P0_MS = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 40 * DAY;
+const at = (ms: number) => new Date(P0_MS + ms).toISOString();
+const P0 = at(0);
+const START = at(19 * DAY);
 let seq = 0;
 const call = (accountId: string, destination: string, durationSeconds: number, extra: Partial<CallInput> = {}): CallInput => ({
   accountId,
@@ -73,7 +79,7 @@ async function balances(t: Tree) {
 describe('rating at every level', () => {
   it('rates each level with its own group, increments and connection fee, and records every charge', async () => {
     const t = await tree();
-    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 95) }, t.r1.token);
+    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 95) }, t.admin.token);
     // C: 120 s at 0.06 = 0.12; R2: 30 + 11 x 6 = 96 s at 0.03 + 0.01 = 0.058; R1: 120 s at 0.02 = 0.04.
     expect(rateCall).toMatchObject({ durationSeconds: 95, billedSeconds: 120, cost: '0.12', account: { id: t.c.id } });
     expect(rateCall.charges).toEqual([
@@ -88,22 +94,22 @@ describe('rating at every level', () => {
 
   it('longest prefix wins per level; a 0-second call costs nothing anywhere', async () => {
     const t = await tree();
-    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 60) }, t.r1.token);
+    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 60) }, t.admin.token);
     expect(rateCall.charges.map((c) => c.amount)).toEqual(['0.06', '0.04', '0.01']);
-    const zero = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 0) }, t.r1.token);
+    const zero = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 0) }, t.admin.token);
     expect(zero.rateCall.charges.map((c) => [c.amount, c.billedSeconds])).toEqual([['0', 0], ['0', 0], ['0', 0]]);
   });
 
   it('an inbound call uses inbound rates, and costs nothing where there is none', async () => {
     const t = await tree();
-    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 120, { direction: 'INBOUND' }) }, t.r1.token);
+    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 120, { direction: 'INBOUND' }) }, t.admin.token);
     expect(rateCall.charges.map((c) => c.amount)).toEqual(['0', '0', '0.01']);
   });
 
   it('NO_RATE at any level charges nobody and records nothing', async () => {
     const t = await tree();
     // 33 has no rate at any level.
-    const nowhere = await server.gql(RateCallDocument, { input: call(t.c.id, '33123456', 60) }, t.r1.token);
+    const nowhere = await server.gql(RateCallDocument, { input: call(t.c.id, '33123456', 60) }, t.admin.token);
     expect(nowhere.errors?.[0]?.extensions).toMatchObject({ code: 'NO_RATE', level: 0 });
     // A rate at C's and R2's level but not at R1's: still refused.
     await server.ok('mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }', {
@@ -112,7 +118,7 @@ describe('rating at every level', () => {
     await server.ok('mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }', {
       g: (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.r2.id }, t.r1.token)).account.rateGroup.id,
     }, t.r1.token);
-    const upper = await server.gql(RateCallDocument, { input: call(t.c.id, '12125550000', 60) }, t.r1.token);
+    const upper = await server.gql(RateCallDocument, { input: call(t.c.id, '12125550000', 60) }, t.admin.token);
     expect(upper.errors?.[0]?.extensions).toMatchObject({ code: 'NO_RATE', level: 2 });
     expect(await balances(t)).toEqual(['0', '0', '0']);
     const [{ n }] = await sql<{ n: string }>(server, 'select count(*)::text as n from calls where account_id = ?', [t.c.id]);
@@ -122,11 +128,11 @@ describe('rating at every level', () => {
   it('the same call id twice returns the first record and charges once', async () => {
     const t = await tree();
     const input = call(t.c.id, '447700900123', 61);
-    const first = await server.ok(RateCallDocument, { input }, t.r1.token);
-    const again = await server.ok(RateCallDocument, { input: { ...input, durationSeconds: 999 } }, t.r1.token);
+    const first = await server.ok(RateCallDocument, { input }, t.admin.token);
+    const again = await server.ok(RateCallDocument, { input: { ...input, durationSeconds: 999 } }, t.admin.token);
     expect(again.rateCall.id).toBe(first.rateCall.id);
     expect(again.rateCall.durationSeconds).toBe(61);
-    const batch = await server.ok(RateCallsDocument, { input: [input, call(t.c.id, '447700900123', 60), input] }, t.r1.token);
+    const batch = await server.ok(RateCallsDocument, { input: [input, call(t.c.id, '447700900123', 60), input] }, t.admin.token);
     expect(batch.rateCalls.map((r) => r.id)).toEqual([first.rateCall.id, batch.rateCalls[1].id, first.rateCall.id]);
     // 61 s: 0.12 / 0.01 + 66 s at 0.03 = 0.043 / 0.04; 60 s: 0.06 / 0.04 / 0.02.
     expect(await balances(t)).toEqual(['-0.18', '-0.083', '-0.06']);
@@ -135,12 +141,12 @@ describe('rating at every level', () => {
   it('keeps any call id exactly as sent, quotes, backslashes, braces and all', async () => {
     const t = await tree();
     const odd = ['a"b', 'back\\slash', '{x,y}', "it's NULL", 'é 漢字 ✓', ' padded '.trim(), 'NULL'];
-    const { rateCalls } = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.r1.token);
+    const { rateCalls } = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.admin.token);
     expect(rateCalls.map((r) => r.callId)).toEqual(odd);
     const stored = await sql<{ call_id: string }>(server, `select call_id from calls where account_id = ? order by seq`, [t.c.id]);
     expect(stored.map((r) => r.call_id)).toEqual(odd);
     // Each is recognised when sent again.
-    const again = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.r1.token);
+    const again = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.admin.token);
     expect(again.rateCalls.map((r) => r.id)).toEqual(rateCalls.map((r) => r.id));
   });
 
@@ -149,12 +155,12 @@ describe('rating at every level', () => {
     const twin = await addAccount(server, t.r2.token, { kind: 'CUSTOMER' });
     const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account.rateGroup.id;
     await server.ok(UpdateAccountDocument, { id: twin.id, input: { rateGroupId: gR2 } }, t.r2.token);
-    const a = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.r1.token);
-    const b = await server.ok(RateCallDocument, { input: call(twin.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.r1.token);
+    const a = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.admin.token);
+    const b = await server.ok(RateCallDocument, { input: call(twin.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.admin.token);
     expect(b.rateCall.id).not.toBe(a.rateCall.id);
     expect(b.rateCall.cost).toBe('0.06');
     const batch = Array.from({ length: 20 }, (_, i) => call(t.c.id, '447700900123', 60, { callId: `retry-${i}` }));
-    const results = await Promise.all(Array.from({ length: 4 }, () => server.gql(RateCallsDocument, { input: batch }, t.r1.token)));
+    const results = await Promise.all(Array.from({ length: 4 }, () => server.gql(RateCallsDocument, { input: batch }, t.admin.token)));
     expect(results.filter((r) => r.errors)).toEqual([]);
     expect(new Set(results.map((r) => JSON.stringify(r.data!.rateCalls.map((c: { id: string }) => c.id)))).size).toBe(1);
     expect((await balances(t))[0]).toBe('-1.26');
@@ -162,7 +168,7 @@ describe('rating at every level', () => {
 
   it('calls lists newest first; levels above the viewer show no account', async () => {
     const t = await tree();
-    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 10), call(t.c.id, '447700900124', 20)] }, t.r1.token);
+    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 10), call(t.c.id, '447700900124', 20)] }, t.admin.token);
     const byR2 = await server.ok(CallsDocument, { accountId: t.c.id }, t.r2.token);
     expect(byR2.calls.totalCount).toBe(2);
     expect(byR2.calls.edges.map((e) => e.node.durationSeconds)).toEqual([20, 10]);
@@ -171,13 +177,16 @@ describe('rating at every level', () => {
     expect(byC.calls.edges[0].node.charges.map((c) => c.account?.id ?? null)).toEqual([t.c.id, null, null]);
     const stranger = await addAccount(server, t.admin.token, { kind: 'RESELLER' });
     expect(errorCode(await server.gql(CallsDocument, { accountId: t.c.id }, stranger.token))).toBe('NOT_FOUND');
-    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, stranger.token))).toBe('NOT_FOUND');
+    // Another platform's switch cannot see the account; resellers and customers cannot rate at all.
+    const otherPlatform = await createPlatform(server);
+    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, otherPlatform.token))).toBe('NOT_FOUND');
+    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, stranger.token))).toBe('FORBIDDEN');
     expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, t.c.token))).toBe('FORBIDDEN');
   });
 
   it('exports an account\'s calls as CSV, in scope only', async () => {
     const t = await tree();
-    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 95, { callId: 'cdr-1' })] }, t.r1.token);
+    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 95, { callId: 'cdr-1' })] }, t.admin.token);
     const res = await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, { headers: { authorization: `Bearer ${t.r2.token}` } });
     const lines = (await res.text()).trim().split('\r\n');
     expect(lines[0]).toBe('id,call_id,account_id,started_at,destination,direction,duration_seconds,billed_seconds,cost');
@@ -188,7 +197,7 @@ describe('rating at every level', () => {
 
   it('names a bad call in a batch and rates none of it', async () => {
     const t = await tree();
-    const result = await server.gql(RateCallsDocument, { input: [call(t.c.id, '4477', 5), call(t.c.id, '44x', 5)] }, t.r1.token);
+    const result = await server.gql(RateCallsDocument, { input: [call(t.c.id, '4477', 5), call(t.c.id, '44x', 5)] }, t.admin.token);
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input[1].destination' });
     expect(await balances(t)).toEqual(['0', '0', '0']);
   });
@@ -201,13 +210,13 @@ describe('free minutes', () => {
     const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 10, destinations: ['44'], ...extra });
     const p1 = await optIn(server, t.r1.token, p0);
     const p2 = await optIn(server, t.r2.token, p1);
-    const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: '2026-11-01T00:00:00Z' } }, t.r2.token);
+    const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: P0 } }, t.r2.token);
     return { ...t, sub };
   }
 
   it('covers each level from its own subscription in the chain, then spills into paid time', async () => {
     const t = await covered();
-    const first = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 95) }, t.r1.token);
+    const first = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 95) }, t.admin.token);
     expect(first.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([['0', 120], ['0', 96], ['0', 120]]);
     expect(first.rateCall.charges[0].subscription).toEqual({ id: t.sub.id });
     // R2 sees its own upstream subscription; C does not.
@@ -216,7 +225,7 @@ describe('free minutes', () => {
 
     // 500 s: C bills 540 with 480 left (60 paid); R2 bills 504 with 504 left (nothing paid, no connection fee);
     // R1 bills 540 with 480 left (60 paid).
-    const spill = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 500) }, t.r1.token);
+    const spill = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 500) }, t.admin.token);
     expect(spill.rateCall.charges.map((c) => [c.amount, c.freeSeconds, c.billedSeconds])).toEqual([
       ['0.06', 480, 540], ['0', 504, 504], ['0.02', 480, 540],
     ]);
@@ -227,11 +236,11 @@ describe('free minutes', () => {
 
   it('does not cover other directions, other destinations, or calls outside the period', async () => {
     const t = await covered();
-    const inbound = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { direction: 'INBOUND' }) }, t.r1.token);
+    const inbound = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { direction: 'INBOUND' }) }, t.admin.token);
     expect(inbound.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
-    const late = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: '2026-12-15T00:00:00Z' }) }, t.r1.token);
+    const late = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: at(35 * DAY) }) }, t.admin.token);
     expect(late.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
-    const early = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: '2026-10-31T23:59:59Z' }) }, t.r1.token);
+    const early = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: at(-1000) }) }, t.admin.token);
     expect(early.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
   });
 
@@ -242,17 +251,17 @@ describe('free minutes', () => {
       const { assignPackage } = await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: pkg, startAt } }, t.r1.token);
       return assignPackage.id;
     };
-    const broadLowPriority = await buy({ destinations: ['44'], priority: 2, billingDays: 30 }, '2026-11-01T00:00:00Z');
-    const broadHighLate = await buy({ destinations: ['44'], priority: 1, billingDays: 30 }, '2026-11-02T00:00:00Z');
-    const broadHighEarly = await buy({ destinations: ['44'], priority: 1, billingDays: 30 }, '2026-11-01T00:00:00Z');
-    const narrow = await buy({ destinations: ['447'], priority: 9, billingDays: 30 }, '2026-11-01T00:00:00Z');
+    const broadLowPriority = await buy({ destinations: ['44'], priority: 2, billingDays: 30 }, P0);
+    const broadHighLate = await buy({ destinations: ['44'], priority: 1, billingDays: 30 }, at(DAY));
+    const broadHighEarly = await buy({ destinations: ['44'], priority: 1, billingDays: 30 }, P0);
+    const narrow = await buy({ destinations: ['447'], priority: 9, billingDays: 30 }, P0);
     const used = async (destination: string) =>
-      (await server.ok(RateCallDocument, { input: call(t.c.id, destination, 60) }, t.r1.token)).rateCall.charges[0].subscription?.id;
+      (await server.ok(RateCallDocument, { input: call(t.c.id, destination, 60) }, t.admin.token)).rateCall.charges[0].subscription?.id;
     expect(await used('447700900123')).toBe(narrow);
     expect(await used('447700900123')).toBe(broadHighEarly);
     expect(await used('441234')).toBe(broadHighLate);
     expect(await used('441234')).toBe(broadLowPriority);
-    const last = await server.ok(RateCallDocument, { input: call(t.c.id, '441234', 60) }, t.r1.token);
+    const last = await server.ok(RateCallDocument, { input: call(t.c.id, '441234', 60) }, t.admin.token);
     // All used up: C pays; R2's own packages never cover R2, which pays its rate on every call.
     expect(last.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([['0.06', 0], ['0.04', 0], ['0.02', 0]]);
     expect((await balances(t))[1]).toBe('-0.2');
@@ -267,13 +276,13 @@ describe('batches', () => {
       const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 3, destinations: ['4420'] });
       const p1 = await optIn(server, t.r1.token, p0);
       const p2 = await optIn(server, t.r2.token, p1);
-      await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: '2026-11-01T00:00:00Z' } }, t.r2.token);
+      await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: P0 } }, t.r2.token);
     }
     const spec = Array.from({ length: 40 }, (_, i) => ({ destination: i % 3 ? '442079460000' : '447700900123', duration: (i * 37) % 200 }));
-    const batch = await server.ok(RateCallsDocument, { input: spec.map((s, i) => call(a.c.id, s.destination, s.duration, { callId: `x${i}` })) }, a.r1.token);
+    const batch = await server.ok(RateCallsDocument, { input: spec.map((s, i) => call(a.c.id, s.destination, s.duration, { callId: `x${i}` })) }, a.admin.token);
     const single = [];
     for (const [i, s] of spec.entries()) {
-      single.push((await server.ok(RateCallDocument, { input: call(b.c.id, s.destination, s.duration, { callId: `x${i}` }) }, b.r1.token)).rateCall);
+      single.push((await server.ok(RateCallDocument, { input: call(b.c.id, s.destination, s.duration, { callId: `x${i}` }) }, b.admin.token)).rateCall);
     }
     const shape = (r: (typeof single)[number]) => r.charges.map((c) => [c.amount, c.freeSeconds, c.billedSeconds]);
     expect(batch.rateCalls.map(shape)).toEqual(single.map(shape));
@@ -290,9 +299,9 @@ describe('batches', () => {
     for (const s of siblings.slice(1)) await server.ok(UpdateAccountDocument, { id: s.id, input: { rateGroupId: gR2 } }, t.r2.token);
     await topUp(server, t.r2.token, t.c.id, '100');
     const requests = [
-      ...Array.from({ length: 10 }, () => server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 60) }, t.r1.token)),
+      ...Array.from({ length: 10 }, () => server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 60) }, t.admin.token)),
       ...siblings.flatMap((s) => Array.from({ length: 3 }, () =>
-        server.gql(RateCallsDocument, { input: Array.from({ length: 25 }, () => call(s.id, '447700900123', 60)) }, t.r1.token))),
+        server.gql(RateCallsDocument, { input: Array.from({ length: 25 }, () => call(s.id, '447700900123', 60)) }, t.admin.token))),
     ];
     const results = await Promise.all(requests);
     expect(results.filter((r) => r.errors)).toEqual([]);
@@ -329,7 +338,7 @@ describe('authorizeCall', () => {
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 960, reason: null });
     await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: '0.12' } }, t.r2.token);
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 120, reason: null });
-    await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 100, { startedAt: new Date().toISOString() }) }, t.r1.token);
+    await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 100, { startedAt: new Date().toISOString() }) }, t.admin.token);
     expect(await ask()).toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'LIMIT_REACHED' });
     await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: null } }, t.r2.token);
     await server.ok(UpdateAccountDocument, { id: t.r2.id, input: { monthlySpendLimit: '0.09' } }, t.r1.token);

@@ -4,7 +4,7 @@ import { ScopedByPath } from './scope.js';
 @Entity({ tableName: 'api_keys' })
 @ScopedByPath('ownerPath')
 export class ApiKey {
-  [OptionalProps]?: 'seq' | 'createdAt';
+  [OptionalProps]?: 'seq' | 'createdAt' | 'scopes';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -25,6 +25,10 @@ export class ApiKey {
   /** SHA-256 of the secret: the secret is 256 random bits, so a slow hash adds nothing. */
   @Property({ type: 'text', hidden: true })
   keyHash!: string;
+
+  /** FULL, READ_ONLY and/or RATING (src/graphql/credential-scopes.ts). */
+  @Property({ type: 'text[]' })
+  scopes: string[] = ['FULL'];
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

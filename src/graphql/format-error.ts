@@ -1,7 +1,8 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, Kind, parse, visit, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, parse, visit, type GraphQLFormattedError, type Source } from 'graphql';
 import { AuthenticationError, AuthorizationError } from 'type-graphql';
 import { DomainError } from '../errors.js';
+import { variableField } from './limits.js';
 
 /** Errors about the request itself (syntax, unknown fields, bad variables, limits): all bad input to a client. */
 const REQUEST_ERROR_CODES = new Set([
@@ -16,36 +17,43 @@ const REQUEST_ERROR_CODES = new Set([
   'MAX_RECURSIVE_SELECTIONS_EXCEEDED',
 ]);
 
-/** Finds the argument or input field a bad literal was written for, so BAD_USER_INPUT can name it. */
+/**
+ * The argument or input field each bad literal of a request was written for, so BAD_USER_INPUT can name it.
+ * Errors carry their location but not their parent, so the request's document is read once for all of its
+ * errors (it is small: the token limit bounds it), never once per error.
+ */
+const literalFields = new WeakMap<Source, Map<number, string>>();
+
 function literalField(error: GraphQLError): string | undefined {
-  const node = error.nodes?.[0];
-  const body = error.source?.body;
-  if (!node?.loc || !body) return undefined;
-  let found: string | undefined;
-  try {
-    visit(parse(body), {
-      enter(n) {
-        if ((n.kind === Kind.OBJECT_FIELD || n.kind === Kind.ARGUMENT) && n.value.loc?.start === node.loc!.start) {
-          found = n.name.value;
-        }
-      },
-    });
-  } catch {
-    return undefined;
+  const start = error.nodes?.[0]?.loc?.start;
+  const source = error.source;
+  if (start === undefined || !source) return undefined;
+  let fields = literalFields.get(source);
+  if (!fields) {
+    fields = new Map();
+    literalFields.set(source, fields);
+    try {
+      visit(parse(source, { noLocation: false }), {
+        enter(n) {
+          if ((n.kind === Kind.OBJECT_FIELD || n.kind === Kind.ARGUMENT) && n.value.loc) fields!.set(n.value.loc.start, n.name.value);
+        },
+      });
+    } catch {
+      // A document that does not parse has no literal to name.
+    }
   }
-  return found;
+  return fields.get(start);
 }
 
-/** `Variable "$input" got invalid value "1e5" at "input.amount"` names input.amount; else the variable itself. */
-function variableField(message: string): string | undefined {
-  const at = /got invalid value .* at "([^"]+)"/.exec(message);
-  if (at) return at[1].split('.').filter((p) => !/^\d+$/.test(p)).at(-1);
-  const variable = /^Variable "\$([^"]+)"/.exec(message);
-  return variable?.[1];
+/** The error a resolver, a plugin or a graphql-ws hook threw, under graphql-js's and Apollo's wrappers. */
+function originalOf(error: unknown): unknown {
+  const original = unwrapResolverError(error);
+  if (original instanceof GraphQLError && original.originalError instanceof DomainError) return original.originalError;
+  return original;
 }
 
 export function isUnexpected(error: unknown): boolean {
-  const original = unwrapResolverError(error);
+  const original = originalOf(error);
   if (original instanceof DomainError || original instanceof AuthenticationError || original instanceof AuthorizationError) {
     return false;
   }
@@ -58,7 +66,7 @@ export function isUnexpected(error: unknown): boolean {
  * anything else is masked (the lifecycle plugin logs it with the request id first).
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  const original = originalOf(error);
   const base = { locations: formatted.locations, path: formatted.path };
   if (original instanceof DomainError) {
     return { message: original.message, ...base, extensions: original.extensions };
@@ -74,8 +82,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { message: formatted.message.replace(/^Context creation failed: /, ''), extensions: { code } };
   }
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
+    const given = formatted.extensions?.field;
     const field =
-      error instanceof GraphQLError ? (variableField(error.message) ?? literalField(error)) : undefined;
+      typeof given === 'string' ? given : error instanceof GraphQLError ? (variableField(error.message) ?? literalField(error)) : undefined;
     return {
       message: formatted.message,
       ...base,

@@ -1,59 +1,202 @@
-import depthLimit from 'graphql-depth-limit';
-import { getNamedType, GraphQLError, type ASTVisitor, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import {
+  getNamedType,
+  getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  Kind,
+  parse,
+  validate,
+  type ASTVisitor,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import { credentialKey, type Context } from '../context.js';
+import { assertCredentialAllows } from './credential-scopes.js';
 import { DEFAULT_PAGE_SIZE } from '../services/pagination.js';
 
-/** Caps aliases per operation: aliases multiply work without adding depth or page size. */
-export function aliasLimit(max: number) {
+/** A request refused for its shape or size: 400 and BAD_USER_INPUT on HTTP, an `error` message on graphql-ws. */
+export function requestError(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'BAD_USER_INPUT', ...(field ? { field } : {}), http: { status: 400 } },
+  });
+}
+
+/**
+ * Caps how often one response name occurs in a selection set once its fragments are merged in. graphql-js's
+ * OverlappingFieldsCanBeMerged compares every such pair (and their sub-selections): a few hundred copies of
+ * one field took tens of milliseconds of CPU within the token limit. Fragments are measured once each.
+ */
+export function repeatedFieldsRule(max: number): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
-    let count = 0;
-    return {
-      Field(node) {
-        if (node.alias && ++count === max + 1) {
-          context.reportError(new GraphQLError(`Too many aliases: at most ${max} per operation`, { nodes: [node] }));
+    const fragmentNames = new Map<string, Map<string, number>>();
+    const namesIn = (set: SelectionSetNode, into: Map<string, number>, seen: Set<string>): void => {
+      for (const s of set.selections) {
+        if (s.kind === Kind.FIELD) {
+          const name = (s.alias ?? s.name).value;
+          into.set(name, (into.get(name) ?? 0) + 1);
+        } else if (s.kind === Kind.INLINE_FRAGMENT) {
+          namesIn(s.selectionSet, into, seen);
+        } else if (!seen.has(s.name.value)) {
+          seen.add(s.name.value);
+          let names = fragmentNames.get(s.name.value);
+          if (!names) {
+            names = new Map();
+            fragmentNames.set(s.name.value, names);
+            const fragment = context.getFragment(s.name.value);
+            if (fragment) namesIn(fragment.selectionSet, names, seen);
+          }
+          for (const [n, count] of names) into.set(n, (into.get(n) ?? 0) + count);
         }
+      }
+    };
+    return {
+      SelectionSet(node) {
+        const names = new Map<string, number>();
+        namesIn(node, names, new Set());
+        for (const [name, count] of names) {
+          if (count > max) {
+            context.reportError(new GraphQLError(`Field "${name}" is selected ${count} times in one selection set; at most ${max}`, { nodes: [node] }));
+            return false;
+          }
+        }
+        return undefined;
       },
     };
   };
 }
 
-export function validationRules(config: Config) {
-  return [depthLimit(config.maxDepth), aliasLimit(config.maxAliases)];
+/**
+ * The size limits, checked in one cheap pass before graphql-js's own validation (whose overlap check is
+ * quadratic): depth, aliases, directives and repeated fields. The token limit has already bounded the
+ * document at parse time (Apollo's parseOptions, and parse() on graphql-ws).
+ */
+export function shapeErrors(schema: GraphQLSchema, document: DocumentNode, config: Config): readonly GraphQLError[] {
+  const report = [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)];
+  const common = { propagateOnRejection: false, onReject: report, exposeLimits: true };
+  return validate(
+    schema,
+    document,
+    [
+      maxDepthRule({ ...common, n: config.maxDepth, flattenFragments: true }),
+      maxAliasesRule({ ...common, n: config.maxAliases }),
+      maxDirectivesRule({ ...common, n: config.maxDirectives }),
+      repeatedFieldsRule(config.maxRepeatedFields),
+    ],
+    { maxErrors: 1 },
+  );
+}
+
+/** graphql-armor words its messages as syntax errors; they are limits, and say so. */
+export function shapeError(error: GraphQLError): GraphQLError {
+  return requestError(error.message.replace(/^Syntax Error: /, 'Query refused: '));
 }
 
 /** A connection costs its page size times what each node costs; other fields cost 1. */
 const connectionEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
   if (!getNamedType(field.type).name.endsWith('Connection')) return undefined;
-  const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-  return 1 + Math.max(first, 1) * childComplexity;
+  const size = typeof args.first === 'number' ? args.first : typeof args.last === 'number' ? args.last : DEFAULT_PAGE_SIZE;
+  return 1 + Math.max(size, 1) * childComplexity;
 };
 
-export function costOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>, operationName?: string): number {
-  return getComplexity({
+/**
+ * The operation's cost, and the error that refuses it if any. Variables are coerced first: a bad variable is the
+ * client's mistake (400, naming it), and the cost of a query depends on the page sizes they carry.
+ */
+export function costError(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+  max: number,
+): { error: GraphQLError | null; cost: number } {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return { error: null, cost: 0 };
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 });
+  if (coerced.errors) {
+    const [error] = coerced.errors;
+    return { error: requestError(error.message, variableField(error.message)), cost: 0 };
+  }
+  const cost = getComplexity({
     schema,
     operationName,
     query: document,
     variables,
     estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
   });
+  return { error: cost > max ? requestError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`) : null, cost };
 }
 
-export function tooExpensive(cost: number, max: number): GraphQLError {
-  return new GraphQLError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`, {
-    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-  });
+/** `Variable "$input" got invalid value "1e5" at "input.amount"` names amount; else the variable itself. */
+export function variableField(message: string): string | undefined {
+  const at = /got invalid value .* at "([^"]+)"/.exec(message);
+  if (at) return at[1].split('.').filter((p) => !/^\d+$/.test(p)).at(-1);
+  const variable = /^Variable "\$([^"]+)"/.exec(message);
+  return variable?.[1];
 }
 
-/** The same cost limit on HTTP (here) and on graphql-ws (src/http/websocket.ts). */
-export function complexityPlugin(schema: GraphQLSchema, config: Config): ApolloServerPlugin {
+/**
+ * Everything an operation must pass before it runs, the same on HTTP (limitsPlugin) and on graphql-ws: its
+ * variables and cost, its credential's scopes, and its credential's request budget (spent by its cost).
+ */
+export async function admitOperation(
+  ctx: Context,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+): Promise<void> {
+  const refused = costError(schema, document, variables, operationName, ctx.config.maxComplexity);
+  if (refused.error) throw refused.error;
+  if (!ctx.actor) return;
+  const operation = getOperationAST(document, operationName);
+  if (operation) {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    assertCredentialAllows(ctx.actor, operation, fragments);
+  }
+  await ctx.services.throttle.spend(credentialKey(ctx.actor), refused.cost);
+}
+
+/**
+ * The size limits on HTTP, in front of Apollo: its plugins cannot refuse a request between parsing and
+ * validation (a hook that throws there is an internal error), so the document is parsed here too, within
+ * the same token limit, and refused before Apollo's validation ever sees it. What fails to parse is left to
+ * Apollo, which reports it the usual way.
+ */
+export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandler {
+  return (req, res, next) => {
+    const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
+    if (typeof query !== 'string') return next();
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: config.maxTokens });
+    } catch {
+      return next();
+    }
+    const [error] = shapeErrors(schema, document, config);
+    if (!error) return next();
+    const refused = shapeError(error);
+    res.status(400).json({ errors: [{ message: refused.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+  };
+}
+
+export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin<Context> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
-          const cost = costOf(schema, document, request.variables ?? {}, request.operationName ?? undefined);
-          if (cost > config.maxComplexity) throw tooExpensive(cost, config.maxComplexity);
+        async didResolveOperation({ request, document, contextValue }) {
+          await admitOperation(contextValue, schema, document, request.variables ?? {}, request.operationName ?? undefined);
         },
       };
     },

@@ -1,35 +1,62 @@
 import type { Server } from 'node:http';
 import {
   execute,
+  getOperationAST,
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
   validate,
+  type DocumentNode,
   type ExecutionArgs,
   type GraphQLSchema,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { Context, type Actor } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
 import { formatError, isUnexpected } from '../graphql/format-error.js';
-import { costOf, tooExpensive, validationRules } from '../graphql/limits.js';
+import { admitOperation, requestError, shapeError, shapeErrors } from '../graphql/limits.js';
 import { subscribeSharingEvents } from '../graphql/shared-events.js';
 import type { Logger } from '../logger.js';
+import type { CredentialChange } from '../services/auth.service.js';
 import type { Services } from '../services/index.js';
 import type { Events } from '../events.js';
 
-type ConnectionExtra = Record<string, unknown> & {
-  authorization?: string;
-};
+/** One graphql-ws connection: the credential it authenticated with and its running subscriptions. */
+interface Connection {
+  authorization: string;
+  accountId: string;
+  /** Counted from the moment one is asked for (null until it is admitted), so a burst cannot slip past the caps. */
+  subscriptions: Map<string, Context | null>;
+}
+
+type ConnectionExtra = { socket: WebSocket; request: { socket: { remoteAddress?: string } }; connection?: Connection };
+
+/** graphql-ws reports errors of its own hooks as they are; these carry the code the error table expects. */
+function coded(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code } }));
+}
+
+function asGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  return new GraphQLError((error as Error).message, { originalError: error as Error });
+}
+
+/** Whether a change of credentials ends the one this operation runs with. */
+function ends(change: CredentialChange, actor: Actor): boolean {
+  if ('apiKeyId' in change) return actor.apiKeyId === change.apiKeyId;
+  if ('tokensOf' in change) return actor.via === 'token' && actor.accountId === change.tokensOf;
+  return actor.path.startsWith(change.under);
+}
 
 /**
  * graphql-ws on the same path as HTTP. connection_init must carry { authorization: "Bearer ..." }: a missing
- * or bad credential closes the socket with 4403. Each operation re-checks the credential and gets its own
- * context and scoped transaction, committed before the result is sent.
+ * or bad credential closes the socket with 4403. Each operation re-checks the credential, passes the same
+ * limits as HTTP (a refused one gets an `error` message; the socket and its other operations go on), and
+ * gets its own context and scoped transaction, committed before the result is sent.
  */
 export function attachWebSocket(deps: {
   httpServer: Server;
@@ -41,13 +68,31 @@ export function attachWebSocket(deps: {
   log: Logger;
 }) {
   const { httpServer, schema, orm, services, config, events, log } = deps;
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  // A frame is read whole before anything else happens, authentication included: cap it like an HTTP body.
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodyLimitBytes });
   const rules = [
     ...specifiedRules,
-    ...validationRules(config),
     // Apollo turns introspection off in production over HTTP; the same holds here.
     ...(config.production ? [NoSchemaIntrospectionCustomRule] : []),
   ];
+  const connections = new Set<Connection>();
+
+  // A client that stops reading makes the server buffer everything sent to it: past a bound, it is cut off.
+  // Registered before graphql-ws's own listener, so every send of the connection goes through it.
+  wsServer.on('connection', (socket) => {
+    const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    socket.send = ((data: unknown, ...rest: unknown[]) => {
+      const cb = rest.find((r): r is (err?: Error) => void => typeof r === 'function');
+      if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
+        log.warn({ buffered: socket.bufferedAmount }, 'closing a WebSocket that does not read what it is sent');
+        socket.terminate();
+        // Reported as sent: graphql-ws sends nothing more to a closed socket and ends its operations on close.
+        cb?.();
+        return;
+      }
+      send(data, cb);
+    }) as WebSocket['send'];
+  });
 
   const authenticate = async (authorization: unknown): Promise<Actor | null> => {
     if (typeof authorization !== 'string') return null;
@@ -59,6 +104,12 @@ export function attachWebSocket(deps: {
     }
   };
 
+  const subscriptionsOf = (accountId: string): number => {
+    let n = 0;
+    for (const c of connections) if (c.accountId === accountId) n += c.subscriptions.size;
+    return n;
+  };
+
   const cleanup = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       schema,
@@ -66,35 +117,57 @@ export function attachWebSocket(deps: {
         const authorization = ctx.connectionParams?.authorization;
         const actor = await authenticate(authorization);
         if (!actor) return false;
-        (ctx.extra as ConnectionExtra).authorization = authorization as string;
+        const connection: Connection = { authorization: authorization as string, accountId: actor.accountId, subscriptions: new Map() };
+        connections.add(connection);
+        ctx.extra.connection = connection;
         return true;
       },
-      async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
-        const actor = await authenticate((ctx.extra as ConnectionExtra).authorization);
-        if (!actor) return [new GraphQLError('Invalid or expired credentials', { extensions: { code: 'UNAUTHENTICATED' } })];
+      onClose(ctx) {
+        const connection = ctx.extra.connection;
+        if (connection) connections.delete(connection);
+      },
+      async onSubscribe(ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+        const connection = ctx.extra.connection!;
+        // Everything up to the caps runs synchronously, so operations sent together are counted one by one.
         if (JSON.stringify(payload).includes('\\u0000')) {
-          return [new GraphQLError('Strings cannot contain the NUL character (\\u0000)', { extensions: { code: 'BAD_USER_INPUT' } })];
+          return [requestError('Strings cannot contain the NUL character (\\u0000)')];
         }
-        let document;
+        let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: config.maxTokens });
         } catch (error) {
-          return [error as GraphQLError];
+          return coded([asGraphQLError(error)], 'GRAPHQL_PARSE_FAILED');
         }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors;
-        const cost = costOf(schema, document, payload.variables ?? {}, payload.operationName ?? undefined);
-        if (cost > config.maxComplexity) return [tooExpensive(cost, config.maxComplexity)];
-        const contextValue = new Context(orm, services, config, events, log);
-        contextValue.bindActor(actor);
-        contextValue.watchCredential((ctx.extra as ConnectionExtra).authorization!);
-        return {
-          schema,
-          document,
-          variableValues: payload.variables,
-          operationName: payload.operationName,
-          contextValue,
-        };
+        const [shape] = shapeErrors(schema, document, config);
+        if (shape) return [shapeError(shape)];
+        const errors = validate(schema, document, rules, { maxErrors: config.maxValidationErrors });
+        if (errors.length > 0) return coded(errors, 'GRAPHQL_VALIDATION_FAILED');
+        const operationName = payload.operationName ?? undefined;
+        const subscription = getOperationAST(document, operationName)?.operation === 'subscription';
+        if (subscription) {
+          if (connection.subscriptions.size >= config.wsMaxSubscriptionsPerConnection) {
+            return [requestError(`At most ${config.wsMaxSubscriptionsPerConnection} subscriptions per connection`)];
+          }
+          if (subscriptionsOf(connection.accountId) >= config.wsMaxSubscriptionsPerAccount) {
+            return [requestError(`At most ${config.wsMaxSubscriptionsPerAccount} subscriptions per account`)];
+          }
+          connection.subscriptions.set(id, null);
+        }
+        try {
+          const actor = await authenticate(connection.authorization);
+          if (!actor) throw new DomainError('UNAUTHENTICATED', 'Invalid or expired credentials');
+          const contextValue = new Context(orm, services, config, events, log);
+          contextValue.clientAddress = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+          contextValue.bindActor(actor);
+          contextValue.watchCredential(connection.authorization);
+          await admitOperation(contextValue, schema, document, payload.variables ?? {}, operationName);
+          if (subscription) connection.subscriptions.set(id, contextValue);
+          return { schema, document, variableValues: payload.variables, operationName, contextValue };
+        } catch (error) {
+          connection.subscriptions.delete(id);
+          if (error instanceof DomainError || error instanceof GraphQLError) return [asGraphQLError(error)];
+          throw error;
+        }
       },
       subscribe: subscribeSharingEvents,
       async execute(args) {
@@ -120,7 +193,11 @@ export function attachWebSocket(deps: {
         }
         return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
       },
-      onError(_ctx, _id, _payload, errors) {
+      onComplete(ctx, id) {
+        ctx.extra.connection?.subscriptions.delete(id);
+      },
+      onError(ctx, id, _payload, errors) {
+        ctx.extra.connection?.subscriptions.delete(id);
         return errors.map((e) => formatError(e.toJSON(), e));
       },
     },
@@ -129,6 +206,15 @@ export function attachWebSocket(deps: {
 
   return {
     wsServer,
+    /**
+     * Ends, on this instance, every running subscription whose credential a committed change has ended. Called
+     * synchronously as the notification arrives, so no event committed after the change reaches them.
+     */
+    endCredentials(change: CredentialChange) {
+      for (const c of connections) {
+        for (const ctx of c.subscriptions.values()) if (ctx?.actor && ends(change, ctx.actor)) ctx.endCredential();
+      }
+    },
     async close() {
       await cleanup.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));

@@ -1,6 +1,6 @@
 import { Arg, Args, ArgsType, Authorized, Ctx, Extensions, Field, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
-import { ApiKeyConnection, ApiKeyPayload, ApiKeyType, AuthPayload } from '../schema/auth.js';
+import { ApiKeyConnection, ApiKeyPayload, ApiKeyScope, ApiKeyType, AuthPayload } from '../schema/auth.js';
 import { PageArgs } from '../schema/connection.js';
 
 @ArgsType()
@@ -19,8 +19,12 @@ export class AuthResolver {
 
   @Mutation(() => ApiKeyPayload, { description: 'A long-lived key acting as the caller; the secret is shown once' })
   @Authorized()
-  createApiKey(@Arg('name') name: string, @Ctx() ctx: Context) {
-    return ctx.services.auth.createApiKey(ctx, name);
+  createApiKey(
+    @Arg('name') name: string,
+    @Arg('scopes', () => [ApiKeyScope], { nullable: true, defaultValue: [ApiKeyScope.FULL] }) scopes: ApiKeyScope[] | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.auth.createApiKey(ctx, name, scopes ?? [ApiKeyScope.FULL]);
   }
 
   @Mutation(() => ApiKeyType)

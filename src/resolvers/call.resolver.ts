@@ -10,14 +10,16 @@ import { Role } from './roles.js';
 @Resolver(() => CallRecordType)
 @Authorized()
 export class CallResolver {
-  @Mutation(() => CallRecordType)
-  @Authorized(Role.ADMIN, Role.RESELLER)
+  // Rating is a platform operation (DOMAIN.md 5): a reseller posting calls could charge its ancestors for calls
+  // that never happened. Only the root admin, by login or by an API key it created (RATING or FULL).
+  @Mutation(() => CallRecordType, { description: 'Platform only: the root admin or its RATING key' })
+  @Authorized(Role.ADMIN)
   rateCall(@Arg('input') input: CallInput, @Ctx() ctx: Context) {
     return ctx.services.rating.rateCall(ctx, input);
   }
 
-  @Mutation(() => [CallRecordType], { description: 'A batch of CDRs, rated atomically (at most 5,000)' })
-  @Authorized(Role.ADMIN, Role.RESELLER)
+  @Mutation(() => [CallRecordType], { description: 'A batch of CDRs, rated atomically (at most 5,000); platform only, as rateCall' })
+  @Authorized(Role.ADMIN)
   rateCalls(@Arg('input', () => [CallInput]) input: CallInput[], @Ctx() ctx: Context) {
     return ctx.services.rating.rateCalls(ctx, input);
   }

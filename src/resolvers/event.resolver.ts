@@ -16,7 +16,7 @@ type Subscribe = SubscribeResolverData<unknown, EventArgs, Context>;
  */
 async function scoped<T extends { path: string; accountId: string }>({ args, context }: Subscribe, topic: 'BALANCE' | 'ALERT') {
   await context.services.alerts.assertSubscribable(context, args.accountId);
-  return pipe(
+  const events = pipe(
     context.events.subscribe(topic) as AsyncIterable<T>,
     filter((event: T) => context.services.alerts.wants(context, event, args.accountId)),
     // The payload goes on as published, one object for every subscriber: see src/graphql/shared-events.ts.
@@ -25,6 +25,31 @@ async function scoped<T extends { path: string; accountId: string }>({ args, con
       return event;
     }),
   );
+  return untilEnded(events, context.credentialEnded);
+}
+
+/**
+ * The events, until the credential ends: then the subscription fails at once with the signal's
+ * UNAUTHENTICATED error, even if no event is flowing, and nothing arriving after it is passed on.
+ */
+async function* untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const ended = new Promise<never>((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+  ended.catch(() => undefined);
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), ended]);
+      if (signal.aborted) throw signal.reason;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    void iterator.return?.();
+  }
 }
 
 @Resolver(() => AlertType)

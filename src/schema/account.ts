@@ -134,8 +134,11 @@ export class UpdateAccountInput {
   @Field(() => String, { nullable: true })
   email?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'At least 10 characters, not the email, not a common password; ends the tokens issued before it' })
   password?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Required with password when changing one's own password" })
+  currentPassword?: string | null;
 
   @Field(() => AccountStatus, { nullable: true, description: 'ACTIVE or SUSPENDED' })
   status?: AccountStatus | null;

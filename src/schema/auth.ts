@@ -1,4 +1,4 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import { AccountType } from './account.js';
 import { Connection } from './connection.js';
 import { Node } from './node.js';
@@ -12,10 +12,27 @@ export class AuthPayload {
   account!: AccountType;
 }
 
+export enum ApiKeyScope {
+  FULL = 'FULL',
+  READ_ONLY = 'READ_ONLY',
+  RATING = 'RATING',
+}
+registerEnumType(ApiKeyScope, {
+  name: 'ApiKeyScope',
+  valuesConfig: {
+    FULL: { description: 'Everything its creator may do, except managing credentials' },
+    READ_ONLY: { description: 'Queries and subscriptions' },
+    RATING: { description: 'Only rateCall, rateCalls and authorizeCall' },
+  },
+});
+
 @ObjectType('ApiKey', { implements: Node })
 export class ApiKeyType extends Node {
   @Field()
   name!: string;
+
+  @Field(() => [ApiKeyScope])
+  scopes!: ApiKeyScope[];
 
   @Field()
   createdAt!: Date;

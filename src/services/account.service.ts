@@ -8,6 +8,7 @@ import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { findPage, findRowsPage, type Page, type PageArgs } from './pagination.js';
+import { requireLoginToken } from './auth.service.js';
 import { hashPassword } from './passwords.js';
 import {
   nonNegative,
@@ -54,6 +55,8 @@ export interface UpdateAccountData {
   name?: string | null;
   email?: string | null;
   password?: string | null;
+  /** Required with password when an account changes its own. */
+  currentPassword?: string | null;
   status?: AccountStatus | null;
   billingMode?: BillingMode | null;
   creditLimit?: Decimal | null;
@@ -71,7 +74,7 @@ export interface AccountListFilter extends PageArgs {
 }
 
 /** Fields an account may change on itself; the rest are its parent's (or another ancestor's) to set. */
-const SELF_EDITABLE = new Set<keyof UpdateAccountData>(['name', 'email', 'password', 'lowBalanceThreshold']);
+const SELF_EDITABLE = new Set<keyof UpdateAccountData>(['name', 'email', 'password', 'currentPassword', 'lowBalanceThreshold']);
 
 export class AccountService {
   /** An account in the caller's scope, or null: out-of-scope ids look exactly like missing ones. */
@@ -177,7 +180,7 @@ export class AccountService {
         kind: data.kind,
         name: requireText('name', data.name),
         email: data.email ? normalizeEmail('email', data.email) : null,
-        passwordHash: data.password ? await hashPassword(validatePassword('password', data.password)) : null,
+        passwordHash: data.password ? await hashPassword(validatePassword('password', data.password, data.email)) : null,
         parentId: parent.id,
         rootId: parent.rootId,
         path: `${parent.path}${id}/`,
@@ -252,10 +255,14 @@ export class AccountService {
       if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is deleted');
 
       if (data.name !== undefined) account.name = requireText('name', data.name ?? '');
+      const passwordChange = data.password !== undefined && data.password !== null;
+      if (passwordChange || data.email !== undefined) requireLoginToken(ctx, 'change a password or an email');
       if (data.email !== undefined) account.email = data.email === null ? null : normalizeEmail('email', data.email);
-      if (data.password !== undefined && data.password !== null) {
-        account.passwordHash = await hashPassword(validatePassword('password', data.password));
+      if (passwordChange) {
+        if (self) await ctx.services.auth.verifyOwnPassword(em, account.id, data.currentPassword);
+        account.passwordHash = await hashPassword(validatePassword('password', data.password!, account.email));
       }
+      const suspension = data.status === AccountStatus.SUSPENDED && account.status !== AccountStatus.SUSPENDED;
       if (!account.email && account.passwordHash && data.email === null) {
         throw badInput('email', 'An account that can log in needs an email');
       }
@@ -308,6 +315,8 @@ export class AccountService {
         }
         throw error;
       }
+      if (suspension) await ctx.services.auth.endCredentials(em, { type: 'credentials', under: account.path });
+      else if (passwordChange) await ctx.services.auth.endCredentials(em, { type: 'credentials', tokensOf: account.id });
       return account;
     });
   }
@@ -326,6 +335,7 @@ export class AccountService {
       account.status = AccountStatus.DELETED;
       em.persist(account);
       await em.flush();
+      await ctx.services.auth.endCredentials(em, { type: 'credentials', under: account.path });
       return account;
     });
   }

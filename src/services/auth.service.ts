@@ -5,11 +5,18 @@ import type { Actor, Context } from '../context.js';
 import { requireActor } from '../context.js';
 import { systemEm, type Em, type Orm } from '../db/orm.js';
 import { Account, AccountKind, ApiKey } from '../entities/index.js';
-import { DomainError, notFound } from '../errors.js';
+import { badInput, DomainError, forbidden, notFound } from '../errors.js';
+import { CHANNEL } from '../events.js';
 import { newId } from '../ids.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { verifyPassword } from './passwords.js';
+import type { ThrottleService } from './throttle.service.js';
 import { requireText } from './validate.js';
+
+/** Managing credentials (keys, password, email) needs a login: an API key cannot mint or change them. */
+export function requireLoginToken(ctx: Context & { actor: Actor }, what: string): void {
+  if (ctx.actor.via !== 'token') throw forbidden(`Log in to ${what}: an API key cannot`);
+}
 
 const API_KEY_PREFIX = 'trk_';
 /** lastUsedAt is a hint for operators, not an audit log: write it at most once a minute per key. */
@@ -28,8 +35,21 @@ interface ActorRow {
   path: string;
   root_id: string;
   rate_group_id: string | null;
+  token_version: number;
   usable: boolean;
 }
+
+export type ApiKeyScope = 'FULL' | 'READ_ONLY' | 'RATING';
+
+/**
+ * What ends credentials, announced to every instance when it commits (src/events.ts) so that open
+ * subscriptions end at once: one API key; the login tokens of one account (a password change); or every
+ * credential at or below a path (a suspension or deletion).
+ */
+export type CredentialChange =
+  | { type: 'credentials'; apiKeyId: string }
+  | { type: 'credentials'; tokensOf: string }
+  | { type: 'credentials'; under: string };
 
 export class AuthService {
   /** Built once: given the secret as a string, jsonwebtoken builds a key object on every sign and verify. */
@@ -38,6 +58,7 @@ export class AuthService {
   constructor(
     private readonly config: Config,
     private readonly orm: Orm,
+    private readonly throttle: ThrottleService,
   ) {
     this.jwtKey = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
   }
@@ -51,21 +72,23 @@ export class AuthService {
       throw new DomainError('BAD_USER_INPUT', 'Send login as a request of its own', { field: 'login' });
     }
     const em = systemEm(this.orm);
-    const account = await em.findOne(
-      Account,
-      { email: email.trim().toLowerCase() },
-      { populate: ['passwordHash'] },
-    );
+    const normalized = email.trim().toLowerCase();
+    await this.throttle.beforeLogin(normalized, ctx.clientAddress);
+    const account = await em.findOne(Account, { email: normalized }, { populate: ['passwordHash'] });
     const ok = await verifyPassword(account?.passwordHash, password);
-    if (!account || !ok) throw invalidCredentials();
-    const actor = await this.loadActor(em, account.id, 'token');
-    if (!actor) throw invalidCredentials();
+    const actor = account && ok ? await this.loadActor(em, account.id, 'token') : null;
+    if (!account || !actor) {
+      await this.throttle.loginFailed(normalized, ctx.clientAddress);
+      throw invalidCredentials();
+    }
+    await this.throttle.loginSucceeded(normalized);
     ctx.bindActor(actor);
-    return { token: this.sign(account.id), account };
+    return { token: this.sign(account.id, actor.tokenVersion), account };
   }
 
-  sign(accountId: string): string {
-    return jwt.sign({}, this.jwtKey, {
+  /** `ver` is the account's token version when signed: a later password change, suspension or deletion bumps it. */
+  sign(accountId: string, tokenVersion = 0): string {
+    return jwt.sign({ ver: tokenVersion }, this.jwtKey, {
       algorithm: 'HS256',
       subject: accountId,
       issuer: this.config.jwtIssuer,
@@ -85,26 +108,25 @@ export class AuthService {
     if (!m) throw invalidToken();
     const credential = m[1];
     if (credential.startsWith(API_KEY_PREFIX)) return this.authenticateApiKey(em, credential);
-    let accountId: string;
+    let claims: jwt.JwtPayload;
     try {
-      const claims = jwt.verify(credential, this.jwtKey, {
+      claims = jwt.verify(credential, this.jwtKey, {
         algorithms: ['HS256'],
         issuer: this.config.jwtIssuer,
         audience: this.config.jwtAudience,
       }) as jwt.JwtPayload;
-      if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
-      accountId = claims.sub;
     } catch {
       throw invalidToken();
     }
-    const actor = await this.loadActor(em, accountId, 'token');
-    if (!actor) throw invalidToken();
+    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
+    const actor = await this.loadActor(em, claims.sub, 'token');
+    if (!actor || actor.tokenVersion !== (claims.ver ?? 0)) throw invalidToken();
     return actor;
   }
 
   private async authenticateApiKey(em: Em, secret: string): Promise<Actor> {
-    const [key] = await em.execute<{ id: string; account_id: string; last_used_at: Date | null }[]>(
-      `select id, account_id, last_used_at from api_keys where key_hash = ? and revoked_at is null`,
+    const [key] = await em.execute<{ id: string; account_id: string; last_used_at: Date | null; scopes: ApiKeyScope[] }[]>(
+      `select id, account_id, last_used_at, scopes from api_keys where key_hash = ? and revoked_at is null`,
       [sha256(secret)],
     );
     if (!key) throw invalidToken();
@@ -114,25 +136,35 @@ export class AuthService {
     if (!key.last_used_at || now - new Date(key.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
       await em.execute(`update api_keys set last_used_at = ? where id = ?`, [new Date(now), key.id]);
     }
-    return { ...actor, apiKeyId: key.id };
+    return { ...actor, apiKeyId: key.id, scopes: key.scopes };
   }
 
   /** The account, if it and every ancestor are ACTIVE: suspending a reseller locks out its whole subtree. */
   private async loadActor(em: Em, accountId: string, via: Actor['via']): Promise<Actor | null> {
     const [row] = await em.execute<ActorRow[]>(
-      `select a.id, a.kind, a.path, a.root_id, a.rate_group_id,
+      `select a.id, a.kind, a.path, a.root_id, a.rate_group_id, a.token_version,
               not exists (select 1 from accounts up
                            where starts_with(a.path, up.path) and up.status <> 'ACTIVE') as usable
          from accounts a where a.id = ?`,
       [accountId],
     );
     if (!row || !row.usable) return null;
-    return { accountId: row.id, kind: row.kind, path: row.path, rootId: row.root_id, rateGroupId: row.rate_group_id, via };
+    return {
+      accountId: row.id,
+      kind: row.kind,
+      path: row.path,
+      rootId: row.root_id,
+      rateGroupId: row.rate_group_id,
+      via,
+      tokenVersion: row.token_version,
+    };
   }
 
-  async createApiKey(ctx: Context, name: string): Promise<{ secret: string; apiKey: ApiKey }> {
+  async createApiKey(ctx: Context, name: string, scopes: ApiKeyScope[] = ['FULL']): Promise<{ secret: string; apiKey: ApiKey }> {
     requireActor(ctx);
+    requireLoginToken(ctx, 'create API keys');
     const keyName = requireText('name', name, 100);
+    if (scopes.length === 0) throw badInput('scopes', 'An API key needs at least one scope');
     return ctx.mutate(async (em) => {
       const secret = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
       const apiKey = em.create(ApiKey, {
@@ -141,6 +173,7 @@ export class AuthService {
         ownerPath: ctx.actor.path,
         name: keyName,
         keyHash: sha256(secret),
+        scopes: [...new Set(scopes)],
       });
       await em.flush();
       return { secret, apiKey };
@@ -150,15 +183,38 @@ export class AuthService {
   /** The key's owner or any ancestor of it may revoke it. */
   async revokeApiKey(ctx: Context, id: string): Promise<ApiKey> {
     requireActor(ctx);
+    requireLoginToken(ctx, 'revoke API keys');
     return ctx.mutate(async (em) => {
       const apiKey = await em.findOne(ApiKey, { id });
       if (!apiKey) throw notFound('API key not found');
       if (!apiKey.revokedAt) {
         apiKey.revokedAt = new Date();
         await em.flush();
+        await this.announce(em, { type: 'credentials', apiKeyId: apiKey.id });
       }
       return apiKey;
     });
+  }
+
+  /**
+   * Ends credentials in the caller's transaction: tokens by bumping the token version they were signed
+   * with, and open subscriptions on every instance by a notification delivered when the change commits.
+   */
+  async endCredentials(em: Em, change: CredentialChange): Promise<void> {
+    if ('tokensOf' in change) await em.execute(`update accounts set token_version = token_version + 1 where id = ?`, [change.tokensOf]);
+    if ('under' in change) await em.execute(`update accounts set token_version = token_version + 1 where path = ?`, [change.under]);
+    await this.announce(em, change);
+  }
+
+  private async announce(em: Em, change: CredentialChange): Promise<void> {
+    await em.execute(`select pg_notify(?, ?)`, [CHANNEL, JSON.stringify(change)]);
+  }
+
+  /** Checks the current password before the caller changes its own. */
+  async verifyOwnPassword(em: Em, accountId: string, currentPassword: string | null | undefined): Promise<void> {
+    if (!currentPassword) throw badInput('currentPassword', 'Changing your own password needs your current password');
+    const [row] = await em.execute<{ password_hash: string | null }[]>(`select password_hash from accounts where id = ?`, [accountId]);
+    if (!(await verifyPassword(row?.password_hash, currentPassword))) throw badInput('currentPassword', 'The current password is wrong');
   }
 
   async findApiKey(ctx: Context, id: string): Promise<ApiKey | null> {

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Orm } from '../db/orm.js';
+import type { Database } from '../db/orm.js';
 import { AccountService } from './account.service.js';
 import { AlertService } from './alert.service.js';
 import { AuthService } from './auth.service.js';
@@ -11,6 +11,7 @@ import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
 import { RenewalService } from './renewal.service.js';
 import { SubscriptionService } from './subscription.service.js';
+import { ThrottleService } from './throttle.service.js';
 
 export interface Services {
   accounts: AccountService;
@@ -23,20 +24,22 @@ export interface Services {
   rating: RatingService;
   renewals: RenewalService;
   alerts: AlertService;
+  throttle: ThrottleService;
 }
 
 /**
  * Services are stateless apart from configuration and the rate decks held in memory (which are checked
  * against the database's versions on every use): one set per server, shared by every request.
  */
-export function createServices(config: Config, orm: Orm): Services {
+export function createServices(config: Config, db: Pick<Database, 'engine' | 'orm'>): Services {
   const accounts = new AccountService();
   const idempotency = new IdempotencyService();
   const balances = new BalanceService(accounts, idempotency);
   const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
+  const throttle = new ThrottleService(config, db);
   return {
     accounts,
-    auth: new AuthService(config, orm),
+    auth: new AuthService(config, db.orm, throttle),
     balances,
     idempotency,
     rates,
@@ -45,5 +48,6 @@ export function createServices(config: Config, orm: Orm): Services {
     rating: new RatingService(rates),
     renewals: new RenewalService(),
     alerts: new AlertService(),
+    throttle,
   };
 }

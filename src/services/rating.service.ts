@@ -25,6 +25,9 @@ export interface CallAuthorization {
 
 /** The longest call rated: a week. */
 export const MAX_CALL_SECONDS = 7 * 86_400;
+/** A CDR's start: a switch posts within the year (and its retries), never for calls yet to come (DOMAIN.md 5). */
+const MAX_CALL_AGE_MS = 400 * 86_400_000;
+const MAX_CALL_LEAD_MS = 5 * 60_000;
 
 /** The most calls one rateCalls request may carry. */
 export const MAX_CALLS_PER_BATCH = 5_000;
@@ -182,6 +185,11 @@ export class RatingService {
     if (!/^[0-9]{1,20}$/.test(destination)) throw badInput(field('destination'), 'destination is a number of 1 to 20 digits');
     if (!Number.isInteger(c.durationSeconds) || c.durationSeconds < 0 || c.durationSeconds > MAX_CALL_SECONDS) {
       throw badInput(field('durationSeconds'), 'durationSeconds is a whole number from 0 to 604800');
+    }
+    const now = Date.now();
+    const startedAt = c.startedAt.getTime();
+    if (!(startedAt >= now - MAX_CALL_AGE_MS && startedAt <= now + MAX_CALL_LEAD_MS)) {
+      throw badInput(field('startedAt'), 'startedAt must lie within the last 400 days and at most 5 minutes ahead');
     }
     return { ...c, callId, destination };
   }

@@ -1,3 +1,4 @@
+import { dictionary } from '@zxcvbn-ts/language-common';
 import { badInput } from '../errors.js';
 import { Decimal } from '../money.js';
 
@@ -22,8 +23,20 @@ export function normalizeEmail(field: string, value: string): string {
   return v;
 }
 
-export function validatePassword(field: string, value: string): string {
-  if (value.length < 8 || value.length > 200) throw badInput(field, 'Passwords must be 8 to 200 characters');
+// Only the list's entries of at least the minimum length can match: the shorter ones are refused anyway.
+const MIN_PASSWORD = 10;
+const COMMON_PASSWORDS = new Set(
+  (dictionary['passwords-common'] as string[]).filter((p) => p.length >= MIN_PASSWORD).map((p) => p.toLowerCase()),
+);
+
+/** At least 10 characters, not the account's email, not one of the passwords attackers try first. */
+export function validatePassword(field: string, value: string, email?: string | null): string {
+  if (value.length < MIN_PASSWORD || value.length > 200) throw badInput(field, `Passwords must be ${MIN_PASSWORD} to 200 characters`);
+  const lower = value.trim().toLowerCase();
+  if (email && (lower === email.toLowerCase() || lower === email.toLowerCase().split('@')[0])) {
+    throw badInput(field, 'The password cannot be the email address');
+  }
+  if (COMMON_PASSWORDS.has(lower)) throw badInput(field, 'This password is on a list of common passwords; choose another');
   return value;
 }
 

@@ -42,3 +42,34 @@ export function query<T = any>(client: Client, q: string, variables?: Record<str
     );
   });
 }
+
+/** A live subscription collecting what it receives. */
+export async function listen(url: string, token: string, query: string, variables: Record<string, unknown> = {}) {
+  const { client, acked } = connect(url, `Bearer ${token}`);
+  await acked;
+  const received: any[] = [];
+  const errors: any[] = [];
+  let ready!: () => void;
+  const subscribed = new Promise<void>((r) => (ready = r));
+  client.subscribe({ query, variables }, {
+    next: (value) => received.push(value.data ?? value),
+    error: (e) => { errors.push(e); ready(); },
+    complete: () => undefined,
+  });
+  // graphql-ws gives no "subscribed" acknowledgement: a round trip on the same socket orders it after.
+  await new Promise<void>((resolve) => client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() }));
+  ready();
+  await subscribed;
+  return { client, received, errors };
+}
+
+export async function until<T>(fn: () => T | undefined, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
