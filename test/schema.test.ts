@@ -18,7 +18,7 @@ describe('schema.graphql', () => {
       expect(String(f.type), `${typeName}.${field}`).toBe(type);
       expect(Object.fromEntries(f.args.map((a) => [a.name, String(a.type)])), `${typeName}.${field} args`).toEqual(args);
     };
-    const page = { first: 'Int', after: 'String' };
+    const page = { first: 'Int', after: 'String', last: 'Int', before: 'String' };
     expectField('Query', 'me', 'Account!');
     expectField('Query', 'node', 'Node', { id: 'ID!' });
     expectField('Query', 'account', 'Account', { id: 'ID!' });
@@ -39,6 +39,9 @@ describe('schema.graphql', () => {
     expectField('LedgerEntry', 'balanceAfter', 'Money!');
     expectField('AccountConnection', 'totalCount', 'Int!');
     expectField('PageInfo', 'endCursor', 'String');
+    expectField('PageInfo', 'hasNextPage', 'Boolean!');
+    expectField('PageInfo', 'hasPreviousPage', 'Boolean!');
+    expectField('PageInfo', 'startCursor', 'String');
     expectField('ApiKeyPayload', 'secret', 'String!');
     const input = schema.getType('BalanceChangeInput') as GraphQLInputObjectType;
     expect(Object.fromEntries(Object.values(input.getFields()).map((f) => [f.name, String(f.type)]))).toEqual({

@@ -20,7 +20,7 @@ import {
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
-import { decodeCursor, pageSize, toPage, findPage, type Page, type PageArgs } from './pagination.js';
+import { findPage, Keyset, seqSql, type Page, type PageArgs } from './pagination.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 
 export interface DiscountData {
@@ -391,24 +391,36 @@ export class PackageService {
   /** The parent's ACTIVE, in-date packages the caller may buy (customers) or opt into (resellers). */
   async offers(ctx: Context, args: PageArgs): Promise<Page<PackageView>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
+    const keyset = Keyset.of(args, 'asc');
     const parentId = parentIdOf(ctx.actor.path);
-    if (!parentId || ctx.actor.kind === AccountKind.ADMIN) return toPage([], size, async () => 0);
+    if (!parentId || ctx.actor.kind === AccountKind.ADMIN) return this.viewPage(ctx.em, keyset.page<Package>([], async () => 0, async () => false));
     const flag = ctx.actor.kind === AccountKind.CUSTOMER ? 'can_be_purchased' : 'reseller_can_resell';
     const base = `from packages p join package_terms t on t.id = p.terms_id
       where p.owner_id = ? and p.status = 'ACTIVE' and p.opted_out_at is null and p.${flag}
         and (t.start_date is null or t.start_date <= now()) and (t.end_date is null or t.end_date > now())
         and trellis_lineage_sellable(p.lineage)`;
-    const after = args.after ? decodeCursor(args.after) : '0';
+    const range = keyset.bounds;
     const ids = await ctx.em.execute<{ id: string }[]>(
-      `select p.id ${base} and p.seq > ? order by p.seq limit ?`,
-      [parentId, after, size + 1],
+      `select p.id ${base} ${range.map((b) => `and ${seqSql('p.seq', b)}`).join(' ')} order by p.seq ${keyset.fetchOrder} limit ?`,
+      [parentId, ...range.map((b) => b.seq), keyset.limit],
     );
-    const rows = ids.length ? await ctx.em.find(Package, { id: { $in: ids.map((r) => r.id) } }, { orderBy: { seq: 'asc' } }) : [];
-    const page = toPage(rows, size, async () => {
-      const [{ n }] = await ctx.em.execute<{ n: string }[]>(`select count(*)::text as n ${base}`, [parentId]);
-      return Number(n);
-    });
+    const loaded = ids.length ? await ctx.em.find(Package, { id: { $in: ids.map((r) => r.id) } }) : [];
+    const byId = new Map(loaded.map((p) => [p.id, p]));
+    const rows = ids.flatMap((r) => byId.get(r.id) ?? []);
+    const page = keyset.page(
+      rows,
+      async () => {
+        const [{ n }] = await ctx.em.execute<{ n: string }[]>(`select count(*)::text as n ${base}`, [parentId]);
+        return Number(n);
+      },
+      async (bound) => {
+        const [{ found }] = await ctx.em.execute<{ found: boolean }[]>(
+          `select exists (select 1 ${base} and ${seqSql('p.seq', bound)}) as found`,
+          [parentId, bound.seq],
+        );
+        return found;
+      },
+    );
     return this.viewPage(ctx.em, page);
   }
 

@@ -20,7 +20,7 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney, roundMoney } from '../money.js';
 import type { BalanceService } from './balance.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
-import { decodeCursor, pageSize, toPage, type Page, type PageArgs } from './pagination.js';
+import { Keyset, pageWindow, type Page, type PageArgs } from './pagination.js';
 import { DAY_MS, periodEnd } from './periods.js';
 
 export interface PurchaseData {
@@ -413,11 +413,14 @@ export class SubscriptionService {
    */
   async list(ctx: Context, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
     requireActor(ctx);
-    const size = pageSize(args.first);
-    const after = args.after ? decodeCursor(args.after) : null;
+    const window = pageWindow(args);
     const status = args.status ?? null;
-    const rows = await ctx.loaders.subscriptionPages.load(JSON.stringify({ accountId, first: size, after, status }));
-    return toPage(rows, size, () => ctx.loaders.subscriptionCounts.load(JSON.stringify({ accountId, status })));
+    const rows = await ctx.loaders.subscriptionPages.load(JSON.stringify({ accountId, window, status }));
+    return new Keyset(window, 'asc').page(
+      rows,
+      () => ctx.loaders.subscriptionCounts.load(JSON.stringify({ accountId, status })),
+      (bound) => ctx.loaders.subscriptionExists.load(JSON.stringify({ accountId, status, bound })),
+    );
   }
 
   /** optOut and the like: a package some live subscription still uses. */
