@@ -81,16 +81,23 @@ export function attachWebSocket(deps: {
   // Registered before graphql-ws's own listener, so every send of the connection goes through it.
   wsServer.on('connection', (socket) => {
     const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
+    let cutOff = false;
     socket.send = ((data: unknown, ...rest: unknown[]) => {
       const cb = rest.find((r): r is (err?: Error) => void => typeof r === 'function');
+      if (socket.readyState !== socket.OPEN) {
+        cb?.();
+        return;
+      }
       if (socket.bufferedAmount > config.wsMaxBufferedBytes) {
         log.warn({ buffered: socket.bufferedAmount }, 'closing a WebSocket that does not read what it is sent');
+        cutOff = true;
         socket.terminate();
         // Reported as sent: graphql-ws sends nothing more to a closed socket and ends its operations on close.
         cb?.();
         return;
       }
-      send(data, cb);
+      // What was queued when the socket was cut off fails to write: expected, and not graphql-ws's concern.
+      send(data, (err) => cb?.(cutOff ? undefined : err));
     }) as WebSocket['send'];
   });
 

@@ -202,7 +202,7 @@ export class AuthService {
    */
   async endCredentials(em: Em, change: CredentialChange): Promise<void> {
     if ('tokensOf' in change) await em.execute(`update accounts set token_version = token_version + 1 where id = ?`, [change.tokensOf]);
-    if ('under' in change) await em.execute(`update accounts set token_version = token_version + 1 where path = ?`, [change.under]);
+    if ('under' in change) await em.execute(`update accounts set token_version = token_version + 1 where starts_with(path, ?)`, [change.under]);
     await this.announce(em, change);
   }
 
