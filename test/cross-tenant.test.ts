@@ -101,7 +101,7 @@ function selection(field: GraphQLField<unknown, unknown>): string {
   return `{ ${picks.join(' ')} }`;
 }
 
-function operations(kind: 'Query' | 'Mutation') {
+function operations(kind: 'Query' | 'Mutation', every = false) {
   const root = kind === 'Query' ? schema.getQueryType()! : schema.getMutationType()!;
   const takesId = (a: GraphQLArgument): boolean => {
     const named = getNamedType(a.type);
@@ -109,7 +109,7 @@ function operations(kind: 'Query' | 'Mutation') {
     return isInputObjectType(named) && Object.values(named.getFields()).some((f) => getNamedType(f.type).name === 'ID');
   };
   return Object.values(root.getFields())
-    .filter((f) => f.args.some(takesId))
+    .filter((f) => every || f.args.some(takesId))
     .map((f) => {
       const args = f.args.filter((a) => isNonNullType(a.type) || takesId(a)).map((a) => `${a.name}: ${literal(f.name, a.name, a.type)}`);
       const text = `${kind === 'Query' ? 'query' : 'mutation'} { ${f.name}${args.length ? `(${args.join(', ')})` : ''} ${selection(f)} }`;
@@ -161,5 +161,42 @@ describe('cross-tenant probes generated from the schema', () => {
     expect(failures).toEqual([]);
     expect(await fingerprint()).toBe(before);
     expect(ops.length).toBeGreaterThan(30);
+  });
+});
+
+describe('API key scopes, generated from the schema', () => {
+  // Keys of the victim reseller itself: what the key's creator could do is exactly what the scope must hold back.
+  const scoped = async (scope: string) =>
+    (await server.ok('mutation($s: [ApiKeyScope!]) { createApiKey(name: "scoped", scopes: $s) { secret } }', { s: [scope] }, tree.r2.token)).createApiKey.secret as string;
+
+  it('READ_ONLY: every mutation is refused, every query answers, nothing changes', async () => {
+    const secret = await scoped('READ_ONLY');
+    const before = await fingerprint();
+    const wrong: string[] = [];
+    for (const op of operations('Mutation', true)) {
+      if (!(await server.gql(op.text, {}, secret)).errors?.some((e) => e.extensions?.code === 'FORBIDDEN')) wrong.push(`${op.name} was not refused`);
+    }
+    for (const op of operations('Query', true)) {
+      const codes = ((await server.gql(op.text, {}, secret)).errors ?? []).map((e) => e.extensions?.code);
+      if (codes.includes('FORBIDDEN') || codes.includes('INTERNAL_SERVER_ERROR')) wrong.push(`${op.name} answered ${codes.join(', ')}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(await fingerprint()).toBe(before);
+    expect(operations('Mutation', true).length).toBeGreaterThan(20);
+  });
+
+  it('RATING: everything but rateCall, rateCalls and authorizeCall is refused, and a reseller\'s key rates nothing', async () => {
+    const secret = await scoped('RATING');
+    const before = await fingerprint();
+    const wrong: string[] = [];
+    for (const op of [...operations('Query', true), ...operations('Mutation', true)]) {
+      const codes = ((await server.gql(op.text, {}, secret)).errors ?? []).map((e) => e.extensions?.code);
+      const refused = codes.includes('FORBIDDEN');
+      // Rating is the platform's (DOMAIN.md 5): the scope lets the call through, the reseller's role does not.
+      const expected = op.name !== 'authorizeCall';
+      if (refused !== expected) wrong.push(`${op.name}: ${codes.join(', ') || 'allowed'}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(await fingerprint()).toBe(before);
   });
 });
