@@ -29,7 +29,7 @@ const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 /** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
-const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events'] as const;
+const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events', 'refusals'] as const;
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
@@ -503,6 +503,43 @@ async function benchTopUps(url: string, token: string) {
   });
 }
 
+/**
+ * What an anonymous client's worst documents cost before they are refused: about 360 KB each, the shapes that
+ * once held the event loop for seconds. CPU is this process's (server and client share it), per request.
+ */
+async function benchRefusals(url: string) {
+  const attacks: Record<string, string> = {
+    'repeated directives': `{ me ${'@include(if: true) '.repeat(19_000)}{ id } }`,
+    '19,000 fragments': `{ me { id } } ${Array.from({ length: 19_000 }, (_, i) => `fragment F${i} on Account { id }`).join(' ')}`,
+    '20,000 unknown fields': `{ me { ${Array.from({ length: 20_000 }, (_, i) => `f${i}`).join(' ')} } }`,
+    'one field 140 times, nested': `{ ${'me { parent { id } } '.repeat(140)} }`,
+  };
+  const figures: Record<string, unknown> = {};
+  for (const [name, query] of Object.entries(attacks)) {
+    const body = JSON.stringify({ query });
+    const samples: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const N = 30;
+    for (let i = 0; i < N; i++) {
+      const s = performance.now();
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.arrayBuffer();
+      if (res.status !== 400) throw new Error(`${name}: expected 400, got ${res.status}`);
+      samples.push(performance.now() - s);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000 / N;
+    const stats = summarize(samples);
+    figures[name] = { medianMs: stats.median, maxMs: stats.max, cpuMsPerRequest: cpuMs, bytes: body.length };
+    rows.push({
+      figure: `refused: ${name} (${Math.round(body.length / 1024)} KB)`,
+      value: `${stats.median.toFixed(1)} ms`,
+      note: `median round trip, max ${stats.max.toFixed(1)} ms; ${cpuMs.toFixed(1)} ms CPU per request (server and client)`,
+    });
+  }
+  results.refusals = figures;
+}
+
 const db = await freshDatabase();
 const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret', LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv, {
   port: 0,
@@ -510,6 +547,9 @@ const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret'
   databaseUrl: db.url,
   dataDir: 'memory://',
   dbPoolMax: 20,
+  // One credential drives every section flat out, as many clients would: the budget's counting still runs, its
+  // limit is out of the way.
+  requestBudget: 1_000_000_000,
 });
 const app = await createApp(config, pino({ level: 'warn' }));
 try {
@@ -524,6 +564,7 @@ try {
   if (runs('topups')) await benchTopUps(url, token);
   if (runs('page')) await benchSubtreePage(app, url, token);
   if (runs('renewals')) await benchRenewals(app, url, token);
+  if (runs('refusals')) await benchRefusals(url);
   if (runs('events')) {
     await benchAlertLatency(app, url, token, SUBSCRIBERS, EVENTS);
     await benchAlertLatency(app, url, token, MANY_SUBSCRIBERS, 5);
