@@ -309,12 +309,10 @@ describe('every connection, both ways', () => {
       const lengths = new Set(seqs.map((s) => s.length));
       expect(lengths.size, `${list.name} seqs ${seqs[0]}..${seqs.at(-1)}`).toBeGreaterThan(1);
     }
-    // The biggest lists cross 99/100 as well, on a fresh database.
-    const [{ n }] = await sql<{ n: number }>(server, `select count(*)::int as n from accounts where seq < 100`);
-    if (n < 10) return;
+    // On a database of their own, the biggest lists start in single digits and cross 99/100 as well.
     for (const name of ['accounts', 'children', 'ledger']) {
-      const { seqs } = await lists.find((l) => l.name === name)!.expected();
-      expect(new Set(seqs.map((s) => s.length)).size, name).toBeGreaterThanOrEqual(name === 'ledger' ? 2 : 3);
+      const seqs = (await lists.find((l) => l.name === name)!.expected()).seqs.map(Number);
+      if (Math.min(...seqs) < 10) expect(Math.max(...seqs), name).toBeGreaterThanOrEqual(100);
     }
   });
 
