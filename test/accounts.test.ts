@@ -277,14 +277,17 @@ describe('updateAccount', () => {
     expect(account).toMatchObject({ creditLimit: '0', billingMode: 'PREPAID', dailySpendLimit: null });
   });
 
-  it('suspension locks the account and its subtree out', async () => {
+  it('suspension locks the account and its subtree out; after reactivation keys work again, tokens need a new login', async () => {
     const r = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
     const c = await addAccount(server, r.token, { kind: 'CUSTOMER' });
+    const key = (await server.ok('mutation { createApiKey(name: "pos") { secret } }', {}, c.token)).createApiKey.secret;
     await server.ok(UpdateAccountDocument, { id: r.id, input: { status: 'SUSPENDED' } }, tree.admin.token);
     expect(errorCode(await server.gql(MeDocument, {}, r.token))).toBe('UNAUTHENTICATED');
     expect(errorCode(await server.gql(MeDocument, {}, c.token))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await server.gql(MeDocument, {}, key))).toBe('UNAUTHENTICATED');
     await server.ok(UpdateAccountDocument, { id: r.id, input: { status: 'ACTIVE' } }, tree.admin.token);
-    expect((await server.ok(MeDocument, {}, c.token)).me.id).toBe(c.id);
+    expect((await server.ok(MeDocument, {}, key)).me.id).toBe(c.id);
+    expect(errorCode(await server.gql(MeDocument, {}, c.token))).toBe('UNAUTHENTICATED');
   });
 
   it('refuses bad values with the field named, and foreign ids as NOT_FOUND', async () => {

@@ -29,7 +29,7 @@ describe('schema.graphql', () => {
     expectField('Mutation', 'deleteAccount', 'Account!', { id: 'ID!' });
     expectField('Mutation', 'topUp', 'LedgerEntry!', { input: 'BalanceChangeInput!' });
     expectField('Mutation', 'adjustBalance', 'LedgerEntry!', { input: 'BalanceChangeInput!' });
-    expectField('Mutation', 'createApiKey', 'ApiKeyPayload!', { name: 'String!' });
+    expectField('Mutation', 'createApiKey', 'ApiKeyPayload!', { name: 'String!', scopes: '[ApiKeyScope!]' });
     expectField('Mutation', 'revokeApiKey', 'ApiKey!', { id: 'ID!' });
     expectField('Account', 'parent', 'Account');
     expectField('Account', 'balance', 'Money!');

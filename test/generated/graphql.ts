@@ -210,6 +210,8 @@ export type SubscriptionStatus =
 export type UpdateAccountInput = {
   billingMode?: BillingMode | null | undefined;
   creditLimit?: string | null | undefined;
+  /** Required with password when changing one's own password */
+  currentPassword?: string | null | undefined;
   /** null clears it */
   dailySpendLimit?: string | null | undefined;
   email?: string | null | undefined;
@@ -218,6 +220,7 @@ export type UpdateAccountInput = {
   /** null clears it */
   monthlySpendLimit?: string | null | undefined;
   name?: string | null | undefined;
+  /** At least 10 characters, not the email, not a common password; ends the tokens issued before it */
   password?: string | null | undefined;
   /** One of the parent's own rate groups; null removes it */
   rateGroupId?: string | number | null | undefined;
