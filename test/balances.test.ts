@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
-import { AccountDocument, AdjustBalanceDocument, LedgerDocument, TopUpDocument } from './generated/graphql.js';
+import {
+  AccountDocument,
+  AdjustBalanceDocument,
+  CreateRateGroupDocument,
+  LedgerDocument,
+  RateCallDocument,
+  TopUpDocument,
+  UpdateAccountDocument,
+} from './generated/graphql.js';
 import { errorCode, sql, startServer, type TestServer } from './support/harness.js';
 import { addAccount, buildTree } from './support/tree.js';
 
@@ -22,6 +30,16 @@ async function balanceAndLedgerSum(accountId: string) {
     [accountId],
   );
   return { balance: new Decimal(row.balance), ledger: new Decimal(row.total ?? 0), entries: Number(row.n) };
+}
+
+/** An account's ledger in seq order, with each entry's stored time to the microsecond (sortable text). */
+async function ledgerTimes(accountId: string) {
+  return sql<{ id: string; seq: string; at: string }>(
+    server,
+    `select l.id, l.seq::text as seq, to_char(l.created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') as at
+       from ledger_entries l where l.account_id = ? order by l.seq`,
+    [accountId],
+  );
 }
 
 describe('topUp and adjustBalance', () => {
@@ -155,5 +173,62 @@ describe('concurrency', () => {
     const state = await balanceAndLedgerSum(c.id);
     expect(state.balance.toString()).toBe(expected.toString());
     expect(state.ledger.toString()).toBe(expected.toString());
+  });
+
+  it('concurrent postings are time-stamped when written: seq order and time order agree, newest first is newest', async () => {
+    const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+    const TOP_UP = 'mutation($input: BalanceChangeInput!) { topUp(input: $input) { id createdAt } }';
+    const ADJUST = 'mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id createdAt } }';
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 4 === 0
+          ? server.gql(ADJUST, { input: { accountId: c.id, amount: '-0.5' } }, tree.admin.token)
+          : server.gql(TOP_UP, { input: { accountId: c.id, amount: '1' } }, i % 2 ? tree.r1.token : tree.admin.token),
+      ),
+    );
+    expect(results.filter((r) => r.errors)).toEqual([]);
+    const returned = results.map((r) => r.data!.topUp ?? r.data!.adjustBalance) as { id: string; createdAt: string }[];
+
+    const rows = await ledgerTimes(c.id);
+    expect(rows).toHaveLength(40);
+    expect(rows.filter((r, i) => i > 0 && r.at < rows[i - 1].at).map((r) => r.seq)).toEqual([]);
+
+    // What the mutation returned is what was stored, to the microsecond.
+    const differing = await sql<{ id: string }>(
+      server,
+      `select l.id from ledger_entries l join json_to_recordset(?::json) as x(id text, created_at timestamptz) on x.id = l.id
+        where l.created_at <> x.created_at`,
+      [JSON.stringify(returned.map((r) => ({ id: r.id, created_at: r.createdAt })))],
+    );
+    expect(differing).toEqual([]);
+
+    const { account } = await server.ok(
+      'query($id: ID!) { account(id: $id) { ledger(first: 40) { edges { node { id createdAt } } } } }',
+      { id: c.id },
+      c.token,
+    );
+    const page = (account.ledger.edges as { node: { id: string; createdAt: string } }[]).map((e) => e.node);
+    expect(page.map((n) => n.id)).toEqual(rows.map((r) => r.id).reverse());
+    const times = page.map((n) => Date.parse(n.createdAt));
+    expect(times.filter((t, i) => i > 0 && t > times[i - 1])).toEqual([]);
+  });
+
+  it('concurrently rated calls are time-stamped when their charge is written, in seq order', async () => {
+    const { createRateGroup } = await server.ok(
+      CreateRateGroupDocument, { input: { name: 'clock', rates: [{ prefix: '44', ratePerMinute: '0.01' }] } }, tree.admin.token,
+    );
+    const c = await addAccount(server, tree.admin.token, { kind: 'CUSTOMER' });
+    await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: createRateGroup.id } }, tree.admin.token);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        server.gql(RateCallDocument, {
+          input: { accountId: c.id, callId: `clock-${i}`, destination: '4420', direction: 'OUTBOUND', durationSeconds: 60, startedAt: '2026-11-20T10:00:00.000Z' },
+        }, tree.admin.token),
+      ),
+    );
+    expect(results.filter((r) => r.errors)).toEqual([]);
+    const rows = await ledgerTimes(c.id);
+    expect(rows).toHaveLength(40);
+    expect(rows.filter((r, i) => i > 0 && r.at < rows[i - 1].at).map((r) => r.seq)).toEqual([]);
   });
 });

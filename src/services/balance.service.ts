@@ -74,18 +74,20 @@ export class BalanceService {
    * The only way a balance moves. One statement: the UPDATE takes the row lock, so concurrent postings to one
    * account queue up instead of losing an update, and the ledger row is inserted with the balance that update
    * produced. A single round trip keeps the lock short on hot accounts. The caller owns the transaction.
+   * created_at is left to the column's default, the clock when the row is written after the lock, so one
+   * account's entries are in the same order by time as by seq; the time returned is the one stored.
    */
   async post(em: Em, posting: Posting): Promise<LedgerEntry> {
     const id = newId('LedgerEntry');
-    const createdAt = new Date();
-    const [row] = await this.guardRange(em.execute<{ seq: string; balance_after: string; owner_path: string }[]>(
+    type Written = { seq: string; balance_after: string; owner_path: string; created_at: Date | string };
+    const [row] = await this.guardRange(em.execute<Written[]>(
       `with moved as (
          update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path
        )
        insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id,
-                                   subscription_id, created_at)
-       select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ?, ? from moved
-       returning seq, balance_after::text, owner_path`,
+                                   subscription_id)
+       select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ? from moved
+       returning seq, balance_after::text, owner_path, created_at`,
       [
         posting.amount.toFixed(),
         posting.accountId,
@@ -96,7 +98,6 @@ export class BalanceService {
         posting.description ?? null,
         posting.actorId ?? null,
         posting.subscriptionId ?? null,
-        createdAt,
       ],
     ));
     if (!row) throw notFound('Account not found');
@@ -111,7 +112,7 @@ export class BalanceService {
       description: posting.description ?? null,
       actorId: posting.actorId ?? null,
       subscriptionId: posting.subscriptionId ?? null,
-      createdAt,
+      createdAt: new Date(row.created_at),
     });
   }
 

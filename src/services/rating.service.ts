@@ -403,6 +403,8 @@ export class RatingService {
 
     if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
+    // created_at is the column's default, read as each row is written after its account's lock, not now():
+    // the transaction's start would put an entry that waited for the lock before earlier ones.
     await executeBound(em,
       `with d as (
          select * from json_to_recordset(?::json) as x(ledger_id text, account_id text, amount numeric, description text)
@@ -410,8 +412,8 @@ export class RatingService {
          update accounts a set balance = a.balance + d.amount, updated_at = now() from d where a.id = d.account_id
          returning a.id, a.balance, a.path
        )
-       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id, created_at)
-       select d.ledger_id, moved.id, moved.path, d.amount, moved.balance, 'USAGE', d.description, ?, now()
+       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id)
+       select d.ledger_id, moved.id, moved.path, d.amount, moved.balance, 'USAGE', d.description, ?
          from moved join d on d.account_id = moved.id`,
       [
         JSON.stringify(ordered.map((accountId) => {

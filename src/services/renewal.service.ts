@@ -300,10 +300,10 @@ export class RenewalService {
         [JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta: delta.toFixed() })))],
       );
       // Balances were read under the row locks, so each entry's balance_after is exact, in posting order.
+      // created_at is the column's default, read as each row is written: after the sort, so time follows seq.
       await executeBound(em,
-        `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id, created_at)
-         select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id,
-                clock_timestamp()
+        `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id)
+         select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id
            from json_to_recordset(?::json) as x(id text, account_id text, amount text, balance_after text,
                                                   kind text, description text, subscription_id text, ord int)
            join accounts a on a.id = x.account_id
