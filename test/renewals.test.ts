@@ -110,9 +110,10 @@ describe('runRenewals', () => {
     expect(await sub(once.sub.id, once.c)).toMatchObject({ status: 'EXPIRED', endedAt: iso(t0 + 7 * DAY) });
     expect(await balance(once.c, once.admin)).toBe('988');
 
-    // On sale until tomorrow: the period that starts before then is renewed, the next one is not.
-    const s0 = Date.now() - 12 * DAY;
-    const dated = await chain({ billingDays: 10, endDate: iso(Date.now() + DAY) }, iso(s0));
+    // On sale for six more hours: the period that starts before then is renewed, the next one (in twelve hours,
+    // near enough to renew ahead) is not.
+    const s0 = Date.now() - 19.5 * DAY;
+    const dated = await chain({ billingDays: 10, endDate: iso(Date.now() + DAY / 4) }, iso(s0));
     expect(await renew(dated.admin, s0 + 10 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
     expect(await renew(dated.admin, s0 + 20 * DAY)).toEqual({ renewed: 0, released: 0, expired: 1 });
     expect(await sub(dated.sub.id, dated.c)).toMatchObject({ status: 'EXPIRED', endedAt: iso(s0 + 20 * DAY), periodsCharged: 2 });
@@ -164,6 +165,36 @@ describe('runRenewals', () => {
     expect(errorCode(await server.gql(RUN, { at: iso(t0 + 31 * DAY) }, mine.r1.token))).toBe('FORBIDDEN');
     await renew(mine.admin, t0 + 31 * DAY);
     expect((await sub(theirs.sub.id, theirs.c)).periodsCharged).toBe(1);
+  });
+});
+
+describe('how far ahead runRenewals may renew', () => {
+  const HOUR = 3_600_000;
+  const periods = async (subscriptionId: string) =>
+    Number((await sql<{ n: string }>(server, 'select count(*)::text as n from subscription_periods where subscription_id = ?', [subscriptionId]))[0].n);
+
+  it('refuses an instant far in the future with BAD_USER_INPUT on asOf, and charges nothing', async () => {
+    const t = await chain({ billingDays: 30 }, iso(Date.now() - 29.5 * DAY));
+    const before = [await balance(t.c, t.admin), await balance(t.r1, t.admin)];
+    for (const at of ['9999-12-31T00:00:00.000Z', iso(Date.now() + 26 * HOUR)]) {
+      const result = await server.gql(RUN, { at }, t.admin.token);
+      expect(result.errors?.[0]?.extensions, at).toMatchObject({ code: 'BAD_USER_INPUT', field: 'asOf' });
+    }
+    expect([await balance(t.c, t.admin), await balance(t.r1, t.admin)]).toEqual(before);
+    expect(await periods(t.sub.id)).toBe(1);
+  });
+
+  it('renews a few hours ahead: up to a day, plus the longest advance-renew interval of the platform', async () => {
+    const t = await chain({ billingDays: 30 }, iso(Date.now() - 29.5 * DAY));
+    expect(await renew(t.admin, Date.now() + 23 * HOUR)).toEqual({ renewed: 1, released: 0, expired: 0 });
+    expect(await balance(t.c, t.admin)).toBe('978');
+
+    const ahead = await chain({ billingDays: 30, advanceRenewHours: 72 }, iso(Date.now() - 20 * DAY));
+    expect(errorCode(await server.gql(RUN, { at: iso(Date.now() + 97 * HOUR) }, ahead.admin.token))).toBe('BAD_USER_INPUT');
+    expect(await renew(ahead.admin, Date.now() + 95 * HOUR)).toEqual({ renewed: 0, released: 0, expired: 0 });
+    expect(await periods(ahead.sub.id)).toBe(1);
+    // Another platform's long interval does not widen this one's window.
+    expect(errorCode(await server.gql(RUN, { at: iso(Date.now() + 95 * HOUR) }, t.admin.token))).toBe('BAD_USER_INPUT');
   });
 });
 

@@ -37,7 +37,11 @@ export class SubscriptionResolver {
 
   @Mutation(() => RenewalReportType, { description: 'Renews what is due as of an instant, in the caller\'s platform (ADMIN only)' })
   @Authorized(Role.ADMIN)
-  runRenewals(@Arg('asOf', () => Date) asOf: Date, @Ctx() ctx: Context) {
+  runRenewals(
+    @Arg('asOf', () => Date, { description: 'At most one day ahead of now, plus the longest advance-renew interval of the platform' })
+    asOf: Date,
+    @Ctx() ctx: Context,
+  ) {
     return ctx.services.renewals.run(ctx, asOf);
   }
 

@@ -1,8 +1,9 @@
 import type { Context } from '../context.js';
 import { requireActor } from '../context.js';
 import { executeBound, type Em } from '../db/orm.js';
-import { forbidden } from '../errors.js';
+import { badInput, forbidden } from '../errors.js';
 import { AccountKind, BillingType, ResellerModel, SubscriptionStatus, type DiscountRule } from '../entities/index.js';
+import { likePrefix } from '../entities/scope.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { periodEnd } from './periods.js';
@@ -20,6 +21,12 @@ export const RENEWAL_BATCH = 200;
 const CANDIDATE_BATCHES = 10;
 /** A chain that was down for longer than this many periods is caught up over several runs. */
 const MAX_PERIODS_PER_RUN = 120;
+/**
+ * How far past now runRenewals may renew, beyond the platform's longest advance-renew interval. Renewing ahead
+ * charges real money for periods that have not begun: operators and tests go minutes or hours ahead, while a
+ * far-future instant (year 9999) would charge MAX_PERIODS_PER_RUN future periods on every call.
+ */
+const RENEW_AHEAD_MS = 86_400_000;
 
 interface ChainTerms {
   activated_at: Date;
@@ -93,7 +100,26 @@ export class RenewalService {
   run(ctx: Context, asOf: Date): Promise<RenewalReport> {
     requireActor(ctx);
     if (ctx.actor.kind !== AccountKind.ADMIN) throw forbidden('Renewals are run by the platform admin');
-    return ctx.mutate((em) => this.runAll(em, asOf, { rootPath: ctx.actor!.path, transactional: false }));
+    const rootPath = ctx.actor.path;
+    return ctx.mutate(async (em) => {
+      await this.refuseTooFarAhead(em, rootPath, asOf);
+      return this.runAll(em, asOf, { rootPath, transactional: false });
+    });
+  }
+
+  /**
+   * At most a day ahead of now plus the longest advance-renew interval among the packages of the caller's
+   * platform (DOMAIN.md 6): the renewals it runs are its own, so another platform's terms do not widen it.
+   */
+  private async refuseTooFarAhead(em: Em, rootPath: string, asOf: Date): Promise<void> {
+    const [{ hours }] = await em.execute<{ hours: number }[]>(
+      `select coalesce(max(advance_renew_hours), 0)::int as hours from package_terms where owner_path like ?`,
+      [likePrefix(rootPath)],
+    );
+    const limit = Date.now() + RENEW_AHEAD_MS + Number(hours) * 3_600_000;
+    if (asOf.getTime() > limit) {
+      throw badInput('asOf', `asOf may be at most one day ahead of now, plus the longest advance-renew interval (${hours} hours)`);
+    }
   }
 
   /**
