@@ -30,9 +30,11 @@ async function scoped<T extends { path: string; accountId: string }>({ args, con
 
 /**
  * The events, until the credential ends: then the subscription fails at once with the signal's
- * UNAUTHENTICATED error, even if no event is flowing, and nothing arriving after it is passed on.
+ * UNAUTHENTICATED error, even if no event is flowing, and nothing arriving after it is passed on. An iterator
+ * rather than an async generator: a generator waiting for its next event could not be returned from (a client
+ * leaving, the server closing) until that event came.
  */
-async function* untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+function untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
   const ended = new Promise<never>((_, reject) => {
     const fail = () => reject(signal.reason);
@@ -40,16 +42,25 @@ async function* untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): As
     else signal.addEventListener('abort', fail, { once: true });
   });
   ended.catch(() => undefined);
-  try {
-    for (;;) {
-      const next = await Promise.race([iterator.next(), ended]);
-      if (signal.aborted) throw signal.reason;
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
+  const stop = (reason: unknown): never => {
     void iterator.return?.();
-  }
+    throw reason;
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (signal.aborted) stop(signal.reason);
+      const next = await Promise.race([iterator.next(), ended]).catch(stop);
+      if (signal.aborted) stop(signal.reason);
+      return next;
+    },
+    async return() {
+      await iterator.return?.();
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 @Resolver(() => AlertType)
