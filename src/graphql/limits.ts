@@ -7,7 +7,10 @@ import {
   getVariableValues,
   GraphQLError,
   Kind,
+  Lexer,
   parse,
+  Source,
+  TokenKind,
   validate,
   type ASTVisitor,
   type DocumentNode,
@@ -19,7 +22,7 @@ import {
 } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import { credentialKey, type Context } from '../context.js';
 import { assertCredentialAllows } from './credential-scopes.js';
@@ -175,20 +178,34 @@ export async function admitOperation(
  * Apollo, which reports it the usual way.
  */
 export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandler {
+  const refuse = (res: Response, message: string) => res.status(400).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
+    // Counted before parsing: the parser's own refusal computes a line and column by scanning the whole text,
+    // and Apollo would hash and parse it all again.
+    if (exceedsTokens(query, config.maxTokens)) return refuse(res, `Query refused: the document has more than ${config.maxTokens} tokens`);
     let document: DocumentNode;
     try {
-      document = parse(query, { maxTokens: config.maxTokens });
+      document = parse(query);
     } catch {
       return next();
     }
     const [error] = shapeErrors(schema, document, config);
-    if (!error) return next();
-    const refused = shapeError(error);
-    res.status(400).json({ errors: [{ message: refused.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+    if (error) return refuse(res, shapeError(error).message);
+    next();
   };
+}
+
+/** Whether a document has more than `max` tokens; a malformed one is left for the parser to report. */
+export function exceedsTokens(body: string, max: number): boolean {
+  const lexer = new Lexer(new Source(body));
+  try {
+    for (let n = 0; n <= max; n++) if (lexer.advance().kind === TokenKind.EOF) return false;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function limitsPlugin(schema: GraphQLSchema): ApolloServerPlugin<Context> {
