@@ -163,14 +163,17 @@ export class Context {
   private credential?: string;
   private credentialCheckedAt = 0;
 
-  private readonly ended = new AbortController();
+  /** Made on first use: most contexts are HTTP requests, which never wait for a credential to end. */
+  private ended?: AbortController;
 
   /** Aborted when this operation's credential ends (src/http/websocket.ts): a subscription stops at once. */
   get credentialEnded(): AbortSignal {
+    this.ended ??= new AbortController();
     return this.ended.signal;
   }
 
   endCredential(): void {
+    this.ended ??= new AbortController();
     this.ended.abort(new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended'));
   }
 
@@ -185,7 +188,7 @@ export class Context {
    * Checked against the database at most every `credentialRecheckMs` while events flow.
    */
   async stillAuthorized(): Promise<boolean> {
-    if (this.ended.signal.aborted) return false;
+    if (this.ended?.signal.aborted) return false;
     if (!this.credential || Date.now() - this.credentialCheckedAt < this.config.credentialRecheckMs) return true;
     this.credentialCheckedAt = Date.now();
     try {

@@ -36,25 +36,37 @@ async function scoped<T extends { path: string; accountId: string }>({ args, con
  */
 function untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  const ended = new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason);
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
-  ended.catch(() => undefined);
-  const stop = (reason: unknown): never => {
-    void iterator.return?.();
-    throw reason;
-  };
+  // One listener for the subscription's life; each wait only records how to fail (racing every next() against
+  // one never-settling promise would pile a reaction onto it per event).
+  let failPending: ((reason: unknown) => void) | undefined;
+  signal.addEventListener(
+    'abort',
+    () => {
+      failPending?.(signal.reason);
+      void iterator.return?.();
+    },
+    { once: true },
+  );
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
-    async next() {
-      if (signal.aborted) stop(signal.reason);
-      const next = await Promise.race([iterator.next(), ended]).catch(stop);
-      if (signal.aborted) stop(signal.reason);
-      return next;
+    next() {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
+        failPending = reject;
+        iterator.next().then(
+          (result) => {
+            failPending = undefined;
+            if (signal.aborted) reject(signal.reason);
+            else resolve(result);
+          },
+          (error: unknown) => {
+            failPending = undefined;
+            reject(error);
+          },
+        );
+      });
     },
     async return() {
       await iterator.return?.();
