@@ -36,6 +36,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** A WebSocket whose unsent data grows past this (a client that does not read) is closed. */
   wsMaxBufferedBytes: number;
+  /** Events waiting for one subscriber before it is ended as too slow. */
+  wsMaxQueuedEvents: number;
   wsMaxSubscriptionsPerConnection: number;
   /** Per account on each instance: what one instance's memory has to hold. */
   wsMaxSubscriptionsPerAccount: number;
@@ -154,6 +156,7 @@ const SPECS = {
   WS_MAX_BUFFERED_BYTES: count({ default: 4 * 1024 * 1024 }),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: count({ default: 100 }),
   WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT: count({ default: 1000 }),
+  WS_MAX_QUEUED_EVENTS: count({ default: 500 }),
   LOGIN_FAILURES_PER_EMAIL: count({ default: 10 }),
   LOGIN_FAILURES_PER_ADDRESS: count({ default: 100 }),
   LOGIN_FAILURE_WINDOW_SECONDS: count({ default: 900 }),
@@ -221,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     wsMaxSubscriptionsPerAccount: e.WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT,
     loginFailuresPerEmail: e.LOGIN_FAILURES_PER_EMAIL,
+    wsMaxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     loginFailuresPerAddress: e.LOGIN_FAILURES_PER_ADDRESS,
     loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
     requestBudget: e.REQUEST_BUDGET,

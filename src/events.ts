@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { createPubSub } from '@graphql-yoga/subscription';
+import { createPubSub, Repeater } from '@graphql-yoga/subscription';
 import type { Database } from './db/orm.js';
 import type { Logger } from './logger.js';
 import type { CredentialChange } from './services/auth.service.js';
+import { rateLimited } from './services/throttle.service.js';
 
 /** What the database announces for each ledger entry (see the alerts migration). */
 export interface BalanceEventPayload {
@@ -31,11 +32,45 @@ export const CHANNEL = 'trellis_events';
 
 export type Events = ReturnType<typeof createEvents>;
 
+type Topics = { BALANCE: BalanceEventPayload; ALERT: AlertPayload };
+
 export function createEvents() {
   // One listener per live subscription on this target: thousands are expected, not a leak.
   const eventTarget = new EventTarget();
   setMaxListeners(0, eventTarget);
-  return createPubSub<{ BALANCE: [BalanceEventPayload]; ALERT: [AlertPayload] }>({ eventTarget });
+  const pubsub = createPubSub<{ BALANCE: [BalanceEventPayload]; ALERT: [AlertPayload] }>({ eventTarget });
+  return {
+    publish: pubsub.publish,
+    /** type-graphql's PubSub interface; subscriptions use `subscribeFiltered`. */
+    subscribe: pubsub.subscribe,
+    /**
+     * A subscriber's events: only those it accepts are queued (filtered as they are published, not as they are
+     * read), and at most `maxQueued` of them. A subscriber that falls further behind (a client that stops
+     * reading) ends with RATE_LIMITED rather than holding every event of the instance in memory; an unbounded
+     * queue also overflowed at 1,024 events by throwing inside the publisher, which ended the process.
+     */
+    subscribeFiltered<K extends keyof Topics>(topic: K, accept: (event: Topics[K]) => boolean, maxQueued: number): AsyncIterableIterator<Topics[K]> {
+      return new Repeater<Topics[K]>((push, stop) => {
+        let queued = 0;
+        const listener = (event: Event) => {
+          const payload = (event as CustomEvent<Topics[K]>).detail;
+          if (!accept(payload)) return;
+          if (queued >= maxQueued) {
+            stop(rateLimited(1000, `The subscriber fell more than ${maxQueued} events behind; subscribe again and read what was missed from alerts or the ledger`));
+            return;
+          }
+          queued++;
+          // Settles when the subscriber takes the event (or the subscription ends).
+          push(payload).then(
+            () => queued--,
+            () => queued--,
+          );
+        };
+        eventTarget.addEventListener(topic, listener);
+        void stop.then(() => eventTarget.removeEventListener(topic, listener));
+      });
+    },
+  };
 }
 
 /**

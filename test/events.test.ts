@@ -4,6 +4,7 @@ import { ENGINE, errorCode, startServer, type TestServer } from './support/harne
 import { original } from './support/chain.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 import { listen, until } from './support/ws.js';
+import { createEvents, type BalanceEventPayload } from '../src/events.js';
 
 let server: TestServer;
 let tree: Awaited<ReturnType<typeof buildTree>>;
@@ -196,5 +197,43 @@ describe('across instances', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('a subscriber that falls behind', () => {
+  const payload = (accountId: string, i: number): BalanceEventPayload => ({
+    type: 'balance', accountId, path: `/${accountId}/`, balance: String(i), available: String(i), delta: String(i), kind: 'TOPUP', at: new Date().toISOString(),
+  });
+
+  it('is ended with RATE_LIMITED once its queue is full; the instance keeps publishing to everyone else', async () => {
+    const events = createEvents();
+    const slow = events.subscribeFiltered('BALANCE', (e) => e.accountId === 'a', 5);
+    const other = events.subscribeFiltered('BALANCE', (e) => e.accountId === 'b', 5);
+    const first = slow.next();
+    const otherFirst = other.next();
+    // Far more than an unbounded queue held (it threw inside publish at 1,025, which ended the process).
+    expect(() => {
+      for (let i = 0; i < 2000; i++) events.publish('BALANCE', payload('a', i));
+    }).not.toThrow();
+    events.publish('BALANCE', payload('b', 1));
+    expect((await first).value?.delta).toBe('0');
+    expect((await otherFirst).value?.delta).toBe('1');
+    const rest: string[] = [];
+    let failure: unknown;
+    try {
+      for (;;) {
+        const next = await slow.next();
+        if (next.done) break;
+        rest.push(next.value.delta);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    expect(rest.length).toBeLessThanOrEqual(5);
+    expect((failure as { code?: string })?.code).toBe('RATE_LIMITED');
+    // Events of accounts the subscriber does not want never took a place in its queue.
+    events.publish('BALANCE', payload('b', 2));
+    expect((await other.next()).value?.delta).toBe('2');
+    await other.return?.();
   });
 });

@@ -1,4 +1,4 @@
-import { filter, map, pipe } from '@graphql-yoga/subscription';
+import { map, pipe } from '@graphql-yoga/subscription';
 import { Args, Authorized, Ctx, Extensions, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
@@ -17,8 +17,11 @@ type Subscribe = SubscribeResolverData<unknown, EventArgs, Context>;
 async function scoped<T extends { path: string; accountId: string }>({ args, context }: Subscribe, topic: 'BALANCE' | 'ALERT') {
   await context.services.alerts.assertSubscribable(context, args.accountId);
   const events = pipe(
-    context.events.subscribe(topic) as AsyncIterable<T>,
-    filter((event: T) => context.services.alerts.wants(context, event, args.accountId)),
+    context.events.subscribeFiltered(
+      topic,
+      (event) => context.services.alerts.wants(context, event, args.accountId),
+      context.config.wsMaxQueuedEvents,
+    ) as AsyncIterable<T>,
     // The payload goes on as published, one object for every subscriber: see src/graphql/shared-events.ts.
     map(async (event: T) => {
       if (!(await context.stillAuthorized())) throw new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended');
