@@ -62,6 +62,8 @@ export interface Config {
   metricsToken?: string;
   /** After SIGTERM, how long /readyz answers 503 while requests are still served, before draining starts. */
   drainDelayMs: number;
+  /** GET /graphql answers browsers with the GraphQL IDE (on by default outside production). */
+  ideEnabled: boolean;
   /**
    * Test-only: turn off the application's scope filter so a test can prove that row-level security alone
    * still hides other subtrees. Never read from the environment.
@@ -170,6 +172,7 @@ const SPECS = {
   CORS_ORIGINS: optional(origins()),
   MIGRATE_ON_START: bool({ default: true }),
   METRICS_TOKEN: optional(str()),
+  IDE_ENABLED: optional(bool()),
 };
 
 /** Reads and checks every setting; throws a ConfigError naming each bad variable, before anything opens. */
@@ -238,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     migrateOnStart: e.MIGRATE_ON_START,
     metricsToken: e.METRICS_TOKEN,
     drainDelayMs: e.DRAIN_DELAY_MS,
+    ideEnabled: e.IDE_ENABLED ?? !production,
     ...overrides,
   };
 }

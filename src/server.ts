@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin, type HTTPGraphQLHead } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -15,6 +15,7 @@ import { DomainError } from './errors.js';
 import { formatError, isUnexpected } from './graphql/format-error.js';
 import { limitsPlugin, shapeGuard } from './graphql/limits.js';
 import { createSchema } from './graphql/schema.js';
+import { consoleRouter, ideHandler } from './http/console.js';
 import { exportRouter } from './http/export.js';
 import { requestId } from './http/request-id.js';
 import { attachWebSocket } from './http/websocket.js';
@@ -126,6 +127,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       // Responses are per caller and never cached (no-store is set below for every response); the default
       // cache-control plugin, which set it before, wrapped every field's resolver to compute cache hints.
       ApolloServerPluginCacheControlDisabled(),
+      // Apollo's landing page loads Sandbox from a CDN, which fails offline; the IDE is served by ideHandler.
+      ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },
       limitsPlugin(schema),
@@ -157,6 +160,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     }
   });
   app.use('/export', exportRouter(contextFor));
+  app.use(consoleRouter());
+  if (config.ideEnabled) app.get('/graphql', ideHandler());
   app.use(
     '/graphql',
     express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
