@@ -42,24 +42,31 @@ export function requestError(message: string, field?: string): GraphQLError {
  */
 export function repeatedFieldsRule(max: number): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
+    // What each fragment selects at its own level, counted once per fragment on its own (a count taken while
+    // another fragment was half-way through would leave that one out, and be reused wrongly everywhere).
     const fragmentNames = new Map<string, Map<string, number>>();
-    const namesIn = (set: SelectionSetNode, into: Map<string, number>, seen: Set<string>): void => {
+    const namesOf = (fragment: string, within: Set<string>): Map<string, number> => {
+      const known = fragmentNames.get(fragment);
+      if (known) return known;
+      const names = new Map<string, number>();
+      const definition = context.getFragment(fragment);
+      // A fragment that spreads itself is invalid, and validation says so; here it only must not loop.
+      if (!definition || within.has(fragment)) return names;
+      within.add(fragment);
+      namesIn(definition.selectionSet, names, within);
+      within.delete(fragment);
+      fragmentNames.set(fragment, names);
+      return names;
+    };
+    const namesIn = (set: SelectionSetNode, into: Map<string, number>, within: Set<string>): void => {
       for (const s of set.selections) {
         if (s.kind === Kind.FIELD) {
           const name = (s.alias ?? s.name).value;
           into.set(name, (into.get(name) ?? 0) + 1);
         } else if (s.kind === Kind.INLINE_FRAGMENT) {
-          namesIn(s.selectionSet, into, seen);
-        } else if (!seen.has(s.name.value)) {
-          seen.add(s.name.value);
-          let names = fragmentNames.get(s.name.value);
-          if (!names) {
-            names = new Map();
-            fragmentNames.set(s.name.value, names);
-            const fragment = context.getFragment(s.name.value);
-            if (fragment) namesIn(fragment.selectionSet, names, seen);
-          }
-          for (const [n, count] of names) into.set(n, (into.get(n) ?? 0) + count);
+          namesIn(s.selectionSet, into, within);
+        } else {
+          for (const [n, count] of namesOf(s.name.value, within)) into.set(n, (into.get(n) ?? 0) + count);
         }
       }
     };
@@ -182,9 +189,10 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
-    // Counted before parsing: the parser's own refusal computes a line and column by scanning the whole text,
+    // Measured before parsing: the parser's own refusal computes a line and column by scanning the whole text,
     // and Apollo would hash and parse it all again.
-    if (exceedsTokens(query, config.maxTokens)) return refuse(res, `Query refused: the document has more than ${config.maxTokens} tokens`);
+    const tooLarge = documentTooLarge(query, config);
+    if (tooLarge) return refuse(res, tooLarge);
     let document: DocumentNode;
     try {
       document = parse(query);
@@ -197,14 +205,28 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
   };
 }
 
-/** Whether a document has more than `max` tokens; a malformed one is left for the parser to report. */
-export function exceedsTokens(body: string, max: number): boolean {
+/**
+ * Why a document is too large to read, or null. Its length first; then its line breaks, which count against the
+ * token limit (graphql-js splits block strings into lines at about a microsecond each, and comments, which it
+ * does not count as tokens, each take a line); then its tokens, counted with the lexer. A malformed document is
+ * left for the parser to report.
+ */
+export function documentTooLarge(body: string, config: Pick<Config, 'maxTokens' | 'maxQueryLength'>): string | null {
+  const max = config.maxTokens;
+  if (body.length > config.maxQueryLength) return `Query refused: the document is longer than ${config.maxQueryLength} characters`;
+  let breaks = 0;
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) {
+    if (++breaks > max) return `Query refused: the document has more than ${max} lines`;
+  }
+  for (let i = body.indexOf('\r'); i !== -1; i = body.indexOf('\r', i + 1)) {
+    if (body[i + 1] !== '\n' && ++breaks > max) return `Query refused: the document has more than ${max} lines`;
+  }
   const lexer = new Lexer(new Source(body));
   try {
-    for (let n = 0; n <= max; n++) if (lexer.advance().kind === TokenKind.EOF) return false;
-    return true;
+    for (let n = 0; n <= max; n++) if (lexer.advance().kind === TokenKind.EOF) return null;
+    return `Query refused: the document has more than ${max} tokens`;
   } catch {
-    return false;
+    return null;
   }
 }
 

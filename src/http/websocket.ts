@@ -18,7 +18,7 @@ import { Context, type Actor } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../errors.js';
 import { formatError, isUnexpected } from '../graphql/format-error.js';
-import { admitOperation, exceedsTokens, requestError, shapeError, shapeErrors } from '../graphql/limits.js';
+import { admitOperation, documentTooLarge, requestError, shapeError, shapeErrors } from '../graphql/limits.js';
 import { subscribeSharingEvents } from '../graphql/shared-events.js';
 import type { Logger } from '../logger.js';
 import type { CredentialChange } from '../services/auth.service.js';
@@ -139,9 +139,8 @@ export function attachWebSocket(deps: {
         if (JSON.stringify(payload).includes('\\u0000')) {
           return [requestError('Strings cannot contain the NUL character (\\u0000)')];
         }
-        if (exceedsTokens(payload.query, config.maxTokens)) {
-          return [requestError(`Query refused: the document has more than ${config.maxTokens} tokens`)];
-        }
+        const tooLarge = documentTooLarge(payload.query, config);
+        if (tooLarge) return [requestError(tooLarge)];
         let document: DocumentNode;
         try {
           document = parse(payload.query);
