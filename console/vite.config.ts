@@ -10,6 +10,8 @@ export default defineConfig({
   base: '/console/',
   logLevel: 'warn',
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
+  // `vite --config console/vite.config.ts` for hot reload, against the API running on its default port.
+  server: { proxy: { '/graphql': { target: 'http://localhost:4000', ws: true } } },
   build: {
     outDir: here('../dist/console'),
     emptyOutDir: true,
