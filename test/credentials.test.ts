@@ -236,6 +236,23 @@ describe('login throttling', () => {
     expect((await login(bystander.email, PASSWORD)).token).toBeDefined();
   });
 
+  it('counts guesses sent all at once: no more than 10 are checked', async () => {
+    const target = await loginAccount();
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => login(target.email, `parallel guess ${i}`)));
+    const codes = results.map((r) => r.error?.code);
+    expect(codes.filter((c) => c === 'UNAUTHENTICATED').length).toBeLessThanOrEqual(10);
+    expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('throttles guesses of the current password made with a stolen token', async () => {
+    const me = await loginAccount();
+    const change = (currentPassword: string) =>
+      server.gql(UpdateAccountDocument, { id: me.id, input: { password: 'a brand new passphrase', currentPassword } }, me.token);
+    for (let i = 0; i < 10; i++) expect((await change(`guess number ${i}`)).errors?.[0]?.extensions?.field).toBe('currentPassword');
+    expect((await change(PASSWORD)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(errorCode(await server.gql(MeDocument, {}, me.token))).toBeUndefined();
+  });
+
   it('a right password clears the failures of its email', async () => {
     const target = await loginAccount();
     for (let round = 0; round < 3; round++) {

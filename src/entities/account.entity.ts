@@ -11,7 +11,7 @@ export enum ResellerModel { MARGIN = 'MARGIN', COMMISSION = 'COMMISSION' }
 @Entity({ tableName: 'accounts' })
 @ScopedByPath('path')
 export class Account {
-  [OptionalProps]?: 'seq' | 'status' | 'billingMode' | 'balance' | 'creditLimit' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'seq' | 'status' | 'billingMode' | 'balance' | 'creditLimit' | 'createdAt' | 'updatedAt' | 'tokenVersion';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -34,6 +34,10 @@ export class Account {
 
   @Property({ type: 'text', nullable: true, hidden: true, lazy: true })
   passwordHash?: string | null;
+
+  /** Signed into login tokens; bumped in SQL by what ends them (AuthService.endCredentials), never by the ORM. */
+  @Property({ type: 'integer', hidden: true })
+  tokenVersion: number = 0;
 
   @Property({ type: 'text', nullable: true })
   parentId?: string | null;

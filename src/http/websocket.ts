@@ -31,6 +31,8 @@ interface Connection {
   accountId: string;
   /** Counted from the moment one is asked for (null until it is admitted), so a burst cannot slip past the caps. */
   subscriptions: Map<string, Context | null>;
+  /** Credential changes that arrived while a subscription was being admitted: checked when its admission ends. */
+  missed: CredentialChange[];
 }
 
 type ConnectionExtra = { socket: WebSocket; request: { socket: { remoteAddress?: string } }; connection?: Connection };
@@ -124,7 +126,7 @@ export function attachWebSocket(deps: {
         const authorization = ctx.connectionParams?.authorization;
         const actor = await authenticate(authorization);
         if (!actor) return false;
-        const connection: Connection = { authorization: authorization as string, accountId: actor.accountId, subscriptions: new Map() };
+        const connection: Connection = { authorization: authorization as string, accountId: actor.accountId, subscriptions: new Map(), missed: [] };
         connections.add(connection);
         ctx.extra.connection = connection;
         return true;
@@ -170,10 +172,16 @@ export function attachWebSocket(deps: {
           contextValue.bindActor(actor);
           contextValue.watchCredential(connection.authorization);
           await admitOperation(contextValue, schema, document, payload.variables ?? {}, operationName);
-          if (subscription) connection.subscriptions.set(id, contextValue);
+          if (subscription) {
+            // A revocation that arrived while this was authenticated found no context to end.
+            if (connection.missed.some((change) => ends(change, actor))) throw new DomainError('UNAUTHENTICATED', 'Invalid or expired credentials');
+            connection.subscriptions.set(id, contextValue);
+            if (![...connection.subscriptions.values()].includes(null)) connection.missed = [];
+          }
           return { schema, document, variableValues: payload.variables, operationName, contextValue };
         } catch (error) {
           connection.subscriptions.delete(id);
+          if (![...connection.subscriptions.values()].includes(null)) connection.missed = [];
           if (error instanceof DomainError || error instanceof GraphQLError) return [asGraphQLError(error)];
           throw error;
         }
@@ -221,7 +229,10 @@ export function attachWebSocket(deps: {
      */
     endCredentials(change: CredentialChange) {
       for (const c of connections) {
-        for (const ctx of c.subscriptions.values()) if (ctx?.actor && ends(change, ctx.actor)) ctx.endCredential();
+        for (const ctx of c.subscriptions.values()) {
+          if (ctx === null) c.missed.push(change);
+          else if (ctx.actor && ends(change, ctx.actor)) ctx.endCredential();
+        }
       }
     },
     async close() {

@@ -259,7 +259,7 @@ export class AccountService {
       if (passwordChange || data.email !== undefined) requireLoginToken(ctx, 'change a password or an email');
       if (data.email !== undefined) account.email = data.email === null ? null : normalizeEmail('email', data.email);
       if (passwordChange) {
-        if (self) await ctx.services.auth.verifyOwnPassword(em, account.id, data.currentPassword);
+        if (self) await ctx.services.auth.verifyOwnPassword(em, account.id, data.currentPassword, ctx.clientAddress);
         account.passwordHash = await hashPassword(validatePassword('password', data.password!, account.email));
       }
       const suspension = data.status === AccountStatus.SUSPENDED && account.status !== AccountStatus.SUSPENDED;

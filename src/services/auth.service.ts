@@ -73,17 +73,16 @@ export class AuthService {
     }
     const em = systemEm(this.orm);
     const normalized = email.trim().toLowerCase();
-    await this.throttle.beforeLogin(normalized, ctx.clientAddress);
+    await this.throttle.beforePasswordCheck(normalized, ctx.clientAddress);
     const account = await em.findOne(Account, { email: normalized }, { populate: ['passwordHash'] });
     const ok = await verifyPassword(account?.passwordHash, password);
     const actor = account && ok ? await this.loadActor(em, account.id, 'token') : null;
-    if (!account || !actor) {
-      await this.throttle.loginFailed(normalized, ctx.clientAddress);
-      throw invalidCredentials();
-    }
-    await this.throttle.loginSucceeded(normalized);
+    // The version is the one read with the hash just verified: a password change that committed during the
+    // check must not yield a token that outlives it.
+    if (!account || !actor || actor.tokenVersion !== account.tokenVersion) throw invalidCredentials();
+    await this.throttle.passwordAccepted(normalized, ctx.clientAddress);
     ctx.bindActor(actor);
-    return { token: this.sign(account.id, actor.tokenVersion), account };
+    return { token: this.sign(account.id, account.tokenVersion), account };
   }
 
   /** `ver` is the account's token version when signed: a later password change, suspension or deletion bumps it. */
@@ -211,10 +210,14 @@ export class AuthService {
   }
 
   /** Checks the current password before the caller changes its own. */
-  async verifyOwnPassword(em: Em, accountId: string, currentPassword: string | null | undefined): Promise<void> {
+  /** Throttled like a login: a stolen token must not be a way to guess the password it would need to take over. */
+  async verifyOwnPassword(em: Em, accountId: string, currentPassword: string | null | undefined, address: string): Promise<void> {
     if (!currentPassword) throw badInput('currentPassword', 'Changing your own password needs your current password');
+    const subject = `account:${accountId}`;
+    await this.throttle.beforePasswordCheck(subject, address);
     const [row] = await em.execute<{ password_hash: string | null }[]>(`select password_hash from accounts where id = ?`, [accountId]);
     if (!(await verifyPassword(row?.password_hash, currentPassword))) throw badInput('currentPassword', 'The current password is wrong');
+    await this.throttle.passwordAccepted(subject, address);
   }
 
   async findApiKey(ctx: Context, id: string): Promise<ApiKey | null> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import type { Database } from '../db/orm.js';
@@ -6,54 +7,65 @@ import { DomainError } from '../errors.js';
 export const rateLimited = (retryAfterMs: number, message: string) =>
   new DomainError('RATE_LIMITED', message, { details: { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) } });
 
+/** Keys of a bounded length whatever the client sent (the table's key is varchar(255)). */
+const keyOf = (subject: string) => createHash('sha256').update(subject).digest('base64url');
+
 /**
- * Login throttling and per-credential request budgets (rate-limiter-flexible). On PostgreSQL the counters
- * live in the rate_limits table, so every instance counts against the same numbers; the embedded engine is
- * one process with one session (a query on it would run inside whichever request transaction is open), so
- * it counts in memory.
+ * Password-check throttling and per-credential request budgets (rate-limiter-flexible). On PostgreSQL the
+ * counters live in the rate_limits table, so every instance counts against the same numbers, with a counter
+ * in memory standing in while the database cannot answer; the embedded engine is one process with one session
+ * (a query on it would run inside whichever request transaction is open), so it counts in memory.
  */
 export class ThrottleService {
-  private readonly failuresByEmail?: RateLimiterAbstract;
+  private readonly failuresBySubject?: RateLimiterAbstract;
   private readonly failuresByAddress?: RateLimiterAbstract;
   private readonly budget?: RateLimiterAbstract;
 
   constructor(config: Config, db: Pick<Database, 'engine' | 'orm'>) {
     const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract | undefined => {
       if (points === 0) return undefined;
-      if (db.engine === 'pglite') return new RateLimiterMemory({ keyPrefix, points, duration });
+      const inMemory = new RateLimiterMemory({ keyPrefix, points, duration });
+      if (db.engine === 'pglite') return inMemory;
       return new RateLimiterPostgres({
         storeClient: db.orm.em.getConnection().getKnex(),
         storeType: 'knex',
         tableName: 'rate_limits',
         tableCreated: true,
-        clearExpiredByTimeout: false,
+        // Rows expired an hour ago are deleted every few minutes, by every instance.
+        clearExpiredByTimeout: true,
+        insuranceLimiter: inMemory,
         keyPrefix,
         points,
         duration,
       });
     };
-    this.failuresByEmail = limiter('login-email', config.loginFailuresPerEmail, config.loginFailureWindowSeconds);
+    this.failuresBySubject = limiter('login-email', config.loginFailuresPerEmail, config.loginFailureWindowSeconds);
     this.failuresByAddress = limiter('login-address', config.loginFailuresPerAddress, config.loginFailureWindowSeconds);
     this.budget = limiter('budget', config.requestBudget, config.requestBudgetWindowSeconds);
   }
 
-  /** Refuses a login attempt while its email or its client address has used up its failures. */
-  async beforeLogin(email: string, address: string): Promise<void> {
-    const [byEmail, byAddress] = await Promise.all([this.failuresByEmail?.get(email), this.failuresByAddress?.get(address)]);
-    const waits = [
-      exhausted(byEmail, this.failuresByEmail),
-      exhausted(byAddress, this.failuresByAddress),
-    ].filter((ms): ms is number => ms !== null);
-    if (waits.length > 0) throw rateLimited(Math.max(...waits), 'Too many failed logins; try again later');
+  /**
+   * Takes a password check's place in its subject's count (an email for logins, an account for the current
+   * password) and its client address's, before the password is checked, so that guesses sent in parallel are
+   * counted too. Past either limit the check is refused, right password included.
+   */
+  async beforePasswordCheck(subject: string, address?: string): Promise<void> {
+    const results = await Promise.allSettled([
+      this.failuresBySubject?.consume(keyOf(subject), 1),
+      address ? this.failuresByAddress?.consume(address, 1) : undefined,
+    ]);
+    const waits: number[] = [];
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      if (!(r.reason instanceof RateLimiterRes)) throw r.reason;
+      waits.push(r.reason.msBeforeNext);
+    }
+    if (waits.length > 0) throw rateLimited(Math.max(...waits), 'Too many failed password attempts; try again later');
   }
 
-  async loginFailed(email: string, address: string): Promise<void> {
-    await Promise.all([consumeQuietly(this.failuresByEmail, email, 1), consumeQuietly(this.failuresByAddress, address, 1)]);
-  }
-
-  /** A right password clears its email's failures (not the address's: one address may guess many emails). */
-  async loginSucceeded(email: string): Promise<void> {
-    await this.failuresByEmail?.delete(email);
+  /** A right password clears its subject's count, and gives back its address's place (not the others'). */
+  async passwordAccepted(subject: string, address?: string): Promise<void> {
+    await Promise.all([this.failuresBySubject?.delete(keyOf(subject)), address ? this.failuresByAddress?.reward(address, 1) : undefined]);
   }
 
   /** Spends a request's cost from its credential's budget, or refuses the request. */
@@ -66,17 +78,4 @@ export class ThrottleService {
       throw error;
     }
   }
-}
-
-function exhausted(res: RateLimiterRes | null | undefined, limiter: RateLimiterAbstract | undefined): number | null {
-  if (!res || !limiter) return null;
-  return res.consumedPoints >= limiter.points ? res.msBeforeNext : null;
-}
-
-/** Counting a failure past the limit "rejects"; the failure is counted all the same. */
-async function consumeQuietly(limiter: RateLimiterAbstract | undefined, key: string, points: number): Promise<void> {
-  if (!limiter) return;
-  await limiter.consume(key, points).catch((error: unknown) => {
-    if (!(error instanceof RateLimiterRes)) throw error;
-  });
 }
