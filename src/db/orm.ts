@@ -18,6 +18,8 @@ export interface Database {
   engine: 'postgresql' | 'pglite';
   /** LISTEN on a channel: a dedicated connection on PostgreSQL, the embedded engine's own on PGlite. */
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Whether the LISTEN connection is up: while it is down, this instance's subscribers get no events. */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -42,8 +44,12 @@ function baseOptions(config: Config, logger: Logger): Options {
   };
 }
 
-/** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite database, and applies pending migrations. */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+/**
+ * Opens PostgreSQL (DATABASE_URL) or the embedded PGlite database, and applies pending migrations
+ * (MIGRATE_ON_START); with that off, pending migrations refuse the start rather than meet a schema they expect.
+ * The migrate script passes `migrate: false` and decides for itself.
+ */
+export async function openDatabase(config: Config, logger: Logger, options: { migrate?: boolean } = {}): Promise<Database> {
   let orm: Orm;
   let pglite: PGlite | undefined;
   if (config.databaseUrl) {
@@ -66,14 +72,29 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       driverOptions: { connection: { pglite: () => pglite } },
     } as Options)) as unknown as Orm;
   }
-  await migrate(orm, pglite !== undefined);
+  if (options.migrate !== false) {
+    if (config.migrateOnStart) await migrate(orm, pglite !== undefined);
+    else {
+      const pending = await orm.getMigrator().getPendingMigrations();
+      if (pending.length) {
+        await orm.close(true);
+        if (pglite && !pglite.closed) await pglite.close();
+        throw new Error(`${pending.length} migration(s) pending (${pending.map((m) => m.name).join(', ')}) and MIGRATE_ON_START is off: run \`npm run migrate -- up\``);
+      }
+    }
+  }
+  let listening = false;
   return {
     orm,
     engine: pglite ? 'pglite' : 'postgresql',
     async listen(channel, handler) {
       if (pglite) {
         const unlisten = await pglite.listen(channel, handler);
-        return async () => unlisten();
+        listening = true;
+        return async () => {
+          listening = false;
+          await unlisten();
+        };
       }
       // A dedicated connection that comes back by itself: an instance that lost it would silently stop
       // pushing events. Notifications sent while it was down are lost; subscribers read `alerts` for those.
@@ -88,6 +109,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
         const retry = (error?: unknown) => {
           if (stopped || client !== next) return;
           if (error) logger.error({ err: error }, 'event listener connection lost; reconnecting');
+          listening = false;
           client = undefined;
           next.end().catch(() => undefined);
           setTimeout(() => void connect().catch((e) => retry(e)), 1000).unref();
@@ -97,13 +119,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
         client = next;
         await next.connect();
         await next.query(`LISTEN ${channel}`);
+        if (client === next) listening = true;
       };
       await connect();
       return async () => {
         stopped = true;
+        listening = false;
         await client?.end().catch(() => undefined);
       };
     },
+    listening: () => listening,
     async close() {
       await orm.close(true);
       if (pglite && !pglite.closed) await pglite.close();
@@ -116,7 +141,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
  * lock held by a transaction beside the migrator's own. PGlite has a single connection and a single process,
  * so it needs (and could not hold) no lock.
  */
-async function migrate(orm: Orm, embedded: boolean): Promise<void> {
+export async function migrate(orm: Orm, embedded: boolean): Promise<void> {
   if (embedded) {
     await orm.getMigrator().up();
     return;
