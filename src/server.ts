@@ -18,6 +18,10 @@ import { createSchema } from './graphql/schema.js';
 import { consoleRouter, ideHandler } from './http/console.js';
 import { exportRouter } from './http/export.js';
 import { requestId } from './http/request-id.js';
+import { accessLog } from './http/access-log.js';
+import { corsMiddleware } from './http/cors.js';
+import { checkRequestRole, healthRouter } from './http/health.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { attachWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { createEvents, relayDatabaseEvents } from './events.js';
@@ -56,7 +60,7 @@ function httpStatusOf(result: FormattedExecutionResult, http: HTTPGraphQLHead): 
 }
 
 /** Commits each request's transaction before its response leaves, and logs what went wrong with the request id. */
-function lifecyclePlugin(): ApolloServerPlugin<Context> {
+function lifecyclePlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ contextValue, request }) {
       const started = performance.now();
@@ -70,7 +74,7 @@ function lifecyclePlugin(): ApolloServerPlugin<Context> {
             }
           }
         },
-        async willSendResponse({ response }) {
+        async willSendResponse({ response, operationName }) {
           try {
             await contextValue.finish({ verify: unexpected });
           } catch (error) {
@@ -83,8 +87,10 @@ function lifecyclePlugin(): ApolloServerPlugin<Context> {
           }
           if (response.body.kind === 'single') httpStatusOf(response.body.singleResult, response.http);
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors?.length ?? 0) : 0;
+          const code = response.body.kind === 'single' ? String(response.body.singleResult.errors?.[0]?.extensions?.code ?? 'OK') : 'OK';
+          metrics.operation(operationName ?? request.operationName, code, (performance.now() - started) / 1000);
           contextValue.log.info(
-            { operation: request.operationName ?? null, ms: Math.round(performance.now() - started), errors },
+            { operation: operationName ?? request.operationName ?? null, ms: Math.round(performance.now() - started), errors },
             'graphql request',
           );
         },
@@ -99,6 +105,9 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     log.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when the server restarts');
   }
   const db = await openDatabase(config, log);
+  const role = await checkRequestRole(db);
+  // The server still starts (so /livez answers and /readyz says why), but no request can succeed until then.
+  if (!role.ok) log.error({ grant: role.grant }, `requests will fail: ${role.problem}${role.grant ? `; run as the owner: ${role.grant}` : ''}`);
   const services = createServices(config, db);
   await bootstrapRoot(db.orm, services.accounts, config, log);
   const schema = await createSchema();
@@ -110,6 +119,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   const httpServer = createServer(app);
   const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, events, log });
   const stopRelay = await relayDatabaseEvents(db, events, log, (change) => ws.endCredentials(change));
+  const metrics = createMetrics();
+  metrics.watch(db, { sockets: () => ws.stats().sockets, subscriptions: () => ws.stats().subscriptions });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -132,7 +143,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { drainServer: () => ws.close() }; } },
       limitsPlugin(schema),
-      lifecyclePlugin(),
+      lifecyclePlugin(metrics),
     ],
   });
   await apollo.start();
@@ -146,6 +157,10 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   };
 
   app.use(requestId);
+  app.use(accessLog(log, metrics));
+  app.use(corsMiddleware(config));
+  let draining = false;
+  app.use(healthRouter({ db, log, metrics, metricsToken: config.metricsToken, draining: () => draining }));
   // Balances, calls and ledgers belong to one caller: no browser or shared cache may keep them.
   app.use(['/graphql', '/export'], (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -196,7 +211,13 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
   });
 
-  const scheduler = startRenewalScheduler({ orm: db.orm, renewals: services.renewals, intervalMs: config.renewalIntervalMs, log });
+  const scheduler = startRenewalScheduler({
+    orm: db.orm,
+    renewals: services.renewals,
+    intervalMs: config.renewalIntervalMs,
+    log,
+    onRun: (report, seconds) => metrics.renewalRun(report, seconds),
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -216,6 +237,9 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     /** Stops taking requests, lets in-flight ones finish, closes sockets, then the database. */
     close() {
       closing ??= (async () => {
+        // /readyz turns 503 first; load balancers stop sending new requests during DRAIN_DELAY_MS, still served.
+        draining = true;
+        if (config.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
         await apollo.stop();
         await scheduler.stop();
         await stopRelay();

@@ -223,6 +223,12 @@ export function attachWebSocket(deps: {
 
   return {
     wsServer,
+    /** Open sockets (authenticated or not) and running subscriptions, for metrics. */
+    stats() {
+      let subscriptions = 0;
+      for (const c of connections) subscriptions += c.subscriptions.size;
+      return { sockets: wsServer.clients.size, subscriptions };
+    },
     /**
      * Ends, on this instance, every running subscription whose credential a committed change has ended. Called
      * synchronously as the notification arrives, so no event committed after the change reaches them.

@@ -1,6 +1,6 @@
 import { systemEm, type Orm } from '../db/orm.js';
 import type { Logger } from '../logger.js';
-import type { RenewalService } from '../services/renewal.service.js';
+import type { RenewalReport, RenewalService } from '../services/renewal.service.js';
 
 export interface Scheduler {
   stop(): Promise<void>;
@@ -11,16 +11,26 @@ export interface Scheduler {
  * Several instances may run it at once: the service claims chains with SKIP LOCKED and the database refuses a
  * second charge for a period, so no coordination between instances is needed.
  */
-export function startRenewalScheduler(deps: { orm: Orm; renewals: RenewalService; intervalMs: number; log: Logger }): Scheduler {
-  const { orm, renewals, intervalMs, log } = deps;
+export function startRenewalScheduler(deps: {
+  orm: Orm;
+  renewals: RenewalService;
+  intervalMs: number;
+  log: Logger;
+  /** Told of every run: its report, or undefined when it failed. */
+  onRun?: (report: RenewalReport | undefined, seconds: number) => void;
+}): Scheduler {
+  const { orm, renewals, intervalMs, log, onRun } = deps;
   if (!intervalMs) return { stop: async () => undefined };
   let running: Promise<void> | undefined;
   const tick = () => {
     running ??= (async () => {
+      const started = performance.now();
       try {
         const report = await renewals.runAll(systemEm(orm), new Date());
+        onRun?.(report, (performance.now() - started) / 1000);
         if (report.renewed || report.released || report.expired) log.info({ renewals: report }, 'renewal run');
       } catch (error) {
+        onRun?.(undefined, (performance.now() - started) / 1000);
         log.error({ err: error }, 'renewal run failed');
       } finally {
         running = undefined;
