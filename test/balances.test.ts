@@ -222,7 +222,7 @@ describe('concurrency', () => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         server.gql(RateCallDocument, {
-          input: { accountId: c.id, callId: `clock-${i}`, destination: '4420', direction: 'OUTBOUND', durationSeconds: 60, startedAt: '2026-11-20T10:00:00.000Z' },
+          input: { accountId: c.id, callId: `clock-${i}`, destination: '4420', direction: 'OUTBOUND', durationSeconds: 60, startedAt: new Date(Date.now() - 86_400_000).toISOString() },
         }, tree.admin.token),
       ),
     );

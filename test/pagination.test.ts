@@ -150,7 +150,7 @@ describe('every connection, both ways', () => {
       destination: `${r.prefix}123456`,
       direction: 'OUTBOUND',
       durationSeconds: 60,
-      startedAt: '2026-11-20T10:00:00.000Z',
+      startedAt: new Date(Date.now() - 86_400_000).toISOString(),
     }));
     // Rating is a platform operation: the root admin's.
     await server.ok('mutation($input: [CallInput!]!) { rateCalls(input: $input) { id } }', { input: calls }, admin.token);

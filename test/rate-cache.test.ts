@@ -18,7 +18,7 @@ afterAll(() => server.close());
 let n = 0;
 const callOf = (accountId: string) => ({
   accountId, callId: `cache-${++n}`, destination: '447700900123', direction: 'OUTBOUND' as const, durationSeconds: 60,
-  startedAt: '2026-11-20T10:00:00.000Z',
+  startedAt: new Date(Date.now() - 86_400_000).toISOString(),
 });
 
 /** admin -> R -> C; R pays the admin's group, C pays R's. Returns what rating the customer's calls needs. */
