@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import pg from 'pg';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -29,8 +30,9 @@ const EVENTS = Number(env.BENCH_EVENTS ?? 50);
 const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
+const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
 /** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
-const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events', 'refusals'] as const;
+const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events', 'refusals', 'exports'] as const;
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
@@ -553,6 +555,63 @@ async function benchRefusals(url: string) {
   results.refusals = figures;
 }
 
+/**
+ * One account's ledger of EXPORT_ROWS entries exported as CSV over HTTP: rows/s from request to last byte, time
+ * to the first byte, and how far the process's memory grew meanwhile (a buffered export grows with the file).
+ */
+async function benchExports(app: App, url: string, adminToken: string) {
+  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "export" }) { id } }')).createAccount.id;
+  const em = systemEm(app.db.orm);
+  await em.transactional(async (tx) => {
+    // Without the ledger's statement trigger, which would raise and notify an event for each of the rows.
+    await tx.execute(`set local session_replication_role = replica`);
+    await tx.execute(
+      `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, created_at)
+       select 'led_' || md5(g::text), a.id, a.path, -0.0125, -0.0125 * g, case when g % 50 = 0 then 'TOPUP' else 'USAGE' end,
+              case when g % 1000 = 0 then '=HYPERLINK("x")' else 'call to 4477009' || g end,
+              now() - (? - g) * interval '1 second'
+         from accounts a, generate_series(1, ?) g where a.id = ?`,
+      [EXPORT_ROWS, EXPORT_ROWS, c],
+    );
+  });
+  // As a ledger in service is: statistics current and hint bits set (the first reader of freshly inserted rows
+  // sets them, work that would otherwise be counted as the export's).
+  await em.execute('vacuum analyze ledger_entries');
+  global.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 10);
+  const endTrace = traceStatements(app, 'exports');
+  const t0 = performance.now();
+  // node:http rather than fetch: reading 40 MB through fetch's web streams cost this process more than the
+  // server's own work, and a real client (curl, a browser) runs elsewhere.
+  const res = await new Promise<IncomingMessage>((resolve, reject) =>
+    httpGet(`${url}/export/ledger.csv?accountId=${c}`, { headers: { authorization: `Bearer ${adminToken}` } }, resolve).on('error', reject),
+  );
+  let firstByteMs = 0;
+  let lines = 0;
+  let bytes = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (!firstByteMs) firstByteMs = performance.now() - t0;
+    bytes += chunk.length;
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  }
+  const ms = performance.now() - t0;
+  endTrace();
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  const exported = lines - 1;
+  if (res.statusCode !== 200 || exported !== EXPORT_ROWS) throw new Error(`export: status ${res.statusCode}, ${exported} of ${EXPORT_ROWS} rows`);
+  const perSecond = Math.round((exported / ms) * 1000);
+  const growthMb = Math.round((peak - baseline) / 1024 / 1024);
+  results.exports = { rows: exported, bytes, ms: Math.round(ms), rowsPerSecond: perSecond, firstByteMs: Math.round(firstByteMs), rssGrowthMb: growthMb };
+  rows.push({
+    figure: `ledger.csv, ${EXPORT_ROWS} rows over HTTP`,
+    value: `${perSecond} rows/s`,
+    note: `${Math.round(ms)} ms, first byte after ${Math.round(firstByteMs)} ms, ${Math.round(bytes / 1024 / 1024)} MB; RSS grew ${growthMb} MB`,
+  });
+}
+
 const db = await freshDatabase();
 const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret', LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv, {
   port: 0,
@@ -580,6 +639,7 @@ try {
   if (runs('page')) await benchSubtreePage(app, url, token);
   if (runs('renewals')) await benchRenewals(app, url, token);
   if (runs('refusals')) await benchRefusals(url);
+  if (runs('exports')) await benchExports(app, url, token);
   if (runs('events')) {
     await benchAlertLatency(app, url, token, SUBSCRIBERS, EVENTS);
     await benchAlertLatency(app, url, token, MANY_SUBSCRIBERS, 5);
