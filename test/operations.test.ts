@@ -294,6 +294,32 @@ describe.skipIf(!existsSync(MAIN))('the shipped scripts', () => {
     expect(done.output).toContain('shutdown complete');
   });
 
+  it('npm start passes SIGTERM on to the server, which drains and exits 0 (no orphaned node)', { timeout: 120_000 }, async () => {
+    // npm signals only its own child: with a shell in between, node was left running after npm had exited.
+    const proc = spawn('npm', ['start', '--silent'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', RENEWAL_INTERVAL_MS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += String(chunk);
+        if (output.includes('trellis is listening')) resolve();
+      };
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', onData);
+      proc.once('exit', () => reject(new Error(output)));
+    });
+    const url = JSON.parse(output.split('\n').find((l) => l.includes('trellis is listening'))!).url.replace(/\/graphql$/, '');
+    expect((await fetch(`${url}/livez`)).status).toBe(200);
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('shutdown complete');
+    await expect(fetch(`${url}/livez`)).rejects.toThrow();
+  });
+
   it('npm run migrate -- status|up, and MIGRATE_ON_START=false refusing pending migrations', { timeout: 240_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'trellis-migrate-'));
     dirs.push(dataDir);
