@@ -26,6 +26,8 @@ export interface Config {
   maxAliases: number;
   /** Lexical tokens in one GraphQL document: the parser stops at this many, before any other work. */
   maxTokens: number;
+  /** Characters in one GraphQL document, checked before anything reads it. */
+  maxQueryLength: number;
   maxDirectives: number;
   /** Copies of one response name in one selection set (see repeatedFieldsRule). */
   maxRepeatedFields: number;
@@ -151,14 +153,15 @@ const SPECS = {
   MAX_QUERY_COMPLEXITY: count({ default: 10_000 }),
   MAX_QUERY_ALIASES: count({ default: 30 }),
   MAX_QUERY_TOKENS: count({ default: 2000 }),
+  MAX_QUERY_LENGTH: count({ default: 100_000 }),
   MAX_QUERY_DIRECTIVES: count({ default: 50 }),
   MAX_QUERY_REPEATED_FIELDS: count({ default: 10 }),
   MAX_VALIDATION_ERRORS: count({ default: 10 }),
   BODY_LIMIT: size({ default: '1mb' }),
   WS_MAX_BUFFERED_BYTES: count({ default: 4 * 1024 * 1024 }),
+  WS_MAX_QUEUED_EVENTS: count({ default: 500 }),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: count({ default: 100 }),
   WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT: count({ default: 1000 }),
-  WS_MAX_QUEUED_EVENTS: count({ default: 500 }),
   LOGIN_FAILURES_PER_EMAIL: count({ default: 10 }),
   LOGIN_FAILURES_PER_ADDRESS: count({ default: 100 }),
   LOGIN_FAILURE_WINDOW_SECONDS: count({ default: 900 }),
@@ -218,16 +221,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxComplexity: e.MAX_QUERY_COMPLEXITY,
     maxAliases: e.MAX_QUERY_ALIASES,
     maxTokens: e.MAX_QUERY_TOKENS,
+    maxQueryLength: e.MAX_QUERY_LENGTH,
     maxDirectives: e.MAX_QUERY_DIRECTIVES,
     maxRepeatedFields: e.MAX_QUERY_REPEATED_FIELDS,
     maxValidationErrors: e.MAX_VALIDATION_ERRORS,
     bodyLimit: e.BODY_LIMIT,
     bodyLimitBytes: bytes.parse(e.BODY_LIMIT)!,
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+    wsMaxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     wsMaxSubscriptionsPerAccount: e.WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT,
     loginFailuresPerEmail: e.LOGIN_FAILURES_PER_EMAIL,
-    wsMaxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     loginFailuresPerAddress: e.LOGIN_FAILURES_PER_ADDRESS,
     loginFailureWindowSeconds: e.LOGIN_FAILURE_WINDOW_SECONDS,
     requestBudget: e.REQUEST_BUDGET,
