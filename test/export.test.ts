@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdjustBalanceDocument,
@@ -6,7 +7,7 @@ import {
   TopUpDocument,
   UpdateAccountDocument,
 } from './generated/graphql.js';
-import { startServer, type TestServer } from './support/harness.js';
+import { ENGINE, sql, startServer, type TestServer } from './support/harness.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 
 let server: TestServer;
@@ -26,6 +27,33 @@ afterAll(() => server.close());
 async function get(path: string, token?: string) {
   const res = await fetch(`${server.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+/** A refusal: JSON with its status and code, and nothing of a CSV file. */
+async function refused(path: string, token: string | undefined, status: number, code: string, field?: string) {
+  const res = await get(path, token);
+  expect(res.status).toBe(status);
+  expect(res.type).toContain('application/json');
+  const body = JSON.parse(res.text) as { errors: { message: string; extensions: { code: string; field?: string } }[] };
+  expect(body.errors[0].extensions).toEqual({ code, ...(field ? { field } : {}) });
+  expect(res.text).not.toContain('\r\n');
+  return body.errors[0].message;
+}
+
+/** Ledger rows written straight by SQL, a second apart, the newest now; kinds alternate USAGE, USAGE, TOPUP. */
+async function bulkLedger(accountId: string, n: number) {
+  const em = server.app.db.orm.em.fork();
+  await em.transactional(async (tx) => {
+    // Without the ledger's statement trigger, which would raise an event for each row.
+    await tx.execute(`set local session_replication_role = replica`);
+    await tx.execute(
+      `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, created_at)
+       select 'led_' || md5(a.id || ':' || g), a.id, a.path, 1, g, case when g % 3 = 0 then 'TOPUP' else 'USAGE' end,
+              case when g % 1000 = 0 then '=1+' || g else 'row ' || g end, date_trunc('second', now()) - (? - g) * interval '1 second'
+         from accounts a, generate_series(1, ?) g where a.id = ?`,
+      [n, n, accountId],
+    );
+  });
 }
 
 /** The cells a spreadsheet shows after reading the file (RFC 4180: quoted cells, doubled quotes, CRLF rows). */
@@ -143,6 +171,103 @@ describe('CSV exports', () => {
       expect(call).toMatchObject({ call_id: `'${LINK}`, destination: '441234', duration_seconds: '90', billed_seconds: '120', cost: '1.2' });
       const [entry] = await records(`/export/ledger.csv?accountId=${c.id}`, tree.admin.token);
       expect(entry).toMatchObject({ kind: 'USAGE', amount: '-1.2', balance_after: '-1.2' });
+    });
+  });
+
+  describe('streaming', () => {
+    const N = 20_000;
+    let big: { id: string; token: string };
+
+    beforeAll(async () => {
+      big = await addAccount(server, tree.r2.token, { kind: 'CUSTOMER', name: 'Big ledger' });
+      await bulkLedger(big.id, N);
+    });
+
+    it('returns every row once, in order, with neutralised text and plain numbers', async () => {
+      const rows = await records(`/export/ledger.csv?accountId=${big.id}`, tree.r2.token);
+      expect(rows).toHaveLength(N);
+      // balance_after is the row's number in insertion order.
+      rows.forEach((r, i) => expect(r.balance_after).toBe(String(i + 1)));
+      expect(new Set(rows.map((r) => r.id)).size).toBe(N);
+      expect(rows[999]).toMatchObject({ description: "'=1+1000", amount: '1', balance_after: '1000' });
+      expect(rows[0].description).toBe('row 1');
+    });
+
+    it('filters by from (inclusive), to (exclusive) and kind', async () => {
+      const all = await records(`/export/ledger.csv?accountId=${big.id}`, tree.r2.token);
+      const from = all[100].created_at;
+      const to = all[200].created_at;
+      const window = await records(`/export/ledger.csv?accountId=${big.id}&from=${from}&to=${to}`, tree.r2.token);
+      expect(window.map((r) => r.id)).toEqual(all.slice(100, 200).map((r) => r.id));
+      const topUps = await records(`/export/ledger.csv?accountId=${big.id}&kind=TOPUP&to=${to}`, tree.r2.token);
+      expect(topUps.map((r) => r.id)).toEqual(all.slice(0, 200).filter((r) => r.kind === 'TOPUP').map((r) => r.id));
+      expect(topUps).toHaveLength(66);
+      // An offset other than Z names the same instant.
+      const plus2 = new Date(Date.parse(from)).toISOString().replace('Z', '+00:00');
+      expect(await records(`/export/ledger.csv?accountId=${big.id}&from=${encodeURIComponent(plus2)}&to=${to}`, tree.r2.token)).toHaveLength(100);
+
+      const customers = await records('/export/accounts.csv?kind=CUSTOMER', tree.r1.token);
+      expect(new Set(customers.map((r) => r.id))).toEqual(new Set([tree.c11.id, tree.c1.id]));
+      expect(await records('/export/accounts.csv?from=9999-01-01T00:00:00Z', tree.r1.token)).toEqual([]);
+      const calls = await records('/export/calls.csv?to=2000-01-01T00:00:00Z', tree.admin.token);
+      expect(calls).toEqual([]);
+    });
+
+    it('refuses bad filters with 400 naming the field, before any CSV', async () => {
+      const base = `/export/ledger.csv?accountId=${big.id}`;
+      await refused(`${base}&from=yesterday`, tree.r2.token, 400, 'BAD_USER_INPUT', 'from');
+      await refused(`${base}&to=2026-13-01T00:00:00Z`, tree.r2.token, 400, 'BAD_USER_INPUT', 'to');
+      await refused(`${base}&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, tree.r2.token, 400, 'BAD_USER_INPUT', 'to');
+      await refused(`${base}&kind=CUSTOMER`, tree.r2.token, 400, 'BAD_USER_INPUT', 'kind');
+      await refused(`${base}&kind=TOPUP&kind=USAGE`, tree.r2.token, 400, 'BAD_USER_INPUT', 'kind');
+      await refused('/export/accounts.csv?kind=TOPUP', tree.r2.token, 400, 'BAD_USER_INPUT', 'kind');
+      await refused('/export/calls.csv?kind=USAGE', tree.r2.token, 400, 'BAD_USER_INPUT', 'kind');
+      // A misspelt filter would otherwise export everything.
+      await refused(`${base}&form=2026-01-01T00:00:00Z`, tree.r2.token, 400, 'BAD_USER_INPUT', 'form');
+    });
+
+    it('answers 401, 403 and 404 as JSON', async () => {
+      await refused('/export/ledger.csv', undefined, 401, 'UNAUTHENTICATED');
+      await refused('/export/ledger.csv', 'junk', 401, 'UNAUTHENTICATED');
+      // Out of scope is as missing as unknown.
+      await refused(`/export/ledger.csv?accountId=${big.id}`, tree.r1.token, 404, 'NOT_FOUND');
+      await refused('/export/calls.csv?accountId=acc_missing', tree.r1.token, 404, 'NOT_FOUND');
+      const { createApiKey } = await server.ok(`mutation { createApiKey(name: "switch", scopes: [RATING]) { secret } }`, {}, tree.admin.token);
+      await refused('/export/accounts.csv', createApiKey.secret, 403, 'FORBIDDEN');
+    });
+
+    it('stops reading when the client goes away, and gives its connection back', async () => {
+      // More than the socket buffers between server and client hold, or the server may finish before it can tell.
+      const huge = await addAccount(server, tree.r2.token, { kind: 'CUSTOMER', name: 'Huge ledger' });
+      await bulkLedger(huge.id, 150_000);
+      // A connection of its own (node:http, no agent): the bulk insert outlasts the server's keep-alive, and a
+      // pooled socket it has just closed would fail the request.
+      await new Promise<void>((resolve, reject) => {
+        const req = httpGet(`${server.url}/export/ledger.csv?accountId=${huge.id}`, { agent: false, headers: { authorization: `Bearer ${tree.r2.token}` } }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      });
+
+      let stopped: { rows: number } | undefined;
+      for (let i = 0; i < 100 && !stopped; i++) {
+        stopped = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'export stopped: the client closed the connection');
+        if (!stopped) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(stopped).toBeDefined();
+      expect(stopped!.rows).toBeLessThan(150_000);
+      if (ENGINE === 'postgresql') {
+        const pool = (server.app.db.orm.em.getConnection().getKnex().client as { pool: { numUsed(): number } }).pool;
+        expect(pool.numUsed()).toBe(0);
+        const open = await sql<{ n: number }>(server, `select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`);
+        expect(open[0].n).toBe(0);
+      }
+      // On PGlite, with its one connection, any export left open would hold this one up.
+      expect(await records(`/export/ledger.csv?accountId=${big.id}&kind=TOPUP`, tree.r2.token)).toHaveLength(Math.floor(N / 3));
     });
   });
 });

@@ -1,183 +1,266 @@
-import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import { once } from 'node:events';
+import { stringify } from 'csv-stringify/sync';
 import { Router, type Request, type Response } from 'express';
 import type { Context } from '../context.js';
-import { Account, CallRecord, LedgerEntry } from '../entities/index.js';
+import { executeBound } from '../db/orm.js';
+import { AccountKind } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
-import { DomainError } from '../errors.js';
-import { formatMoney, type Decimal } from '../money.js';
+import { badInput, DomainError } from '../errors.js';
+import { DateTimeScalar } from '../schema/scalars.js';
+import { CHARGE_KINDS, COMMISSION_KINDS } from '../services/subscription.service.js';
 
-const BATCH = 1000;
+/** Rows per keyset read: large enough that round trips are a small share, small enough that memory stays flat. */
+const BATCH = 5000;
+
+const LEDGER_KINDS = ['TOPUP', 'ADJUSTMENT', ...CHARGE_KINDS, ...COMMISSION_KINDS] as const;
 
 /**
  * A column's type, not its value, decides how a cell is written. Text is anything a user or a client typed, or
  * could have: a spreadsheet evaluates a cell starting with = + - @ tab or CR as a formula, and "-1+HYPERLINK(..)"
  * looks as numeric as "-12.5", so every text cell with such a start gets a leading quote (OWASP's advice).
  * Numbers (money, counts, durations) are written plain: a negative amount stays a number a sheet can sum.
+ * Every value arrives as text from PostgreSQL (formatted there), so no row is turned into objects or Decimals.
  */
-type Column<T> =
-  | { name: string; text: (row: T) => string | Date | null | undefined }
-  | { name: string; number: (row: T) => string | number };
+interface Column {
+  name: string;
+  sql: string;
+  number: boolean;
+}
 
 const FORMULA_START = /^[=+\-@\t\r]/;
-/** What formatMoney and integer columns produce: a number column can never carry text. */
+/** What trim_scale(numeric) and integers print: a number column can never carry text. */
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
 
-function quote(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+const text = (name: string, sql = name): Column => ({ name, sql, number: false });
+/** As Date#toISOString writes it (PostgreSQL keeps microseconds; the API's DateTime has milliseconds). */
+const instant = (name: string): Column => text(name, `to_char(${name} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+const money = (name: string, sql = name): Column => ({ name, sql: `trim_scale(${sql})::text`, number: true });
+const integer = (name: string): Column => ({ name, sql: `${name}::text`, number: true });
 
-function cell<T>(column: Column<T>, row: T): string {
-  if ('number' in column) {
-    const s = String(column.number(row));
-    if (!PLAIN_NUMBER.test(s)) throw new Error(`Export column ${column.name} is not a plain number`);
-    return s;
+function cell(column: Column, value: string | null): string {
+  if (column.number) {
+    if (value === null || !PLAIN_NUMBER.test(value)) throw new Error(`Export column ${column.name} is not a plain number`);
+    return value;
   }
-  const value = column.text(row);
-  if (value === null || value === undefined) return '';
-  const s = value instanceof Date ? value.toISOString() : value;
-  return quote(FORMULA_START.test(s) ? `'${s}` : s);
+  if (value === null) return '';
+  return FORMULA_START.test(value) ? `'${value}` : value;
 }
-
-const text = <T>(name: string, value: (row: T) => string | Date | null | undefined): Column<T> => ({ name, text: value });
-const number = <T>(name: string, value: (row: T) => string | number): Column<T> => ({ name, number: value });
-const money = <T>(name: string, value: (row: T) => Decimal): Column<T> => number(name, (row) => formatMoney(value(row)));
-
-const ACCOUNT_COLUMNS: Column<Account>[] = [
-  text('id', (a) => a.id),
-  text('number', (a) => a.number),
-  text('kind', (a) => a.kind),
-  text('name', (a) => a.name),
-  text('email', (a) => a.email),
-  text('parent_id', (a) => a.parentId),
-  text('status', (a) => a.status),
-  text('currency', (a) => a.currency),
-  text('billing_mode', (a) => a.billingMode),
-  money('balance', (a) => a.balance),
-  money('credit_limit', (a) => a.creditLimit),
-  money('available_balance', (a) => a.availableBalance),
-  text('reseller_model', (a) => a.resellerModel),
-  text('created_at', (a) => a.createdAt),
-];
-
-const LEDGER_COLUMNS: Column<LedgerEntry>[] = [
-  text('id', (e) => e.id),
-  text('account_id', (e) => e.accountId),
-  text('created_at', (e) => e.createdAt),
-  text('kind', (e) => e.kind),
-  money('amount', (e) => e.amount),
-  money('balance_after', (e) => e.balanceAfter),
-  text('description', (e) => e.description),
-];
-
-const CALL_COLUMNS: Column<CallRecord>[] = [
-  text('id', (c) => c.id),
-  text('call_id', (c) => c.callId),
-  text('account_id', (c) => c.accountId),
-  text('started_at', (c) => c.startedAt),
-  text('destination', (c) => c.destination),
-  text('direction', (c) => c.direction),
-  number('duration_seconds', (c) => c.durationSeconds),
-  number('billed_seconds', (c) => c.billedSeconds),
-  money('cost', (c) => c.cost),
-];
-
-function csvLine(cells: string[]): string {
-  return `${cells.join(',')}\r\n`;
-}
-
-/** Writes the header, then the rows in insertion order, a keyset batch at a time (memory stays flat). */
-async function stream<T extends { seq?: string }>(
-  ctx: Context,
-  res: Response,
-  entity: EntityName<T>,
-  where: Record<string, unknown>,
-  columns: Column<T>[],
-): Promise<void> {
-  res.write(csvLine(columns.map((c) => quote(c.name))));
-  let after = '0';
-  for (;;) {
-    const rows = (await ctx.em.find(entity, { ...where, seq: { $gt: after } } as FilterQuery<T>, {
-      orderBy: { seq: 'asc' } as never,
-      limit: BATCH,
-    })) as T[];
-    for (const row of rows) res.write(csvLine(columns.map((c) => cell(c, row))));
-    ctx.em.clear();
-    if (rows.length < BATCH) return;
-    after = rows.at(-1)!.seq!;
-  }
-}
-
-type Scoped = (ctx: Context & { actor: NonNullable<Context['actor']> }, req: Request, res: Response) => Promise<void>;
 
 /**
- * CSV exports of what the caller's scope holds, streamed in keyset batches inside one scoped transaction, so
- * the file is a consistent snapshot and memory stays flat however large the subtree is.
+ * RFC 4180 with CRLF rows. A lone CR or LF inside a cell is quoted too: csv-stringify leaves it bare once a
+ * record delimiter is named, and a reader would split the row there.
+ */
+const CSV = { record_delimiter: 'windows', quote_record_delimiter: true } as const;
+
+interface Filters {
+  from?: Date;
+  to?: Date;
+  kind?: string;
+  accountId?: string;
+}
+
+interface ExportSpec {
+  file: string;
+  table: string;
+  columns: Column[];
+  /** The instant `from` and `to` bound. */
+  timeColumn: string;
+  /** Values `kind` may take; without it the export has no kind filter. */
+  kinds?: readonly string[];
+  perAccount: boolean;
+}
+
+const ACCOUNTS: ExportSpec = {
+  file: 'accounts.csv',
+  table: 'accounts',
+  timeColumn: 'created_at',
+  kinds: Object.values(AccountKind),
+  perAccount: false,
+  columns: [
+    text('id'),
+    text('number'),
+    text('kind'),
+    text('name'),
+    text('email'),
+    text('parent_id'),
+    text('status'),
+    text('currency'),
+    text('billing_mode'),
+    money('balance'),
+    money('credit_limit'),
+    money('available_balance', 'balance + credit_limit'),
+    text('reseller_model'),
+    instant('created_at'),
+  ],
+};
+
+const LEDGER: ExportSpec = {
+  file: 'ledger.csv',
+  table: 'ledger_entries',
+  timeColumn: 'created_at',
+  kinds: LEDGER_KINDS,
+  perAccount: true,
+  columns: [
+    text('id'),
+    text('account_id'),
+    instant('created_at'),
+    text('kind'),
+    money('amount'),
+    money('balance_after'),
+    text('description'),
+  ],
+};
+
+const CALLS: ExportSpec = {
+  file: 'calls.csv',
+  table: 'calls',
+  timeColumn: 'started_at',
+  perAccount: true,
+  columns: [
+    text('id'),
+    text('call_id'),
+    text('account_id'),
+    instant('started_at'),
+    text('destination'),
+    text('direction'),
+    integer('duration_seconds'),
+    integer('billed_seconds'),
+    money('cost'),
+  ],
+};
+
+/**
+ * A typo in a filter must not silently export everything, so every parameter is checked: unknown ones, repeated
+ * ones and bad values are refused before anything is read.
+ */
+function parseFilters(spec: ExportSpec, query: Request['query']): Filters {
+  const allowed = ['from', 'to', ...(spec.kinds ? ['kind'] : []), ...(spec.perAccount ? ['accountId'] : [])];
+  const filters: Filters = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (!allowed.includes(name)) throw badInput(name, `Unknown parameter "${name}"; ${spec.file} takes ${allowed.join(', ')}`);
+    if (typeof value !== 'string') throw badInput(name, `"${name}" must be given once`);
+    if (name === 'from' || name === 'to') {
+      try {
+        filters[name] = DateTimeScalar.parseValue(value) as Date;
+      } catch (error) {
+        throw badInput(name, `"${name}" is not a DateTime (ISO 8601, such as 2026-11-20T10:00:00Z): ${(error as Error).message}`);
+      }
+    } else if (name === 'kind') {
+      if (!spec.kinds!.includes(value)) throw badInput('kind', `"kind" must be one of ${spec.kinds!.join(', ')}`);
+      filters.kind = value;
+    } else filters.accountId = value;
+  }
+  if (filters.from && filters.to && filters.to < filters.from) throw badInput('to', '"to" is before "from"');
+  return filters;
+}
+
+/** The same body GraphQL errors have, so a client reads one shape whatever it called. */
+function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
+}
+
+const STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400 };
+
+type Row = Record<string, string | null>;
+
+/**
+ * CSV exports of what the caller's scope holds. Everything that can refuse a request (credential, parameters,
+ * the account's scope, the first read) happens before the status line, so a refusal is JSON with its status;
+ * after that only the server can fail, and it cuts the connection rather than end a truncated file cleanly.
+ * Rows are read as text from one cursor, a batch at a time, in the caller's scoped transaction (row-level
+ * security applies), so the file is one snapshot; each batch is written once the previous one has drained, and
+ * the next is fetched while it is being sent. A client that goes away stops the fetching.
  */
 export function exportRouter(createContext: (req: Request) => Promise<Context>): Router {
   const router = Router();
 
-  const scoped = (filename: string, body: Scoped) => async (req: Request, res: Response) => {
-    let ctx: Context;
+  const route = (spec: ExportSpec) => async (req: Request, res: Response) => {
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    let ctx: Context | undefined;
+    let pending: Promise<Row[]> | undefined;
+    let sent = 0;
+    const started = performance.now();
     try {
       ctx = await createContext(req);
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-        res.status(401).json({ error: error.message });
-        return;
+      const actor = ctx.actor;
+      if (!actor) throw new DomainError('UNAUTHENTICATED');
+      // As on GraphQL: a RATING key may rate calls and nothing else.
+      if (actor.via === 'apiKey' && actor.scopes && !actor.scopes.some((s) => s === 'FULL' || s === 'READ_ONLY')) {
+        throw new DomainError('FORBIDDEN', `This API key's scopes (${actor.scopes.join(', ')}) do not allow exports`);
       }
-      throw error;
-    }
-    if (!ctx.actor) {
-      res.status(401).json({ error: 'Authentication is required' });
-      return;
-    }
-    try {
+      const filters = parseFilters(spec, req.query);
       await ctx.ensureTransaction();
-      res.setHeader('content-type', 'text/csv; charset=utf-8');
-      res.setHeader('content-disposition', `attachment; filename="${filename}"`);
-      await body(ctx as Context & { actor: NonNullable<Context['actor']> }, req, res);
-      await ctx.finish();
-      res.end();
-    } catch (error) {
-      await ctx.abort();
-      if (error instanceof DomainError && !res.headersSent) {
-        res.status(error.code === 'NOT_FOUND' ? 404 : 400).json({ error: error.message });
-        return;
+
+      const where = [`${spec.table}.${spec.table === 'accounts' ? 'path' : 'owner_path'} like ?`];
+      const values: unknown[] = [likePrefix(actor.path)];
+      if (spec.perAccount) {
+        // Found through the scope filter: an id outside the caller's subtree is as missing as an unknown one.
+        const account = await ctx.services.accounts.find(ctx, filters.accountId ?? actor.accountId);
+        if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
+        where.push('account_id = ?');
+        values.push(account.id);
       }
-      ctx.log.error({ err: error }, 'export failed');
-      if (!res.headersSent) res.status(500).json({ error: 'Internal server error' });
-      else res.destroy();
+      if (filters.kind) where.push('kind = ?'), values.push(filters.kind);
+      if (filters.from) where.push(`${spec.timeColumn} >= ?::timestamptz`), values.push(filters.from.toISOString());
+      if (filters.to) where.push(`${spec.timeColumn} < ?::timestamptz`), values.push(filters.to.toISOString());
+      // A cursor rather than keyset pages: row-level security's conditions make the planner expect a handful of
+      // rows, so a page with LIMIT was planned as a scan and sort of the whole table, once per page. A cursor is
+      // planned once, for the first rows fast (along the seq index), and reads one snapshot.
+      const em = ctx.em;
+      await executeBound(
+        em,
+        `declare trellis_export no scroll cursor for
+           select ${spec.columns.map((c) => `${c.sql} as "${c.name}"`).join(', ')}
+             from ${spec.table} where ${where.join(' and ')} order by ${spec.table}.seq`,
+        values,
+      );
+      const read = () => executeBound<Row[]>(em, `fetch forward ${BATCH} from trellis_export`, []);
+
+      let rows = await read();
+      res.setHeader('content-type', 'text/csv; charset=utf-8');
+      res.setHeader('content-disposition', `attachment; filename="${spec.file}"`);
+      let chunk = stringify([spec.columns.map((c) => c.name)], CSV);
+      for (;;) {
+        pending = rows.length === BATCH ? read() : undefined;
+        // Settled by the finally below if the client leaves while it runs; no unhandled rejection meanwhile.
+        pending?.catch(() => undefined);
+        chunk += stringify(rows.map((row) => spec.columns.map((c) => cell(c, row[c.name]))), CSV);
+        if (gone.signal.aborted) break;
+        if (!res.write(chunk)) await once(res, 'drain', { signal: gone.signal });
+        sent += rows.length;
+        if (!pending) break;
+        rows = await pending;
+        pending = undefined;
+        chunk = '';
+      }
+      if (!gone.signal.aborted) res.end();
+    } catch (error) {
+      if (gone.signal.aborted) return;
+      if (res.headersSent) {
+        ctx?.log.error({ err: error, export: spec.file, rows: sent }, 'export failed after its first rows; connection cut');
+        res.destroy();
+      } else if (error instanceof DomainError && STATUS[error.code]) {
+        sendError(res, STATUS[error.code]!, error.code, error.message, error.field);
+      } else if (ctx) {
+        ctx.log.error({ err: error, export: spec.file }, 'export failed');
+        sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+      } else throw error;
+    } finally {
+      await pending?.catch(() => undefined);
+      // Read only: nothing to commit; the rollback also closes the cursor.
+      await ctx?.abort();
+      if (ctx?.actor && res.headersSent) {
+        const ms = Math.round(performance.now() - started);
+        if (gone.signal.aborted && !res.writableFinished) {
+          ctx.log.info({ export: spec.file, rows: sent, ms }, 'export stopped: the client closed the connection');
+        } else ctx.log.info({ export: spec.file, rows: sent, ms }, 'export sent');
+      }
     }
   };
 
-  /** The account named by ?accountId= (default: the caller), in scope, or NOT_FOUND. */
-  const accountParam = async (ctx: Context, req: Request) => {
-    const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : ctx.actor!.accountId;
-    const account = await ctx.services.accounts.find(ctx, accountId);
-    if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
-    return account;
-  };
-
-  router.get(
-    '/accounts.csv',
-    scoped('accounts.csv', (ctx, _req, res) =>
-      stream(ctx, res, Account, { path: { $like: likePrefix(ctx.actor.path) } }, ACCOUNT_COLUMNS),
-    ),
-  );
-
-  router.get(
-    '/ledger.csv',
-    scoped('ledger.csv', async (ctx, req, res) =>
-      stream(ctx, res, LedgerEntry, { accountId: (await accountParam(ctx, req)).id }, LEDGER_COLUMNS),
-    ),
-  );
-
-  router.get(
-    '/calls.csv',
-    scoped('calls.csv', async (ctx, req, res) =>
-      stream(ctx, res, CallRecord, { accountId: (await accountParam(ctx, req)).id }, CALL_COLUMNS),
-    ),
-  );
-
+  router.get('/accounts.csv', route(ACCOUNTS));
+  router.get('/ledger.csv', route(LEDGER));
+  router.get('/calls.csv', route(CALLS));
   return router;
 }
