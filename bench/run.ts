@@ -45,7 +45,8 @@ function traceStatements(app: App, section: string): () => void {
   const knex = app.db.orm.em.getConnection().getKnex();
   const started = new Map<string, { sql: string; at: number }>();
   const totals = new Map<string, { ms: number; n: number }>();
-  const onQuery = (q: { __knexQueryUid: string; sql: string }) => started.set(q.__knexQueryUid, { sql: q.sql, at: performance.now() });
+  const onQuery = (q: { __knexQueryUid: string; sql: string }) =>
+    started.set(q.__knexQueryUid, { sql: q.sql, at: performance.now() });
   const onDone = (_r: unknown, q: { __knexQueryUid: string }) => {
     const s = started.get(q.__knexQueryUid);
     if (!s) return;
@@ -142,13 +143,21 @@ async function benchRateLookup(app: App, url: string, token: string) {
     while (p.length < len) p += String(Math.floor(random() * 10));
     prefixes.add(p);
   }
-  const { createRateGroup } = await gql(url, token, 'mutation($n: String!) { createRateGroup(input: { name: $n, rates: [] }) { id } }', { n: 'bench' });
+  const { createRateGroup } = await gql(
+    url,
+    token,
+    'mutation($n: String!) { createRateGroup(input: { name: $n, rates: [] }) { id } }',
+    { n: 'bench' },
+  );
   const groupId = createRateGroup.id as string;
   const all = [...prefixes];
   const started = performance.now();
   for (let i = 0; i < all.length; i += 20_000) {
     const chunk = all.slice(i, i + 20_000).map((prefix) => ({ prefix, ratePerMinute: '0.0123' }));
-    await gql(url, token, 'mutation($g: ID!, $r: [RateInput!]!) { upsertRates(rateGroupId: $g, rates: $r) { id } }', { g: groupId, r: chunk });
+    await gql(url, token, 'mutation($g: ID!, $r: [RateInput!]!) { upsertRates(rateGroupId: $g, rates: $r) { id } }', {
+      g: groupId,
+      r: chunk,
+    });
   }
   const upsertMs = performance.now() - started;
 
@@ -185,14 +194,37 @@ async function benchRateLookup(app: App, url: string, token: string) {
   const planText = plans.map((p) => p['QUERY PLAN']).join(' | ');
   const stats = summarize(samples);
   results.rateLookup = {
-    rates: RATES, lookups: LOOKUPS, found, upsertMs: Math.round(upsertMs), lookupsPerSecond: Math.round((LOOKUPS / total) * 1000),
-    medianMs: stats.median, p99Ms: stats.p99,
-    fromDatabase: { lookupsPerSecond: Math.round((LOOKUPS / db.total) * 1000), medianMs: dbStats.median, p99Ms: dbStats.p99, found: db.found },
-    usesIndex: !/Seq Scan|Rows Removed by Filter: [1-9]\d{2,}/.test(planText), plan: planText,
+    rates: RATES,
+    lookups: LOOKUPS,
+    found,
+    upsertMs: Math.round(upsertMs),
+    lookupsPerSecond: Math.round((LOOKUPS / total) * 1000),
+    medianMs: stats.median,
+    p99Ms: stats.p99,
+    fromDatabase: {
+      lookupsPerSecond: Math.round((LOOKUPS / db.total) * 1000),
+      medianMs: dbStats.median,
+      p99Ms: dbStats.p99,
+      found: db.found,
+    },
+    usesIndex: !/Seq Scan|Rows Removed by Filter: [1-9]\d{2,}/.test(planText),
+    plan: planText,
   };
-  rows.push({ figure: `upsertRates, ${RATES} rates (calls of 20,000)`, value: `${Math.round(upsertMs)} ms`, note: `${Math.round((RATES / upsertMs) * 1000)} rates/s` });
-  rows.push({ figure: 'longest-prefix lookup, one at a time', value: `${Math.round((LOOKUPS / total) * 1000)} lookups/s`, note: `median ${stats.median.toFixed(3)} ms, p99 ${stats.p99.toFixed(3)} ms, ${found}/${LOOKUPS} matched; deck in memory` });
-  rows.push({ figure: 'the same from the database', value: `${Math.round((LOOKUPS / db.total) * 1000)} lookups/s`, note: `median ${dbStats.median.toFixed(3)} ms, p99 ${dbStats.p99.toFixed(3)} ms, ${db.found}/${LOOKUPS} matched; a group too large to hold` });
+  rows.push({
+    figure: `upsertRates, ${RATES} rates (calls of 20,000)`,
+    value: `${Math.round(upsertMs)} ms`,
+    note: `${Math.round((RATES / upsertMs) * 1000)} rates/s`,
+  });
+  rows.push({
+    figure: 'longest-prefix lookup, one at a time',
+    value: `${Math.round((LOOKUPS / total) * 1000)} lookups/s`,
+    note: `median ${stats.median.toFixed(3)} ms, p99 ${stats.p99.toFixed(3)} ms, ${found}/${LOOKUPS} matched; deck in memory`,
+  });
+  rows.push({
+    figure: 'the same from the database',
+    value: `${Math.round((LOOKUPS / db.total) * 1000)} lookups/s`,
+    note: `median ${dbStats.median.toFixed(3)} ms, p99 ${dbStats.p99.toFixed(3)} ms, ${db.found}/${LOOKUPS} matched; a group too large to hold`,
+  });
   const execution = /Execution Time: ([\d.]+ ms)/.exec(planText)?.[1] ?? '?';
   const scan = /Seq Scan|Rows Removed by Filter: [1-9]\d{2,}/.test(planText);
   rows.push({ figure: 'database lookup plan', value: scan ? 'SCAN' : 'PK probes', note: `database execution ${execution}` });
@@ -220,9 +252,14 @@ async function benchCeiling(url: string | undefined, app: App) {
             const i = next++;
             await client.query('begin');
             // Locked in one fixed order (by id), as the service does, so concurrent calls cannot deadlock.
-            const chain = Array.from({ length: levels }, (_, l) => accounts[(i + l * 7) % accounts.length]).sort((x, y) => (x.id < y.id ? -1 : 1));
+            const chain = Array.from({ length: levels }, (_, l) => accounts[(i + l * 7) % accounts.length]).sort((x, y) =>
+              x.id < y.id ? -1 : 1,
+            );
             for (const a of chain) {
-              const { rows } = await client.query('update accounts set balance = balance - 0.01 where id = $1 returning balance', [a.id]);
+              const { rows } = await client.query(
+                'update accounts set balance = balance - 0.01 where id = $1 returning balance',
+                [a.id],
+              );
               await client.query(
                 `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, created_at)
                  values ($1, $2, $3, -0.01, $4, 'USAGE', now())`,
@@ -241,10 +278,25 @@ async function benchCeiling(url: string | undefined, app: App) {
   const one = await run(1);
   const four = await run(4);
   await pool.end();
-  results.ceiling = { calls: CEILING_CALLS, concurrency: CONCURRENCY, oneLevelPerSecond: Math.round(one), fourLevelsPerSecond: Math.round(four) };
-  rows.push({ figure: 'raw-SQL ceiling, 1 level, a transaction per call', value: `${Math.round(one)} calls/s`, note: `${CONCURRENCY} connections, pg driver` });
-  rows.push({ figure: 'raw-SQL ceiling, 4 levels, a transaction per call', value: `${Math.round(four)} calls/s`, note: 'the reference for the rating figures' });
-  const rating = results.rating as { single: { callsPerSecond: number }; batch: { callsPerSecond: number }; batchTwoSwitches: { callsPerSecond: number } } | undefined;
+  results.ceiling = {
+    calls: CEILING_CALLS,
+    concurrency: CONCURRENCY,
+    oneLevelPerSecond: Math.round(one),
+    fourLevelsPerSecond: Math.round(four),
+  };
+  rows.push({
+    figure: 'raw-SQL ceiling, 1 level, a transaction per call',
+    value: `${Math.round(one)} calls/s`,
+    note: `${CONCURRENCY} connections, pg driver`,
+  });
+  rows.push({
+    figure: 'raw-SQL ceiling, 4 levels, a transaction per call',
+    value: `${Math.round(four)} calls/s`,
+    note: 'the reference for the rating figures',
+  });
+  const rating = results.rating as
+    | { single: { callsPerSecond: number }; batch: { callsPerSecond: number }; batchTwoSwitches: { callsPerSecond: number } }
+    | undefined;
   if (rating) {
     const ratios = {
       single: rating.single.callsPerSecond / four,
@@ -279,7 +331,11 @@ async function benchRating(app: App, url: string, adminToken: string) {
     ...Array.from({ length: 5000 }, (_, i) => ({ prefix: String(20000 + i * 7), ratePerMinute: rate })),
   ];
   const groupFor = async (ownerToken: string, rate: string) =>
-    (await gql(url, ownerToken, 'mutation($r: [RateInput!]!) { createRateGroup(input: { name: "deck", rates: $r }) { id } }', { r: deck(rate) })).createRateGroup.id;
+    (
+      await gql(url, ownerToken, 'mutation($r: [RateInput!]!) { createRateGroup(input: { name: "deck", rates: $r }) { id } }', {
+        r: deck(rate),
+      })
+    ).createRateGroup.id;
   const assign = (token: string, id: string, g: string) =>
     gql(url, token, 'mutation($id: ID!, $g: ID!) { updateAccount(id: $id, input: { rateGroupId: $g }) { id } }', { id, g });
   await assign(adminToken, r1, await groupFor(adminToken, '0.01'));
@@ -290,8 +346,12 @@ async function benchRating(app: App, url: string, adminToken: string) {
   const switchToken = adminToken;
   let n = 0;
   const cdr = (i: number, of: string[] = customers) => ({
-    accountId: of[i % of.length], callId: `bench-${++n}`, destination: `4477009${String(i % 100000).padStart(5, '0')}`,
-    direction: 'OUTBOUND', durationSeconds: 30 + (i % 300), startedAt: new Date().toISOString(),
+    accountId: of[i % of.length],
+    callId: `bench-${++n}`,
+    destination: `4477009${String(i % 100000).padStart(5, '0')}`,
+    direction: 'OUTBOUND',
+    durationSeconds: 30 + (i % 300),
+    startedAt: new Date().toISOString(),
   });
   const single = 'mutation($c: CallInput!) { rateCall(input: $c) { id cost } }';
   const batch = 'mutation($c: [CallInput!]!) { rateCalls(input: $c) { id } }';
@@ -324,11 +384,15 @@ async function benchRating(app: App, url: string, adminToken: string) {
   // overlaps the other's parsing and planning (the chain's reseller accounts still serialize the writes).
   const halves = [customers.slice(0, customers.length / 2), customers.slice(customers.length / 2)];
   t0 = performance.now();
-  await Promise.all(halves.map(async (half, h) => {
-    for (let b = 0; b < BATCHES / 2; b++) {
-      await gql(url, switchToken, batch, { c: Array.from({ length: BATCH_SIZE }, (_, i) => cdr((h * BATCHES + b) * BATCH_SIZE + i, half)) });
-    }
-  }));
+  await Promise.all(
+    halves.map(async (half, h) => {
+      for (let b = 0; b < BATCHES / 2; b++) {
+        await gql(url, switchToken, batch, {
+          c: Array.from({ length: BATCH_SIZE }, (_, i) => cdr((h * BATCHES + b) * BATCH_SIZE + i, half)),
+        });
+      }
+    }),
+  );
   const parallelRate = ((2 * Math.floor(BATCHES / 2) * BATCH_SIZE) / (performance.now() - t0)) * 1000;
 
   const [check] = await app.db.orm.em.fork().execute<{ bad: string }[]>(
@@ -343,9 +407,21 @@ async function benchRating(app: App, url: string, adminToken: string) {
     batchTwoSwitches: { batches: 2 * Math.floor(BATCHES / 2), size: BATCH_SIZE, callsPerSecond: Math.round(parallelRate) },
     balancesMatchLedger: check.bad === '0',
   };
-  rows.push({ figure: 'rateCall, 4-level chain, one at a time', value: `${Math.round(singleRate)} calls/s`, note: `median ${singleStats.median.toFixed(1)} ms, p99 ${singleStats.p99.toFixed(1)} ms` });
-  rows.push({ figure: `rateCalls, 4-level chain, batches of ${BATCH_SIZE}`, value: `${Math.round(batchRate)} calls/s`, note: `median batch ${batchStats.median.toFixed(0)} ms; balances = ledger: ${check.bad === '0'}` });
-  rows.push({ figure: `rateCalls, the same, two switches at once`, value: `${Math.round(parallelRate)} calls/s`, note: 'each switch rating its own half of the customers' });
+  rows.push({
+    figure: 'rateCall, 4-level chain, one at a time',
+    value: `${Math.round(singleRate)} calls/s`,
+    note: `median ${singleStats.median.toFixed(1)} ms, p99 ${singleStats.p99.toFixed(1)} ms`,
+  });
+  rows.push({
+    figure: `rateCalls, 4-level chain, batches of ${BATCH_SIZE}`,
+    value: `${Math.round(batchRate)} calls/s`,
+    note: `median batch ${batchStats.median.toFixed(0)} ms; balances = ledger: ${check.bad === '0'}`,
+  });
+  rows.push({
+    figure: `rateCalls, the same, two switches at once`,
+    value: `${Math.round(parallelRate)} calls/s`,
+    note: 'each switch rating its own half of the customers',
+  });
 }
 
 /**
@@ -357,7 +433,9 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   const mk = async (token: string, kind: string) =>
     (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "t" }) { id } }`)).createAccount.id as string;
   const reseller = await mk(adminToken, 'RESELLER');
-  const pkg = (await gql(url, sign(reseller), 'mutation { createPackage(input: { name: "p", price: "0", billingDays: 30 }) { id } }')).createPackage.id;
+  const pkg = (
+    await gql(url, sign(reseller), 'mutation { createPackage(input: { name: "p", price: "0", billingDays: 30 }) { id } }')
+  ).createPackage.id;
   for (let i = 0; i < 10; i++) {
     const sub = await mk(sign(reseller), 'RESELLER');
     await Promise.all(Array.from({ length: 20 }, () => mk(sign(sub), 'CUSTOMER')));
@@ -365,7 +443,12 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   // Some customers of the reseller itself hold subscriptions, so the page has some to show.
   for (let i = 0; i < 20; i++) {
     const c = await mk(sign(reseller), 'CUSTOMER');
-    await gql(url, sign(reseller), 'mutation($c: ID!, $p: ID!) { assignPackage(input: { accountId: $c, packageId: $p }) { id } }', { c, p: pkg });
+    await gql(
+      url,
+      sign(reseller),
+      'mutation($c: ID!, $p: ID!) { assignPackage(input: { accountId: $c, packageId: $p }) { id } }',
+      { c, p: pkg },
+    );
   }
   const token = sign(reseller);
   const page = (first: number) =>
@@ -400,7 +483,15 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   );
   const rate = (PAGE_REQUESTS / (performance.now() - t0)) * 1000;
   const stats = summarize(samples);
-  results.subtreePage = { accounts: 230, pageSize: 50, concurrency: CONCURRENCY, requestsPerSecond: Math.round(rate), p50Ms: stats.median, p99Ms: stats.p99, statementsPerRequest: perPage };
+  results.subtreePage = {
+    accounts: 230,
+    pageSize: 50,
+    concurrency: CONCURRENCY,
+    requestsPerSecond: Math.round(rate),
+    p50Ms: stats.median,
+    p99Ms: stats.p99,
+    statementsPerRequest: perPage,
+  };
   rows.push({
     figure: `subtree page (50 of 230 accounts), ${CONCURRENCY} clients`,
     value: `${Math.round(rate)} req/s`,
@@ -411,12 +502,26 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
 /** 10,000 due two-level chains (a reseller's clone of the admin's package), renewed by the scheduler's path. */
 async function benchRenewals(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
-  const r1 = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: RESELLER, name: "renew" }) { id } }')).createAccount.id;
-  const c = (await gql(url, sign(r1), 'mutation { createAccount(input: { kind: CUSTOMER, name: "renew" }) { id } }')).createAccount.id;
-  const p0 = (await gql(url, adminToken, 'mutation { createPackage(input: { name: "d", price: "0.01", billingDays: 1, resellerCanResell: true, activationPolicy: ALLOW_IF_INSUFFICIENT }) { id } }')).createPackage.id;
-  const p1 = (await gql(url, sign(r1), 'mutation($p: ID!) { optIn(input: { packageId: $p, price: "0.02" }) { id } }', { p: p0 })).optIn.id;
+  const r1 = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: RESELLER, name: "renew" }) { id } }'))
+    .createAccount.id;
+  const c = (await gql(url, sign(r1), 'mutation { createAccount(input: { kind: CUSTOMER, name: "renew" }) { id } }'))
+    .createAccount.id;
+  const p0 = (
+    await gql(
+      url,
+      adminToken,
+      'mutation { createPackage(input: { name: "d", price: "0.01", billingDays: 1, resellerCanResell: true, activationPolicy: ALLOW_IF_INSUFFICIENT }) { id } }',
+    )
+  ).createPackage.id;
+  const p1 = (await gql(url, sign(r1), 'mutation($p: ID!) { optIn(input: { packageId: $p, price: "0.02" }) { id } }', { p: p0 }))
+    .optIn.id;
   const startAt = new Date(Date.now() - 1.5 * 86_400_000).toISOString();
-  const { assignPackage } = await gql(url, sign(r1), 'mutation($c: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $c, packageId: $p, startAt: $s }) { id } }', { c, p: p1, s: startAt });
+  const { assignPackage } = await gql(
+    url,
+    sign(r1),
+    'mutation($c: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $c, packageId: $p, startAt: $s }) { id } }',
+    { c, p: p1, s: startAt },
+  );
   const em = systemEm(app.db.orm);
   // Copies of that chain, each with its own id, both levels, as if sold one by one.
   await em.execute(
@@ -440,25 +545,48 @@ async function benchRenewals(app: App, url: string, adminToken: string) {
   const ms = performance.now() - t0;
   endTrace();
   const perSecond = Math.round((report.renewed / ms) * 1000);
-  results.renewals = { chains: RENEWAL_CHAINS, levels: 2, renewed: report.renewed, ms: Math.round(ms), chainsPerSecond: perSecond };
-  rows.push({ figure: `renewals, ${RENEWAL_CHAINS} due two-level chains`, value: `${perSecond} chains/s`, note: `${report.renewed} renewed in ${Math.round(ms)} ms` });
+  results.renewals = {
+    chains: RENEWAL_CHAINS,
+    levels: 2,
+    renewed: report.renewed,
+    ms: Math.round(ms),
+    chainsPerSecond: perSecond,
+  };
+  rows.push({
+    figure: `renewals, ${RENEWAL_CHAINS} due two-level chains`,
+    value: `${perSecond} chains/s`,
+    note: `${report.renewed} renewed in ${Math.round(ms)} ms`,
+  });
 }
 
 /** Balance events from commit to a graphql-ws subscriber, with many subscribers connected. */
 async function benchAlertLatency(app: App, url: string, adminToken: string, SUBSCRIBERS: number, EVENTS: number) {
   const { createClient } = await import('graphql-ws');
   const { default: WebSocket } = await import('ws');
-  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "watched" }) { id } }')).createAccount.id;
+  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "watched" }) { id } }'))
+    .createAccount.id;
   const latencies: number[] = [];
   const clients = [];
   let received = 0;
   for (let i = 0; i < SUBSCRIBERS; i++) {
-    const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${adminToken}` }, retryAttempts: 0 });
+    const client = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${adminToken}` },
+      retryAttempts: 0,
+    });
     clients.push(client);
     await new Promise<void>((resolve) => {
       client.subscribe(
         { query: 'subscription($id: ID) { balanceChanged(accountId: $id) { at } }', variables: { id: c } },
-        { next: (v) => { received++; latencies.push(Date.now() - Date.parse((v.data as any).balanceChanged.at)); }, error: () => undefined, complete: () => undefined },
+        {
+          next: (v) => {
+            received++;
+            latencies.push(Date.now() - Date.parse((v.data as any).balanceChanged.at));
+          },
+          error: () => undefined,
+          complete: () => undefined,
+        },
       );
       client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() });
     });
@@ -471,7 +599,14 @@ async function benchAlertLatency(app: App, url: string, adminToken: string, SUBS
   while (received < SUBSCRIBERS * EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await Promise.all(clients.map((cl) => cl.dispose()));
   const stats = summarize(latencies);
-  results[`events${SUBSCRIBERS}`] = { subscribers: SUBSCRIBERS, events: EVENTS, expected: SUBSCRIBERS * EVENTS, received, p50Ms: stats.median, p99Ms: stats.p99 };
+  results[`events${SUBSCRIBERS}`] = {
+    subscribers: SUBSCRIBERS,
+    events: EVENTS,
+    expected: SUBSCRIBERS * EVENTS,
+    received,
+    p50Ms: stats.median,
+    p99Ms: stats.p99,
+  };
   rows.push({
     figure: `balance event to ${SUBSCRIBERS} subscribers`,
     value: `p50 ${stats.median} ms`,
@@ -490,7 +625,9 @@ async function benchTopUps(url: string, token: string) {
       while (next < TOPUPS) {
         next++;
         const s = performance.now();
-        await gql(url, token, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { balanceAfter } }', { id: accountId });
+        await gql(url, token, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { balanceAfter } }', {
+          id: accountId,
+        });
         samples.push(performance.now() - s);
       }
     }),
@@ -498,7 +635,14 @@ async function benchTopUps(url: string, token: string) {
   const total = performance.now() - t0;
   const stats = summarize(samples);
   const { account } = await gql(url, token, 'query($id: ID!) { account(id: $id) { balance } }', { id: accountId });
-  results.topUps = { requests: TOPUPS, concurrency: CONCURRENCY, perSecond: Math.round((TOPUPS / total) * 1000), medianMs: stats.median, p99Ms: stats.p99, finalBalance: account.balance };
+  results.topUps = {
+    requests: TOPUPS,
+    concurrency: CONCURRENCY,
+    perSecond: Math.round((TOPUPS / total) * 1000),
+    medianMs: stats.median,
+    p99Ms: stats.p99,
+    finalBalance: account.balance,
+  };
   rows.push({
     figure: `topUp over HTTP, one account, ${CONCURRENCY} clients`,
     value: `${Math.round((TOPUPS / total) * 1000)} req/s`,
@@ -560,7 +704,8 @@ async function benchRefusals(url: string) {
  * to the first byte, and how far the process's memory grew meanwhile (a buffered export grows with the file).
  */
 async function benchExports(app: App, url: string, adminToken: string) {
-  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "export" }) { id } }')).createAccount.id;
+  const c = (await gql(url, adminToken, 'mutation { createAccount(input: { kind: CUSTOMER, name: "export" }) { id } }'))
+    .createAccount.id;
   const em = systemEm(app.db.orm);
   await em.transactional(async (tx) => {
     // Without the ledger's statement trigger, which would raise and notify an event for each of the rows.
@@ -580,13 +725,18 @@ async function benchExports(app: App, url: string, adminToken: string) {
   global.gc?.();
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 10);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
   const endTrace = traceStatements(app, 'exports');
   const t0 = performance.now();
   // node:http rather than fetch: reading 40 MB through fetch's web streams cost this process more than the
   // server's own work, and a real client (curl, a browser) runs elsewhere.
   const res = await new Promise<IncomingMessage>((resolve, reject) =>
-    httpGet(`${url}/export/ledger.csv?accountId=${c}`, { headers: { authorization: `Bearer ${adminToken}` } }, resolve).on('error', reject),
+    httpGet(`${url}/export/ledger.csv?accountId=${c}`, { headers: { authorization: `Bearer ${adminToken}` } }, resolve).on(
+      'error',
+      reject,
+    ),
   );
   let firstByteMs = 0;
   let lines = 0;
@@ -601,10 +751,18 @@ async function benchExports(app: App, url: string, adminToken: string) {
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   const exported = lines - 1;
-  if (res.statusCode !== 200 || exported !== EXPORT_ROWS) throw new Error(`export: status ${res.statusCode}, ${exported} of ${EXPORT_ROWS} rows`);
+  if (res.statusCode !== 200 || exported !== EXPORT_ROWS)
+    throw new Error(`export: status ${res.statusCode}, ${exported} of ${EXPORT_ROWS} rows`);
   const perSecond = Math.round((exported / ms) * 1000);
   const growthMb = Math.round((peak - baseline) / 1024 / 1024);
-  results.exports = { rows: exported, bytes, ms: Math.round(ms), rowsPerSecond: perSecond, firstByteMs: Math.round(firstByteMs), rssGrowthMb: growthMb };
+  results.exports = {
+    rows: exported,
+    bytes,
+    ms: Math.round(ms),
+    rowsPerSecond: perSecond,
+    firstByteMs: Math.round(firstByteMs),
+    rssGrowthMb: growthMb,
+  };
   rows.push({
     figure: `ledger.csv, ${EXPORT_ROWS} rows over HTTP`,
     value: `${perSecond} rows/s`,
@@ -656,5 +814,8 @@ console.log(`\nTrellis benchmark (${results.engine}, Node ${results.node})\n`);
 for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.value.padStart(18)}  ${r.note ?? ''}`);
 if (SECTIONS.every(runs)) {
   mkdirSync(new URL('.', import.meta.url).pathname.replace('/dist/bench/', '/bench/'), { recursive: true });
-  writeFileSync(new URL('../../bench/results.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`);
+  writeFileSync(
+    new URL('../../bench/results.json', import.meta.url),
+    `${JSON.stringify({ at: new Date().toISOString(), ...results }, null, 2)}\n`,
+  );
 }

@@ -97,7 +97,9 @@ CREATE TABLE packages (
     this.addSql(`CREATE INDEX packages_owner_path_idx ON packages (owner_path text_pattern_ops);`);
     this.addSql(`CREATE INDEX packages_source_idx ON packages (source_id);`);
     this.addSql(`CREATE INDEX packages_terms_idx ON packages (terms_id);`);
-    this.addSql(`CREATE UNIQUE INDEX packages_one_opt_in_key ON packages (owner_id, source_id) WHERE source_id IS NOT NULL AND opted_out_at IS NULL;`);
+    this.addSql(
+      `CREATE UNIQUE INDEX packages_one_opt_in_key ON packages (owner_id, source_id) WHERE source_id IS NOT NULL AND opted_out_at IS NULL;`,
+    );
 
     for (const table of ['rate_groups', 'rates', 'package_terms', 'packages']) {
       this.addSql(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`);

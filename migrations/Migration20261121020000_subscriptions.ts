@@ -33,7 +33,9 @@ CREATE TABLE package_subscriptions (
   UNIQUE (chain_id, level)
 );`);
     this.addSql(`CREATE INDEX package_subscriptions_account_idx ON package_subscriptions (account_id, seq);`);
-    this.addSql(`CREATE INDEX package_subscriptions_package_active_idx ON package_subscriptions (package_id) WHERE status = 'ACTIVE';`);
+    this.addSql(
+      `CREATE INDEX package_subscriptions_package_active_idx ON package_subscriptions (package_id) WHERE status = 'ACTIVE';`,
+    );
     this.addSql(`CREATE INDEX package_subscriptions_path_idx ON package_subscriptions (owner_path text_pattern_ops);`);
 
     this.addSql(`

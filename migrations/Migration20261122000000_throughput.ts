@@ -32,7 +32,11 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;`);
-    for (const [event, tables] of [['INSERT', 'NEW TABLE AS changed'], ['UPDATE', 'OLD TABLE AS previous NEW TABLE AS changed'], ['DELETE', 'OLD TABLE AS changed']]) {
+    for (const [event, tables] of [
+      ['INSERT', 'NEW TABLE AS changed'],
+      ['UPDATE', 'OLD TABLE AS previous NEW TABLE AS changed'],
+      ['DELETE', 'OLD TABLE AS changed'],
+    ]) {
       this.addSql(`CREATE TRIGGER rates_${event.toLowerCase()}_version AFTER ${event} ON rates
         REFERENCING ${tables} FOR EACH STATEMENT EXECUTE FUNCTION trellis_rate_group_written();`);
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import bytes from 'bytes';
-import { bool, cleanEnv, makeValidator, port, str, type Spec } from 'envalid';
+import { bool, cleanEnv, makeValidator, str, type Spec } from 'envalid';
 
 /** Everything the server reads from the environment, parsed once. README.md documents each variable. */
 export interface Config {
@@ -100,7 +100,8 @@ const size = makeValidator<string>((raw) => {
 });
 
 /** The forms jsonwebtoken's `expiresIn` understands (the `ms` package), with a bare number meaning seconds. */
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|y|yrs?|years?)?$/i;
+const DURATION =
+  /^(\d+(?:\.\d+)?)\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|y|yrs?|years?)?$/i;
 const duration = makeValidator<string>((raw) => {
   const match = DURATION.exec(raw.trim());
   if (!match || !(Number(match[1]) > 0)) throw new Error(`must be a duration such as 60 (seconds), 15m, 12h or 7d, got "${raw}"`);
@@ -116,7 +117,10 @@ const postgresUrl = makeValidator<string>((raw) => {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const origins = makeValidator<'*' | string[]>((raw) => {
-  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (list.includes('*')) {
     if (list.length > 1) throw new Error('"*" cannot be combined with other origins');
     return '*';
@@ -128,12 +132,14 @@ const origins = makeValidator<'*' | string[]>((raw) => {
     } catch {
       /* reported below */
     }
-    if (!parsed || parsed.origin !== origin) throw new Error(`must list origins such as https://console.example.com (scheme, host and port only), got "${origin}"`);
+    if (!parsed || parsed.origin !== origin)
+      throw new Error(`must list origins such as https://console.example.com (scheme, host and port only), got "${origin}"`);
   }
   return list;
 });
 
-const optional = <T>(spec: { _parse: (raw: string) => T }) => ({ ...spec, default: undefined }) as Spec<T | undefined> & { _parse: (raw: string) => T };
+const optional = <T>(spec: { _parse: (raw: string) => T }) =>
+  ({ ...spec, default: undefined }) as Spec<T | undefined> & { _parse: (raw: string) => T };
 
 const SPECS = {
   PORT: listenPort({ default: 4000 }),
@@ -197,7 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (production) {
     // A random secret logs everyone out at each restart and splits instances; a default password is an open door.
     if (!e.JWT_SECRET) refusals.push('JWT_SECRET: must be set in production');
-    if (e.ADMIN_PASSWORD === 'admin') refusals.push('ADMIN_PASSWORD: must be set to something other than the default "admin" in production');
+    if (e.ADMIN_PASSWORD === 'admin')
+      refusals.push('ADMIN_PASSWORD: must be set to something other than the default "admin" in production');
     if (e.CORS_ORIGINS === '*') refusals.push('CORS_ORIGINS: "*" is not allowed in production; list the origins');
   }
   if (refusals.length) throw new ConfigError(refusals);

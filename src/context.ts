@@ -74,7 +74,11 @@ function createLoaders(em: Em): Loaders {
           [`{${accountIds.join(',')}}`, scopePath(em), status, status, ...range.map((b) => b.seq), keyset.limit],
         );
         const entities = rows.map((r) => em.map(PackageSubscription, r));
-        for (const accountId of accountIds) byKey.set(`${g}|${accountId}`, entities.filter((e) => e.accountId === accountId));
+        for (const accountId of accountIds)
+          byKey.set(
+            `${g}|${accountId}`,
+            entities.filter((e) => e.accountId === accountId),
+          );
       }
       return parsed.map((p) => byKey.get(`${p.group}|${p.accountId}`) ?? []);
     }),
@@ -271,7 +275,10 @@ export class Context {
   private async rollbackQuietly(): Promise<void> {
     const trx = this.em.getTransactionContext();
     if (!trx) return;
-    await this.em.getConnection('write').rollback(trx).catch(() => undefined);
+    await this.em
+      .getConnection('write')
+      .rollback(trx)
+      .catch(() => undefined);
     this.em.resetTransactionContext();
   }
 }

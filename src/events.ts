@@ -49,14 +49,23 @@ export function createEvents() {
      * reading) ends with RATE_LIMITED rather than holding every event of the instance in memory; an unbounded
      * queue also overflowed at 1,024 events by throwing inside the publisher, which ended the process.
      */
-    subscribeFiltered<K extends keyof Topics>(topic: K, accept: (event: Topics[K]) => boolean, maxQueued: number): AsyncIterableIterator<Topics[K]> {
+    subscribeFiltered<K extends keyof Topics>(
+      topic: K,
+      accept: (event: Topics[K]) => boolean,
+      maxQueued: number,
+    ): AsyncIterableIterator<Topics[K]> {
       return new Repeater<Topics[K]>((push, stop) => {
         let queued = 0;
         const listener = (event: Event) => {
           const payload = (event as CustomEvent<Topics[K]>).detail;
           if (!accept(payload)) return;
           if (queued >= maxQueued) {
-            stop(rateLimited(1000, `The subscriber fell more than ${maxQueued} events behind; subscribe again and read what was missed from alerts or the ledger`));
+            stop(
+              rateLimited(
+                1000,
+                `The subscriber fell more than ${maxQueued} events behind; subscribe again and read what was missed from alerts or the ledger`,
+              ),
+            );
             return;
           }
           queued++;

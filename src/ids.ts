@@ -33,6 +33,6 @@ export function nodeTypeOf(id: string): NodeTypeName | undefined {
 
 /** A 10-digit account number that does not start with 0 (so it survives spreadsheets). */
 export function newAccountNumber(): string {
-  const n = randomBytes(8).readBigUInt64BE() % 9_000_000_000n + 1_000_000_000n;
+  const n = (randomBytes(8).readBigUInt64BE() % 9_000_000_000n) + 1_000_000_000n;
   return n.toString();
 }

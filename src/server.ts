@@ -87,7 +87,8 @@ function lifecyclePlugin(metrics: Metrics): ApolloServerPlugin<Context> {
           }
           if (response.body.kind === 'single') httpStatusOf(response.body.singleResult, response.http);
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors?.length ?? 0) : 0;
-          const code = response.body.kind === 'single' ? String(response.body.singleResult.errors?.[0]?.extensions?.code ?? 'OK') : 'OK';
+          const code =
+            response.body.kind === 'single' ? String(response.body.singleResult.errors?.[0]?.extensions?.code ?? 'OK') : 'OK';
           metrics.operation(operationName ?? request.operationName, code, (performance.now() - started) / 1000);
           contextValue.log.info(
             { operation: operationName ?? request.operationName ?? null, ms: Math.round(performance.now() - started), errors },
@@ -107,7 +108,11 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   const db = await openDatabase(config, log);
   const role = await checkRequestRole(db);
   // The server still starts (so /livez answers and /readyz says why), but no request can succeed until then.
-  if (!role.ok) log.error({ grant: role.grant }, `requests will fail: ${role.problem}${role.grant ? `; run as the owner: ${role.grant}` : ''}`);
+  if (!role.ok)
+    log.error(
+      { grant: role.grant },
+      `requests will fail: ${role.problem}${role.grant ? `; run as the owner: ${role.grant}` : ''}`,
+    );
   const services = createServices(config, db);
   await bootstrapRoot(db.orm, services.accounts, config, log);
   const schema = await createSchema();
@@ -141,7 +146,11 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       // Apollo's landing page loads Sandbox from a CDN, which fails offline; the IDE is served by ideHandler.
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { drainServer: () => ws.close() }; } },
+      {
+        async serverWillStart() {
+          return { drainServer: () => ws.close() };
+        },
+      },
       limitsPlugin(schema),
       lifecyclePlugin(metrics),
     ],
@@ -196,7 +205,11 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   );
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') {
-      res.status(413).json({ errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      res
+        .status(413)
+        .json({
+          errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }],
+        });
       return;
     }
     if (error.type === 'entity.verify.failed') {

@@ -54,7 +54,11 @@ describe('createAccount', () => {
     const parent = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
     const numbers = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const { createAccount } = await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: `N${i}` } }, parent.token);
+      const { createAccount } = await server.ok(
+        CreateAccountDocument,
+        { input: { kind: 'CUSTOMER', name: `N${i}` } },
+        parent.token,
+      );
       numbers.add(createAccount.number);
     }
     expect(numbers.size).toBe(20);
@@ -93,7 +97,11 @@ describe('createAccount', () => {
 
   it("defaults the currency to the parent's", async () => {
     const eurReseller = await addAccount(server, tree.admin.token, { kind: 'RESELLER', currency: 'EUR' });
-    const { createAccount } = await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'Child' } }, eurReseller.token);
+    const { createAccount } = await server.ok(
+      CreateAccountDocument,
+      { input: { kind: 'CUSTOMER', name: 'Child' } },
+      eurReseller.token,
+    );
     expect(createAccount.currency).toBe('EUR');
   });
 
@@ -134,7 +142,7 @@ describe('createAccount', () => {
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'ALREADY_EXISTS', field: 'email' });
   });
 
-  it('cannot place an account under a parent outside the caller\'s scope', async () => {
+  it("cannot place an account under a parent outside the caller's scope", async () => {
     const result = await server.gql(
       CreateAccountDocument,
       { input: { parentId: tree.r2.id, kind: 'CUSTOMER', name: 'intruder' } },
@@ -158,7 +166,7 @@ describe('reading the tree', () => {
     expect(me).toMatchObject({ id: tree.r1.id, kind: 'RESELLER', parent: null });
   });
 
-  it("a customer sees itself but not its parent", async () => {
+  it('a customer sees itself but not its parent', async () => {
     const { me } = await server.ok(MeDocument, {}, tree.c1.token);
     expect(me.id).toBe(tree.c1.id);
     expect(me.parent).toBeNull();
@@ -189,24 +197,48 @@ describe('reading the tree', () => {
 
   it('lists show every field exactly as the account itself does', async () => {
     const parent = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
-    await server.ok(CreateAccountDocument, {
-      input: {
-        kind: 'RESELLER', name: 'Full', email: `full-${Date.now()}@example.test`, billingMode: 'POSTPAID', creditLimit: '25.5',
-        resellerModel: 'COMMISSION', lowBalanceThreshold: '3', dailySpendLimit: '7.25', monthlySpendLimit: '100', currency: 'EUR',
+    await server.ok(
+      CreateAccountDocument,
+      {
+        input: {
+          kind: 'RESELLER',
+          name: 'Full',
+          email: `full-${Date.now()}@example.test`,
+          billingMode: 'POSTPAID',
+          creditLimit: '25.5',
+          resellerModel: 'COMMISSION',
+          lowBalanceThreshold: '3',
+          dailySpendLimit: '7.25',
+          monthlySpendLimit: '100',
+          currency: 'EUR',
+        },
       },
-    }, parent.token);
+      parent.token,
+    );
     await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'Plain' } }, parent.token);
     const fields = `id number kind name email status currency billingMode balance creditLimit availableBalance
       lowBalanceThreshold resellerModel dailySpendLimit monthlySpendLimit createdAt parent { id }`;
     const { accounts } = await server.ok(`{ accounts { edges { node { ${fields} } } } }`, {}, parent.token);
-    const { account } = await server.ok(`query($id: ID!) { account(id: $id) { children { edges { node { ${fields} } } } } }`, { id: parent.id }, parent.token);
+    const { account } = await server.ok(
+      `query($id: ID!) { account(id: $id) { children { edges { node { ${fields} } } } } }`,
+      { id: parent.id },
+      parent.token,
+    );
     const listed = accounts.edges.map((e: any) => e.node);
     expect(listed).toHaveLength(2);
     expect(account.children.edges.map((e: any) => e.node)).toEqual(listed);
     for (const node of listed) {
-      expect((await server.ok(`query($id: ID!) { account(id: $id) { ${fields} } }`, { id: node.id }, parent.token)).account).toEqual(node);
+      expect(
+        (await server.ok(`query($id: ID!) { account(id: $id) { ${fields} } }`, { id: node.id }, parent.token)).account,
+      ).toEqual(node);
     }
-    expect(listed[0]).toMatchObject({ creditLimit: '25.5', availableBalance: '25.5', lowBalanceThreshold: '3', dailySpendLimit: '7.25', resellerModel: 'COMMISSION' });
+    expect(listed[0]).toMatchObject({
+      creditLimit: '25.5',
+      availableBalance: '25.5',
+      lowBalanceThreshold: '3',
+      dailySpendLimit: '7.25',
+      resellerModel: 'COMMISSION',
+    });
   });
 
   it('pages through a connection with cursors', async () => {
@@ -260,8 +292,18 @@ describe('updateAccount', () => {
       { id: c.id, input: { billingMode: 'POSTPAID', creditLimit: '75', lowBalanceThreshold: '5', name: 'Renamed' } },
       tree.admin.token,
     );
-    expect(updateAccount).toMatchObject({ billingMode: 'POSTPAID', creditLimit: '75', availableBalance: '75', lowBalanceThreshold: '5', name: 'Renamed' });
-    const cleared = await server.ok(UpdateAccountDocument, { id: c.id, input: { lowBalanceThreshold: null, billingMode: 'PREPAID' } }, tree.r1.token);
+    expect(updateAccount).toMatchObject({
+      billingMode: 'POSTPAID',
+      creditLimit: '75',
+      availableBalance: '75',
+      lowBalanceThreshold: '5',
+      name: 'Renamed',
+    });
+    const cleared = await server.ok(
+      UpdateAccountDocument,
+      { id: c.id, input: { lowBalanceThreshold: null, billingMode: 'PREPAID' } },
+      tree.r1.token,
+    );
     expect(cleared.updateAccount).toMatchObject({ lowBalanceThreshold: null, billingMode: 'PREPAID', creditLimit: '0' });
   });
 
@@ -269,7 +311,11 @@ describe('updateAccount', () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
     const own = await server.ok(UpdateAccountDocument, { id: c.id, input: { name: 'Mine', lowBalanceThreshold: '3' } }, c.token);
     expect(own.updateAccount).toMatchObject({ name: 'Mine', lowBalanceThreshold: '3' });
-    for (const input of [{ creditLimit: '1000', billingMode: 'POSTPAID' }, { status: 'ACTIVE' }, { dailySpendLimit: '1' }] as const) {
+    for (const input of [
+      { creditLimit: '1000', billingMode: 'POSTPAID' },
+      { status: 'ACTIVE' },
+      { dailySpendLimit: '1' },
+    ] as const) {
       const result = await server.gql(UpdateAccountDocument, { id: c.id, input }, c.token);
       expect(errorCode(result)).toBe('FORBIDDEN');
     }
@@ -321,7 +367,10 @@ describe('deleteAccount', () => {
     const deleted = await server.ok(AccountsDocument, { status: 'DELETED' }, tree.r2.token);
     expect(deleted.accounts.edges.map((e) => e.node.id)).toEqual([createAccount.id]);
     // The data is kept and still readable by the parent.
-    expect((await server.ok(AccountDocument, { id: createAccount.id }, tree.r2.token)).account).toMatchObject({ name: 'Gone Ltd', status: 'DELETED' });
+    expect((await server.ok(AccountDocument, { id: createAccount.id }, tree.r2.token)).account).toMatchObject({
+      name: 'Gone Ltd',
+      status: 'DELETED',
+    });
 
     expect(errorCode(await server.gql(LoginDocument, { email, password: 'long-enough-pw' }))).toBe('UNAUTHENTICATED');
     expect(errorCode(await server.gql(MeDocument, {}, token))).toBe('UNAUTHENTICATED');

@@ -57,10 +57,13 @@ describe('login', () => {
   });
 
   it('the login response can read the logged-in account in scope', async () => {
-    const result = await server.ok(`mutation($e: String!, $p: String!) { login(email: $e, password: $p) { account { id children { totalCount } } } }`, {
-      e: email,
-      p: 'correct horse battery',
-    });
+    const result = await server.ok(
+      `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { account { id children { totalCount } } } }`,
+      {
+        e: email,
+        p: 'correct horse battery',
+      },
+    );
     expect(result.login.account).toEqual({ id: accountId, children: { totalCount: 0 } });
   });
 });
@@ -70,7 +73,10 @@ describe('tokens', () => {
   const base = { subject: '', issuer: 'trellis', audience: 'trellis-api', expiresIn: '1h' } as const;
 
   it.each([
-    ['expired', () => sign({ exp: Math.floor(Date.now() / 1000) - 10 }, { subject: accountId, issuer: 'trellis', audience: 'trellis-api' })],
+    [
+      'expired',
+      () => sign({ exp: Math.floor(Date.now() / 1000) - 10 }, { subject: accountId, issuer: 'trellis', audience: 'trellis-api' }),
+    ],
     ['wrong issuer', () => sign({}, { ...base, subject: accountId, issuer: 'someone-else' })],
     ['wrong audience', () => sign({}, { ...base, subject: accountId, audience: 'other-api' })],
     ['wrong secret', () => sign({}, { ...base, subject: accountId }, 'another-secret-another-secret')],
@@ -156,7 +162,11 @@ describe('graphql-ws authentication', () => {
 
   it.each([
     ['a bad token', 'Bearer nope.nope.nope'],
-    ['a token signed with another secret', () => `Bearer ${jwt.sign({}, 'x'.repeat(40), { subject: tree.r1.id, issuer: 'trellis', audience: 'trellis-api', expiresIn: '1h' })}`],
+    [
+      'a token signed with another secret',
+      () =>
+        `Bearer ${jwt.sign({}, 'x'.repeat(40), { subject: tree.r1.id, issuer: 'trellis', audience: 'trellis-api', expiresIn: '1h' })}`,
+    ],
     ['no token', undefined],
     ['a non-string token', 42],
   ])('closes the socket with 4403 for %s', async (_label, auth) => {

@@ -45,8 +45,18 @@ async function ledgerTimes(accountId: string) {
 describe('topUp and adjustBalance', () => {
   it('an ancestor tops up; the ledger entry carries the balance after it', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
-    const first = await server.ok(TopUpDocument, { input: { accountId: c.id, amount: '25.50', description: 'card payment' } }, tree.r1.token);
-    expect(first.topUp).toMatchObject({ amount: '25.5', balanceAfter: '25.5', kind: 'TOPUP', description: 'card payment', account: { id: c.id, balance: '25.5' } });
+    const first = await server.ok(
+      TopUpDocument,
+      { input: { accountId: c.id, amount: '25.50', description: 'card payment' } },
+      tree.r1.token,
+    );
+    expect(first.topUp).toMatchObject({
+      amount: '25.5',
+      balanceAfter: '25.5',
+      kind: 'TOPUP',
+      description: 'card payment',
+      account: { id: c.id, balance: '25.5' },
+    });
     const second = await server.ok(TopUpDocument, { input: { accountId: c.id, amount: '0.000001' } }, tree.admin.token);
     expect(second.topUp.balanceAfter).toBe('25.500001');
     const adjusted = await server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount: '-30' } }, tree.r1.token);
@@ -68,9 +78,15 @@ describe('topUp and adjustBalance', () => {
   });
 
   it('an account cannot top up or adjust itself, and a customer cannot top up anyone', async () => {
-    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.r1.id, amount: '5' } }, tree.r1.token))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(AdjustBalanceDocument, { input: { accountId: tree.sr1.id, amount: '5' } }, tree.sr1.token))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.c1.id, amount: '5' } }, tree.c1.token))).toBe('FORBIDDEN');
+    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.r1.id, amount: '5' } }, tree.r1.token))).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      errorCode(await server.gql(AdjustBalanceDocument, { input: { accountId: tree.sr1.id, amount: '5' } }, tree.sr1.token)),
+    ).toBe('FORBIDDEN');
+    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.c1.id, amount: '5' } }, tree.c1.token))).toBe(
+      'FORBIDDEN',
+    );
     const { account } = await server.ok(AccountDocument, { id: tree.r1.id }, tree.admin.token);
     expect(account!.balance).toBe('0');
   });
@@ -88,7 +104,9 @@ describe('topUp and adjustBalance', () => {
   it('refuses to move money on a deleted account', async () => {
     const c = await addAccount(server, tree.r2.token, { kind: 'CUSTOMER' });
     await server.ok('mutation($id: ID!) { deleteAccount(id: $id) { id } }', { id: c.id }, tree.r2.token);
-    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: c.id, amount: '5' } }, tree.r2.token))).toBe('INVALID_STATE');
+    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: c.id, amount: '5' } }, tree.r2.token))).toBe(
+      'INVALID_STATE',
+    );
   });
 });
 
@@ -106,9 +124,17 @@ describe('idempotency keys', () => {
   it('the same key with another input is IDEMPOTENCY_CONFLICT and moves nothing', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
     await server.ok(TopUpDocument, { input: { accountId: c.id, amount: '10', idempotencyKey: 'pay-002' } }, tree.r1.token);
-    const other = await server.gql(TopUpDocument, { input: { accountId: c.id, amount: '11', idempotencyKey: 'pay-002' } }, tree.r1.token);
+    const other = await server.gql(
+      TopUpDocument,
+      { input: { accountId: c.id, amount: '11', idempotencyKey: 'pay-002' } },
+      tree.r1.token,
+    );
     expect(errorCode(other)).toBe('IDEMPOTENCY_CONFLICT');
-    const otherOp = await server.gql(AdjustBalanceDocument, { input: { accountId: c.id, amount: '10', idempotencyKey: 'pay-002' } }, tree.r1.token);
+    const otherOp = await server.gql(
+      AdjustBalanceDocument,
+      { input: { accountId: c.id, amount: '10', idempotencyKey: 'pay-002' } },
+      tree.r1.token,
+    );
     expect(errorCode(otherOp)).toBe('IDEMPOTENCY_CONFLICT');
     expect((await balanceAndLedgerSum(c.id)).balance.toString()).toBe('10');
   });
@@ -122,9 +148,17 @@ describe('idempotency keys', () => {
 
   it('a failed call does not burn its key', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
-    const failed = await server.gql(TopUpDocument, { input: { accountId: c.id, amount: '5', idempotencyKey: 'retry-me' } }, c.token);
+    const failed = await server.gql(
+      TopUpDocument,
+      { input: { accountId: c.id, amount: '5', idempotencyKey: 'retry-me' } },
+      c.token,
+    );
     expect(errorCode(failed)).toBe('FORBIDDEN');
-    const ok = await server.ok(TopUpDocument, { input: { accountId: c.id, amount: '5', idempotencyKey: 'retry-me' } }, tree.r1.token);
+    const ok = await server.ok(
+      TopUpDocument,
+      { input: { accountId: c.id, amount: '5', idempotencyKey: 'retry-me' } },
+      tree.r1.token,
+    );
     expect(ok.topUp.balanceAfter).toBe('5');
   });
 
@@ -215,15 +249,28 @@ describe('concurrency', () => {
 
   it('concurrently rated calls are time-stamped when their charge is written, in seq order', async () => {
     const { createRateGroup } = await server.ok(
-      CreateRateGroupDocument, { input: { name: 'clock', rates: [{ prefix: '44', ratePerMinute: '0.01' }] } }, tree.admin.token,
+      CreateRateGroupDocument,
+      { input: { name: 'clock', rates: [{ prefix: '44', ratePerMinute: '0.01' }] } },
+      tree.admin.token,
     );
     const c = await addAccount(server, tree.admin.token, { kind: 'CUSTOMER' });
     await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: createRateGroup.id } }, tree.admin.token);
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        server.gql(RateCallDocument, {
-          input: { accountId: c.id, callId: `clock-${i}`, destination: '4420', direction: 'OUTBOUND', durationSeconds: 60, startedAt: new Date(Date.now() - 86_400_000).toISOString() },
-        }, tree.admin.token),
+        server.gql(
+          RateCallDocument,
+          {
+            input: {
+              accountId: c.id,
+              callId: `clock-${i}`,
+              destination: '4420',
+              direction: 'OUTBOUND',
+              durationSeconds: 60,
+              startedAt: new Date(Date.now() - 86_400_000).toISOString(),
+            },
+          },
+          tree.admin.token,
+        ),
       ),
     );
     expect(results.filter((r) => r.errors)).toEqual([]);

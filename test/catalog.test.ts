@@ -79,8 +79,24 @@ describe('rate groups', () => {
 
     const rates = await server.ok(RateGroupRatesDocument, { id, prefix: '44', direction: 'OUTBOUND' }, admin.token);
     expect((rates.node as any).rates.edges.map((e: any) => e.node)).toEqual([
-      { prefix: '44', destination: 'UK', ratePerMinute: '0.1', connectionFee: '0.02', initialIncrement: 30, increment: 6, direction: 'OUTBOUND' },
-      { prefix: '4420', destination: 'London', ratePerMinute: '0.05', connectionFee: '0', initialIncrement: 60, increment: 60, direction: 'OUTBOUND' },
+      {
+        prefix: '44',
+        destination: 'UK',
+        ratePerMinute: '0.1',
+        connectionFee: '0.02',
+        initialIncrement: 30,
+        increment: 6,
+        direction: 'OUTBOUND',
+      },
+      {
+        prefix: '4420',
+        destination: 'London',
+        ratePerMinute: '0.05',
+        connectionFee: '0',
+        initialIncrement: 60,
+        increment: 60,
+        direction: 'OUTBOUND',
+      },
     ]);
     const dup = await server.gql(CreateRateGroupDocument, { input: { name: 'retail', rates: [] } }, admin.token);
     expect(dup.errors?.[0]?.extensions).toMatchObject({ code: 'ALREADY_EXISTS', field: 'name' });
@@ -93,7 +109,13 @@ describe('rate groups', () => {
     expect(first.upsertRates.rates.totalCount).toBe(20_000);
     const second = await server.ok(
       UpsertRatesDocument,
-      { rateGroupId: createRateGroup.id, rates: [{ prefix: '100000', ratePerMinute: '0.5' }, { prefix: '9', ratePerMinute: '1' }] },
+      {
+        rateGroupId: createRateGroup.id,
+        rates: [
+          { prefix: '100000', ratePerMinute: '0.5' },
+          { prefix: '9', ratePerMinute: '1' },
+        ],
+      },
       admin.token,
     );
     expect(second.upsertRates.rates.totalCount).toBe(20_001);
@@ -111,15 +133,35 @@ describe('rate groups', () => {
     [{ prefix: '44', ratePerMinute: '1', increment: 0 }, 'rates[0].increment'],
     [{ prefix: '44', ratePerMinute: '1', initialIncrement: -1 }, 'rates[0].initialIncrement'],
   ])('refuses %j naming %s, writing nothing', async (rate, field) => {
-    const { createRateGroup } = await server.ok(CreateRateGroupDocument, { input: { name: `V${field}${rate.prefix}${Math.random()}`, rates: [] } }, admin.token);
-    const result = await server.gql(UpsertRatesDocument, { rateGroupId: createRateGroup.id, rates: [{ prefix: '1', ratePerMinute: '1' }, rate] }, admin.token);
+    const { createRateGroup } = await server.ok(
+      CreateRateGroupDocument,
+      { input: { name: `V${field}${rate.prefix}${Math.random()}`, rates: [] } },
+      admin.token,
+    );
+    const result = await server.gql(
+      UpsertRatesDocument,
+      { rateGroupId: createRateGroup.id, rates: [{ prefix: '1', ratePerMinute: '1' }, rate] },
+      admin.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: field.replace('[0]', '[1]') });
     const check = await server.ok(RateGroupRatesDocument, { id: createRateGroup.id }, admin.token);
     expect((check.node as any).rates.totalCount).toBe(0);
   });
 
   it('refuses a prefix twice in one call', async () => {
-    const result = await server.gql(CreateRateGroupDocument, { input: { name: 'Dups', rates: [{ prefix: '1', ratePerMinute: '1' }, { prefix: '1', ratePerMinute: '2' }] } }, admin.token);
+    const result = await server.gql(
+      CreateRateGroupDocument,
+      {
+        input: {
+          name: 'Dups',
+          rates: [
+            { prefix: '1', ratePerMinute: '1' },
+            { prefix: '1', ratePerMinute: '2' },
+          ],
+        },
+      },
+      admin.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'rates[1].prefix' });
   });
 
@@ -145,7 +187,10 @@ describe('rate groups', () => {
     );
     const rated = addAccountToken(createAccount.id);
     const own = await server.ok(AccountRateDocument, { id: createAccount.id, destination: '447700900000' }, rated);
-    expect(own.account).toEqual({ rateGroup: { id: r1Group.id, name: 'R1 retail' }, rate: { prefix: '44', ratePerMinute: '0.04' } });
+    expect(own.account).toEqual({
+      rateGroup: { id: r1Group.id, name: 'R1 retail' },
+      rate: { prefix: '44', ratePerMinute: '0.04' },
+    });
     const r1Own = await server.ok(AccountRateDocument, { id: r1.id, destination: '447700900000' }, r1.token);
     expect(r1Own.account!.rate).toEqual({ prefix: '44', ratePerMinute: '0.02' });
     // The group a customer reads is its parent's: it may see it, but not change it or see other groups.
@@ -188,23 +233,67 @@ describe('packages', () => {
       minimumDays: 7,
       activationPolicy: 'ALLOW_IF_INSUFFICIENT',
       advanceRenewHours: 24,
-      discounts: [{ fromActivation: 3, amount: '2' }, { fromActivation: 2, amount: '1.5' }],
+      discounts: [
+        { fromActivation: 3, amount: '2' },
+        { fromActivation: 2, amount: '1.5' },
+      ],
       startDate: '2026-01-01T00:00:00.000Z',
       endDate: '2099-01-01T00:00:00.000Z',
     });
     expect(full).toMatchObject({
-      name: 'UK100', description: '100 minutes to the UK', country: 'GB', category: 'bundles', status: 'ACTIVE', statusReason: null,
-      currency: 'USD', price: '10', setupFee: '1', commissionRate: '12.5', billingType: 'MONTHLY', billingDays: 31, freeMinutes: 100,
-      applicableFor: 'BOTH', destinations: ['44', '4420'], chargeType: 'UTILIZED_DAYS', releaseIfNoBalance: true, canBePurchased: false,
-      resellerCanResell: true, priority: 2, minimumDays: 7, activationPolicy: 'ALLOW_IF_INSUFFICIENT', advanceRenewHours: 24,
-      discounts: [{ fromActivation: 2, amount: '1.5' }, { fromActivation: 3, amount: '2' }],
-      startDate: '2026-01-01T00:00:00.000Z', endDate: '2099-01-01T00:00:00.000Z', owner: { id: admin.id }, source: null,
+      name: 'UK100',
+      description: '100 minutes to the UK',
+      country: 'GB',
+      category: 'bundles',
+      status: 'ACTIVE',
+      statusReason: null,
+      currency: 'USD',
+      price: '10',
+      setupFee: '1',
+      commissionRate: '12.5',
+      billingType: 'MONTHLY',
+      billingDays: 31,
+      freeMinutes: 100,
+      applicableFor: 'BOTH',
+      destinations: ['44', '4420'],
+      chargeType: 'UTILIZED_DAYS',
+      releaseIfNoBalance: true,
+      canBePurchased: false,
+      resellerCanResell: true,
+      priority: 2,
+      minimumDays: 7,
+      activationPolicy: 'ALLOW_IF_INSUFFICIENT',
+      advanceRenewHours: 24,
+      discounts: [
+        { fromActivation: 2, amount: '1.5' },
+        { fromActivation: 3, amount: '2' },
+      ],
+      startDate: '2026-01-01T00:00:00.000Z',
+      endDate: '2099-01-01T00:00:00.000Z',
+      owner: { id: admin.id },
+      source: null,
     });
     const minimal = await create(admin.token, { name: 'Plain', price: '5' });
     expect(minimal).toMatchObject({
-      status: 'ACTIVE', setupFee: '0', commissionRate: '0', billingType: 'RECURRING', billingDays: 30, freeMinutes: 0, applicableFor: 'OUTBOUND',
-      destinations: [], chargeType: 'FULL', releaseIfNoBalance: false, canBePurchased: true, resellerCanResell: false, priority: 1,
-      minimumDays: 0, activationPolicy: 'DENY_IF_INSUFFICIENT', advanceRenewHours: 0, discounts: [], startDate: null, endDate: null,
+      status: 'ACTIVE',
+      setupFee: '0',
+      commissionRate: '0',
+      billingType: 'RECURRING',
+      billingDays: 30,
+      freeMinutes: 0,
+      applicableFor: 'OUTBOUND',
+      destinations: [],
+      chargeType: 'FULL',
+      releaseIfNoBalance: false,
+      canBePurchased: true,
+      resellerCanResell: false,
+      priority: 1,
+      minimumDays: 0,
+      activationPolicy: 'DENY_IF_INSUFFICIENT',
+      advanceRenewHours: 0,
+      discounts: [],
+      startDate: null,
+      endDate: null,
     });
   });
 
@@ -241,7 +330,12 @@ describe('packages', () => {
     const both = await create(admin.token, { name: 'O-both', canBePurchased: true, resellerCanResell: true });
     const disabled = await create(admin.token, { name: 'O-disabled', canBePurchased: true, resellerCanResell: true });
     await server.ok(SetPackageStatusDocument, { id: disabled.id, status: 'DISABLED' }, admin.token);
-    await create(admin.token, { name: 'O-future', canBePurchased: true, resellerCanResell: true, startDate: '2099-01-01T00:00:00Z' });
+    await create(admin.token, {
+      name: 'O-future',
+      canBePurchased: true,
+      resellerCanResell: true,
+      startDate: '2099-01-01T00:00:00Z',
+    });
     await create(admin.token, { name: 'O-past', canBePurchased: true, resellerCanResell: true, endDate: '2020-01-01T00:00:00Z' });
     await create(r2.token, { name: 'O-sibling', canBePurchased: true, resellerCanResell: true });
 
@@ -279,7 +373,13 @@ describe('opt-in chains', () => {
 
   beforeAll(async () => {
     p0 = await create(admin.token, {
-      name: 'UK100', price: '10', setupFee: '1', freeMinutes: 100, destinations: ['44'], resellerCanResell: true, canBePurchased: false,
+      name: 'UK100',
+      price: '10',
+      setupFee: '1',
+      freeMinutes: 100,
+      destinations: ['44'],
+      resellerCanResell: true,
+      canBePurchased: false,
       commissionRate: '10',
     });
   });
@@ -289,12 +389,29 @@ describe('opt-in chains', () => {
     expect(errorCode(below)).toBe('PRICE_BELOW_COST');
     const belowSetup = await server.gql(OptInDocument, { input: { packageId: p0.id, price: '12', setupFee: '0.5' } }, r1.token);
     expect(errorCode(belowSetup)).toBe('PRICE_BELOW_COST');
-    p1 = (await server.ok(OptInDocument, { input: { packageId: p0.id, price: '12', setupFee: '1', resellerCanResell: true, commissionRate: '5' } }, r1.token)).optIn;
+    p1 = (
+      await server.ok(
+        OptInDocument,
+        { input: { packageId: p0.id, price: '12', setupFee: '1', resellerCanResell: true, commissionRate: '5' } },
+        r1.token,
+      )
+    ).optIn;
     expect(p1).toMatchObject({
-      name: 'UK100', price: '12', setupFee: '1', status: 'ACTIVE', canBePurchased: true, resellerCanResell: true, commissionRate: '5',
-      freeMinutes: 100, destinations: ['44'], owner: { id: r1.id }, source: { id: p0.id, price: '10', setupFee: '1' },
+      name: 'UK100',
+      price: '12',
+      setupFee: '1',
+      status: 'ACTIVE',
+      canBePurchased: true,
+      resellerCanResell: true,
+      commissionRate: '5',
+      freeMinutes: 100,
+      destinations: ['44'],
+      owner: { id: r1.id },
+      source: { id: p0.id, price: '10', setupFee: '1' },
     });
-    expect(errorCode(await server.gql(OptInDocument, { input: { packageId: p0.id, price: '13' } }, r1.token))).toBe('ALREADY_EXISTS');
+    expect(errorCode(await server.gql(OptInDocument, { input: { packageId: p0.id, price: '13' } }, r1.token))).toBe(
+      'ALREADY_EXISTS',
+    );
   });
 
   it("a COMMISSION sub-reseller opts into the clone at the source's prices only", async () => {
@@ -302,8 +419,15 @@ describe('opt-in chains', () => {
     expect(priced.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'price' });
     const fee = await server.gql(OptInDocument, { input: { packageId: p1.id, setupFee: '2' } }, sr.token);
     expect(fee.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'setupFee' });
-    p2 = (await server.ok(OptInDocument, { input: { packageId: p1.id, name: 'UK bundle', resellerCanResell: true } }, sr.token)).optIn;
-    expect(p2).toMatchObject({ name: 'UK bundle', price: '12', setupFee: '1', freeMinutes: 100, source: { id: p1.id, price: '12' } });
+    p2 = (await server.ok(OptInDocument, { input: { packageId: p1.id, name: 'UK bundle', resellerCanResell: true } }, sr.token))
+      .optIn;
+    expect(p2).toMatchObject({
+      name: 'UK bundle',
+      price: '12',
+      setupFee: '1',
+      freeMinutes: 100,
+      source: { id: p1.id, price: '12' },
+    });
     // A reseller never opts into its grandparent's package directly.
     expect(errorCode(await server.gql(OptInDocument, { input: { packageId: p0.id } }, sr.token))).toBe('NOT_FOUND');
   });
@@ -311,8 +435,17 @@ describe('opt-in chains', () => {
   it('a third level opts in with MARGIN, and inherited terms show through at every depth', async () => {
     p3 = (await server.ok(OptInDocument, { input: { packageId: p2.id, price: '20', setupFee: '3' } }, sr2.token)).optIn;
     expect(p3).toMatchObject({ price: '20', setupFee: '3', source: { id: p2.id, price: '12' } });
-    await server.ok(UpdatePackageDocument, { id: p0.id, input: { freeMinutes: 250, destinations: ['44', '33'], minimumDays: 3, chargeType: 'UTILIZED_MINUTES' } }, admin.token);
-    for (const [id, token] of [[p1.id, r1.token], [p2.id, sr.token], [p3.id, sr2.token], [p3.id, c3.token]]) {
+    await server.ok(
+      UpdatePackageDocument,
+      { id: p0.id, input: { freeMinutes: 250, destinations: ['44', '33'], minimumDays: 3, chargeType: 'UTILIZED_MINUTES' } },
+      admin.token,
+    );
+    for (const [id, token] of [
+      [p1.id, r1.token],
+      [p2.id, sr.token],
+      [p3.id, sr2.token],
+      [p3.id, c3.token],
+    ]) {
       const { package: pkg } = await server.ok(PackageDocument, { id }, token);
       expect(pkg).toMatchObject({ freeMinutes: 250, destinations: ['44', '33'], minimumDays: 3, chargeType: 'UTILIZED_MINUTES' });
     }
@@ -325,7 +458,11 @@ describe('opt-in chains', () => {
     expect(price.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'price' });
     const below = await server.gql(UpdatePackageDocument, { id: p3.id, input: { price: '11' } }, sr2.token);
     expect(errorCode(below)).toBe('PRICE_BELOW_COST');
-    const renamed = await server.ok(UpdatePackageDocument, { id: p2.id, input: { name: 'Renamed', canBePurchased: false } }, sr.token);
+    const renamed = await server.ok(
+      UpdatePackageDocument,
+      { id: p2.id, input: { name: 'Renamed', canBePurchased: false } },
+      sr.token,
+    );
     expect(renamed.updatePackage).toMatchObject({ name: 'Renamed', canBePurchased: false, price: '12' });
   });
 
@@ -340,16 +477,24 @@ describe('opt-in chains', () => {
     expect(disabled).toMatchObject({ price: '20', status: 'DISABLED', statusReason: 'BELOW_COST' });
     // It no longer reaches SR2's customers, and cannot be turned back on until repriced.
     expect((await server.ok(OffersDocument, {}, c3.token)).offers.totalCount).toBe(0);
-    expect(errorCode(await server.gql(SetPackageStatusDocument, { id: p3.id, status: 'ACTIVE' }, sr2.token))).toBe('PRICE_BELOW_COST');
+    expect(errorCode(await server.gql(SetPackageStatusDocument, { id: p3.id, status: 'ACTIVE' }, sr2.token))).toBe(
+      'PRICE_BELOW_COST',
+    );
     await server.ok(UpdatePackageDocument, { id: p3.id, input: { price: '30' } }, sr2.token);
     expect((await server.ok(SetPackageStatusDocument, { id: p3.id, status: 'ACTIVE' }, sr2.token)).setPackageStatus).toEqual({
-      id: p3.id, status: 'ACTIVE', statusReason: null,
+      id: p3.id,
+      status: 'ACTIVE',
+      statusReason: null,
     });
     expect((await server.ok(OffersDocument, {}, c3.token)).offers.edges.map((e) => e.node.id)).toEqual([p3.id]);
 
     // The admin's own price rise disables R1's MARGIN clone too; SR's COMMISSION clone keeps following R1's.
     await server.ok(UpdatePackageDocument, { id: p0.id, input: { price: '26' } }, admin.token);
-    expect((await server.ok(PackageDocument, { id: p1.id }, r1.token)).package).toMatchObject({ price: '25', status: 'DISABLED', statusReason: 'BELOW_COST' });
+    expect((await server.ok(PackageDocument, { id: p1.id }, r1.token)).package).toMatchObject({
+      price: '25',
+      status: 'DISABLED',
+      statusReason: 'BELOW_COST',
+    });
     expect((await server.ok(PackageDocument, { id: p2.id }, sr.token)).package).toMatchObject({ price: '25' });
     await server.ok(UpdatePackageDocument, { id: p0.id, input: { price: '10' } }, admin.token);
     await server.ok(SetPackageStatusDocument, { id: p1.id, status: 'ACTIVE' }, r1.token);
@@ -364,7 +509,11 @@ describe('opt-in chains', () => {
     const probe = await server.gql(`query($id: ID!) { package(id: $id) { owner { balance } } }`, { id: p1.id }, c1.token);
     expect(errorCode(probe)).toBe('FORBIDDEN');
     expect(JSON.stringify(probe.data)).not.toMatch(/"balance"/);
-    const creditProbe = await server.gql(`query($id: ID!) { package(id: $id) { owner { ownedPackages { totalCount } } } }`, { id: p1.id }, c1.token);
+    const creditProbe = await server.gql(
+      `query($id: ID!) { package(id: $id) { owner { ownedPackages { totalCount } } } }`,
+      { id: p1.id },
+      c1.token,
+    );
     expect(errorCode(creditProbe)).toBe('FORBIDDEN');
     // A sub-reseller sees its parent's clone but not what its parent pays.
     expect((await server.ok(PackageDocument, { id: p1.id }, sr.token)).package).toMatchObject({ price: '25', source: null });
@@ -404,7 +553,11 @@ describe('opt-in chains', () => {
   it('archived packages are read-only', async () => {
     const pkg = await create(admin.token, { name: 'Old' });
     await server.ok(SetPackageStatusDocument, { id: pkg.id, status: 'ARCHIVED' }, admin.token);
-    expect(errorCode(await server.gql(UpdatePackageDocument, { id: pkg.id, input: { name: 'New' } }, admin.token))).toBe('INVALID_STATE');
-    expect(errorCode(await server.gql(SetPackageStatusDocument, { id: pkg.id, status: 'ACTIVE' }, admin.token))).toBe('INVALID_STATE');
+    expect(errorCode(await server.gql(UpdatePackageDocument, { id: pkg.id, input: { name: 'New' } }, admin.token))).toBe(
+      'INVALID_STATE',
+    );
+    expect(errorCode(await server.gql(SetPackageStatusDocument, { id: pkg.id, status: 'ACTIVE' }, admin.token))).toBe(
+      'INVALID_STATE',
+    );
   });
 });

@@ -10,9 +10,19 @@ const inCI = process.env.CI === 'true';
 const haveChromium = existsSync(CHROMIUM);
 const shots = (name: string) => fileURLToPath(new URL(`../docs/img/${name}`, import.meta.url));
 // Not one request may leave the machine: the console and the IDE must work on a closed network.
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
-if (!haveChromium && !inCI) console.warn(`console.browser.test: skipped, ${CHROMIUM} is missing (apt-get install -y chromium); CI fails instead`);
+if (!haveChromium && !inCI)
+  console.warn(`console.browser.test: skipped, ${CHROMIUM} is missing (apt-get install -y chromium); CI fails instead`);
 
 async function gql<T = any>(server: TestServer, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
   return server.ok<T>(query, variables, token);
@@ -36,7 +46,9 @@ describe('console and IDE routes', () => {
     const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Trellis GraphQL IDE');
-    const api = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: '*/*', 'apollo-require-preflight': 'true' } });
+    const api = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: '*/*', 'apollo-require-preflight': 'true' },
+    });
     expect(await api.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
@@ -63,21 +75,62 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     admin = await createPlatform(server);
     reseller = { id: '', email: `${unique('ops')}@acme.example`, password: 'vine-trellis-ledger-42' };
     reseller.id = (
-      await gql(server, 'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }', {
-        input: { kind: 'RESELLER', name: 'Acme Telecom', email: reseller.email, password: reseller.password, resellerModel: 'MARGIN' },
-      }, admin.token)
+      await gql(
+        server,
+        'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }',
+        {
+          input: {
+            kind: 'RESELLER',
+            name: 'Acme Telecom',
+            email: reseller.email,
+            password: reseller.password,
+            resellerModel: 'MARGIN',
+          },
+        },
+        admin.token,
+      )
     ).createAccount.id;
-    const token = (await gql(server, 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', { e: reseller.email, p: reseller.password })).login.token;
+    const token = (
+      await gql(server, 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', {
+        e: reseller.email,
+        p: reseller.password,
+      })
+    ).login.token;
     customer = (
-      await gql(server, 'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }', {
-        input: { parentId: reseller.id, kind: 'CUSTOMER', name: "Bob's Bakery", billingMode: 'PREPAID', lowBalanceThreshold: '10' },
-      }, token)
+      await gql(
+        server,
+        'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }',
+        {
+          input: {
+            parentId: reseller.id,
+            kind: 'CUSTOMER',
+            name: "Bob's Bakery",
+            billingMode: 'PREPAID',
+            lowBalanceThreshold: '10',
+          },
+        },
+        token,
+      )
     ).createAccount;
-    await gql(server, 'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }', {
-      input: { parentId: reseller.id, kind: 'CUSTOMER', name: 'Corner Café', billingMode: 'POSTPAID', creditLimit: '50' },
-    }, token);
-    for (const [amount, description] of [['25.5', 'card payment'], ['40', 'wire transfer'], ['12.25', 'card payment']]) {
-      await gql(server, 'mutation($input: BalanceChangeInput!) { topUp(input: $input) { id } }', { input: { accountId: customer.id, amount, description } }, token);
+    await gql(
+      server,
+      'mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }',
+      {
+        input: { parentId: reseller.id, kind: 'CUSTOMER', name: 'Corner Café', billingMode: 'POSTPAID', creditLimit: '50' },
+      },
+      token,
+    );
+    for (const [amount, description] of [
+      ['25.5', 'card payment'],
+      ['40', 'wire transfer'],
+      ['12.25', 'card payment'],
+    ]) {
+      await gql(
+        server,
+        'mutation($input: BalanceChangeInput!) { topUp(input: $input) { id } }',
+        { input: { accountId: customer.id, amount, description } },
+        token,
+      );
     }
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -97,7 +150,10 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` },
-      body: JSON.stringify({ query: 'mutation($input: BalanceChangeInput!) { topUp(input: $input) { balanceAfter } }', variables: { input: { accountId, amount, description } } }),
+      body: JSON.stringify({
+        query: 'mutation($input: BalanceChangeInput!) { topUp(input: $input) { balanceAfter } }',
+        variables: { input: { accountId, amount, description } },
+      }),
     });
     expect((await res.json()).errors).toBeUndefined();
   }
@@ -119,7 +175,9 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     await topUpFromElsewhere(reseller.id, '42.5');
     await expect.poll(() => balance.textContent(), { timeout: 10_000 }).toBe('42.50 USD');
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
-    await expect.poll(() => page.locator(`[data-account="${customer.id}"][data-field="balance"]`).textContent()).toBe('77.75 USD');
+    await expect
+      .poll(() => page.locator(`[data-account="${customer.id}"][data-field="balance"]`).textContent())
+      .toBe('77.75 USD');
     await page.waitForTimeout(2500); // the highlight of the changed balance fades
     await page.screenshot({ path: shots('console-tree.png') });
   });
@@ -133,7 +191,10 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` },
-      body: JSON.stringify({ query: 'mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id } }', variables: { input: { accountId: customer.id, amount: '-72.75', description: 'equipment' } } }),
+      body: JSON.stringify({
+        query: 'mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id } }',
+        variables: { input: { accountId: customer.id, amount: '-72.75', description: 'equipment' } },
+      }),
     });
     expect((await res.json()).errors).toBeUndefined();
     await expect.poll(() => page.locator('table.list tbody tr').count(), { timeout: 10_000 }).toBe(4);

@@ -24,36 +24,67 @@ const ADDRESS = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.ra
 
 /** A login over plain HTTP from `from`. */
 function login(email: string, password: string, target = server, from = ADDRESS) {
-  const body = JSON.stringify({ query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }', variables: { e: email, p: password } });
-  return new Promise<{ status: number; retryAfter: string | undefined; token?: string; error?: Record<string, unknown> }>((resolve, reject) => {
-    const req = request(`${target.url}/graphql`, { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        const parsed = JSON.parse(text) as { data?: { login: { token: string } } | null; errors?: { extensions: Record<string, unknown> }[] };
-        resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined, token: parsed.data?.login.token, error: parsed.errors?.[0]?.extensions });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
+  const body = JSON.stringify({
+    query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }',
+    variables: { e: email, p: password },
   });
+  return new Promise<{ status: number; retryAfter: string | undefined; token?: string; error?: Record<string, unknown> }>(
+    (resolve, reject) => {
+      const req = request(
+        `${target.url}/graphql`,
+        { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => {
+            const parsed = JSON.parse(text) as {
+              data?: { login: { token: string } } | null;
+              errors?: { extensions: Record<string, unknown> }[];
+            };
+            resolve({
+              status: res.statusCode!,
+              retryAfter: res.headers['retry-after'] as string | undefined,
+              token: parsed.data?.login.token,
+              error: parsed.errors?.[0]?.extensions,
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    },
+  );
 }
 
 /** A customer under R1 that can log in. */
 async function loginAccount(parentToken = tree.r1.token) {
   const email = `${unique('login')}@example.test`;
-  const { createAccount } = await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'Login', email, password: PASSWORD } }, parentToken);
+  const { createAccount } = await server.ok(
+    CreateAccountDocument,
+    { input: { kind: 'CUSTOMER', name: 'Login', email, password: PASSWORD } },
+    parentToken,
+  );
   const { token } = await login(email, PASSWORD);
   return { id: createAccount.id as string, email, token: token! };
 }
 
 async function key(token: string, scopes: string[]) {
-  const { createApiKey } = await server.ok('mutation($s: [ApiKeyScope!]) { createApiKey(name: "k", scopes: $s) { secret apiKey { id scopes } } }', { s: scopes }, token);
+  const { createApiKey } = await server.ok(
+    'mutation($s: [ApiKeyScope!]) { createApiKey(name: "k", scopes: $s) { secret apiKey { id scopes } } }',
+    { s: scopes },
+    token,
+  );
   return createApiKey as { secret: string; apiKey: { id: string; scopes: string[] } };
 }
 
 const call = (accountId: string, extra: Record<string, unknown> = {}) => ({
-  accountId, callId: unique('call'), destination: '447700900123', direction: 'OUTBOUND', durationSeconds: 60, startedAt: new Date().toISOString(), ...extra,
+  accountId,
+  callId: unique('call'),
+  destination: '447700900123',
+  direction: 'OUTBOUND',
+  durationSeconds: 60,
+  startedAt: new Date().toISOString(),
+  ...extra,
 });
 const RATE = 'mutation($input: CallInput!) { rateCall(input: $input) { id } }';
 
@@ -61,14 +92,26 @@ describe('API key scopes', () => {
   it('a key is FULL unless told otherwise, and shows its scopes', async () => {
     const full = await key(tree.r1.token, []).catch(() => null);
     expect(full).toBeNull();
-    const { createApiKey } = await server.ok('mutation { createApiKey(name: "default") { apiKey { scopes } } }', {}, tree.r1.token);
+    const { createApiKey } = await server.ok(
+      'mutation { createApiKey(name: "default") { apiKey { scopes } } }',
+      {},
+      tree.r1.token,
+    );
     expect(createApiKey.apiKey.scopes).toEqual(['FULL']);
   });
 
   it('READ_ONLY reads and subscribes, and changes nothing', async () => {
     const { secret } = await key(tree.r1.token, ['READ_ONLY']);
     expect((await server.ok(MeDocument, {}, secret)).me.id).toBe(tree.r1.id);
-    expect(errorCode(await server.gql('mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: tree.c1.id }, secret))).toBe('FORBIDDEN');
+    expect(
+      errorCode(
+        await server.gql(
+          'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }',
+          { id: tree.c1.id },
+          secret,
+        ),
+      ),
+    ).toBe('FORBIDDEN');
     const watch = await listen(server.url, secret, BALANCE);
     await topUp(server, tree.r1.token, tree.c1.id, '1');
     await until(() => watch.received.length === 1);
@@ -76,27 +119,63 @@ describe('API key scopes', () => {
   });
 
   it('RATING rates and authorizes calls for the root, and does nothing else', async () => {
-    const g = (await server.ok('mutation { createRateGroup(input: { name: "switch", rates: [{ prefix: "44", ratePerMinute: "0.01" }] }) { id } }', {}, tree.admin.token)).createRateGroup.id;
+    const g = (
+      await server.ok(
+        'mutation { createRateGroup(input: { name: "switch", rates: [{ prefix: "44", ratePerMinute: "0.01" }] }) { id } }',
+        {},
+        tree.admin.token,
+      )
+    ).createRateGroup.id;
     await server.ok(UpdateAccountDocument, { id: tree.r2.id, input: { rateGroupId: g } }, tree.admin.token);
     const { secret } = await key(tree.admin.token, ['RATING']);
     const rated = await server.gql(RATE, { input: call(tree.r2.id) }, secret);
     expect(rated.errors).toBeUndefined();
-    const asked = await server.ok('query($id: ID!) { authorizeCall(accountId: $id, destination: "447700900123", direction: OUTBOUND) { allowed reason } }', { id: tree.r2.id }, secret);
+    const asked = await server.ok(
+      'query($id: ID!) { authorizeCall(accountId: $id, destination: "447700900123", direction: OUTBOUND) { allowed reason } }',
+      { id: tree.r2.id },
+      secret,
+    );
     expect(asked.authorizeCall).toEqual({ allowed: false, reason: 'INSUFFICIENT_FUNDS' });
     expect(errorCode(await server.gql('{ accounts { totalCount } }', {}, secret))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql('mutation($id: ID!) { adjustBalance(input: { accountId: $id, amount: "5" }) { id } }', { id: tree.r2.id }, secret))).toBe('FORBIDDEN');
+    expect(
+      errorCode(
+        await server.gql(
+          'mutation($id: ID!) { adjustBalance(input: { accountId: $id, amount: "5" }) { id } }',
+          { id: tree.r2.id },
+          secret,
+        ),
+      ),
+    ).toBe('FORBIDDEN');
     // Even mixed into a rating request, another field refuses the whole operation.
-    expect(errorCode(await server.gql(`mutation($input: CallInput!) { rateCall(input: $input) { id } topUp(input: { accountId: "${tree.r2.id}", amount: "1" }) { id } }`, { input: call(tree.r2.id) }, secret))).toBe('FORBIDDEN');
+    expect(
+      errorCode(
+        await server.gql(
+          `mutation($input: CallInput!) { rateCall(input: $input) { id } topUp(input: { accountId: "${tree.r2.id}", amount: "1" }) { id } }`,
+          { input: call(tree.r2.id) },
+          secret,
+        ),
+      ),
+    ).toBe('FORBIDDEN');
   });
 
   it('a FULL key cannot mint or revoke keys, nor change a password or an email', async () => {
     const { secret, apiKey } = await key(tree.r1.token, ['FULL']);
     expect(errorCode(await server.gql('mutation { createApiKey(name: "minted") { secret } }', {}, secret))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: apiKey.id }, secret))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { password: PASSWORD } }, secret))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { email: `${unique('e')}@example.test` } }, secret))).toBe('FORBIDDEN');
+    expect(errorCode(await server.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: apiKey.id }, secret))).toBe(
+      'FORBIDDEN',
+    );
+    expect(errorCode(await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { password: PASSWORD } }, secret))).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      errorCode(
+        await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { email: `${unique('e')}@example.test` } }, secret),
+      ),
+    ).toBe('FORBIDDEN');
     // What its creator may do otherwise, it may.
-    expect(errorCode(await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { name: 'Renamed by key' } }, secret))).toBeUndefined();
+    expect(
+      errorCode(await server.gql(UpdateAccountDocument, { id: tree.c1.id, input: { name: 'Renamed by key' } }, secret)),
+    ).toBeUndefined();
   });
 });
 
@@ -115,7 +194,11 @@ describe('rating is a platform operation (DOMAIN.md 5)', () => {
     ['more than 5 minutes ahead', 6 * 60_000],
     ['in year 9999', Date.UTC(9999, 0, 1) - Date.now()],
   ])('refuses a call started %s', async (_label, offset) => {
-    const result = await server.gql(RATE, { input: call(tree.r2.id, { startedAt: new Date(Date.now() + offset).toISOString() }) }, tree.admin.token);
+    const result = await server.gql(
+      RATE,
+      { input: call(tree.r2.id, { startedAt: new Date(Date.now() + offset).toISOString() }) },
+      tree.admin.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input[0].startedAt' });
   });
 });
@@ -126,21 +209,34 @@ describe('passwords', () => {
     ['a well-known password', 'password123'],
     ['another well-known one, in capitals', 'QWERTYUIOP'],
   ])('refuses one %s', async (_label, password) => {
-    const result = await server.gql(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'P', email: `${unique('p')}@example.test`, password } }, tree.r1.token);
+    const result = await server.gql(
+      CreateAccountDocument,
+      { input: { kind: 'CUSTOMER', name: 'P', email: `${unique('p')}@example.test`, password } },
+      tree.r1.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'password' });
   });
 
   it('refuses the email as the password', async () => {
     const email = `${unique('same')}@example.test`;
-    const result = await server.gql(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'P', email, password: email } }, tree.r1.token);
+    const result = await server.gql(
+      CreateAccountDocument,
+      { input: { kind: 'CUSTOMER', name: 'P', email, password: email } },
+      tree.r1.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'password' });
   });
 
-  it('changing one\'s own password needs the current one, and ends every token issued before', async () => {
+  it("changing one's own password needs the current one, and ends every token issued before", async () => {
     const me = await loginAccount();
     const change = (input: Record<string, unknown>) => server.gql(UpdateAccountDocument, { id: me.id, input }, me.token);
-    expect((await change({ password: 'a brand new passphrase' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'currentPassword' });
-    expect((await change({ password: 'a brand new passphrase', currentPassword: 'not my password' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'currentPassword' });
+    expect((await change({ password: 'a brand new passphrase' })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'currentPassword',
+    });
+    expect(
+      (await change({ password: 'a brand new passphrase', currentPassword: 'not my password' })).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'currentPassword' });
     expect(errorCode(await server.gql(MeDocument, {}, me.token))).toBeUndefined();
     expect((await change({ password: 'a brand new passphrase', currentPassword: PASSWORD })).errors).toBeUndefined();
     expect(errorCode(await server.gql(MeDocument, {}, me.token))).toBe('UNAUTHENTICATED');
@@ -160,7 +256,11 @@ describe('credentials end at once', () => {
   it('a suspension ends the tokens of the account and of its subtree, for good: reactivation needs a new login', async () => {
     const reseller = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
     const email = `${unique('sub')}@example.test`;
-    await server.ok(CreateAccountDocument, { input: { kind: 'CUSTOMER', name: 'Sub', email, password: PASSWORD } }, reseller.token);
+    await server.ok(
+      CreateAccountDocument,
+      { input: { kind: 'CUSTOMER', name: 'Sub', email, password: PASSWORD } },
+      reseller.token,
+    );
     const below = await login(email, PASSWORD);
     await server.ok(UpdateAccountDocument, { id: reseller.id, input: { status: 'SUSPENDED' } }, tree.admin.token);
     expect(errorCode(await server.gql(MeDocument, {}, reseller.token))).toBe('UNAUTHENTICATED');
@@ -189,7 +289,11 @@ describe('credentials end at once', () => {
     await until(() => byKey.errors.length === 1);
     expect(byKey.errors[0][0].extensions.code).toBe('UNAUTHENTICATED');
     expect(byToken.errors).toEqual([]);
-    await server.ok(UpdateAccountDocument, { id: owner.id, input: { password: 'another long passphrase', currentPassword: PASSWORD } }, owner.token);
+    await server.ok(
+      UpdateAccountDocument,
+      { id: owner.id, input: { password: 'another long passphrase', currentPassword: PASSWORD } },
+      owner.token,
+    );
     await until(() => byToken.errors.length === 1);
     expect(byToken.errors[0][0].extensions.code).toBe('UNAUTHENTICATED');
     await topUp(server, tree.r1.token, owner.id, '2');
@@ -248,7 +352,8 @@ describe('login throttling', () => {
     const me = await loginAccount();
     const change = (currentPassword: string) =>
       server.gql(UpdateAccountDocument, { id: me.id, input: { password: 'a brand new passphrase', currentPassword } }, me.token);
-    for (let i = 0; i < 10; i++) expect((await change(`guess number ${i}`)).errors?.[0]?.extensions?.field).toBe('currentPassword');
+    for (let i = 0; i < 10; i++)
+      expect((await change(`guess number ${i}`)).errors?.[0]?.extensions?.field).toBe('currentPassword');
     expect((await change(PASSWORD)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
     expect(errorCode(await server.gql(MeDocument, {}, me.token))).toBeUndefined();
   });
@@ -265,12 +370,18 @@ describe('login throttling', () => {
     const strict = await startServer({ loginFailuresPerAddress: 5 });
     const guesser = ADDRESS.replace(/\.\d+$/, '.1');
     try {
-      for (let i = 0; i < 5; i++) expect((await login(`${unique('nobody')}@example.test`, 'whatever it is', strict, guesser)).error?.code).toBe('UNAUTHENTICATED');
+      for (let i = 0; i < 5; i++)
+        expect((await login(`${unique('nobody')}@example.test`, 'whatever it is', strict, guesser)).error?.code).toBe(
+          'UNAUTHENTICATED',
+        );
       const blocked = await login(`${unique('nobody')}@example.test`, 'whatever it is', strict, guesser);
       expect(blocked.status).toBe(429);
       expect(blocked.error?.code).toBe('RATE_LIMITED');
       // Another address is not held back.
-      expect((await login(`${unique('nobody')}@example.test`, 'whatever it is', strict, ADDRESS.replace(/\.\d+$/, '.254'))).error?.code).toBe('UNAUTHENTICATED');
+      expect(
+        (await login(`${unique('nobody')}@example.test`, 'whatever it is', strict, ADDRESS.replace(/\.\d+$/, '.254'))).error
+          ?.code,
+      ).toBe('UNAUTHENTICATED');
     } finally {
       await strict.close();
     }
@@ -305,7 +416,9 @@ describe('request budgets', () => {
       const refused = await ask(t.r1.token);
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('RATE_LIMITED');
+      expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe(
+        'RATE_LIMITED',
+      );
       expect((await ask(t.r2.token)).status).toBe(200);
       // The same budget on graphql-ws: the operation is refused, the socket stays.
       const watch = await listen(tight.url, t.r1.token, BALANCE);

@@ -14,10 +14,16 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { createSchema } from '../src/graphql/schema.js';
-import { AssignPackageDocument, CreateApiKeyDocument, CreateRateGroupDocument, RateCallDocument, UpdateAccountDocument } from './generated/graphql.js';
+import {
+  AssignPackageDocument,
+  CreateApiKeyDocument,
+  CreateRateGroupDocument,
+  RateCallDocument,
+  UpdateAccountDocument,
+} from './generated/graphql.js';
 import { sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
-import { addAccount, buildTree, topUp } from './support/tree.js';
+import { buildTree, topUp } from './support/tree.js';
 
 /**
  * Generated from the schema: every query and mutation that takes an id is called, as a sibling reseller and
@@ -35,21 +41,63 @@ beforeAll(async () => {
   tree = await buildTree(server);
   // The victim subtree: R2 and its customer C2, with one of everything.
   const { r2, c2, admin } = tree;
-  const g = (await server.ok(CreateRateGroupDocument, { input: { name: 'victim', rates: [{ prefix: '44', ratePerMinute: '0.1' }] } }, r2.token)).createRateGroup.id;
+  const g = (
+    await server.ok(
+      CreateRateGroupDocument,
+      { input: { name: 'victim', rates: [{ prefix: '44', ratePerMinute: '0.1' }] } },
+      r2.token,
+    )
+  ).createRateGroup.id;
   await server.ok(UpdateAccountDocument, { id: c2.id, input: { rateGroupId: g, lowBalanceThreshold: '50' } }, r2.token);
-  const adminGroup = (await server.ok(CreateRateGroupDocument, { input: { name: 'wholesale', rates: [{ prefix: '44', ratePerMinute: '0.05' }] } }, admin.token)).createRateGroup.id;
+  const adminGroup = (
+    await server.ok(
+      CreateRateGroupDocument,
+      { input: { name: 'wholesale', rates: [{ prefix: '44', ratePerMinute: '0.05' }] } },
+      admin.token,
+    )
+  ).createRateGroup.id;
   await server.ok(UpdateAccountDocument, { id: r2.id, input: { rateGroupId: adminGroup } }, admin.token);
   const p0 = await original(server, admin.token, { price: '1', freeMinutes: 5, destinations: ['44'] });
   const clone = await optIn(server, r2.token, p0, { price: '2' });
   await topUp(server, admin.token, r2.id, '100');
   await topUp(server, r2.token, c2.id, '60');
-  const sub = (await server.ok(AssignPackageDocument, { input: { accountId: c2.id, packageId: clone } }, r2.token)).assignPackage.id;
-  const call = (await server.ok(RateCallDocument, { input: { accountId: c2.id, callId: 'victim-call', destination: '447700900000', direction: 'OUTBOUND', durationSeconds: 30, startedAt: new Date().toISOString() } }, admin.token)).rateCall.id;
+  const sub = (await server.ok(AssignPackageDocument, { input: { accountId: c2.id, packageId: clone } }, r2.token)).assignPackage
+    .id;
+  const call = (
+    await server.ok(
+      RateCallDocument,
+      {
+        input: {
+          accountId: c2.id,
+          callId: 'victim-call',
+          destination: '447700900000',
+          direction: 'OUTBOUND',
+          durationSeconds: 30,
+          startedAt: new Date().toISOString(),
+        },
+      },
+      admin.token,
+    )
+  ).rateCall.id;
   const key = (await server.ok(CreateApiKeyDocument, { name: 'victim' }, c2.token)).createApiKey.apiKey.id;
-  await server.ok('mutation($id: ID!) { adjustBalance(input: { accountId: $id, amount: "-59" }) { id } }', { id: c2.id }, r2.token);
+  await server.ok(
+    'mutation($id: ID!) { adjustBalance(input: { accountId: $id, amount: "-59" }) { id } }',
+    { id: c2.id },
+    r2.token,
+  );
   const [ledger] = await sql<{ id: string }>(server, 'select id from ledger_entries where account_id = ? limit 1', [c2.id]);
   const [alert] = await sql<{ id: string }>(server, 'select id from alerts where account_id = ? limit 1', [c2.id]);
-  Object.assign(victim, { account: c2.id, reseller: r2.id, package: clone, rateGroup: g, subscription: sub, call, apiKey: key, ledger: ledger.id, alert: alert.id });
+  Object.assign(victim, {
+    account: c2.id,
+    reseller: r2.id,
+    package: clone,
+    rateGroup: g,
+    subscription: sub,
+    call,
+    apiKey: key,
+    ledger: ledger.id,
+    alert: alert.id,
+  });
 });
 afterAll(() => server.close());
 
@@ -59,9 +107,15 @@ function idFor(operation: string, arg: string): string {
   if (arg === 'rateGroupId') return victim.rateGroup;
   if (arg === 'accountId' || arg === 'parentId') return victim.account;
   const byOperation: Record<string, string> = {
-    updateAccount: victim.account, deleteAccount: victim.account, account: victim.account,
-    package: victim.package, updatePackage: victim.package, setPackageStatus: victim.package,
-    packageSubscription: victim.subscription, terminateSubscription: victim.subscription, revokeApiKey: victim.apiKey,
+    updateAccount: victim.account,
+    deleteAccount: victim.account,
+    account: victim.account,
+    package: victim.package,
+    updatePackage: victim.package,
+    setPackageStatus: victim.package,
+    packageSubscription: victim.subscription,
+    terminateSubscription: victim.subscription,
+    revokeApiKey: victim.apiKey,
   };
   return byOperation[operation] ?? victim.account;
 }
@@ -80,12 +134,18 @@ function literal(operation: string, name: string, type: GraphQLInputType, depth 
   }
   if (isScalarType(named)) {
     switch (named.name) {
-      case 'ID': return JSON.stringify(idFor(operation, name));
-      case 'Int': return name === 'first' ? '5' : '60';
-      case 'Boolean': return 'true';
-      case 'Money': return '"1"';
-      case 'DateTime': return JSON.stringify(name === 'from' ? '2000-01-01T00:00:00Z' : new Date().toISOString());
-      default: return JSON.stringify(name === 'destination' ? '447700900000' : name === 'prefix' ? '44' : `x-${name}`);
+      case 'ID':
+        return JSON.stringify(idFor(operation, name));
+      case 'Int':
+        return name === 'first' ? '5' : '60';
+      case 'Boolean':
+        return 'true';
+      case 'Money':
+        return '"1"';
+      case 'DateTime':
+        return JSON.stringify(name === 'from' ? '2000-01-01T00:00:00Z' : new Date().toISOString());
+      default:
+        return JSON.stringify(name === 'destination' ? '447700900000' : name === 'prefix' ? '44' : `x-${name}`);
     }
   }
   throw new Error(`no literal for ${String(named)}`);
@@ -111,7 +171,9 @@ function operations(kind: 'Query' | 'Mutation', every = false) {
   return Object.values(root.getFields())
     .filter((f) => every || f.args.some(takesId))
     .map((f) => {
-      const args = f.args.filter((a) => isNonNullType(a.type) || takesId(a)).map((a) => `${a.name}: ${literal(f.name, a.name, a.type)}`);
+      const args = f.args
+        .filter((a) => isNonNullType(a.type) || takesId(a))
+        .map((a) => `${a.name}: ${literal(f.name, a.name, a.type)}`);
       const text = `${kind === 'Query' ? 'query' : 'mutation'} { ${f.name}${args.length ? `(${args.join(', ')})` : ''} ${selection(f)} }`;
       return { name: f.name, text };
     });
@@ -138,7 +200,19 @@ async function fingerprint(): Promise<string> {
 describe('cross-tenant probes generated from the schema', () => {
   it('finds the operations that take ids', () => {
     const names = [...operations('Query'), ...operations('Mutation')].map((o) => o.name);
-    for (const expected of ['account', 'node', 'package', 'calls', 'earnings', 'updateAccount', 'topUp', 'optIn', 'terminateSubscription', 'rateCall', 'revokeApiKey']) {
+    for (const expected of [
+      'account',
+      'node',
+      'package',
+      'calls',
+      'earnings',
+      'updateAccount',
+      'topUp',
+      'optIn',
+      'terminateSubscription',
+      'rateCall',
+      'revokeApiKey',
+    ]) {
       expect(names).toContain(expected);
     }
   });
@@ -167,25 +241,33 @@ describe('cross-tenant probes generated from the schema', () => {
 describe('API key scopes, generated from the schema', () => {
   // Keys of the victim reseller itself: what the key's creator could do is exactly what the scope must hold back.
   const scoped = async (scope: string) =>
-    (await server.ok('mutation($s: [ApiKeyScope!]) { createApiKey(name: "scoped", scopes: $s) { secret } }', { s: [scope] }, tree.r2.token)).createApiKey.secret as string;
+    (
+      await server.ok(
+        'mutation($s: [ApiKeyScope!]) { createApiKey(name: "scoped", scopes: $s) { secret } }',
+        { s: [scope] },
+        tree.r2.token,
+      )
+    ).createApiKey.secret as string;
 
   it('READ_ONLY: every mutation is refused, every query answers, nothing changes', async () => {
     const secret = await scoped('READ_ONLY');
     const before = await fingerprint();
     const wrong: string[] = [];
     for (const op of operations('Mutation', true)) {
-      if (!(await server.gql(op.text, {}, secret)).errors?.some((e) => e.extensions?.code === 'FORBIDDEN')) wrong.push(`${op.name} was not refused`);
+      if (!(await server.gql(op.text, {}, secret)).errors?.some((e) => e.extensions?.code === 'FORBIDDEN'))
+        wrong.push(`${op.name} was not refused`);
     }
     for (const op of operations('Query', true)) {
       const codes = ((await server.gql(op.text, {}, secret)).errors ?? []).map((e) => e.extensions?.code);
-      if (codes.includes('FORBIDDEN') || codes.includes('INTERNAL_SERVER_ERROR')) wrong.push(`${op.name} answered ${codes.join(', ')}`);
+      if (codes.includes('FORBIDDEN') || codes.includes('INTERNAL_SERVER_ERROR'))
+        wrong.push(`${op.name} answered ${codes.join(', ')}`);
     }
     expect(wrong).toEqual([]);
     expect(await fingerprint()).toBe(before);
     expect(operations('Mutation', true).length).toBeGreaterThan(20);
   });
 
-  it('RATING: everything but rateCall, rateCalls and authorizeCall is refused, and a reseller\'s key rates nothing', async () => {
+  it("RATING: everything but rateCall, rateCalls and authorizeCall is refused, and a reseller's key rates nothing", async () => {
     const secret = await scoped('RATING');
     const before = await fingerprint();
     const wrong: string[] = [];

@@ -15,7 +15,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const BALANCE = 'subscription($id: ID) { balanceChanged(accountId: $id) { account { id } balance availableBalance delta kind at } }';
+const BALANCE =
+  'subscription($id: ID) { balanceChanged(accountId: $id) { account { id } balance availableBalance delta kind at } }';
 const ALERTS = 'subscription($id: ID) { alertRaised(accountId: $id) { id kind availableBalance threshold account { id } } }';
 
 describe('balanceChanged', () => {
@@ -36,7 +37,7 @@ describe('balanceChanged', () => {
     await Promise.all([mine, named, sibling, itself].map((s) => s.client.dispose()));
   });
 
-  it('refuses an account outside the subscriber\'s scope like a missing one', async () => {
+  it("refuses an account outside the subscriber's scope like a missing one", async () => {
     const refused = await listen(server.url, tree.r1.token, BALANCE, { id: tree.c2.id });
     const result = await until(() => refused.received[0] ?? refused.errors[0]);
     const errors = Array.isArray(result) ? result : result.errors;
@@ -49,7 +50,8 @@ describe('balanceChanged', () => {
     const watch = await listen(server.url, tree.r1.token, BALANCE, { id: c.id });
     const pkg = await original(server, tree.admin.token, { price: '1000', resellerCanResell: true });
     // A purchase refused for lack of funds at a higher level: nothing moved, nothing announced.
-    const clone = (await server.ok('mutation($id: ID!) { optIn(input: { packageId: $id }) { id } }', { id: pkg }, tree.r1.token)).optIn.id;
+    const clone = (await server.ok('mutation($id: ID!) { optIn(input: { packageId: $id }) { id } }', { id: pkg }, tree.r1.token))
+      .optIn.id;
     await topUp(server, tree.r1.token, c.id, '2000');
     const refused = await server.gql(PurchasePackageDocument, { input: { packageId: clone } }, c.token);
     expect(errorCode(refused)).toBe('INSUFFICIENT_FUNDS');
@@ -67,7 +69,9 @@ describe('cost of pushing an event', () => {
     await new Promise((r) => setTimeout(r, 100));
     const knex = server.app.db.orm.em.getConnection().getKnex();
     let n = 0;
-    const count = (q: { sql: string }) => { if (/^begin/i.test(q.sql)) n++; };
+    const count = (q: { sql: string }) => {
+      if (/^begin/i.test(q.sql)) n++;
+    };
     const before = watchers.map((w) => w.received.length);
     knex.on('query', count);
     try {
@@ -82,12 +86,22 @@ describe('cost of pushing an event', () => {
 
   it('costs no database work per subscriber when the event asks only for its own fields', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
-    const plain = await Promise.all(Array.from({ length: 5 }, () =>
-      listen(server.url, tree.r1.token, 'subscription($id: ID) { balanceChanged(accountId: $id) { balance availableBalance delta kind at } }', { id: c.id })));
+    const plain = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        listen(
+          server.url,
+          tree.r1.token,
+          'subscription($id: ID) { balanceChanged(accountId: $id) { balance availableBalance delta kind at } }',
+          { id: c.id },
+        ),
+      ),
+    );
     expect(await transactionsToDeliver(plain, c.id)).toBe(1);
     expect(plain[0].received.at(-1).balanceChanged).toMatchObject({ balance: '1', delta: '1', kind: 'TOPUP' });
     // Asking for the account reads it, in each subscriber's own scoped transaction.
-    const withAccount = await Promise.all(Array.from({ length: 5 }, () => listen(server.url, tree.r1.token, BALANCE, { id: c.id })));
+    const withAccount = await Promise.all(
+      Array.from({ length: 5 }, () => listen(server.url, tree.r1.token, BALANCE, { id: c.id })),
+    );
     expect(await transactionsToDeliver(withAccount, c.id)).toBe(1 + 5);
     expect(withAccount[0].received.at(-1).balanceChanged.account).toEqual({ id: c.id });
     await Promise.all([...plain, ...withAccount].map((s) => s.client.dispose()));
@@ -106,7 +120,10 @@ describe('an event asked for the same way by many subscribers', () => {
     const alerts = server.app.services.alerts;
     const convert = alerts.toBalanceEvent.bind(alerts);
     let resolutions = 0;
-    alerts.toBalanceEvent = (p) => { resolutions++; return convert(p); };
+    alerts.toBalanceEvent = (p) => {
+      resolutions++;
+      return convert(p);
+    };
     try {
       await topUp(server, tree.r1.token, c.id, '2.5');
       await until(() => same.slice(0, 4).every((w) => w.received.length === 1) && own.received.length === 1);
@@ -114,7 +131,9 @@ describe('an event asked for the same way by many subscribers', () => {
     } finally {
       alerts.toBalanceEvent = convert;
     }
-    expect(same.slice(0, 4).map((w) => w.received[0].balanceChanged)).toEqual(Array(4).fill({ balance: '2.5', delta: '2.5', kind: 'TOPUP' }));
+    expect(same.slice(0, 4).map((w) => w.received[0].balanceChanged)).toEqual(
+      Array(4).fill({ balance: '2.5', delta: '2.5', kind: 'TOPUP' }),
+    );
     expect(same[4].received.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['NOT_FOUND']);
     expect(own.received[0].balanceChanged).toMatchObject({ account: { id: c.id }, delta: '2.5' });
     // One shared resolution for the four, one for the subscriber that also reads the account.
@@ -133,7 +152,11 @@ describe('credentials of running subscriptions', () => {
       const byToken = await listen(watcher.url, t.r1.token, BALANCE);
       await topUp(watcher, t.r1.token, t.c1.id, '1');
       await until(() => byKey.received.length === 1 && byToken.received.length === 1);
-      await watcher.ok('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: (await watcher.ok('{ apiKeys { edges { node { id } } } }', {}, t.r1.token)).apiKeys.edges[0].node.id }, t.r1.token);
+      await watcher.ok(
+        'mutation($id: ID!) { revokeApiKey(id: $id) { id } }',
+        { id: (await watcher.ok('{ apiKeys { edges { node { id } } } }', {}, t.r1.token)).apiKeys.edges[0].node.id },
+        t.r1.token,
+      );
       await watcher.ok(UpdateAccountDocument, { id: t.r1.id, input: { status: 'SUSPENDED' } }, t.admin.token);
       await topUp(watcher, t.admin.token, t.r1.id, '1');
       await until(() => byKey.errors.length === 1 && byToken.errors.length === 1);
@@ -158,7 +181,11 @@ describe('alerts', () => {
     await adjust('5'); // 14: above again
     await adjust('-14'); // 0: crosses both
     await adjust('-1'); // -1: nothing new
-    const stored = await server.ok('query($id: ID) { alerts(accountId: $id) { totalCount edges { node { kind availableBalance threshold } } } }', { id: c.id }, tree.r1.token);
+    const stored = await server.ok(
+      'query($id: ID) { alerts(accountId: $id) { totalCount edges { node { kind availableBalance threshold } } } }',
+      { id: c.id },
+      tree.r1.token,
+    );
     expect(stored.alerts.edges.map((e: any) => e.node)).toEqual([
       { kind: 'CREDIT_EXHAUSTED', availableBalance: '0', threshold: null },
       { kind: 'LOW_BALANCE', availableBalance: '0', threshold: '10' },
@@ -174,9 +201,16 @@ describe('alerts', () => {
   it('counts credit: a postpaid account is exhausted when balance + credit limit reaches 0', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER', billingMode: 'POSTPAID', creditLimit: '5' });
     await server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount: '-4' } }, tree.r1.token);
-    expect((await server.ok('query($id: ID) { alerts(accountId: $id) { totalCount } }', { id: c.id }, tree.r1.token)).alerts.totalCount).toBe(0);
+    expect(
+      (await server.ok('query($id: ID) { alerts(accountId: $id) { totalCount } }', { id: c.id }, tree.r1.token)).alerts
+        .totalCount,
+    ).toBe(0);
     await server.ok(AdjustBalanceDocument, { input: { accountId: c.id, amount: '-1' } }, tree.r1.token);
-    const { alerts } = await server.ok('query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance } } } }', { id: c.id }, tree.r1.token);
+    const { alerts } = await server.ok(
+      'query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance } } } }',
+      { id: c.id },
+      tree.r1.token,
+    );
     expect(alerts.edges.map((e: any) => e.node)).toEqual([{ kind: 'CREDIT_EXHAUSTED', availableBalance: '0' }]);
     await server.ok(UpdateAccountDocument, { id: c.id, input: { name: 'x' } }, tree.r1.token);
   });
@@ -202,7 +236,14 @@ describe('across instances', () => {
 
 describe('a subscriber that falls behind', () => {
   const payload = (accountId: string, i: number): BalanceEventPayload => ({
-    type: 'balance', accountId, path: `/${accountId}/`, balance: String(i), available: String(i), delta: String(i), kind: 'TOPUP', at: new Date().toISOString(),
+    type: 'balance',
+    accountId,
+    path: `/${accountId}/`,
+    balance: String(i),
+    available: String(i),
+    delta: String(i),
+    kind: 'TOPUP',
+    at: new Date().toISOString(),
   });
 
   it('is ended with RATE_LIMITED once its queue is full; the instance keeps publishing to everyone else', async () => {

@@ -101,7 +101,9 @@ describe('CSV exports', () => {
     expect(res.status).toBe(200);
     expect(res.type).toContain('text/csv');
     const lines = res.text.trim().split('\r\n');
-    expect(lines[0]).toBe('id,number,kind,name,email,parent_id,status,currency,billing_mode,balance,credit_limit,available_balance,reseller_model,created_at');
+    expect(lines[0]).toBe(
+      'id,number,kind,name,email,parent_id,status,currency,billing_mode,balance,credit_limit,available_balance,reseller_model,created_at',
+    );
     const ids = lines.slice(1).map((l) => l.split(',')[0]);
     expect(new Set(ids)).toEqual(new Set([tree.r1.id, tree.sr1.id, tree.c11.id, tree.c1.id]));
     const c1 = lines.find((l) => l.startsWith(tree.c1.id))!;
@@ -112,7 +114,11 @@ describe('CSV exports', () => {
 
   it('ledger.csv lists one account in scope, oldest first', async () => {
     const res = await get(`/export/ledger.csv?accountId=${tree.c1.id}`, tree.r1.token);
-    const rows = res.text.trim().split('\r\n').slice(1).map((l) => l.split(','));
+    const rows = res.text
+      .trim()
+      .split('\r\n')
+      .slice(1)
+      .map((l) => l.split(','));
     expect(rows.map((r) => [r[3], r[4], r[5]])).toEqual([
       ['TOPUP', '12.5', '12.5'],
       ['TOPUP', '0.25', '12.75'],
@@ -133,7 +139,11 @@ describe('CSV exports', () => {
     const LINK = '-1+HYPERLINK("http://x")';
 
     it('every text cell starting with = + - @ is shown with a leading quote; money stays a plain number', async () => {
-      const dde = await addAccount(server, tree.r2.token, { kind: 'CUSTOMER', name: DDE, email: `+1+cmd-${Date.now()}@example.test` });
+      const dde = await addAccount(server, tree.r2.token, {
+        kind: 'CUSTOMER',
+        name: DDE,
+        email: `+1+cmd-${Date.now()}@example.test`,
+      });
       const link = await addAccount(server, tree.r2.token, { kind: 'CUSTOMER', name: LINK });
       await server.ok(UpdateAccountDocument, { id: link.id, input: { name: '@SUM(1+9)*cmd' } }, tree.r2.token);
       await server.ok(TopUpDocument, { input: { accountId: dde.id, amount: '20', description: DDE } }, tree.r2.token);
@@ -160,15 +170,34 @@ describe('CSV exports', () => {
 
     it('call ids are text, durations and costs are numbers', async () => {
       const { createRateGroup } = await server.ok(
-        CreateRateGroupDocument, { input: { name: 'export', rates: [{ prefix: '44', ratePerMinute: '0.6' }] } }, tree.admin.token,
+        CreateRateGroupDocument,
+        { input: { name: 'export', rates: [{ prefix: '44', ratePerMinute: '0.6' }] } },
+        tree.admin.token,
       );
       const c = await addAccount(server, tree.admin.token, { kind: 'CUSTOMER', name: 'Caller' });
       await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: createRateGroup.id } }, tree.admin.token);
-      await server.ok(RateCallDocument, {
-        input: { accountId: c.id, callId: LINK, destination: '441234', direction: 'OUTBOUND', durationSeconds: 90, startedAt: '2026-11-20T10:00:00.000Z' },
-      }, tree.admin.token);
+      await server.ok(
+        RateCallDocument,
+        {
+          input: {
+            accountId: c.id,
+            callId: LINK,
+            destination: '441234',
+            direction: 'OUTBOUND',
+            durationSeconds: 90,
+            startedAt: '2026-11-20T10:00:00.000Z',
+          },
+        },
+        tree.admin.token,
+      );
       const [call] = await records(`/export/calls.csv?accountId=${c.id}`, tree.admin.token);
-      expect(call).toMatchObject({ call_id: `'${LINK}`, destination: '441234', duration_seconds: '90', billed_seconds: '120', cost: '1.2' });
+      expect(call).toMatchObject({
+        call_id: `'${LINK}`,
+        destination: '441234',
+        duration_seconds: '90',
+        billed_seconds: '120',
+        cost: '1.2',
+      });
       const [entry] = await records(`/export/ledger.csv?accountId=${c.id}`, tree.admin.token);
       expect(entry).toMatchObject({ kind: 'USAGE', amount: '-1.2', balance_after: '-1.2' });
     });
@@ -200,11 +229,18 @@ describe('CSV exports', () => {
       const window = await records(`/export/ledger.csv?accountId=${big.id}&from=${from}&to=${to}`, tree.r2.token);
       expect(window.map((r) => r.id)).toEqual(all.slice(100, 200).map((r) => r.id));
       const topUps = await records(`/export/ledger.csv?accountId=${big.id}&kind=TOPUP&to=${to}`, tree.r2.token);
-      expect(topUps.map((r) => r.id)).toEqual(all.slice(0, 200).filter((r) => r.kind === 'TOPUP').map((r) => r.id));
+      expect(topUps.map((r) => r.id)).toEqual(
+        all
+          .slice(0, 200)
+          .filter((r) => r.kind === 'TOPUP')
+          .map((r) => r.id),
+      );
       expect(topUps).toHaveLength(66);
       // An offset other than Z names the same instant.
       const plus2 = new Date(Date.parse(from)).toISOString().replace('Z', '+00:00');
-      expect(await records(`/export/ledger.csv?accountId=${big.id}&from=${encodeURIComponent(plus2)}&to=${to}`, tree.r2.token)).toHaveLength(100);
+      expect(
+        await records(`/export/ledger.csv?accountId=${big.id}&from=${encodeURIComponent(plus2)}&to=${to}`, tree.r2.token),
+      ).toHaveLength(100);
 
       const customers = await records('/export/accounts.csv?kind=CUSTOMER', tree.r1.token);
       expect(new Set(customers.map((r) => r.id))).toEqual(new Set([tree.c11.id, tree.c1.id]));
@@ -232,7 +268,11 @@ describe('CSV exports', () => {
       // Out of scope is as missing as unknown.
       await refused(`/export/ledger.csv?accountId=${big.id}`, tree.r1.token, 404, 'NOT_FOUND');
       await refused('/export/calls.csv?accountId=acc_missing', tree.r1.token, 404, 'NOT_FOUND');
-      const { createApiKey } = await server.ok(`mutation { createApiKey(name: "switch", scopes: [RATING]) { secret } }`, {}, tree.admin.token);
+      const { createApiKey } = await server.ok(
+        `mutation { createApiKey(name: "switch", scopes: [RATING]) { secret } }`,
+        {},
+        tree.admin.token,
+      );
       await refused('/export/accounts.csv', createApiKey.secret, 403, 'FORBIDDEN');
     });
 
@@ -243,13 +283,17 @@ describe('CSV exports', () => {
       // A connection of its own (node:http, no agent): the bulk insert outlasts the server's keep-alive, and a
       // pooled socket it has just closed would fail the request.
       await new Promise<void>((resolve, reject) => {
-        const req = httpGet(`${server.url}/export/ledger.csv?accountId=${huge.id}`, { agent: false, headers: { authorization: `Bearer ${tree.r2.token}` } }, (res) => {
-          expect(res.statusCode).toBe(200);
-          res.once('data', () => {
-            req.destroy();
-            resolve();
-          });
-        });
+        const req = httpGet(
+          `${server.url}/export/ledger.csv?accountId=${huge.id}`,
+          { agent: false, headers: { authorization: `Bearer ${tree.r2.token}` } },
+          (res) => {
+            expect(res.statusCode).toBe(200);
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
         req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
       });
 
@@ -263,7 +307,10 @@ describe('CSV exports', () => {
       if (ENGINE === 'postgresql') {
         const pool = (server.app.db.orm.em.getConnection().getKnex().client as { pool: { numUsed(): number } }).pool;
         expect(pool.numUsed()).toBe(0);
-        const open = await sql<{ n: number }>(server, `select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`);
+        const open = await sql<{ n: number }>(
+          server,
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+        );
         expect(open[0].n).toBe(0);
       }
       // On PGlite, with its one connection, any export left open would hold this one up.

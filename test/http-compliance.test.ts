@@ -21,9 +21,13 @@ describe('GraphQL over HTTP (graphql-http serverAudits)', () => {
 describe('caching', () => {
   it('no response of the API may be stored by a browser or a shared cache', async () => {
     const post = await fetch(`${server.url}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
     });
-    const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
     const exported = await fetch(`${server.url}/export/accounts.csv`);
     expect([post.status, get.status]).toEqual([200, 200]);
     expect([post, get, exported].map((r) => r.headers.get('cache-control'))).toEqual(['no-store', 'no-store', 'no-store']);

@@ -36,18 +36,25 @@ describe('money inputs', () => {
   );
 
   it('refuses a JSON number in a variable', async () => {
-    const result = await server.gql(TopUpDocument, { input: { accountId: customer.id, amount: 5 as unknown as string } }, tree.r1.token);
-    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
-  });
-
-  it.each(['5', '5.5', '"1e3"', '"1.1234567"'])('refuses the literal %s with BAD_USER_INPUT naming the field', async (literal) => {
     const result = await server.gql(
-      `mutation { topUp(input: { accountId: "${customer.id}", amount: ${literal} }) { id } }`,
-      {},
+      TopUpDocument,
+      { input: { accountId: customer.id, amount: 5 as unknown as string } },
       tree.r1.token,
     );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
   });
+
+  it.each(['5', '5.5', '"1e3"', '"1.1234567"'])(
+    'refuses the literal %s with BAD_USER_INPUT naming the field',
+    async (literal) => {
+      const result = await server.gql(
+        `mutation { topUp(input: { accountId: "${customer.id}", amount: ${literal} }) { id } }`,
+        {},
+        tree.r1.token,
+      );
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
+    },
+  );
 
   it('accepts six decimals and negative values where allowed', async () => {
     const result = await server.ok(
@@ -68,7 +75,12 @@ describe('errors', () => {
     try {
       const res = await post({ query: '{ me { id } }' }, { 'x-request-id': 'req-mask-test' });
       expect(res.body.errors).toEqual([
-        { message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['me'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+        {
+          message: 'Internal server error',
+          locations: [{ line: 1, column: 3 }],
+          path: ['me'],
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
       ]);
       expect(JSON.stringify(res.body)).not.toContain('secret');
       expect(res.requestId).toBe('req-mask-test');
@@ -117,7 +129,9 @@ describe('limits', () => {
   });
 
   it('refuses queries whose cost exceeds the limit', async () => {
-    const res = await post({ query: '{ accounts(first: 500) { edges { node { children(first: 500) { edges { node { id name } } } } } } }' });
+    const res = await post({
+      query: '{ accounts(first: 500) { edges { node { children(first: 500) { edges { node { id name } } } } } } }',
+    });
     expect(res.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(res.body.errors[0].message).toMatch(/too expensive/);
   });
@@ -160,7 +174,11 @@ describe('production mode', () => {
 
 describe('DateTime inputs', () => {
   it.each(['0000-06-01T00:00:00Z', '+010000-01-01T00:00:00Z'])('refuses %s with BAD_USER_INPUT', async (at) => {
-    const result = await server.gql('query($id: ID!, $f: DateTime!) { earnings(accountId: $id, from: $f, to: "2030-01-01T00:00:00Z") { sales } }', { id: tree.r1.id, f: at }, tree.r1.token);
+    const result = await server.gql(
+      'query($id: ID!, $f: DateTime!) { earnings(accountId: $id, from: $f, to: "2030-01-01T00:00:00Z") { sales } }',
+      { id: tree.r1.id, f: at },
+      tree.r1.token,
+    );
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

@@ -24,7 +24,10 @@ async function post(body: unknown, token?: string, target = server) {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] },
+  };
 }
 
 const unexpected = (s: TestServer) => s.logs.filter((l) => /unexpected error|Unexpected error processing/.test(l));
@@ -37,13 +40,16 @@ describe('documents too large to be worth reading', () => {
     '20,000 unknown fields': `{ me { ${Array.from({ length: 20_000 }, (_, i) => `f${i}`).join(' ')} } }`,
   };
 
-  it.each(Object.keys(attacks))('refuses %s for its length before reading it, with one error and no internal failure', async (name) => {
-    const res = await post({ query: attacks[name] });
-    expect(res.status).toBe(400);
-    expect(res.body.errors).toHaveLength(1);
-    expect(res.body.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
-    expect(res.body.errors![0].message).toMatch(/longer than 100000 characters/);
-  });
+  it.each(Object.keys(attacks))(
+    'refuses %s for its length before reading it, with one error and no internal failure',
+    async (name) => {
+      const res = await post({ query: attacks[name] });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toHaveLength(1);
+      expect(res.body.errors![0].extensions?.code).toBe('BAD_USER_INPUT');
+      expect(res.body.errors![0].message).toMatch(/longer than 100000 characters/);
+    },
+  );
 
   it.each([
     ['too many tokens', `{ me { ${Array.from({ length: 2500 }, (_, i) => `f${i}`).join(' ')} } }`, /more than 2000 tokens/],
@@ -90,7 +96,9 @@ describe('documents too large to be worth reading', () => {
     // Z is spread directly and through 29 wrappers: 300 copies of "parent" in one selection set.
     const wrappers = Array.from({ length: 29 }, (_, i) => `fragment X${i} on Account { ...Z }`).join(' ');
     const spreads = Array.from({ length: 29 }, (_, i) => `...X${i}`).join(' ');
-    const res = await post({ query: `{ me { ...Z ${spreads} } } fragment Z on Account { ${'parent { id } '.repeat(10)} } ${wrappers}` });
+    const res = await post({
+      query: `{ me { ...Z ${spreads} } } fragment Z on Account { ${'parent { id } '.repeat(10)} } ${wrappers}`,
+    });
     expect(res.status).toBe(400);
     expect(res.body.errors![0].message).toMatch(/"parent" is selected 300 times/);
   });
@@ -109,9 +117,12 @@ describe('documents too large to be worth reading', () => {
   });
 
   it('names the field of each bad literal', async () => {
-    const res = await post({
-      query: `mutation { a: topUp(input: { accountId: "${tree.c1.id}", amount: 5 }) { id } b: topUp(input: { accountId: true, amount: "1" }) { id } }`,
-    }, tree.r1.token);
+    const res = await post(
+      {
+        query: `mutation { a: topUp(input: { accountId: "${tree.c1.id}", amount: 5 }) { id } b: topUp(input: { accountId: true, amount: "1" }) { id } }`,
+      },
+      tree.r1.token,
+    );
     expect(res.status).toBe(400);
     expect(res.body.errors!.map((e) => e.extensions?.field).sort()).toEqual(['accountId', 'amount']);
   });
@@ -175,7 +186,10 @@ describe('graphql-ws', () => {
       await first.acked;
       const errors: unknown[][] = [];
       const start = (client: typeof first.client) =>
-        client.subscribe({ query: 'subscription { balanceChanged { delta } }' }, { next: () => undefined, error: (e) => errors.push(e as unknown[]), complete: () => undefined });
+        client.subscribe(
+          { query: 'subscription { balanceChanged { delta } }' },
+          { next: () => undefined, error: (e) => errors.push(e as unknown[]), complete: () => undefined },
+        );
       start(first.client);
       start(first.client);
       start(first.client);
@@ -208,8 +222,10 @@ describe('graphql-ws', () => {
       const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
       // Stop reading, then ask for far more than the socket buffers hold: the schema, 200 times.
       (socket as unknown as { _socket: { pause(): void } })._socket.pause();
-      const introspection = '{ __schema { types { name description fields { name description args { name description } type { name kind ofType { name kind } } } } } }';
-      for (let i = 0; i < 200; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: introspection } }));
+      const introspection =
+        '{ __schema { types { name description fields { name description args { name description } type { name kind ofType { name kind } } } } } }';
+      for (let i = 0; i < 200; i++)
+        socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: introspection } }));
       await until(() => slow.logs.some((l) => l.includes('does not read')), 20_000);
       (socket as unknown as { _socket: { resume(): void } })._socket.resume();
       expect(await closed).toBe(1006);

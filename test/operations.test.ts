@@ -32,15 +32,33 @@ describe('configuration', () => {
 
   it('keeps every default, treats empty as unset, and reads a bare JWT_TTL as seconds', () => {
     const c = loadConfig(env({ PORT: '', JWT_TTL: '60' }));
-    expect(c).toMatchObject({ port: 4000, host: '0.0.0.0', dataDir: './data', jwtTtl: '60s', bodyLimitBytes: 1024 * 1024, corsOrigins: '*' });
-    expect(c).toMatchObject({ migrateOnStart: true, drainDelayMs: 0, metricsToken: undefined, renewalIntervalMs: 60_000, rateCacheMaxRates: 500_000 });
+    expect(c).toMatchObject({
+      port: 4000,
+      host: '0.0.0.0',
+      dataDir: './data',
+      jwtTtl: '60s',
+      bodyLimitBytes: 1024 * 1024,
+      corsOrigins: '*',
+    });
+    expect(c).toMatchObject({
+      migrateOnStart: true,
+      drainDelayMs: 0,
+      metricsToken: undefined,
+      renewalIntervalMs: 60_000,
+      rateCacheMaxRates: 500_000,
+    });
     expect(loadConfig(env({ JWT_TTL: '15m' })).jwtTtl).toBe('15m');
-    expect(loadConfig(env({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' })).corsOrigins).toEqual(['https://a.example', 'http://localhost:5173']);
+    expect(loadConfig(env({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' })).corsOrigins).toEqual([
+      'https://a.example',
+      'http://localhost:5173',
+    ]);
   });
 
   it('in production, refuses to start without JWT_SECRET, with the default admin password, or with CORS open to all', () => {
     expect(problemsOf({ NODE_ENV: 'production' }).map((p) => p.split(':')[0])).toEqual(['JWT_SECRET', 'ADMIN_PASSWORD']);
-    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), ADMIN_PASSWORD: 'admin' }).map((p) => p.split(':')[0])).toEqual(['ADMIN_PASSWORD']);
+    expect(
+      problemsOf({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), ADMIN_PASSWORD: 'admin' }).map((p) => p.split(':')[0]),
+    ).toEqual(['ADMIN_PASSWORD']);
     const ok = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), ADMIN_PASSWORD: 'a long password' };
     expect(problemsOf({ ...ok, CORS_ORIGINS: '*' }).map((p) => p.split(':')[0])).toEqual(['CORS_ORIGINS']);
     const c = loadConfig(env(ok));
@@ -53,7 +71,11 @@ describe('CORS', () => {
   const preflight = (url: string, origin: string) =>
     fetch(`${url}/graphql`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,authorization',
+      },
     });
 
   it('answers preflights from allowed origins before CSRF prevention, and only those', async () => {
@@ -78,7 +100,9 @@ describe('CORS', () => {
       expect(post.headers.get('access-control-allow-origin')).toBe('https://console.example');
       expect(post.headers.get('access-control-expose-headers')).toContain('x-request-id');
       // Apollo's CSRF prevention still refuses a simple GET without a preflight header.
-      const simple = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { origin: 'https://console.example' } });
+      const simple = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+        headers: { origin: 'https://console.example' },
+      });
       expect(simple.status).toBe(400);
     } finally {
       await server.close();
@@ -107,7 +131,10 @@ describe('health, metrics and access logs', () => {
       const live = await fetch(`${server.url}/livez`);
       expect([live.status, await live.json()]).toEqual([200, { status: 'ok' }]);
       const ready = await fetch(`${server.url}/readyz`);
-      expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { database: 'ok', role: 'ok', events: 'ok' } }]);
+      expect([ready.status, await ready.json()]).toEqual([
+        200,
+        { status: 'ready', checks: { database: 'ok', role: 'ok', events: 'ok' } },
+      ]);
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     } finally {
       await server.close();
@@ -126,41 +153,44 @@ describe('health, metrics and access logs', () => {
     await expect(fetch(`${server.url}/livez`)).rejects.toThrow();
   });
 
-  it.skipIf(ENGINE !== 'postgresql')('/readyz answers 503 and the log names the GRANT when the database user lacks the request role', async () => {
-    const role = unique('trellis_nogrant').replace(/-/g, '_');
-    const dbUrl = inject('databaseUrl');
-    const admin = new pg.Client({ connectionString: dbUrl });
-    await admin.connect();
-    // A user who can do everything the service does for itself, but was never granted the request role:
-    // what a deployment gets when another user ran the migrations.
-    await admin.query(`create role ${role} login bypassrls`);
-    await admin.query(`grant usage, create on schema public to ${role}`);
-    await admin.query(`grant all on all tables in schema public to ${role}`);
-    await admin.query(`grant all on all sequences in schema public to ${role}`);
-    const url = new URL(dbUrl);
-    url.username = role;
-    let server: Awaited<ReturnType<typeof startServer>> | undefined;
-    try {
-      server = await startServer({ databaseUrl: url.toString() });
-      const grant = `GRANT trellis_app TO ${role};`;
-      expect(server.logs.some((l) => JSON.parse(l).level === 50 && l.includes(grant))).toBe(true);
-      const ready = await fetch(`${server.url}/readyz`);
-      expect(ready.status).toBe(503);
-      const body = await ready.json();
-      expect(body.status).toBe('unavailable');
-      expect(body.checks.role).toContain(grant);
-      expect((await fetch(`${server.url}/livez`)).status).toBe(200);
+  it.skipIf(ENGINE !== 'postgresql')(
+    '/readyz answers 503 and the log names the GRANT when the database user lacks the request role',
+    async () => {
+      const role = unique('trellis_nogrant').replace(/-/g, '_');
+      const dbUrl = inject('databaseUrl');
+      const admin = new pg.Client({ connectionString: dbUrl });
+      await admin.connect();
+      // A user who can do everything the service does for itself, but was never granted the request role:
+      // what a deployment gets when another user ran the migrations.
+      await admin.query(`create role ${role} login bypassrls`);
+      await admin.query(`grant usage, create on schema public to ${role}`);
+      await admin.query(`grant all on all tables in schema public to ${role}`);
+      await admin.query(`grant all on all sequences in schema public to ${role}`);
+      const url = new URL(dbUrl);
+      url.username = role;
+      let server: Awaited<ReturnType<typeof startServer>> | undefined;
+      try {
+        server = await startServer({ databaseUrl: url.toString() });
+        const grant = `GRANT trellis_app TO ${role};`;
+        expect(server.logs.some((l) => JSON.parse(l).level === 50 && l.includes(grant))).toBe(true);
+        const ready = await fetch(`${server.url}/readyz`);
+        expect(ready.status).toBe(503);
+        const body = await ready.json();
+        expect(body.status).toBe('unavailable');
+        expect(body.checks.role).toContain(grant);
+        expect((await fetch(`${server.url}/livez`)).status).toBe(200);
 
-      await admin.query(grant);
-      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
-      expect(server.logs.some((l) => JSON.parse(l).msg === 'ready again')).toBe(true);
-    } finally {
-      await server?.close();
-      await admin.query(`drop owned by ${role}`);
-      await admin.query(`drop role ${role}`);
-      await admin.end();
-    }
-  });
+        await admin.query(grant);
+        expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+        expect(server.logs.some((l) => JSON.parse(l).msg === 'ready again')).toBe(true);
+      } finally {
+        await server?.close();
+        await admin.query(`drop owned by ${role}`);
+        await admin.query(`drop role ${role}`);
+        await admin.end();
+      }
+    },
+  );
 
   it('/metrics counts operations by name and code, timings, sockets, subscriptions and the pool', async () => {
     const server = await startServer();
@@ -168,11 +198,16 @@ describe('health, metrics and access logs', () => {
       await server.gql('query Ping { __typename }');
       await server.gql('query Ping { __typename }');
       await server.gql('query Nope { nope }');
-      const login = await server.gql('mutation Login { login(email: "nobody@example.test", password: "wrong-password") { token } }');
+      const login = await server.gql(
+        'mutation Login { login(email: "nobody@example.test", password: "wrong-password") { token } }',
+      );
       const code = login.errors![0].extensions!.code;
       const { client, acked } = connect(server.url, `Bearer ${(await createPlatform(server)).token}`);
       await acked;
-      client.subscribe({ query: 'subscription { balanceChanged { delta } }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+      client.subscribe(
+        { query: 'subscription { balanceChanged { delta } }' },
+        { next: () => undefined, error: () => undefined, complete: () => undefined },
+      );
       await waitFor(async () => /trellis_graphql_subscriptions 1/.test(await (await fetch(`${server.url}/metrics`)).text()));
 
       const res = await fetch(`${server.url}/metrics`);
@@ -196,15 +231,20 @@ describe('health, metrics and access logs', () => {
     }
   });
 
-  it.skipIf(ENGINE !== 'pglite')('/metrics counts renewal runs (on PGlite: a scheduler on the shared PostgreSQL test database would renew other files\' chains)', async () => {
-    const server = await startServer({ renewalIntervalMs: 50 });
-    try {
-      await waitFor(async () => /trellis_renewal_runs_total\{result="ok"\} [1-9]/.test(await (await fetch(`${server.url}/metrics`)).text()));
-      expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/trellis_renewal_run_duration_seconds_count [1-9]/);
-    } finally {
-      await server.close();
-    }
-  });
+  it.skipIf(ENGINE !== 'pglite')(
+    "/metrics counts renewal runs (on PGlite: a scheduler on the shared PostgreSQL test database would renew other files' chains)",
+    async () => {
+      const server = await startServer({ renewalIntervalMs: 50 });
+      try {
+        await waitFor(async () =>
+          /trellis_renewal_runs_total\{result="ok"\} [1-9]/.test(await (await fetch(`${server.url}/metrics`)).text()),
+        );
+        expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/trellis_renewal_run_duration_seconds_count [1-9]/);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it('/metrics requires METRICS_TOKEN when one is set', async () => {
     const server = await startServer({ metricsToken: 'scrape-me-please' });
@@ -234,7 +274,11 @@ describe('health, metrics and access logs', () => {
       await waitFor(async () => server.logs.some((l) => JSON.parse(l).msg === 'http request'));
       const lines = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'http request');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({ requestId: 'trace-42', req: { method: 'POST', path: '/graphql' }, res: { statusCode: 401 } });
+      expect(lines[0]).toMatchObject({
+        requestId: 'trace-42',
+        req: { method: 'POST', path: '/graphql' },
+        res: { statusCode: 401 },
+      });
       expect(typeof lines[0].ms).toBe('number');
       const all = server.logs.join('\n');
       expect(all).not.toContain(secret);
@@ -271,7 +315,9 @@ function run(script: string, args: string[], vars: Record<string, string>, onLin
   };
   proc.stdout.on('data', onData);
   proc.stderr.on('data', onData);
-  return new Promise<{ code: number | null; output: string }>((resolve) => proc.once('exit', (code) => resolve({ code, output })));
+  return new Promise<{ code: number | null; output: string }>((resolve) =>
+    proc.once('exit', (code) => resolve({ code, output })),
+  );
 }
 
 describe.skipIf(!existsSync(MAIN))('the shipped scripts', () => {
@@ -298,7 +344,14 @@ describe.skipIf(!existsSync(MAIN))('the shipped scripts', () => {
     // npm signals only its own child: with a shell in between, node was left running after npm had exited.
     const proc = spawn('npm', ['start', '--silent'], {
       cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', RENEWAL_INTERVAL_MS: '0' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: 'memory://',
+        RENEWAL_INTERVAL_MS: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -94,7 +94,12 @@ async function walk(list: List, direction: 'forward' | 'backward', size: number)
   // Backwards, the pages come last first; each still reads in the list's own order.
   const ordered = direction === 'forward' ? pages : [...pages].reverse();
   const edges = ordered.flatMap((p) => p.edges);
-  return { keys: edges.map((e) => list.key(e.node)), cursors: edges.map((e) => e.cursor), infos: pages.map((p) => p.pageInfo), pages };
+  return {
+    keys: edges.map((e) => list.key(e.node)),
+    cursors: edges.map((e) => e.cursor),
+    infos: pages.map((p) => p.pageInfo),
+    pages,
+  };
 }
 
 describe('every connection, both ways', () => {
@@ -121,7 +126,11 @@ describe('every connection, both ways', () => {
     await straddle('ledger_entries', 107);
     await straddle('alerts', 15);
     const change = (amount: string) =>
-      server.ok('mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id } }', { input: { accountId: customer.id, amount } }, admin.token);
+      server.ok(
+        'mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id } }',
+        { input: { accountId: customer.id, amount } },
+        admin.token,
+      );
     for (let i = 0; i < 15; i++) {
       await topUp(server, admin.token, customer.id, '15');
       await change('-15');
@@ -139,9 +148,17 @@ describe('every connection, both ways', () => {
     group = created.createRateGroup.id;
     await straddle('rate_groups', 101);
     for (let i = 0; i < 101; i++) {
-      await server.ok('mutation($input: CreateRateGroupInput!) { createRateGroup(input: $input) { id } }', { input: { name: `Group ${i}`, rates: [] } }, admin.token);
+      await server.ok(
+        'mutation($input: CreateRateGroupInput!) { createRateGroup(input: $input) { id } }',
+        { input: { name: `Group ${i}`, rates: [] } },
+        admin.token,
+      );
     }
-    await server.ok('mutation($id: ID!, $input: UpdateAccountInput!) { updateAccount(id: $id, input: $input) { id } }', { id: customer.id, input: { rateGroupId: group } }, admin.token);
+    await server.ok(
+      'mutation($id: ID!, $input: UpdateAccountInput!) { updateAccount(id: $id, input: $input) { id } }',
+      { id: customer.id, input: { rateGroupId: group } },
+      admin.token,
+    );
     await topUp(server, admin.token, customer.id, '100');
     await straddle('calls', 105);
     const calls = rates.map((r, i) => ({
@@ -163,7 +180,11 @@ describe('every connection, both ways', () => {
     // Subscriptions: the customer holds 30, the second customer 3 (for the batched lists of many accounts).
     await straddle('package_subscriptions', 30);
     const assign = (accountId: string, packageId: string) =>
-      server.ok('mutation($input: AssignInput!) { assignPackage(input: $input) { id } }', { input: { accountId, packageId } }, admin.token);
+      server.ok(
+        'mutation($input: AssignInput!) { assignPackage(input: $input) { id } }',
+        { input: { accountId, packageId } },
+        admin.token,
+      );
     for (const pkg of packages.slice(0, 30)) await assign(customer.id, pkg);
     for (const pkg of packages.slice(0, 3)) await assign(second.id, pkg);
 
@@ -244,7 +265,11 @@ describe('every connection, both ways', () => {
         token: admin.token,
         select: (d) => d.node.rates,
         key: (n) => `${n.prefix}/${n.direction}`,
-        expected: () => rows(`select prefix || '/' || direction as key, seq::text as seq from rates where rate_group_id = ? order by rates.seq`, [group]),
+        expected: () =>
+          rows(
+            `select prefix || '/' || direction as key, seq::text as seq from rates where rate_group_id = ? order by rates.seq`,
+            [group],
+          ),
         minimum: 101,
       },
       {
@@ -321,34 +346,39 @@ describe('every connection, both ways', () => {
     ['backward', 7],
     ['forward', 1],
     ['backward', 1],
-  ] as const)('walks %s in pages of %i: every row once, in the list order', async (direction, size) => {
-    for (const list of lists) {
-      const { keys: expected } = await list.expected();
-      // Pages of one are many requests: the short lists are enough for those.
-      if (size === 1 && expected.length > 40) continue;
-      const w = await walk(list, direction, size);
-      expect(w.keys, `${list.name} ${direction}`).toEqual(expected);
-      expect(new Set(w.cursors).size, `${list.name} cursors`).toBe(expected.length);
-      expect(w.pages.length, list.name).toBe(Math.ceil(expected.length / size));
-      // Every page: its cursors are its first and last edges', and it is full but for the last one reached.
-      for (const [i, p] of w.pages.entries()) {
-        expect(p.pageInfo.startCursor).toBe(p.edges[0]?.cursor ?? null);
-        expect(p.pageInfo.endCursor).toBe(p.edges.at(-1)?.cursor ?? null);
-        expect(p.totalCount).toBe(expected.length);
-        if (i < w.pages.length - 1) expect(p.edges).toHaveLength(size);
+  ] as const)(
+    'walks %s in pages of %i: every row once, in the list order',
+    async (direction, size) => {
+      for (const list of lists) {
+        const { keys: expected } = await list.expected();
+        // Pages of one are many requests: the short lists are enough for those.
+        if (size === 1 && expected.length > 40) continue;
+        const w = await walk(list, direction, size);
+        expect(w.keys, `${list.name} ${direction}`).toEqual(expected);
+        expect(new Set(w.cursors).size, `${list.name} cursors`).toBe(expected.length);
+        expect(w.pages.length, list.name).toBe(Math.ceil(expected.length / size));
+        // Every page: its cursors are its first and last edges', and it is full but for the last one reached.
+        for (const [i, p] of w.pages.entries()) {
+          expect(p.pageInfo.startCursor).toBe(p.edges[0]?.cursor ?? null);
+          expect(p.pageInfo.endCursor).toBe(p.edges.at(-1)?.cursor ?? null);
+          expect(p.totalCount).toBe(expected.length);
+          if (i < w.pages.length - 1) expect(p.edges).toHaveLength(size);
+        }
+        // The flags at both ends, and in between.
+        const [first, final] = [w.infos[0], w.infos.at(-1)!];
+        if (direction === 'forward') {
+          expect(first, `${list.name} first page`).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+          expect(final, `${list.name} last page`).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
+        } else {
+          expect(first, `${list.name} last page`).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
+          expect(final, `${list.name} first page`).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+        }
+        for (const info of w.infos.slice(1, -1))
+          expect(info, list.name).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
       }
-      // The flags at both ends, and in between.
-      const [first, final] = [w.infos[0], w.infos.at(-1)!];
-      if (direction === 'forward') {
-        expect(first, `${list.name} first page`).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
-        expect(final, `${list.name} last page`).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
-      } else {
-        expect(first, `${list.name} last page`).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
-        expect(final, `${list.name} first page`).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
-      }
-      for (const info of w.infos.slice(1, -1)) expect(info, list.name).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
-    }
-  }, 300_000);
+    },
+    300_000,
+  );
 
   it('gives the same pages both ways, and the whole list in one page either way', async () => {
     for (const list of lists) {
@@ -356,7 +386,10 @@ describe('every connection, both ways', () => {
       const all = await page(list, { first: 500 });
       const fromEnd = await page(list, { last: 500 });
       for (const conn of [all, fromEnd]) {
-        expect(conn.edges.map((e) => list.key(e.node)), list.name).toEqual(expected);
+        expect(
+          conn.edges.map((e) => list.key(e.node)),
+          list.name,
+        ).toEqual(expected);
         expect(conn.pageInfo, list.name).toMatchObject({ hasPreviousPage: false, hasNextPage: false });
       }
       expect(fromEnd.edges.map((e) => e.cursor)).toEqual(all.edges.map((e) => e.cursor));
@@ -364,14 +397,23 @@ describe('every connection, both ways', () => {
       const cursors = all.edges.map((e) => e.cursor);
       const k = Math.min(59, cursors.length - 5);
       const back = await page(list, { last: 10, before: cursors[k] });
-      expect(back.edges.map((e) => e.cursor), list.name).toEqual(cursors.slice(k - 10, k));
+      expect(
+        back.edges.map((e) => e.cursor),
+        list.name,
+      ).toEqual(cursors.slice(k - 10, k));
       expect(back.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
       const forth = await page(list, { first: 10, after: cursors[k - 11] });
-      expect(forth.edges.map((e) => e.cursor), list.name).toEqual(cursors.slice(k - 10, k));
+      expect(
+        forth.edges.map((e) => e.cursor),
+        list.name,
+      ).toEqual(cursors.slice(k - 10, k));
       expect(forth.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
       // Between two cursors: the rows strictly between them, from either end.
       const between = { after: cursors[9], before: cursors[20] };
-      expect((await page(list, between)).edges.map((e) => e.cursor), list.name).toEqual(cursors.slice(10, 20));
+      expect(
+        (await page(list, between)).edges.map((e) => e.cursor),
+        list.name,
+      ).toEqual(cursors.slice(10, 20));
       expect((await page(list, { ...between, first: 3 })).edges.map((e) => e.cursor)).toEqual(cursors.slice(10, 13));
       const tail = await page(list, { ...between, last: 3 });
       expect(tail.edges.map((e) => e.cursor)).toEqual(cursors.slice(17, 20));
@@ -385,7 +427,9 @@ describe('every connection, both ways', () => {
 
   it('pages the subscriptions of many accounts at once from either end', async () => {
     const { keys: mine } = await lists.find((l) => l.name === 'subscriptions')!.expected();
-    const theirs = (await sql<{ id: string }>(server, 'select id from package_subscriptions where account_id = ? order by seq', [second.id])).map((r) => r.id);
+    const theirs = (
+      await sql<{ id: string }>(server, 'select id from package_subscriptions where account_id = ? order by seq', [second.id])
+    ).map((r) => r.id);
     const data = await server.ok(
       `query($id: ID!) { account(id: $id) { children(first: 10) { edges { node { id
         tail: subscriptions(last: 2) ${connection('id')}
@@ -393,7 +437,9 @@ describe('every connection, both ways', () => {
       { id: admin.id },
       admin.token,
     );
-    const byAccount = new Map<string, { tail: Conn; head: Conn }>(data.account.children.edges.map((e: any) => [e.node.id, e.node]));
+    const byAccount = new Map<string, { tail: Conn; head: Conn }>(
+      data.account.children.edges.map((e: any) => [e.node.id, e.node]),
+    );
     const ids = (c: Conn) => c.edges.map((e) => e.node.id);
     expect(ids(byAccount.get(customer.id)!.tail)).toEqual(mine.slice(-2));
     expect(ids(byAccount.get(customer.id)!.head)).toEqual(mine.slice(0, 2));
@@ -444,8 +490,12 @@ describe('page arguments', () => {
   });
 
   it('counts last like first in the query cost', async () => {
-    const nested = (arg: string) => `{ accounts(${arg}: 500) { edges { node { children(${arg}: 500) { edges { node { id } } } } } } }`;
-    const [byFirst, byLast] = await Promise.all([server.gql(nested('first'), {}, admin.token), server.gql(nested('last'), {}, admin.token)]);
+    const nested = (arg: string) =>
+      `{ accounts(${arg}: 500) { edges { node { children(${arg}: 500) { edges { node { id } } } } } } }`;
+    const [byFirst, byLast] = await Promise.all([
+      server.gql(nested('first'), {}, admin.token),
+      server.gql(nested('last'), {}, admin.token),
+    ]);
     expect(errorCode(byFirst)).toBe('BAD_USER_INPUT');
     expect(errorCode(byLast)).toBe('BAD_USER_INPUT');
     expect(byLast.errors?.[0]?.message).toBe(byFirst.errors?.[0]?.message);

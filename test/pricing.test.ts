@@ -31,7 +31,10 @@ describe('periods', () => {
 
 describe('prices', () => {
   it('renewal discounts apply from the N-th charged period, never below 0, rounded half-up to 4 places', () => {
-    const rules = [{ fromActivation: 2, amount: '1.5' }, { fromActivation: 4, amount: '20' }];
+    const rules = [
+      { fromActivation: 2, amount: '1.5' },
+      { fromActivation: 4, amount: '20' },
+    ];
     expect(discountedPrice(d('10'), rules, 1).toString()).toBe('10');
     expect(discountedPrice(d('10'), rules, 2).toString()).toBe('8.5');
     expect(discountedPrice(d('10'), rules, 3).toString()).toBe('8.5');
@@ -74,12 +77,19 @@ describe('refunds (DOMAIN.md 6 example: 28 days, 28.00, 100 minutes, 6 days 1 ho
     const late = { ...base, at: new Date(start.getTime() + 40 * DAY) };
     expect(refundFor({ ...late, chargeType: ChargeType.UTILIZED_DAYS }).toString()).toBe('0');
     expect(refundFor({ ...base, at: start, chargeType: ChargeType.UTILIZED_DAYS }).toString()).toBe('28');
-    expect(refundFor({ ...base, freeSecondsTotal: 0, freeSecondsUsed: 0, chargeType: ChargeType.UTILIZED_MINUTES }).toString()).toBe('0');
+    expect(
+      refundFor({ ...base, freeSecondsTotal: 0, freeSecondsUsed: 0, chargeType: ChargeType.UTILIZED_MINUTES }).toString(),
+    ).toBe('0');
     expect(refundFor({ ...base, price: d('0'), chargeType: ChargeType.UTILIZED_DAYS }).toString()).toBe('0');
   });
 
   it('rounds the refund half-up to 4 places', () => {
-    const thirds = { ...base, price: d('10'), periodEnd: new Date(start.getTime() + 3 * DAY), at: new Date(start.getTime() + 1000) };
+    const thirds = {
+      ...base,
+      price: d('10'),
+      periodEnd: new Date(start.getTime() + 3 * DAY),
+      at: new Date(start.getTime() + 1000),
+    };
     expect(refundFor({ ...thirds, chargeType: ChargeType.UTILIZED_DAYS }).toString()).toBe('6.6667');
   });
 });

@@ -38,7 +38,9 @@ function rng(seed: number) {
       return items[Math.floor(this.next() * items.length)];
     },
     money(lo: number, hi: number) {
-      return D(lo + this.next() * (hi - lo)).toDecimalPlaces(2).toFixed();
+      return D(lo + this.next() * (hi - lo))
+        .toDecimalPlaces(2)
+        .toFixed();
     },
   };
 }
@@ -112,14 +114,25 @@ describe('property: random chains and operations', () => {
     const packages: MPackage[] = [];
     for (let i = 0; i < 2; i++) {
       const spec = {
-        price: r.money(1, 30), setupFee: r.pick(['0', r.money(0, 5)]), commissionRate: r.pick(['5', '12.5', '33.3333']),
-        chargeType: r.pick(['FULL', 'UTILIZED_DAYS', 'UTILIZED_DAYS', 'UTILIZED_MINUTES', 'HIGHEST_UTILIZATION']), billingDays: r.pick([7, 28, 30]),
-        freeMinutes: r.pick([0, 100]), activationPolicy: r.pick(['DENY_IF_INSUFFICIENT', 'ALLOW_IF_INSUFFICIENT'] as const),
+        price: r.money(1, 30),
+        setupFee: r.pick(['0', r.money(0, 5)]),
+        commissionRate: r.pick(['5', '12.5', '33.3333']),
+        chargeType: r.pick(['FULL', 'UTILIZED_DAYS', 'UTILIZED_DAYS', 'UTILIZED_MINUTES', 'HIGHEST_UTILIZATION']),
+        billingDays: r.pick([7, 28, 30]),
+        freeMinutes: r.pick([0, 100]),
+        activationPolicy: r.pick(['DENY_IF_INSUFFICIENT', 'ALLOW_IF_INSUFFICIENT'] as const),
       };
       const id = await original(server, admin.token, spec);
       packages.push({
-        id, owner: admin, price: D(spec.price), setupFee: D(spec.setupFee), rate: D(spec.commissionRate), chargeType: spec.chargeType,
-        billingDays: spec.billingDays, freeMinutes: spec.freeMinutes, deny: spec.activationPolicy === 'DENY_IF_INSUFFICIENT',
+        id,
+        owner: admin,
+        price: D(spec.price),
+        setupFee: D(spec.setupFee),
+        rate: D(spec.commissionRate),
+        chargeType: spec.chargeType,
+        billingDays: spec.billingDays,
+        freeMinutes: spec.freeMinutes,
+        deny: spec.activationPolicy === 'DENY_IF_INSUFFICIENT',
       });
     }
     const cloneDown = async (owner: MAccount) => {
@@ -129,7 +142,12 @@ describe('property: random chains and operations', () => {
           const margin = child.model === 'MARGIN';
           const price = margin ? source.price.plus(r.money(0, 4)) : source.price;
           const setupFee = margin ? source.setupFee.plus(r.pick(['0', '0.5'])) : source.setupFee;
-          const id = await optIn(server, child.token, source.id, margin ? { price: price.toFixed(), setupFee: setupFee.toFixed(), commissionRate: rate } : { commissionRate: rate });
+          const id = await optIn(
+            server,
+            child.token,
+            source.id,
+            margin ? { price: price.toFixed(), setupFee: setupFee.toFixed(), commissionRate: rate } : { commissionRate: rate },
+          );
           packages.push({ ...source, id, owner: child, source, price, setupFee, rate: D(rate) });
         }
         await cloneDown(child);
@@ -147,7 +165,13 @@ describe('property: random chains and operations', () => {
       while (current) {
         const earns = subscriber.kind === 'RESELLER' && subscriber.model === 'COMMISSION';
         const rate = earns ? current.rate : D(0);
-        levels.push({ account: subscriber, pkg: current, price: round(current.price), commission: round(rate.div(100).times(current.setupFee.plus(current.price))), rate });
+        levels.push({
+          account: subscriber,
+          pkg: current,
+          price: round(current.price),
+          commission: round(rate.div(100).times(current.setupFee.plus(current.price))),
+          rate,
+        });
         subscriber = current.owner;
         current = current.source;
       }
@@ -169,7 +193,11 @@ describe('property: random chains and operations', () => {
         const short = levels.findIndex((l) => l.account.balance.lt(round(l.pkg.setupFee).plus(l.price)));
         const assign = r.next() < 0.5;
         const result = assign
-          ? await server.gql(AssignPackageDocument, { input: { accountId: buyer.id, packageId: pkg.id, startAt: new Date(Date.now() - 3_600_000).toISOString() } }, buyer.parent!.token)
+          ? await server.gql(
+              AssignPackageDocument,
+              { input: { accountId: buyer.id, packageId: pkg.id, startAt: new Date(Date.now() - 3_600_000).toISOString() } },
+              buyer.parent!.token,
+            )
           : await server.gql(PurchasePackageDocument, { input: { packageId: pkg.id } }, buyer.token);
         if (pkg.deny && short >= 0) {
           expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'INSUFFICIENT_FUNDS', level: short });
@@ -198,7 +226,12 @@ describe('property: random chains and operations', () => {
           // Terminated within the first day: one used day; no free seconds were used.
           const days = D(1).div(chain.pkg.billingDays);
           const minutes = chain.pkg.freeMinutes > 0 ? D(0) : D(1);
-          const use = { FULL: D(1), UTILIZED_DAYS: days, UTILIZED_MINUTES: minutes, HIGHEST_UTILIZATION: Decimal.max(days, minutes) }[chain.pkg.chargeType]!;
+          const use = {
+            FULL: D(1),
+            UTILIZED_DAYS: days,
+            UTILIZED_MINUTES: minutes,
+            HIGHEST_UTILIZATION: Decimal.max(days, minutes),
+          }[chain.pkg.chargeType]!;
           const refund = round(l.price.times(D(1).minus(use)));
           const reversal = Decimal.min(l.commission, round(l.rate.div(100).times(refund)));
           l.account.balance = l.account.balance.plus(refund).minus(reversal);
@@ -212,10 +245,18 @@ describe('property: random chains and operations', () => {
     for (const a of accounts) {
       const { account } = await server.ok(BalanceDocument, { id: a.id }, admin.token);
       expect(account!.balance, `balance of ${a.kind} ${a.id}`).toBe(a.balance.toFixed());
-      const [{ total }] = await sql<{ total: string }>(server, `select coalesce(sum(amount), 0)::text as total from ledger_entries where account_id = ?`, [a.id]);
+      const [{ total }] = await sql<{ total: string }>(
+        server,
+        `select coalesce(sum(amount), 0)::text as total from ledger_entries where account_id = ?`,
+        [a.id],
+      );
       expect(D(total).eq(a.balance), `ledger of ${a.id}`).toBe(true);
       if (a.kind === 'CUSTOMER') continue;
-      const { earnings } = await server.ok(EarningsDocument, { accountId: a.id, from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' }, a.token);
+      const { earnings } = await server.ok(
+        EarningsDocument,
+        { accountId: a.id, from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' },
+        a.token,
+      );
       expect(earnings, `earnings of ${a.kind} ${a.id}`).toEqual({
         sales: a.sales.toFixed(),
         costs: a.costs.toFixed(),

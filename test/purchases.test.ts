@@ -47,7 +47,14 @@ describe('DOMAIN.md worked examples', () => {
     const r1 = await addAccount(server, admin.token, { kind: 'RESELLER', resellerModel: 'MARGIN' });
     const r2 = await addAccount(server, r1.token, { kind: 'RESELLER', resellerModel: 'MARGIN' });
     const c = await addAccount(server, r2.token, { kind: 'CUSTOMER' });
-    const uk100 = await original(server, admin.token, { name: 'UK100', price: '10.00', setupFee: '1.00', freeMinutes: 100, destinations: ['44'], billingDays: 30 });
+    const uk100 = await original(server, admin.token, {
+      name: 'UK100',
+      price: '10.00',
+      setupFee: '1.00',
+      freeMinutes: 100,
+      destinations: ['44'],
+      billingDays: 30,
+    });
     const p1 = await optIn(server, r1.token, uk100, { price: '12.00', setupFee: '1.00' });
     const p2 = await optIn(server, r2.token, p1, { price: '15.00', setupFee: '1.00' });
     await topUp(server, admin.token, r1.id, '100');
@@ -59,15 +66,35 @@ describe('DOMAIN.md worked examples', () => {
     expect(await balances(admin, c, r2, r1)).toEqual(['34', '87', '89']);
     expect(await balance(admin, admin)).toBe('0');
 
-    expect(sub).toMatchObject({ status: 'ACTIVE', periodsCharged: 1, freeSecondsTotal: 6000, freeSecondsUsed: 0, endedAt: null, account: { id: c.id }, package: { id: p2 } });
+    expect(sub).toMatchObject({
+      status: 'ACTIVE',
+      periodsCharged: 1,
+      freeSecondsTotal: 6000,
+      freeSecondsUsed: 0,
+      endedAt: null,
+      account: { id: c.id },
+      package: { id: p2 },
+    });
     const start = Date.parse(sub.currentPeriodStart);
     expect(start).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(sub.currentPeriodEnd) - start).toBe(30 * DAY);
     expect(sub.activatedAt).toBe(sub.currentPeriodStart);
 
-    expect(await ledgerKinds(c)).toEqual([['TOPUP', '50'], ['SETUP_FEE', '-1'], ['PACKAGE_FEE', '-15']]);
-    expect(await ledgerKinds(r2)).toEqual([['TOPUP', '100'], ['SETUP_FEE', '-1'], ['PACKAGE_FEE', '-12']]);
-    expect(await ledgerKinds(r1)).toEqual([['TOPUP', '100'], ['SETUP_FEE', '-1'], ['PACKAGE_FEE', '-10']]);
+    expect(await ledgerKinds(c)).toEqual([
+      ['TOPUP', '50'],
+      ['SETUP_FEE', '-1'],
+      ['PACKAGE_FEE', '-15'],
+    ]);
+    expect(await ledgerKinds(r2)).toEqual([
+      ['TOPUP', '100'],
+      ['SETUP_FEE', '-1'],
+      ['PACKAGE_FEE', '-12'],
+    ]);
+    expect(await ledgerKinds(r1)).toEqual([
+      ['TOPUP', '100'],
+      ['SETUP_FEE', '-1'],
+      ['PACKAGE_FEE', '-10'],
+    ]);
 
     expect(await earnings(r2)).toEqual({ sales: '16', costs: '13', commissions: '0', margin: '3' });
     expect(await earnings(r1)).toEqual({ sales: '13', costs: '11', commissions: '0', margin: '2' });
@@ -96,7 +123,11 @@ describe('DOMAIN.md worked examples', () => {
     await topUp(server, r1.token, c.id, '20');
     await server.ok(PurchasePackageDocument, { input: { packageId: clone } }, c.token);
     expect(await balances(admin, c, r1)).toEqual(['10', '41']);
-    expect(await ledgerKinds(r1)).toEqual([['TOPUP', '50'], ['PACKAGE_FEE', '-10'], ['COMMISSION', '1']]);
+    expect(await ledgerKinds(r1)).toEqual([
+      ['TOPUP', '50'],
+      ['PACKAGE_FEE', '-10'],
+      ['COMMISSION', '1'],
+    ]);
     expect(await earnings(r1)).toEqual({ sales: '10', costs: '10', commissions: '1', margin: '1' });
     expect(await earnings(admin)).toEqual({ sales: '9', costs: '0', commissions: '0', margin: '9' });
   });
@@ -109,16 +140,31 @@ describe('DOMAIN.md worked examples', () => {
   ] as const)('termination example, %s refunds %s of 28.00', async (chargeType, refund) => {
     const admin = await platform();
     const c = await addAccount(server, admin.token, { kind: 'CUSTOMER' });
-    const pkg = await original(server, admin.token, { price: '28.00', setupFee: '5', billingDays: 28, freeMinutes: 100, chargeType, canBePurchased: false });
+    const pkg = await original(server, admin.token, {
+      price: '28.00',
+      setupFee: '5',
+      billingDays: 28,
+      freeMinutes: 100,
+      chargeType,
+      canBePurchased: false,
+    });
     await topUp(server, admin.token, c.id, '100');
     const start = new Date(Date.now() - 10 * DAY);
-    const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg, startAt: start.toISOString() } }, admin.token);
+    const { assignPackage: sub } = await server.ok(
+      AssignPackageDocument,
+      { input: { accountId: c.id, packageId: pkg, startAt: start.toISOString() } },
+      admin.token,
+    );
     expect(sub.currentPeriodStart).toBe(start.toISOString());
     expect(await balance(c, admin)).toBe('67');
     // 60 of the 100 free minutes used (what rating will record).
     await sql(server, 'update package_subscriptions set free_seconds_used = 3600 where id = ?', [sub.id]);
     const at = new Date(start.getTime() + 6 * DAY + 3_600_000);
-    const { terminateSubscription } = await server.ok(TerminateSubscriptionDocument, { id: sub.id, at: at.toISOString() }, admin.token);
+    const { terminateSubscription } = await server.ok(
+      TerminateSubscriptionDocument,
+      { id: sub.id, at: at.toISOString() },
+      admin.token,
+    );
     expect(terminateSubscription).toMatchObject({ status: 'TERMINATED', endedAt: at.toISOString() });
     const expected = (67 + Number(refund)).toString();
     expect(await balance(c, admin)).toBe(expected);
@@ -148,7 +194,11 @@ describe('activation policy', () => {
     const result = await server.gql(PurchasePackageDocument, { input: { packageId: p2 } }, c.token);
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'INSUFFICIENT_FUNDS', level: 0 });
     expect(await balances(admin, c, r2, r1)).toEqual(['11.99', '100', '100']);
-    const [{ n }] = await sql<{ n: string }>(server, `select count(*)::text as n from package_subscriptions where package_id = ?`, [p2]);
+    const [{ n }] = await sql<{ n: string }>(
+      server,
+      `select count(*)::text as n from package_subscriptions where package_id = ?`,
+      [p2],
+    );
     expect(n).toBe('0');
   });
 
@@ -204,9 +254,17 @@ describe('purchase rules', () => {
   it('a customer cannot buy what is not purchasable; an ancestor can assign it, backdated', async () => {
     expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: hidden } }, c.token))).toBe('NOT_FOUND');
     const start = '2026-10-01T08:30:00.000Z';
-    const { assignPackage } = await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: hidden, startAt: start } }, admin.token);
+    const { assignPackage } = await server.ok(
+      AssignPackageDocument,
+      { input: { accountId: c.id, packageId: hidden, startAt: start } },
+      admin.token,
+    );
     expect(assignPackage).toMatchObject({ currentPeriodStart: start, currentPeriodEnd: '2026-10-08T08:30:00.000Z' });
-    const future = await server.gql(AssignPackageDocument, { input: { accountId: c.id, packageId: hidden, startAt: '2099-01-01T00:00:00Z' } }, admin.token);
+    const future = await server.gql(
+      AssignPackageDocument,
+      { input: { accountId: c.id, packageId: hidden, startAt: '2099-01-01T00:00:00Z' } },
+      admin.token,
+    );
     expect(future.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'startAt' });
   });
 
@@ -221,15 +279,21 @@ describe('purchase rules', () => {
 
   it('refuses: a reseller buying, assigning to oneself or to a reseller, other currencies, foreign packages', async () => {
     expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: pkg } }, r1.token))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(AssignPackageDocument, { input: { accountId: r1.id, packageId: pkg } }, r1.token))).toBe('FORBIDDEN');
+    expect(errorCode(await server.gql(AssignPackageDocument, { input: { accountId: r1.id, packageId: pkg } }, r1.token))).toBe(
+      'FORBIDDEN',
+    );
     const sub = await addAccount(server, r1.token, { kind: 'RESELLER' });
     const toReseller = await server.gql(AssignPackageDocument, { input: { accountId: sub.id, packageId: pkg } }, r1.token);
     expect(toReseller.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'accountId' });
     const eur = await addAccount(server, r1.token, { kind: 'CUSTOMER', currency: 'EUR' });
-    expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: pkg } }, eur.token))).toBe('CURRENCY_MISMATCH');
+    expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: pkg } }, eur.token))).toBe(
+      'CURRENCY_MISMATCH',
+    );
     const stranger = await addAccount(server, admin.token, { kind: 'CUSTOMER' });
     expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: pkg } }, stranger.token))).toBe('NOT_FOUND');
-    expect(errorCode(await server.gql(AssignPackageDocument, { input: { accountId: stranger.id, packageId: pkg } }, r1.token))).toBe('NOT_FOUND');
+    expect(
+      errorCode(await server.gql(AssignPackageDocument, { input: { accountId: stranger.id, packageId: pkg } }, r1.token)),
+    ).toBe('NOT_FOUND');
   });
 
   it('an upstream package that is no longer active stops sales downstream', async () => {
@@ -246,21 +310,48 @@ describe('termination', () => {
     const r1 = await addAccount(server, admin.token, { kind: 'RESELLER', resellerModel: 'MARGIN' });
     const r2 = await addAccount(server, r1.token, { kind: 'RESELLER', resellerModel: 'COMMISSION' });
     const c = await addAccount(server, r2.token, { kind: 'CUSTOMER' });
-    const p0 = await original(server, admin.token, { price: '30', setupFee: '3', billingDays: 30, chargeType: 'UTILIZED_DAYS', minimumDays: 2 });
+    const p0 = await original(server, admin.token, {
+      price: '30',
+      setupFee: '3',
+      billingDays: 30,
+      chargeType: 'UTILIZED_DAYS',
+      minimumDays: 2,
+    });
     const p1 = await optIn(server, r1.token, p0, { price: '40', setupFee: '4', commissionRate: '10' });
     const p2 = await optIn(server, r2.token, p1);
-    for (const [token, id] of [[admin.token, r1.id], [r1.token, r2.id], [r2.token, c.id]] as const) await topUp(server, token, id, '100');
+    for (const [token, id] of [
+      [admin.token, r1.id],
+      [r1.token, r2.id],
+      [r2.token, c.id],
+    ] as const)
+      await topUp(server, token, id, '100');
     const start = new Date(Date.now() - 20 * DAY);
-    const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: p2, startAt: start.toISOString() } }, r1.token);
+    const { assignPackage: sub } = await server.ok(
+      AssignPackageDocument,
+      { input: { accountId: c.id, packageId: p2, startAt: start.toISOString() } },
+      r1.token,
+    );
     // C: -44; R2: -44 + 4.4 commission; R1: -33.
     expect(await balances(admin, c, r2, r1)).toEqual(['56', '60.4', '67']);
 
-    const early = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + DAY).toISOString() }, admin.token);
+    const early = await server.gql(
+      TerminateSubscriptionDocument,
+      { id: sub.id, at: new Date(start.getTime() + DAY).toISOString() },
+      admin.token,
+    );
     expect(errorCode(early)).toBe('MINIMUM_TERM');
     // Only the platform admin may backdate: anyone else's past instant would set everyone's refund.
-    const backdated = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() }, c.token);
+    const backdated = await server.gql(
+      TerminateSubscriptionDocument,
+      { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() },
+      c.token,
+    );
     expect(backdated.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'at' });
-    const byReseller = await server.gql(TerminateSubscriptionDocument, { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() }, r1.token);
+    const byReseller = await server.gql(
+      TerminateSubscriptionDocument,
+      { id: sub.id, at: new Date(start.getTime() + 3 * DAY).toISOString() },
+      r1.token,
+    );
     expect(byReseller.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'at' });
 
     // 9.5 days in: 10 used days of 30, so two thirds of each level's price comes back.
@@ -268,7 +359,10 @@ describe('termination', () => {
     await server.ok(TerminateSubscriptionDocument, { id: sub.id, at: at.toISOString() }, admin.token);
     // C gets 26.6667 of 40; R2 gets 26.6667 and gives back 10% of it (2.6667); R1 gets 20 of 30.
     expect(await balances(admin, c, r2, r1)).toEqual(['82.6667', '84.4', '87']);
-    expect((await ledgerKinds(r2, r1)).slice(-2)).toEqual([['REFUND', '26.6667'], ['COMMISSION_REVERSAL', '-2.6667']]);
+    expect((await ledgerKinds(r2, r1)).slice(-2)).toEqual([
+      ['REFUND', '26.6667'],
+      ['COMMISSION_REVERSAL', '-2.6667'],
+    ]);
     expect(await earnings(r2)).toEqual({ sales: '17.3333', costs: '17.3333', commissions: '1.7333', margin: '1.7333' });
 
     const subs = await server.ok(AccountSubscriptionsDocument, { id: r2.id, status: 'TERMINATED' }, r1.token);
@@ -305,7 +399,12 @@ describe('a four-level mixed chain', () => {
     const p1 = await optIn(server, r1.token, p0, { commissionRate: '99' }); // follows 7.33 + 0.5
     const p2 = await optIn(server, r2.token, p1, { price: '9.99', setupFee: '0.75', commissionRate: '7' });
     const p3 = await optIn(server, r3.token, p2); // follows 9.99 + 0.75
-    for (const [token, id] of [[admin.token, r1.id], [r1.token, r2.id], [r2.token, r3.id], [r3.token, c.id]] as const) {
+    for (const [token, id] of [
+      [admin.token, r1.id],
+      [r1.token, r2.id],
+      [r2.token, r3.id],
+      [r3.token, c.id],
+    ] as const) {
       await topUp(server, token, id, '50');
     }
     await server.ok(PurchasePackageDocument, { input: { packageId: p3 } }, c.token);
@@ -336,7 +435,9 @@ describe('concurrency', () => {
         server.gql(PurchasePackageDocument, { input: { packageId: p2 } }, c.token),
         server.gql(PurchasePackageDocument, { input: { packageId: p2 } }, c.token),
       ]),
-      ...Array.from({ length: 6 }, () => server.gql('mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: r2.id }, r1.token)),
+      ...Array.from({ length: 6 }, () =>
+        server.gql('mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: r2.id }, r1.token),
+      ),
     ]);
     expect(results.filter((r) => r.errors)).toEqual([]);
     const n = customers.length * 2;

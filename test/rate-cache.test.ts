@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRateGroupDocument, RateCallDocument, UpdateAccountDocument, UpsertRatesDocument, type RateInput } from './generated/graphql.js';
+import {
+  CreateRateGroupDocument,
+  RateCallDocument,
+  UpdateAccountDocument,
+  UpsertRatesDocument,
+  type RateInput,
+} from './generated/graphql.js';
 import { beginScopedTransaction, systemEm, type Em } from '../src/db/orm.js';
 import { Direction } from '../src/entities/index.js';
 import { createPlatform, ENGINE, sql, startServer, type TestServer } from './support/harness.js';
@@ -17,7 +23,11 @@ afterAll(() => server.close());
 
 let n = 0;
 const callOf = (accountId: string) => ({
-  accountId, callId: `cache-${++n}`, destination: '447700900123', direction: 'OUTBOUND' as const, durationSeconds: 60,
+  accountId,
+  callId: `cache-${++n}`,
+  destination: '447700900123',
+  direction: 'OUTBOUND' as const,
+  durationSeconds: 60,
   startedAt: new Date(Date.now() - 86_400_000).toISOString(),
 });
 
@@ -42,21 +52,39 @@ async function chain(on: TestServer, rates: { admin: RateInput[]; reseller: Rate
 
 describe('rate decks held in memory', () => {
   it('a rate change is used by the very next call', async () => {
-    const t = await chain(server, { admin: [{ prefix: '44', ratePerMinute: '0.01' }], reseller: [{ prefix: '44', ratePerMinute: '0.05' }] });
+    const t = await chain(server, {
+      admin: [{ prefix: '44', ratePerMinute: '0.01' }],
+      reseller: [{ prefix: '44', ratePerMinute: '0.05' }],
+    });
     expect(await t.rate()).toEqual(['0.05', '0.01']);
-    await server.ok(UpsertRatesDocument, { rateGroupId: t.gReseller, rates: [{ prefix: '4477', ratePerMinute: '0.07' }] }, t.r.token);
+    await server.ok(
+      UpsertRatesDocument,
+      { rateGroupId: t.gReseller, rates: [{ prefix: '4477', ratePerMinute: '0.07' }] },
+      t.r.token,
+    );
     expect(await t.rate()).toEqual(['0.07', '0.01']);
-    await server.ok(UpsertRatesDocument, { rateGroupId: t.gAdmin, rates: [{ prefix: '44', ratePerMinute: '0.02' }] }, t.admin.token);
+    await server.ok(
+      UpsertRatesDocument,
+      { rateGroupId: t.gAdmin, rates: [{ prefix: '44', ratePerMinute: '0.02' }] },
+      t.admin.token,
+    );
     expect(await t.rate()).toEqual(['0.07', '0.02']);
   });
 
   it.skipIf(ENGINE === 'pglite')('a rate changed through another instance is used by the next call here', async () => {
     const other = await startServer();
     try {
-      const t = await chain(server, { admin: [{ prefix: '44', ratePerMinute: '0.01' }], reseller: [{ prefix: '44', ratePerMinute: '0.05' }] });
+      const t = await chain(server, {
+        admin: [{ prefix: '44', ratePerMinute: '0.01' }],
+        reseller: [{ prefix: '44', ratePerMinute: '0.05' }],
+      });
       expect(await t.rate()).toEqual(['0.05', '0.01']);
       expect(await t.rate(other)).toEqual(['0.05', '0.01']);
-      await other.ok(UpsertRatesDocument, { rateGroupId: t.gReseller, rates: [{ prefix: '44', ratePerMinute: '0.09' }] }, t.r.token);
+      await other.ok(
+        UpsertRatesDocument,
+        { rateGroupId: t.gReseller, rates: [{ prefix: '44', ratePerMinute: '0.09' }] },
+        t.r.token,
+      );
       expect(await t.rate()).toEqual(['0.09', '0.01']);
     } finally {
       await other.close();
@@ -64,10 +92,15 @@ describe('rate decks held in memory', () => {
   });
 
   it('a change that was rolled back is never used, though a lookup inside its transaction saw it', async () => {
-    const t = await chain(server, { admin: [{ prefix: '44', ratePerMinute: '0.01' }], reseller: [{ prefix: '44', ratePerMinute: '0.05' }] });
+    const t = await chain(server, {
+      admin: [{ prefix: '44', ratePerMinute: '0.01' }],
+      reseller: [{ prefix: '44', ratePerMinute: '0.05' }],
+    });
     expect(await t.rate()).toEqual(['0.05', '0.01']);
     const lookup = (em: Em) =>
-      server.app.services.rates.findRate(em, t.gReseller, '447700900123', Direction.OUTBOUND).then((r) => r?.ratePerMinute.toFixed());
+      server.app.services.rates
+        .findRate(em, t.gReseller, '447700900123', Direction.OUTBOUND)
+        .then((r) => r?.ratePerMinute.toFixed());
     const em = systemEm(server.app.db.orm).fork() as Em;
     await beginScopedTransaction(em, `/${t.admin.id}/`);
     try {
@@ -82,10 +115,14 @@ describe('rate decks held in memory', () => {
   it('a rate moved to another group is gone from the first at once', async () => {
     const t = await chain(server, {
       admin: [{ prefix: '44', ratePerMinute: '0.01' }],
-      reseller: [{ prefix: '44', ratePerMinute: '0.05' }, { prefix: '447700', ratePerMinute: '0.06' }],
+      reseller: [
+        { prefix: '44', ratePerMinute: '0.05' },
+        { prefix: '447700', ratePerMinute: '0.06' },
+      ],
     });
     expect(await t.rate()).toEqual(['0.06', '0.01']);
-    const other = (await server.ok(CreateRateGroupDocument, { input: { name: `g${++n}`, rates: [] } }, t.r.token)).createRateGroup.id;
+    const other = (await server.ok(CreateRateGroupDocument, { input: { name: `g${++n}`, rates: [] } }, t.r.token)).createRateGroup
+      .id;
     await sql(server, `update rates set rate_group_id = ? where rate_group_id = ? and prefix = '447700'`, [other, t.gReseller]);
     expect(await t.rate()).toEqual(['0.05', '0.01']);
   });
@@ -96,10 +133,17 @@ describe('rate decks held in memory', () => {
       try {
         const t = await chain(small, {
           admin: [{ prefix: '44', ratePerMinute: '0.01' }],
-          reseller: [{ prefix: '44', ratePerMinute: '0.05' }, { prefix: '447700', ratePerMinute: '0.06' }],
+          reseller: [
+            { prefix: '44', ratePerMinute: '0.05' },
+            { prefix: '447700', ratePerMinute: '0.06' },
+          ],
         });
         expect(await t.rate()).toEqual(['0.06', '0.01']);
-        await small.ok(UpsertRatesDocument, { rateGroupId: t.gReseller, rates: [{ prefix: '447700', ratePerMinute: '0.08' }] }, t.r.token);
+        await small.ok(
+          UpsertRatesDocument,
+          { rateGroupId: t.gReseller, rates: [{ prefix: '447700', ratePerMinute: '0.08' }] },
+          t.r.token,
+        );
         expect(await t.rate()).toEqual(['0.08', '0.01']);
       } finally {
         await small.close();

@@ -62,7 +62,9 @@ async function tree() {
     { prefix: '4420', ratePerMinute: '0.01' },
     { prefix: '44', ratePerMinute: '0.005', direction: 'INBOUND' },
   ]);
-  const gR1 = await group(r1.token, [{ prefix: '44', ratePerMinute: '0.03', connectionFee: '0.01', initialIncrement: 30, increment: 6 }]);
+  const gR1 = await group(r1.token, [
+    { prefix: '44', ratePerMinute: '0.03', connectionFee: '0.01', initialIncrement: 30, increment: 6 },
+  ]);
   const gR2 = await group(r2.token, [{ prefix: '44', ratePerMinute: '0.06' }]);
   await server.ok(UpdateAccountDocument, { id: r1.id, input: { rateGroupId: gAdmin } }, admin.token);
   await server.ok(UpdateAccountDocument, { id: r2.id, input: { rateGroupId: gR1 } }, r1.token);
@@ -88,7 +90,11 @@ describe('rating at every level', () => {
       { amount: '0.04', freeSeconds: 0, billedSeconds: 120, account: { id: t.r1.id }, subscription: null },
     ]);
     expect(await balances(t)).toEqual(['-0.12', '-0.058', '-0.04']);
-    const [{ kinds }] = await sql<{ kinds: string }>(server, `select string_agg(kind || ' ' || amount::text, ',') as kinds from ledger_entries where account_id = ?`, [t.c.id]);
+    const [{ kinds }] = await sql<{ kinds: string }>(
+      server,
+      `select string_agg(kind || ' ' || amount::text, ',') as kinds from ledger_entries where account_id = ?`,
+      [t.c.id],
+    );
     expect(kinds).toBe('USAGE -0.120000');
   });
 
@@ -97,12 +103,20 @@ describe('rating at every level', () => {
     const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 60) }, t.admin.token);
     expect(rateCall.charges.map((c) => c.amount)).toEqual(['0.06', '0.04', '0.01']);
     const zero = await server.ok(RateCallDocument, { input: call(t.c.id, '442079460000', 0) }, t.admin.token);
-    expect(zero.rateCall.charges.map((c) => [c.amount, c.billedSeconds])).toEqual([['0', 0], ['0', 0], ['0', 0]]);
+    expect(zero.rateCall.charges.map((c) => [c.amount, c.billedSeconds])).toEqual([
+      ['0', 0],
+      ['0', 0],
+      ['0', 0],
+    ]);
   });
 
   it('an inbound call uses inbound rates, and costs nothing where there is none', async () => {
     const t = await tree();
-    const { rateCall } = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 120, { direction: 'INBOUND' }) }, t.admin.token);
+    const { rateCall } = await server.ok(
+      RateCallDocument,
+      { input: call(t.c.id, '447700900123', 120, { direction: 'INBOUND' }) },
+      t.admin.token,
+    );
     expect(rateCall.charges.map((c) => c.amount)).toEqual(['0', '0', '0.01']);
   });
 
@@ -112,12 +126,22 @@ describe('rating at every level', () => {
     const nowhere = await server.gql(RateCallDocument, { input: call(t.c.id, '33123456', 60) }, t.admin.token);
     expect(nowhere.errors?.[0]?.extensions).toMatchObject({ code: 'NO_RATE', level: 0 });
     // A rate at C's and R2's level but not at R1's: still refused.
-    await server.ok('mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }', {
-      g: (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account.rateGroup.id,
-    }, t.r2.token);
-    await server.ok('mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }', {
-      g: (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.r2.id }, t.r1.token)).account.rateGroup.id,
-    }, t.r1.token);
+    await server.ok(
+      'mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }',
+      {
+        g: (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account
+          .rateGroup.id,
+      },
+      t.r2.token,
+    );
+    await server.ok(
+      'mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "1", ratePerMinute: "1" }]) { id } }',
+      {
+        g: (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.r2.id }, t.r1.token)).account
+          .rateGroup.id,
+      },
+      t.r1.token,
+    );
     const upper = await server.gql(RateCallDocument, { input: call(t.c.id, '12125550000', 60) }, t.admin.token);
     expect(upper.errors?.[0]?.extensions).toMatchObject({ code: 'NO_RATE', level: 2 });
     expect(await balances(t)).toEqual(['0', '0', '0']);
@@ -141,26 +165,39 @@ describe('rating at every level', () => {
   it('keeps any call id exactly as sent, quotes, backslashes, braces and all', async () => {
     const t = await tree();
     const odd = ['a"b', 'back\\slash', '{x,y}', "it's NULL", 'é 漢字 ✓', ' padded '.trim(), 'NULL'];
-    const { rateCalls } = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.admin.token);
+    const { rateCalls } = await server.ok(
+      RateCallsDocument,
+      { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) },
+      t.admin.token,
+    );
     expect(rateCalls.map((r) => r.callId)).toEqual(odd);
-    const stored = await sql<{ call_id: string }>(server, `select call_id from calls where account_id = ? order by seq`, [t.c.id]);
+    const stored = await sql<{ call_id: string }>(server, `select call_id from calls where account_id = ? order by seq`, [
+      t.c.id,
+    ]);
     expect(stored.map((r) => r.call_id)).toEqual(odd);
     // Each is recognised when sent again.
-    const again = await server.ok(RateCallsDocument, { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) }, t.admin.token);
+    const again = await server.ok(
+      RateCallsDocument,
+      { input: odd.map((callId) => call(t.c.id, '447700900123', 60, { callId })) },
+      t.admin.token,
+    );
     expect(again.rateCalls.map((r) => r.id)).toEqual(rateCalls.map((r) => r.id));
   });
 
   it('call ids belong to the account: a sibling subtree may reuse one, and concurrent retries charge once', async () => {
     const t = await tree();
     const twin = await addAccount(server, t.r2.token, { kind: 'CUSTOMER' });
-    const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account.rateGroup.id;
+    const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account
+      .rateGroup.id;
     await server.ok(UpdateAccountDocument, { id: twin.id, input: { rateGroupId: gR2 } }, t.r2.token);
     const a = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.admin.token);
     const b = await server.ok(RateCallDocument, { input: call(twin.id, '447700900123', 60, { callId: 'cdr-1' }) }, t.admin.token);
     expect(b.rateCall.id).not.toBe(a.rateCall.id);
     expect(b.rateCall.cost).toBe('0.06');
     const batch = Array.from({ length: 20 }, (_, i) => call(t.c.id, '447700900123', 60, { callId: `retry-${i}` }));
-    const results = await Promise.all(Array.from({ length: 4 }, () => server.gql(RateCallsDocument, { input: batch }, t.admin.token)));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => server.gql(RateCallsDocument, { input: batch }, t.admin.token)),
+    );
     expect(results.filter((r) => r.errors)).toEqual([]);
     expect(new Set(results.map((r) => JSON.stringify(r.data!.rateCalls.map((c: { id: string }) => c.id)))).size).toBe(1);
     expect((await balances(t))[0]).toBe('-1.26');
@@ -168,7 +205,11 @@ describe('rating at every level', () => {
 
   it('calls lists newest first; levels above the viewer show no account', async () => {
     const t = await tree();
-    await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 10), call(t.c.id, '447700900124', 20)] }, t.admin.token);
+    await server.ok(
+      RateCallsDocument,
+      { input: [call(t.c.id, '447700900123', 10), call(t.c.id, '447700900124', 20)] },
+      t.admin.token,
+    );
     const byR2 = await server.ok(CallsDocument, { accountId: t.c.id }, t.r2.token);
     expect(byR2.calls.totalCount).toBe(2);
     expect(byR2.calls.edges.map((e) => e.node.durationSeconds)).toEqual([20, 10]);
@@ -179,25 +220,45 @@ describe('rating at every level', () => {
     expect(errorCode(await server.gql(CallsDocument, { accountId: t.c.id }, stranger.token))).toBe('NOT_FOUND');
     // Another platform's switch cannot see the account; resellers and customers cannot rate at all.
     const otherPlatform = await createPlatform(server);
-    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, otherPlatform.token))).toBe('NOT_FOUND');
-    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, stranger.token))).toBe('FORBIDDEN');
-    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, t.c.token))).toBe('FORBIDDEN');
+    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, otherPlatform.token))).toBe(
+      'NOT_FOUND',
+    );
+    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, stranger.token))).toBe(
+      'FORBIDDEN',
+    );
+    expect(errorCode(await server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 5) }, t.c.token))).toBe(
+      'FORBIDDEN',
+    );
   });
 
-  it('exports an account\'s calls as CSV, in scope only', async () => {
+  it("exports an account's calls as CSV, in scope only", async () => {
     const t = await tree();
     await server.ok(RateCallsDocument, { input: [call(t.c.id, '447700900123', 95, { callId: 'cdr-1' })] }, t.admin.token);
-    const res = await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, { headers: { authorization: `Bearer ${t.r2.token}` } });
+    const res = await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, {
+      headers: { authorization: `Bearer ${t.r2.token}` },
+    });
     const lines = (await res.text()).trim().split('\r\n');
     expect(lines[0]).toBe('id,call_id,account_id,started_at,destination,direction,duration_seconds,billed_seconds,cost');
-    expect(lines.slice(1).map((l) => l.split(',').slice(1))).toEqual([['cdr-1', t.c.id, START, '447700900123', 'OUTBOUND', '95', '120', '0.12']]);
+    expect(lines.slice(1).map((l) => l.split(',').slice(1))).toEqual([
+      ['cdr-1', t.c.id, START, '447700900123', 'OUTBOUND', '95', '120', '0.12'],
+    ]);
     const stranger = await addAccount(server, t.admin.token, { kind: 'RESELLER' });
-    expect((await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, { headers: { authorization: `Bearer ${stranger.token}` } })).status).toBe(404);
+    expect(
+      (
+        await fetch(`${server.url}/export/calls.csv?accountId=${t.c.id}`, {
+          headers: { authorization: `Bearer ${stranger.token}` },
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it('names a bad call in a batch and rates none of it', async () => {
     const t = await tree();
-    const result = await server.gql(RateCallsDocument, { input: [call(t.c.id, '4477', 5), call(t.c.id, '44x', 5)] }, t.admin.token);
+    const result = await server.gql(
+      RateCallsDocument,
+      { input: [call(t.c.id, '4477', 5), call(t.c.id, '44x', 5)] },
+      t.admin.token,
+    );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input[1].destination' });
     expect(await balances(t)).toEqual(['0', '0', '0']);
   });
@@ -210,14 +271,22 @@ describe('free minutes', () => {
     const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 10, destinations: ['44'], ...extra });
     const p1 = await optIn(server, t.r1.token, p0);
     const p2 = await optIn(server, t.r2.token, p1);
-    const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: P0 } }, t.r2.token);
+    const { assignPackage: sub } = await server.ok(
+      AssignPackageDocument,
+      { input: { accountId: t.c.id, packageId: p2, startAt: P0 } },
+      t.r2.token,
+    );
     return { ...t, sub };
   }
 
   it('covers each level from its own subscription in the chain, then spills into paid time', async () => {
     const t = await covered();
     const first = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 95) }, t.admin.token);
-    expect(first.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([['0', 120], ['0', 96], ['0', 120]]);
+    expect(first.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([
+      ['0', 120],
+      ['0', 96],
+      ['0', 120],
+    ]);
     expect(first.rateCall.charges[0].subscription).toEqual({ id: t.sub.id });
     // R2 sees its own upstream subscription; C does not.
     const mine = await server.ok(CallsDocument, { accountId: t.c.id }, t.c.token);
@@ -227,20 +296,38 @@ describe('free minutes', () => {
     // R1 bills 540 with 480 left (60 paid).
     const spill = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 500) }, t.admin.token);
     expect(spill.rateCall.charges.map((c) => [c.amount, c.freeSeconds, c.billedSeconds])).toEqual([
-      ['0.06', 480, 540], ['0', 504, 504], ['0.02', 480, 540],
+      ['0.06', 480, 540],
+      ['0', 504, 504],
+      ['0.02', 480, 540],
     ]);
-    const [{ used }] = await sql<{ used: string }>(server, 'select string_agg(free_seconds_used::text, \',\' order by level) as used from package_subscriptions where chain_id = ?', [t.sub.id]);
+    const [{ used }] = await sql<{ used: string }>(
+      server,
+      "select string_agg(free_seconds_used::text, ',' order by level) as used from package_subscriptions where chain_id = ?",
+      [t.sub.id],
+    );
     expect(used).toBe('600,600,600');
     expect(await balances(t)).toEqual(['-0.06', '0', '-0.02']);
   });
 
   it('does not cover other directions, other destinations, or calls outside the period', async () => {
     const t = await covered();
-    const inbound = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { direction: 'INBOUND' }) }, t.admin.token);
+    const inbound = await server.ok(
+      RateCallDocument,
+      { input: call(t.c.id, '447700900123', 60, { direction: 'INBOUND' }) },
+      t.admin.token,
+    );
     expect(inbound.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
-    const late = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: at(35 * DAY) }) }, t.admin.token);
+    const late = await server.ok(
+      RateCallDocument,
+      { input: call(t.c.id, '447700900123', 60, { startedAt: at(35 * DAY) }) },
+      t.admin.token,
+    );
     expect(late.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
-    const early = await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 60, { startedAt: at(-1000) }) }, t.admin.token);
+    const early = await server.ok(
+      RateCallDocument,
+      { input: call(t.c.id, '447700900123', 60, { startedAt: at(-1000) }) },
+      t.admin.token,
+    );
     expect(early.rateCall.charges.map((c) => c.freeSeconds)).toEqual([0, 0, 0]);
   });
 
@@ -248,7 +335,11 @@ describe('free minutes', () => {
     const t = await tree();
     const buy = async (spec: Record<string, unknown>, startAt: string) => {
       const pkg = await original(server, t.r2.token, { price: '0', freeMinutes: 1, ...spec });
-      const { assignPackage } = await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: pkg, startAt } }, t.r1.token);
+      const { assignPackage } = await server.ok(
+        AssignPackageDocument,
+        { input: { accountId: t.c.id, packageId: pkg, startAt } },
+        t.r1.token,
+      );
       return assignPackage.id;
     };
     const broadLowPriority = await buy({ destinations: ['44'], priority: 2, billingDays: 30 }, P0);
@@ -256,14 +347,19 @@ describe('free minutes', () => {
     const broadHighEarly = await buy({ destinations: ['44'], priority: 1, billingDays: 30 }, P0);
     const narrow = await buy({ destinations: ['447'], priority: 9, billingDays: 30 }, P0);
     const used = async (destination: string) =>
-      (await server.ok(RateCallDocument, { input: call(t.c.id, destination, 60) }, t.admin.token)).rateCall.charges[0].subscription?.id;
+      (await server.ok(RateCallDocument, { input: call(t.c.id, destination, 60) }, t.admin.token)).rateCall.charges[0]
+        .subscription?.id;
     expect(await used('447700900123')).toBe(narrow);
     expect(await used('447700900123')).toBe(broadHighEarly);
     expect(await used('441234')).toBe(broadHighLate);
     expect(await used('441234')).toBe(broadLowPriority);
     const last = await server.ok(RateCallDocument, { input: call(t.c.id, '441234', 60) }, t.admin.token);
     // All used up: C pays; R2's own packages never cover R2, which pays its rate on every call.
-    expect(last.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([['0.06', 0], ['0.04', 0], ['0.02', 0]]);
+    expect(last.rateCall.charges.map((c) => [c.amount, c.freeSeconds])).toEqual([
+      ['0.06', 0],
+      ['0.04', 0],
+      ['0.02', 0],
+    ]);
     expect((await balances(t))[1]).toBe('-0.2');
   });
 });
@@ -278,30 +374,63 @@ describe('batches', () => {
       const p2 = await optIn(server, t.r2.token, p1);
       await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2, startAt: P0 } }, t.r2.token);
     }
-    const spec = Array.from({ length: 40 }, (_, i) => ({ destination: i % 3 ? '442079460000' : '447700900123', duration: (i * 37) % 200 }));
-    const batch = await server.ok(RateCallsDocument, { input: spec.map((s, i) => call(a.c.id, s.destination, s.duration, { callId: `x${i}` })) }, a.admin.token);
+    const spec = Array.from({ length: 40 }, (_, i) => ({
+      destination: i % 3 ? '442079460000' : '447700900123',
+      duration: (i * 37) % 200,
+    }));
+    const batch = await server.ok(
+      RateCallsDocument,
+      { input: spec.map((s, i) => call(a.c.id, s.destination, s.duration, { callId: `x${i}` })) },
+      a.admin.token,
+    );
     const single = [];
     for (const [i, s] of spec.entries()) {
-      single.push((await server.ok(RateCallDocument, { input: call(b.c.id, s.destination, s.duration, { callId: `x${i}` }) }, b.admin.token)).rateCall);
+      single.push(
+        (
+          await server.ok(
+            RateCallDocument,
+            { input: call(b.c.id, s.destination, s.duration, { callId: `x${i}` }) },
+            b.admin.token,
+          )
+        ).rateCall,
+      );
     }
     const shape = (r: (typeof single)[number]) => r.charges.map((c) => [c.amount, c.freeSeconds, c.billedSeconds]);
     expect(batch.rateCalls.map(shape)).toEqual(single.map(shape));
     expect(await balances(a)).toEqual(await balances(b));
     // One USAGE entry per account for the batch; one per call one by one.
-    const [{ n }] = await sql<{ n: string }>(server, `select count(*)::text as n from ledger_entries where account_id = ? and kind = 'USAGE'`, [a.c.id]);
+    const [{ n }] = await sql<{ n: string }>(
+      server,
+      `select count(*)::text as n from ledger_entries where account_id = ? and kind = 'USAGE'`,
+      [a.c.id],
+    );
     expect(Number(n)).toBe(1);
   });
 
   it('concurrent rating on one customer and on siblings under the same resellers: exact balances, no deadlock', async () => {
     const t = await tree();
-    const siblings = [t.c, ...(await Promise.all(Array.from({ length: 3 }, () => addAccount(server, t.r2.token, { kind: 'CUSTOMER' }))))];
-    const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account.rateGroup.id;
-    for (const s of siblings.slice(1)) await server.ok(UpdateAccountDocument, { id: s.id, input: { rateGroupId: gR2 } }, t.r2.token);
+    const siblings = [
+      t.c,
+      ...(await Promise.all(Array.from({ length: 3 }, () => addAccount(server, t.r2.token, { kind: 'CUSTOMER' })))),
+    ];
+    const gR2 = (await server.ok('query($id: ID!) { account(id: $id) { rateGroup { id } } }', { id: t.c.id }, t.r2.token)).account
+      .rateGroup.id;
+    for (const s of siblings.slice(1))
+      await server.ok(UpdateAccountDocument, { id: s.id, input: { rateGroupId: gR2 } }, t.r2.token);
     await topUp(server, t.r2.token, t.c.id, '100');
     const requests = [
-      ...Array.from({ length: 10 }, () => server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 60) }, t.admin.token)),
-      ...siblings.flatMap((s) => Array.from({ length: 3 }, () =>
-        server.gql(RateCallsDocument, { input: Array.from({ length: 25 }, () => call(s.id, '447700900123', 60)) }, t.admin.token))),
+      ...Array.from({ length: 10 }, () =>
+        server.gql(RateCallDocument, { input: call(t.c.id, '447700900123', 60) }, t.admin.token),
+      ),
+      ...siblings.flatMap((s) =>
+        Array.from({ length: 3 }, () =>
+          server.gql(
+            RateCallsDocument,
+            { input: Array.from({ length: 25 }, () => call(s.id, '447700900123', 60)) },
+            t.admin.token,
+          ),
+        ),
+      ),
     ];
     const results = await Promise.all(requests);
     expect(results.filter((r) => r.errors)).toEqual([]);
@@ -312,17 +441,23 @@ describe('batches', () => {
     expect(r2).toBe(new Decimal('-0.04').times(calls).toFixed());
     expect(r1).toBe(new Decimal('-0.02').times(calls).toFixed());
     expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
-    const [{ charged }] = await sql<{ charged: string }>(server, `select coalesce(sum(amount), 0)::text as charged from call_charges where account_id = ?`, [t.r1.id]);
+    const [{ charged }] = await sql<{ charged: string }>(
+      server,
+      `select coalesce(sum(amount), 0)::text as charged from call_charges where account_id = ?`,
+      [t.r1.id],
+    );
     expect(new Decimal(charged).eq(new Decimal('0.02').times(calls))).toBe(true);
     // Charge rows carry no foreign keys (they are the hot path); every one still has its call and its account,
     // and every call has exactly one charge per level.
-    const [integrity] = await sql<{ orphans: string; incomplete: string }>(server,
+    const [integrity] = await sql<{ orphans: string; incomplete: string }>(
+      server,
       `select (select count(*) from call_charges cc
                 where not exists (select 1 from calls c where c.id = cc.call_id)
                    or not exists (select 1 from accounts a where a.id = cc.account_id))::text as orphans,
               (select count(*) from calls c where c.account_id = any(?::text[])
                   and (select count(*) from call_charges cc where cc.call_id = c.id) <> 3)::text as incomplete`,
-      [`{${siblings.map((s) => s.id).join(',')}}`]);
+      [`{${siblings.map((s) => s.id).join(',')}}`],
+    );
     expect(integrity).toEqual({ orphans: '0', incomplete: '0' });
   });
 });
@@ -333,20 +468,33 @@ describe('authorizeCall', () => {
     await topUp(server, t.admin.token, t.r1.id, '10');
     await topUp(server, t.r1.token, t.r2.id, '10');
     await topUp(server, t.r2.token, t.c.id, '1');
-    const ask = async () => (await server.ok(AuthorizeCallDocument, { accountId: t.c.id, destination: '447700900123', direction: 'OUTBOUND' }, t.r1.token)).authorizeCall;
+    const ask = async () =>
+      (
+        await server.ok(
+          AuthorizeCallDocument,
+          { accountId: t.c.id, destination: '447700900123', direction: 'OUTBOUND' },
+          t.r1.token,
+        )
+      ).authorizeCall;
     // C's 1.00 buys 1000 s at 0.06, whole minutes: 960 s. R2 and R1 can pay far more.
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 960, reason: null });
     await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: '0.12' } }, t.r2.token);
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 120, reason: null });
-    await server.ok(RateCallDocument, { input: call(t.c.id, '447700900123', 100, { startedAt: new Date().toISOString() }) }, t.admin.token);
+    await server.ok(
+      RateCallDocument,
+      { input: call(t.c.id, '447700900123', 100, { startedAt: new Date().toISOString() }) },
+      t.admin.token,
+    );
     expect(await ask()).toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'LIMIT_REACHED' });
     await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: null } }, t.r2.token);
     await server.ok(UpdateAccountDocument, { id: t.r2.id, input: { monthlySpendLimit: '0.09' } }, t.r1.token);
     // R2 paid 0.061 for the 100 s call (30 + 12 x 6 = 102 s): 0.029 of its 0.09 is left, which buys
     // (0.029 - 0.01) x 60 / 0.03 = 38 s, so 36 s in its 30/6 increments.
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 36, reason: null });
-    expect((await server.ok(AuthorizeCallDocument, { accountId: t.c.id, destination: '3312345', direction: 'OUTBOUND' }, t.r1.token)).authorizeCall)
-      .toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' });
+    expect(
+      (await server.ok(AuthorizeCallDocument, { accountId: t.c.id, destination: '3312345', direction: 'OUTBOUND' }, t.r1.token))
+        .authorizeCall,
+    ).toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' });
   });
 
   it('counts free seconds and refuses when nothing can be paid', async () => {
@@ -354,15 +502,30 @@ describe('authorizeCall', () => {
     const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 2, destinations: ['44'] });
     const p1 = await optIn(server, t.r1.token, p0);
     const p2 = await optIn(server, t.r2.token, p1);
-    const ask = async () => (await server.ok(AuthorizeCallDocument, { accountId: t.c.id, destination: '447700900123', direction: 'OUTBOUND' }, t.r1.token)).authorizeCall;
+    const ask = async () =>
+      (
+        await server.ok(
+          AuthorizeCallDocument,
+          { accountId: t.c.id, destination: '447700900123', direction: 'OUTBOUND' },
+          t.r1.token,
+        )
+      ).authorizeCall;
     expect(await ask()).toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'INSUFFICIENT_FUNDS' });
     await server.ok(AssignPackageDocument, { input: { accountId: t.c.id, packageId: p2 } }, t.r2.token);
     // 120 free seconds at every level, no money anywhere: 120 s (R2: 30 + 15 x 6 = 120).
     expect(await ask()).toEqual({ allowed: true, maxDurationSeconds: 120, reason: null });
     const stranger = await addAccount(server, t.admin.token, { kind: 'RESELLER' });
-    expect(errorCode(await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, stranger.token))).toBe('NOT_FOUND');
+    expect(
+      errorCode(
+        await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, stranger.token),
+      ),
+    ).toBe('NOT_FOUND');
     // The answer reflects the resellers' balances above the customer: it is not for the customer to ask.
-    expect(errorCode(await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, t.c.token))).toBe('FORBIDDEN');
+    expect(
+      errorCode(
+        await server.gql(AuthorizeCallDocument, { accountId: t.c.id, destination: '44', direction: 'OUTBOUND' }, t.c.token),
+      ),
+    ).toBe('FORBIDDEN');
     // A long answer is capped at the longest call rating accepts (a week).
     await topUp(server, t.admin.token, t.r1.id, '100000');
     await topUp(server, t.r1.token, t.r2.id, '100000');

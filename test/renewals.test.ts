@@ -23,11 +23,16 @@ async function chain(spec: Record<string, unknown>, startAt: string, funds = '10
   const p1 = await optIn(server, r1.token, p0);
   await topUp(server, admin.token, r1.id, '1000');
   await topUp(server, r1.token, c.id, funds);
-  const { assignPackage: sub } = await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: p1, startAt } }, r1.token);
+  const { assignPackage: sub } = await server.ok(
+    AssignPackageDocument,
+    { input: { accountId: c.id, packageId: p1, startAt } },
+    r1.token,
+  );
   return { admin, r1, c, sub };
 }
 const balance = async (n: Node, viewer: Node) => (await server.ok(BalanceDocument, { id: n.id }, viewer.token)).account!.balance;
-const sub = async (id: string, viewer: Node) => (await server.ok(PackageSubscriptionDocument, { id }, viewer.token)).packageSubscription!;
+const sub = async (id: string, viewer: Node) =>
+  (await server.ok(PackageSubscriptionDocument, { id }, viewer.token)).packageSubscription!;
 const renew = async (admin: Node, at: number) => (await server.ok(RUN, { at: iso(at) }, admin.token)).runRenewals;
 
 describe('runRenewals', () => {
@@ -41,37 +46,63 @@ describe('runRenewals', () => {
     expect(await renew(t.admin, t0 + 30 * DAY - 1)).toEqual({ renewed: 0, released: 0, expired: 0 });
     expect(await renew(t.admin, t0 + 30 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
     expect(await sub(t.sub.id, t.c)).toMatchObject({
-      status: 'ACTIVE', periodsCharged: 2, currentPeriodStart: iso(t0 + 30 * DAY), currentPeriodEnd: iso(t0 + 60 * DAY),
-      freeSecondsTotal: 600, freeSecondsUsed: 0, activatedAt: iso(t0),
+      status: 'ACTIVE',
+      periodsCharged: 2,
+      currentPeriodStart: iso(t0 + 30 * DAY),
+      currentPeriodEnd: iso(t0 + 60 * DAY),
+      freeSecondsTotal: 600,
+      freeSecondsUsed: 0,
+      activatedAt: iso(t0),
     });
     // Period 2 at 10 - 1 = 9: C 979; R1 pays 9 and gets 0.9.
     expect([await balance(t.c, t.admin), await balance(t.r1, t.admin)]).toEqual(['979', '981.1']);
     // Exactly once: the same instant again charges nothing.
     expect(await renew(t.admin, t0 + 30 * DAY)).toEqual({ renewed: 0, released: 0, expired: 0 });
     expect(await balance(t.c, t.admin)).toBe('979');
-    const [{ kinds }] = await sql<{ kinds: string }>(server,
-      `select string_agg(kind || ':' || amount::float8::text, ',' order by seq) as kinds from ledger_entries where account_id = ?`, [t.r1.id]);
-    expect(kinds).toBe('TOPUP:1000,PACKAGE_FEE:-10,SETUP_FEE:-2,COMMISSION:1.2,RENEWAL_FEE:-9,COMMISSION:0.9'.replace('PACKAGE_FEE:-10,SETUP_FEE:-2', 'SETUP_FEE:-2,PACKAGE_FEE:-10'));
+    const [{ kinds }] = await sql<{ kinds: string }>(
+      server,
+      `select string_agg(kind || ':' || amount::float8::text, ',' order by seq) as kinds from ledger_entries where account_id = ?`,
+      [t.r1.id],
+    );
+    expect(kinds).toBe(
+      'TOPUP:1000,PACKAGE_FEE:-10,SETUP_FEE:-2,COMMISSION:1.2,RENEWAL_FEE:-9,COMMISSION:0.9'.replace(
+        'PACKAGE_FEE:-10,SETUP_FEE:-2',
+        'SETUP_FEE:-2,PACKAGE_FEE:-10',
+      ),
+    );
   });
 
   it('catches up after downtime: every missed period is charged once, in order', async () => {
     const t0 = Date.parse('2026-06-01T00:00:00.000Z');
     const t = await chain({ billingDays: 30 }, iso(t0));
     expect(await renew(t.admin, t0 + 95 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
-    expect(await sub(t.sub.id, t.c)).toMatchObject({ periodsCharged: 4, currentPeriodStart: iso(t0 + 90 * DAY), currentPeriodEnd: iso(t0 + 120 * DAY) });
+    expect(await sub(t.sub.id, t.c)).toMatchObject({
+      periodsCharged: 4,
+      currentPeriodStart: iso(t0 + 90 * DAY),
+      currentPeriodEnd: iso(t0 + 120 * DAY),
+    });
     expect(await balance(t.c, t.admin)).toBe(String(1000 - 12 - 3 * 10));
-    const [{ n }] = await sql<{ n: string }>(server, `select count(*)::text as n from subscription_periods where subscription_id = ?`, [t.sub.id]);
+    const [{ n }] = await sql<{ n: string }>(
+      server,
+      `select count(*)::text as n from subscription_periods where subscription_id = ?`,
+      [t.sub.id],
+    );
     expect(n).toBe('4');
   });
 
   it('raises every alert a catch-up crosses, entry by entry, though all its entries are written at once', async () => {
     const t0 = Date.parse('2026-06-01T00:00:00.000Z');
     const t = await chain({ billingDays: 30 }, iso(t0), '30');
-    await server.ok('mutation($id: ID!) { updateAccount(id: $id, input: { lowBalanceThreshold: "10" }) { id } }', { id: t.c.id }, t.r1.token);
+    await server.ok(
+      'mutation($id: ID!) { updateAccount(id: $id, input: { lowBalanceThreshold: "10" }) { id } }',
+      { id: t.c.id },
+      t.r1.token,
+    );
     const heard: string[] = [];
     const unlisten = await server.app.db.listen('trellis_events', (raw) => {
       const e = JSON.parse(raw);
-      if (e.accountId === t.c.id) heard.push(e.type === 'balance' ? `balance ${Number(e.balance)}` : `${e.kind} ${Number(e.available)}`);
+      if (e.accountId === t.c.id)
+        heard.push(e.type === 'balance' ? `balance ${Number(e.balance)}` : `${e.kind} ${Number(e.available)}`);
     });
     // 30 - 12 = 18 after the purchase; three missed periods of 10: 8 (low), -2 (exhausted), -12 (nothing new).
     expect(await renew(t.admin, t0 + 95 * DAY)).toEqual({ renewed: 1, released: 0, expired: 0 });
@@ -81,7 +112,11 @@ describe('runRenewals', () => {
     await unlisten();
     expect(heard).toEqual(expected);
     expect(await balance(t.c, t.admin)).toBe('-12');
-    const { alerts } = await server.ok('query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance threshold } } } }', { id: t.c.id }, t.r1.token);
+    const { alerts } = await server.ok(
+      'query($id: ID) { alerts(accountId: $id) { edges { node { kind availableBalance threshold } } } }',
+      { id: t.c.id },
+      t.r1.token,
+    );
     expect(alerts.edges.map((e: any) => e.node)).toEqual([
       { kind: 'CREDIT_EXHAUSTED', availableBalance: '-2', threshold: null },
       { kind: 'LOW_BALANCE', availableBalance: '8', threshold: '10' },
@@ -92,9 +127,17 @@ describe('runRenewals', () => {
     const t0 = Date.parse('2026-10-01T00:00:00.000Z');
     const released = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '15');
     expect(await renew(released.admin, t0 + 30 * DAY)).toEqual({ renewed: 0, released: 1, expired: 0 });
-    expect(await sub(released.sub.id, released.c)).toMatchObject({ status: 'RELEASED', endedAt: iso(t0 + 30 * DAY), periodsCharged: 1 });
+    expect(await sub(released.sub.id, released.c)).toMatchObject({
+      status: 'RELEASED',
+      endedAt: iso(t0 + 30 * DAY),
+      periodsCharged: 1,
+    });
     expect(await balance(released.c, released.admin)).toBe('3');
-    const [{ n }] = await sql<{ n: string }>(server, `select count(*)::text as n from package_subscriptions where chain_id = ? and status = 'RELEASED'`, [released.sub.id]);
+    const [{ n }] = await sql<{ n: string }>(
+      server,
+      `select count(*)::text as n from package_subscriptions where chain_id = ? and status = 'RELEASED'`,
+      [released.sub.id],
+    );
     expect(n).toBe('2');
 
     const charged = await chain({ billingDays: 30 }, iso(t0), '15');
@@ -126,18 +169,28 @@ describe('runRenewals', () => {
     expect(await renew(t.admin, Date.parse('2026-02-27T12:00:00.000Z'))).toEqual({ renewed: 1, released: 0, expired: 0 });
     // Paid ahead: period 2 is charged, but period 1 still runs, with its free seconds, until its end.
     expect(await sub(t.sub.id, t.c)).toMatchObject({
-      periodsCharged: 2, currentPeriodStart: '2026-01-31T12:00:00.000Z', currentPeriodEnd: '2026-02-28T12:00:00.000Z', freeSecondsUsed: 120,
+      periodsCharged: 2,
+      currentPeriodStart: '2026-01-31T12:00:00.000Z',
+      currentPeriodEnd: '2026-02-28T12:00:00.000Z',
+      freeSecondsUsed: 120,
     });
     expect(await balance(t.c, t.admin)).toBe('978');
     // At the boundary it switches without charging again.
     expect(await renew(t.admin, Date.parse('2026-02-28T12:00:00.000Z'))).toEqual({ renewed: 0, released: 0, expired: 0 });
     expect(await sub(t.sub.id, t.c)).toMatchObject({
-      periodsCharged: 2, currentPeriodStart: '2026-02-28T12:00:00.000Z', currentPeriodEnd: '2026-03-31T12:00:00.000Z', freeSecondsUsed: 0,
+      periodsCharged: 2,
+      currentPeriodStart: '2026-02-28T12:00:00.000Z',
+      currentPeriodEnd: '2026-03-31T12:00:00.000Z',
+      freeSecondsUsed: 0,
     });
     expect(await balance(t.c, t.admin)).toBe('978');
     // Catching up over months: charge ahead and switch in turn.
     await renew(t.admin, Date.parse('2026-04-29T12:00:00.000Z'));
-    expect(await sub(t.sub.id, t.c)).toMatchObject({ periodsCharged: 4, currentPeriodStart: '2026-03-31T12:00:00.000Z', currentPeriodEnd: '2026-04-30T12:00:00.000Z' });
+    expect(await sub(t.sub.id, t.c)).toMatchObject({
+      periodsCharged: 4,
+      currentPeriodStart: '2026-03-31T12:00:00.000Z',
+      currentPeriodEnd: '2026-04-30T12:00:00.000Z',
+    });
   });
 
   it('terminating inside the advance window refunds the period paid ahead in full', async () => {
@@ -171,7 +224,13 @@ describe('runRenewals', () => {
 describe('how far ahead runRenewals may renew', () => {
   const HOUR = 3_600_000;
   const periods = async (subscriptionId: string) =>
-    Number((await sql<{ n: string }>(server, 'select count(*)::text as n from subscription_periods where subscription_id = ?', [subscriptionId]))[0].n);
+    Number(
+      (
+        await sql<{ n: string }>(server, 'select count(*)::text as n from subscription_periods where subscription_id = ?', [
+          subscriptionId,
+        ])
+      )[0].n,
+    );
 
   it('refuses an instant far in the future with BAD_USER_INPUT on asOf, and charges nothing', async () => {
     const t = await chain({ billingDays: 30 }, iso(Date.now() - 29.5 * DAY));
@@ -211,16 +270,21 @@ describe('exactly once under concurrency', () => {
       await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: p1, startAt: iso(t0) } }, r1.token);
     }
     const asOf = t0 + 45 * DAY; // periods 2, 3, 4 and 5 are due
-    const scheduler = server.app.services.renewals.runAll(server.app.db.orm.em.fork() as never, new Date(asOf), { rootPath: `/${admin.id}/` });
+    const scheduler = server.app.services.renewals.runAll(server.app.db.orm.em.fork() as never, new Date(asOf), {
+      rootPath: `/${admin.id}/`,
+    });
     const results = await Promise.all([
       server.gql(RUN, { at: iso(asOf) }, admin.token),
       server.gql(RUN, { at: iso(asOf) }, admin.token),
       scheduler,
     ]);
     expect(results.slice(0, 2).filter((r) => (r as { errors?: unknown }).errors)).toEqual([]);
-    const [{ periods }] = await sql<{ periods: string }>(server,
+    const [{ periods }] = await sql<{ periods: string }>(
+      server,
       `select count(*)::text as periods from subscription_periods sp join package_subscriptions s on s.id = sp.subscription_id
-        where s.owner_path like ?`, [`/${admin.id}/%`]);
+        where s.owner_path like ?`,
+      [`/${admin.id}/%`],
+    );
     // 30 chains x 2 levels x 5 periods.
     expect(periods).toBe('300');
     for (const c of customers.slice(0, 5)) expect(await balance(c, r1)).toBe('-10');
@@ -235,7 +299,11 @@ describe('exactly once under concurrency', () => {
       const c = await addAccount(scheduled, p.token, { kind: 'CUSTOMER' });
       const pkg = await original(scheduled, p.token, { price: '1', billingDays: 1, activationPolicy: 'ALLOW_IF_INSUFFICIENT' });
       const start = Date.now() - 2.5 * DAY;
-      const { assignPackage } = await scheduled.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg, startAt: iso(start) } }, p.token);
+      const { assignPackage } = await scheduled.ok(
+        AssignPackageDocument,
+        { input: { accountId: c.id, packageId: pkg, startAt: iso(start) } },
+        p.token,
+      );
       for (let i = 0; i < 100; i++) {
         const s = (await scheduled.ok(PackageSubscriptionDocument, { id: assignPackage.id }, p.token)).packageSubscription!;
         if (s.periodsCharged === 3) break;

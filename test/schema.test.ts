@@ -22,7 +22,12 @@ describe('schema.graphql', () => {
     expectField('Query', 'me', 'Account!');
     expectField('Query', 'node', 'Node', { id: 'ID!' });
     expectField('Query', 'account', 'Account', { id: 'ID!' });
-    expectField('Query', 'accounts', 'AccountConnection!', { ...page, kind: 'AccountKind', status: 'AccountStatus', search: 'String' });
+    expectField('Query', 'accounts', 'AccountConnection!', {
+      ...page,
+      kind: 'AccountKind',
+      status: 'AccountStatus',
+      search: 'String',
+    });
     expectField('Mutation', 'login', 'AuthPayload!', { email: 'String!', password: 'String!' });
     expectField('Mutation', 'createAccount', 'Account!', { input: 'CreateAccountInput!' });
     expectField('Mutation', 'updateAccount', 'Account!', { id: 'ID!', input: 'UpdateAccountInput!' });

@@ -53,10 +53,18 @@ describe.each([
   });
 
   it('nothing outside the subtree can be changed', async () => {
-    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.c2.id, amount: '5' } }, tree.r1.token))).toBe('NOT_FOUND');
-    expect(errorCode(await server.gql(AdjustBalanceDocument, { input: { accountId: tree.r2.id, amount: '-5' } }, tree.r1.token))).toBe('NOT_FOUND');
+    expect(errorCode(await server.gql(TopUpDocument, { input: { accountId: tree.c2.id, amount: '5' } }, tree.r1.token))).toBe(
+      'NOT_FOUND',
+    );
+    expect(
+      errorCode(await server.gql(AdjustBalanceDocument, { input: { accountId: tree.r2.id, amount: '-5' } }, tree.r1.token)),
+    ).toBe('NOT_FOUND');
     expect(errorCode(await server.gql(DeleteAccountDocument, { id: tree.otherCustomer.id }, tree.r1.token))).toBe('NOT_FOUND');
-    const [c2] = await sql<{ balance: string; name: string; status: string }>(server, 'select balance::text, name, status from accounts where id = ?', [tree.c2.id]);
+    const [c2] = await sql<{ balance: string; name: string; status: string }>(
+      server,
+      'select balance::text, name, status from accounts where id = ?',
+      [tree.c2.id],
+    );
     expect(c2).toEqual({ balance: '40.000000', name: 'C2', status: 'ACTIVE' });
   });
 
@@ -90,22 +98,40 @@ describe.each([
       { id: original.createPackage.id },
       tree.r1.token,
     );
-    const group = await server.ok('mutation { createRateGroup(input: { name: "R1 deck", rates: [{ prefix: "1", ratePerMinute: "0.1" }] }) { id } }', {}, tree.r1.token);
+    const group = await server.ok(
+      'mutation { createRateGroup(input: { name: "R1 deck", rates: [{ prefix: "1", ratePerMinute: "0.1" }] }) { id } }',
+      {},
+      tree.r1.token,
+    );
     const probe = 'query($id: ID!) { node(id: $id) { id ... on Package { source { id } } } }';
     expect((await server.ok(probe, { id: clone.optIn.id }, tree.r2.token)).node).toBeNull();
     expect((await server.ok(probe, { id: group.createRateGroup.id }, tree.r2.token)).node).toBeNull();
     expect((await server.ok(probe, { id: clone.optIn.id }, tree.c1.token)).node).toEqual({ id: clone.optIn.id, source: null });
     expect((await server.ok(probe, { id: original.createPackage.id }, tree.c1.token)).node).toBeNull();
-    expect((await server.ok(probe, { id: clone.optIn.id }, tree.r1.token)).node).toEqual({ id: clone.optIn.id, source: { id: original.createPackage.id } });
+    expect((await server.ok(probe, { id: clone.optIn.id }, tree.r1.token)).node).toEqual({
+      id: clone.optIn.id,
+      source: { id: original.createPackage.id },
+    });
     const others = await server.ok('{ rateGroups { totalCount } offers { totalCount } }', {}, tree.r2.token);
     expect(others.rateGroups.totalCount).toBe(0);
-    expect(errorCode(await server.gql('mutation($id: ID!) { updatePackage(id: $id, input: { name: "x" }) { id } }', { id: clone.optIn.id }, tree.r2.token))).toBe('NOT_FOUND');
+    expect(
+      errorCode(
+        await server.gql(
+          'mutation($id: ID!) { updatePackage(id: $id, input: { name: "x" }) { id } }',
+          { id: clone.optIn.id },
+          tree.r2.token,
+        ),
+      ),
+    ).toBe('NOT_FOUND');
   });
 
   it('a ledger entry id from another subtree resolves to null', async () => {
     const { account } = await server.ok(LedgerDocument, { id: tree.c2.id }, tree.r2.token);
     const entryId = account!.ledger.edges[0].node.id;
-    expect((await server.ok(NodeDocument, { id: entryId }, tree.r2.token)).node).toMatchObject({ __typename: 'LedgerEntry', amount: '40' });
+    expect((await server.ok(NodeDocument, { id: entryId }, tree.r2.token)).node).toMatchObject({
+      __typename: 'LedgerEntry',
+      amount: '40',
+    });
     expect((await server.ok(NodeDocument, { id: entryId }, tree.r1.token)).node).toBeNull();
     expect((await server.ok(NodeDocument, { id: entryId }, tree.otherAdmin.token)).node).toBeNull();
   });
@@ -140,7 +166,9 @@ describe('row-level security in the database itself', () => {
     const [{ path }] = await sql<{ path: string }>(server, 'select path from accounts where id = ?', [tree.r1.id]);
     const all = await sql(server, 'select id from accounts where id in (?, ?)', [tree.c1.id, tree.c2.id]);
     expect(all).toHaveLength(2);
-    const [rows] = await asAppRole<{ id: string }>(path, [`select id from accounts where id in ('${tree.c1.id}', '${tree.c2.id}')`]);
+    const [rows] = await asAppRole<{ id: string }>(path, [
+      `select id from accounts where id in ('${tree.c1.id}', '${tree.c2.id}')`,
+    ]);
     expect(rows.map((r) => r.id)).toEqual([tree.c1.id]);
   });
 
@@ -155,7 +183,9 @@ describe('row-level security in the database itself', () => {
 
   it('the application role cannot write outside its scope, nor rewrite the ledger', async () => {
     const [{ path }] = await sql<{ path: string }>(server, 'select path from accounts where id = ?', [tree.r1.id]);
-    const [updated] = await asAppRole<{ id: string }>(path, [`update accounts set name = 'x' where id = '${tree.c2.id}' returning id`]);
+    const [updated] = await asAppRole<{ id: string }>(path, [
+      `update accounts set name = 'x' where id = '${tree.c2.id}' returning id`,
+    ]);
     expect(updated).toEqual([]);
     await expect(asAppRole(path, [`update ledger_entries set amount = 0`])).rejects.toThrow(/permission denied/);
     await expect(asAppRole(path, [`delete from ledger_entries`])).rejects.toThrow(/permission denied/);

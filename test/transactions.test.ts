@@ -27,7 +27,11 @@ describe('one request, several mutations', () => {
       tree.r1.token,
     );
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'creditLimit' });
-    const [row] = await sql<{ name: string; credit_limit: string }>(server, 'select name, credit_limit::text from accounts where id = ?', [c.id]);
+    const [row] = await sql<{ name: string; credit_limit: string }>(
+      server,
+      'select name, credit_limit::text from accounts where id = ?',
+      [c.id],
+    );
     expect(row).toEqual({ name: 'Renamed', credit_limit: '0.000000' });
   });
 
@@ -41,7 +45,10 @@ describe('one request, several mutations', () => {
       { id: c.id },
       tree.r1.token,
     );
-    expect(data).toEqual({ a: { balanceAfter: '10', account: { balance: '10' } }, b: { balanceAfter: '15', account: { balance: '15' } } });
+    expect(data).toEqual({
+      a: { balanceAfter: '10', account: { balance: '10' } },
+      b: { balanceAfter: '15', account: { balance: '15' } },
+    });
   });
 
   it('an unexpected database error after a successful mutation fails the whole request, and nothing is kept', async () => {
@@ -79,7 +86,10 @@ describe('input the database could not store', () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tree.r1.token}` },
-      body: JSON.stringify({ query: 'mutation($n: String!) { createAccount(input: { kind: CUSTOMER, name: $n }) { id } }', variables: { n: 'a\u0000b' } }),
+      body: JSON.stringify({
+        query: 'mutation($n: String!) { createAccount(input: { kind: CUSTOMER, name: $n }) { id } }',
+        variables: { n: 'a\u0000b' },
+      }),
     });
     expect(res.status).toBe(400);
     expect((await res.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
@@ -88,7 +98,11 @@ describe('input the database could not store', () => {
   it('refuses a balance pushed out of range without a server error', async () => {
     const c = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
     await topUp(server, tree.r1.token, c.id, '99999999999999');
-    const again = await server.gql('mutation($id: ID!) { topUp(input: { accountId: $id, amount: "99999999999999" }) { id } }', { id: c.id }, tree.r1.token);
+    const again = await server.gql(
+      'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "99999999999999" }) { id } }',
+      { id: c.id },
+      tree.r1.token,
+    );
     expect(errorCode(again)).toBe('INVALID_STATE');
     expect((await server.ok(AccountDocument, { id: c.id }, tree.r1.token)).account!.balance).toBe('99999999999999');
   });
@@ -104,7 +118,8 @@ describe('a chain is sold only while every package up it is', () => {
   it('archiving the original withdraws every clone below it from offers, opt-ins and purchases', async () => {
     const p0 = await original(server, tree.admin.token, { price: '4' });
     const p1 = await optIn(server, tree.r1.token, p0, { price: '5' });
-    const offered = async (token: string) => (await server.ok(OffersDocument, { first: 500 }, token)).offers.edges.map((e) => e.node.id);
+    const offered = async (token: string) =>
+      (await server.ok(OffersDocument, { first: 500 }, token)).offers.edges.map((e) => e.node.id);
     expect(await offered(tree.c1.token)).toContain(p1);
     expect(await offered(tree.sr1.token)).toContain(p1);
     await server.ok('mutation($id: ID!) { setPackageStatus(id: $id, status: ARCHIVED) { id } }', { id: p0 }, tree.admin.token);
@@ -112,7 +127,9 @@ describe('a chain is sold only while every package up it is', () => {
     expect(await offered(tree.sr1.token)).not.toContain(p1);
     expect(errorCode(await server.gql(OptInDocument, { input: { packageId: p1 } }, tree.sr1.token))).toBe('NOT_FOUND');
     // Buying it by id says why: the package exists, but its chain is not sellable now.
-    expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: p1 } }, tree.c1.token))).toBe('INVALID_STATE');
+    expect(errorCode(await server.gql(PurchasePackageDocument, { input: { packageId: p1 } }, tree.c1.token))).toBe(
+      'INVALID_STATE',
+    );
   });
 });
 
@@ -120,7 +137,10 @@ describe('graphql-ws enforces the same cost limit', () => {
   it('refuses an over-expensive query', async () => {
     const { client, acked } = connect(server.url, `Bearer ${tree.r1.token}`);
     await acked;
-    const result = await query(client, '{ accounts(first: 500) { edges { node { children(first: 500) { edges { node { id } } } } } } }');
+    const result = await query(
+      client,
+      '{ accounts(first: 500) { edges { node { children(first: 500) { edges { node { id } } } } } } }',
+    );
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/too expensive/);
     await client.dispose();

@@ -1,7 +1,12 @@
 import { useCallback } from 'react';
 import { Balance } from './Balance';
 import { money, seconds, when } from './format';
-import { ConsoleAccountDetailDocument, ConsoleCallsDocument, ConsoleLedgerDocument, type ConsoleAccountFragment } from './generated/graphql';
+import {
+  ConsoleAccountDetailDocument,
+  ConsoleCallsDocument,
+  ConsoleLedgerDocument,
+  type ConsoleAccountFragment,
+} from './generated/graphql';
 import { useQuery } from './hooks';
 import { useBalanceEvents, type BalanceEvent } from './live';
 import { Pager, usePaging } from './Pager';
@@ -17,26 +22,53 @@ export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' }
     <section>
       <p className="crumbs">
         <a href="#/">Accounts</a>
-        {account.parent && <> / <a href={`#/accounts/${encodeURIComponent(account.parent.id)}`}>{account.parent.name}</a></>} / {account.name}
+        {account.parent && (
+          <>
+            {' '}
+            / <a href={`#/accounts/${encodeURIComponent(account.parent.id)}`}>{account.parent.name}</a>
+          </>
+        )}{' '}
+        / {account.name}
       </p>
       <div className="card">
         <div>
           <h2>{account.name}</h2>
           <p className="muted small">
-            #{account.number} · {account.kind.toLowerCase()} · {account.billingMode.toLowerCase()} · {account.status.toLowerCase()}
+            #{account.number} · {account.kind.toLowerCase()} · {account.billingMode.toLowerCase()} ·{' '}
+            {account.status.toLowerCase()}
             {account.email && <> · {account.email}</>}
           </p>
         </div>
         <dl>
-          <div><dt>Balance</dt><dd><Balance account={account} /></dd></div>
-          <div><dt>Available</dt><dd><Balance account={account} field="availableBalance" /></dd></div>
-          <div><dt>Credit limit</dt><dd className="money">{money(account.creditLimit, account.currency)}</dd></div>
-          <div><dt>Low-balance alert</dt><dd className="money">{money(account.lowBalanceThreshold, account.currency)}</dd></div>
+          <div>
+            <dt>Balance</dt>
+            <dd>
+              <Balance account={account} />
+            </dd>
+          </div>
+          <div>
+            <dt>Available</dt>
+            <dd>
+              <Balance account={account} field="availableBalance" />
+            </dd>
+          </div>
+          <div>
+            <dt>Credit limit</dt>
+            <dd className="money">{money(account.creditLimit, account.currency)}</dd>
+          </div>
+          <div>
+            <dt>Low-balance alert</dt>
+            <dd className="money">{money(account.lowBalanceThreshold, account.currency)}</dd>
+          </div>
         </dl>
       </div>
       <nav className="tabs">
-        <a href={`${base}/ledger`} className={tab === 'ledger' ? 'active' : ''}>Ledger</a>
-        <a href={`${base}/calls`} className={tab === 'calls' ? 'active' : ''}>Calls</a>
+        <a href={`${base}/ledger`} className={tab === 'ledger' ? 'active' : ''}>
+          Ledger
+        </a>
+        <a href={`${base}/calls`} className={tab === 'calls' ? 'active' : ''}>
+          Calls
+        </a>
       </nav>
       {tab === 'ledger' ? <Ledger key={id} account={account} /> : <Calls key={id} account={account} />}
     </section>
@@ -49,9 +81,12 @@ function Ledger({ account }: { account: ConsoleAccountFragment }) {
   const { reload } = ledger;
   const { atStart } = paging;
   // New entries appear at the top: re-read the first page when one is written; a later page stays put.
-  const onEvent = useCallback((event: BalanceEvent) => {
-    if (event.account.id === account.id && atStart) reload();
-  }, [account.id, atStart, reload]);
+  const onEvent = useCallback(
+    (event: BalanceEvent) => {
+      if (event.account.id === account.id && atStart) reload();
+    },
+    [account.id, atStart, reload],
+  );
   useBalanceEvents(onEvent);
   const page = ledger.data?.account?.ledger;
   if (ledger.error) return <p className="error">{ledger.error}</p>;
@@ -60,14 +95,28 @@ function Ledger({ account }: { account: ConsoleAccountFragment }) {
     <>
       <table className="list">
         <thead>
-          <tr><th>When</th><th>Kind</th><th>Description</th><th className="num">Amount</th><th className="num">Balance after</th></tr>
+          <tr>
+            <th>When</th>
+            <th>Kind</th>
+            <th>Description</th>
+            <th className="num">Amount</th>
+            <th className="num">Balance after</th>
+          </tr>
         </thead>
         <tbody>
-          {page.edges.length === 0 && <tr><td colSpan={5} className="muted">No entries yet.</td></tr>}
+          {page.edges.length === 0 && (
+            <tr>
+              <td colSpan={5} className="muted">
+                No entries yet.
+              </td>
+            </tr>
+          )}
           {page.edges.map(({ node }) => (
             <tr key={node.id}>
               <td className="nowrap">{when(node.createdAt)}</td>
-              <td><span className="kind">{node.kind.toLowerCase().replace(/_/g, ' ')}</span></td>
+              <td>
+                <span className="kind">{node.kind.toLowerCase().replace(/_/g, ' ')}</span>
+              </td>
               <td>{node.description ?? <span className="muted">—</span>}</td>
               <td className={`num money${node.amount.startsWith('-') ? ' negative' : ''}`}>{money(node.amount)}</td>
               <td className="num money">{money(node.balanceAfter)}</td>
@@ -85,9 +134,12 @@ function Calls({ account }: { account: ConsoleAccountFragment }) {
   const calls = useQuery(ConsoleCallsDocument, { accountId: account.id, ...paging.args });
   const { reload } = calls;
   const { atStart } = paging;
-  const onEvent = useCallback((event: BalanceEvent) => {
-    if (event.account.id === account.id && event.kind === 'USAGE' && atStart) reload();
-  }, [account.id, atStart, reload]);
+  const onEvent = useCallback(
+    (event: BalanceEvent) => {
+      if (event.account.id === account.id && event.kind === 'USAGE' && atStart) reload();
+    },
+    [account.id, atStart, reload],
+  );
   useBalanceEvents(onEvent);
   const page = calls.data?.calls;
   if (calls.error) return <p className="error">{calls.error}</p>;
@@ -96,10 +148,24 @@ function Calls({ account }: { account: ConsoleAccountFragment }) {
     <>
       <table className="list">
         <thead>
-          <tr><th>Started</th><th>Call id</th><th>Destination</th><th>Direction</th><th className="num">Duration</th><th className="num">Billed</th><th className="num">Cost</th></tr>
+          <tr>
+            <th>Started</th>
+            <th>Call id</th>
+            <th>Destination</th>
+            <th>Direction</th>
+            <th className="num">Duration</th>
+            <th className="num">Billed</th>
+            <th className="num">Cost</th>
+          </tr>
         </thead>
         <tbody>
-          {page.edges.length === 0 && <tr><td colSpan={7} className="muted">No calls yet.</td></tr>}
+          {page.edges.length === 0 && (
+            <tr>
+              <td colSpan={7} className="muted">
+                No calls yet.
+              </td>
+            </tr>
+          )}
           {page.edges.map(({ node }) => (
             <tr key={node.id}>
               <td className="nowrap">{when(node.startedAt)}</td>

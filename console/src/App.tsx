@@ -38,16 +38,26 @@ function Console() {
   return (
     <div className="app">
       <header>
-        <a className="brand" href="#/">Trellis</a>
+        <a className="brand" href="#/">
+          Trellis
+        </a>
         <nav>
-          <a href="#/" className={section === '' || section === 'accounts' ? 'active' : ''}>Accounts</a>
+          <a href="#/" className={section === '' || section === 'accounts' ? 'active' : ''}>
+            Accounts
+          </a>
           <a href="#/alerts" className={section === 'alerts' ? 'active' : ''}>
             Alerts{unseen > 0 && <span className="badge">{unseen}</span>}
           </a>
-          <a href="/graphql" target="_blank" rel="noreferrer">GraphQL IDE</a>
+          <a href="/graphql" target="_blank" rel="noreferrer">
+            GraphQL IDE
+          </a>
         </nav>
-        <span className={`live ${live ? 'on' : 'off'}`} title="Live updates over graphql-ws">{live ? 'live' : 'offline'}</span>
-        <button className="link" onClick={() => session.clear()}>Log out</button>
+        <span className={`live ${live ? 'on' : 'off'}`} title="Live updates over graphql-ws">
+          {live ? 'live' : 'offline'}
+        </span>
+        <button className="link" onClick={() => session.clear()}>
+          Log out
+        </button>
       </header>
       <main>
         {section === 'accounts' && id ? (

@@ -3,7 +3,13 @@ import { money } from './format';
 import { useBalance } from './live';
 
 /** A balance that follows pushed events and flashes when one changes it. */
-export function Balance({ account, field = 'balance' }: { account: { id: string; balance: string; availableBalance: string; currency: string }; field?: 'balance' | 'availableBalance' }) {
+export function Balance({
+  account,
+  field = 'balance',
+}: {
+  account: { id: string; balance: string; availableBalance: string; currency: string };
+  field?: 'balance' | 'availableBalance';
+}) {
   const current = useBalance(account);
   const value = current[field];
   const [flash, setFlash] = useState(false);

@@ -22,7 +22,13 @@ export function usePaging() {
   };
 }
 
-export function Pager({ info, total, paging, newer = 'Newer', older = 'Older' }: {
+export function Pager({
+  info,
+  total,
+  paging,
+  newer = 'Newer',
+  older = 'Older',
+}: {
   info: ConsolePageInfoFragment;
   total: number;
   paging: ReturnType<typeof usePaging>;
@@ -31,9 +37,13 @@ export function Pager({ info, total, paging, newer = 'Newer', older = 'Older' }:
 }) {
   return (
     <div className="pager">
-      <button disabled={!info.hasPreviousPage} onClick={() => paging.previous(info)}>← {newer}</button>
+      <button disabled={!info.hasPreviousPage} onClick={() => paging.previous(info)}>
+        ← {newer}
+      </button>
       <span className="muted small">{total} in all</span>
-      <button disabled={!info.hasNextPage} onClick={() => paging.next(info)}>{older} →</button>
+      <button disabled={!info.hasNextPage} onClick={() => paging.next(info)}>
+        {older} →
+      </button>
     </div>
   );
 }

@@ -29,7 +29,15 @@ export function TreeView() {
   );
 }
 
-function Node({ account, depth, open: initiallyOpen = false }: { account: ConsoleAccountFragment; depth: number; open?: boolean }) {
+function Node({
+  account,
+  depth,
+  open: initiallyOpen = false,
+}: {
+  account: ConsoleAccountFragment;
+  depth: number;
+  open?: boolean;
+}) {
   const [open, setOpen] = useState(initiallyOpen);
   const canHaveChildren = account.kind !== 'CUSTOMER';
   return (
@@ -37,7 +45,12 @@ function Node({ account, depth, open: initiallyOpen = false }: { account: Consol
       <tr className={account.status !== 'ACTIVE' ? 'inactive' : ''}>
         <td style={{ paddingLeft: `${0.75 + depth * 1.5}rem` }}>
           {canHaveChildren ? (
-            <button className="toggle" aria-label={open ? 'Collapse' : 'Expand'} aria-expanded={open} onClick={() => setOpen(!open)}>
+            <button
+              className="toggle"
+              aria-label={open ? 'Collapse' : 'Expand'}
+              aria-expanded={open}
+              onClick={() => setOpen(!open)}
+            >
               {open ? '▾' : '▸'}
             </button>
           ) : (
@@ -46,10 +59,16 @@ function Node({ account, depth, open: initiallyOpen = false }: { account: Consol
           <a href={`#/accounts/${encodeURIComponent(account.id)}`}>{account.name}</a>
           <span className="muted small"> #{account.number}</span>
         </td>
-        <td><span className={`kind ${account.kind.toLowerCase()}`}>{account.kind.toLowerCase()}</span></td>
+        <td>
+          <span className={`kind ${account.kind.toLowerCase()}`}>{account.kind.toLowerCase()}</span>
+        </td>
         <td className="muted">{account.status.toLowerCase()}</td>
-        <td className="num"><Balance account={account} /></td>
-        <td className="num"><Balance account={account} field="availableBalance" /></td>
+        <td className="num">
+          <Balance account={account} />
+        </td>
+        <td className="num">
+          <Balance account={account} field="availableBalance" />
+        </td>
       </tr>
       {open && canHaveChildren && <Children parent={account} depth={depth + 1} />}
     </>
@@ -61,8 +80,22 @@ function Children({ parent, depth }: { parent: ConsoleAccountFragment; depth: nu
   const [more, setMore] = useState<ConsoleAccountFragment[]>([]);
   const [cursor, setCursor] = useState<string | null>();
   const children = first.data?.account?.children;
-  if (first.error) return <tr><td colSpan={5} className="error">{first.error}</td></tr>;
-  if (!children) return <tr><td colSpan={5} className="muted" style={{ paddingLeft: `${2.25 + depth * 1.5}rem` }}>Loading…</td></tr>;
+  if (first.error)
+    return (
+      <tr>
+        <td colSpan={5} className="error">
+          {first.error}
+        </td>
+      </tr>
+    );
+  if (!children)
+    return (
+      <tr>
+        <td colSpan={5} className="muted" style={{ paddingLeft: `${2.25 + depth * 1.5}rem` }}>
+          Loading…
+        </td>
+      </tr>
+    );
   const nextCursor = cursor === undefined ? (children.pageInfo.hasNextPage ? children.pageInfo.endCursor : null) : cursor;
   const rows = [...children.edges.map((e) => e.node), ...more];
 
@@ -77,13 +110,21 @@ function Children({ parent, depth }: { parent: ConsoleAccountFragment; depth: nu
   return (
     <>
       {rows.length === 0 && (
-        <tr><td colSpan={5} className="muted small" style={{ paddingLeft: `${2.25 + depth * 1.5}rem` }}>No accounts under {parent.name}</td></tr>
+        <tr>
+          <td colSpan={5} className="muted small" style={{ paddingLeft: `${2.25 + depth * 1.5}rem` }}>
+            No accounts under {parent.name}
+          </td>
+        </tr>
       )}
-      {rows.map((child) => <Node key={child.id} account={child} depth={depth} />)}
+      {rows.map((child) => (
+        <Node key={child.id} account={child} depth={depth} />
+      ))}
       {nextCursor && (
         <tr>
           <td colSpan={5} style={{ paddingLeft: `${2.25 + depth * 1.5}rem` }}>
-            <button className="link" onClick={loadMore}>Show more ({children.totalCount - rows.length} left)</button>
+            <button className="link" onClick={loadMore}>
+              Show more ({children.totalCount - rows.length} left)
+            </button>
           </td>
         </tr>
       )}

@@ -18,7 +18,10 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -31,7 +34,10 @@ export async function request<R, V>(doc: TypedDocumentString<R, V>, variables?: 
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query: doc.toString(), variables }),
   });
-  const body = (await res.json().catch(() => ({}))) as { data?: R; errors?: { message: string; extensions?: { code?: string } }[] };
+  const body = (await res.json().catch(() => ({}))) as {
+    data?: R;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  };
   const error = body.errors?.[0];
   if (error) {
     // A token that expired or was ended (password change, suspension) sends the user back to the login form.

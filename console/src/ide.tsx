@@ -11,7 +11,11 @@ type Params = { query: string; variables?: Record<string, unknown> | null; opera
 
 /** The editor's headers, less an Authorization left empty: the server refuses an empty credential outright. */
 function headersOf(opts?: { headers?: Record<string, unknown> }): Record<string, string> {
-  return Object.fromEntries(Object.entries(opts?.headers ?? {}).filter(([, v]) => String(v ?? '').trim() !== '').map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(
+    Object.entries(opts?.headers ?? {})
+      .filter(([, v]) => String(v ?? '').trim() !== '')
+      .map(([k, v]) => [k, String(v)]),
+  );
 }
 
 function authorization(headers: Record<string, string>): string | undefined {
@@ -42,7 +46,11 @@ function fetcher(params: Params, opts?: { headers?: Record<string, unknown> }) {
   }
   return fetch('/graphql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headersOf(opts) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...headersOf(opts),
+    },
     body: JSON.stringify(params),
   }).then((res) => res.json());
 }

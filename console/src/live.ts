@@ -53,7 +53,11 @@ export function useLive(): boolean {
 }
 
 /** An account's balances: the loaded ones, or a newer pushed event's. */
-export function useBalance(account: { id: string; balance: string; availableBalance: string }): { balance: string; availableBalance: string; changedAt?: string } {
+export function useBalance(account: { id: string; balance: string; availableBalance: string }): {
+  balance: string;
+  availableBalance: string;
+  changedAt?: string;
+} {
   const event = useSyncExternalStore(
     (cb) => (balanceListeners.add(cb), () => balanceListeners.delete(cb)),
     () => balances.get(account.id),

@@ -79,7 +79,9 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       if (pending.length) {
         await orm.close(true);
         if (pglite && !pglite.closed) await pglite.close();
-        throw new Error(`${pending.length} migration(s) pending (${pending.map((m) => m.name).join(', ')}) and MIGRATE_ON_START is off: run \`npm run migrate -- up\``);
+        throw new Error(
+          `${pending.length} migration(s) pending (${pending.map((m) => m.name).join(', ')}) and MIGRATE_ON_START is off: run \`npm run migrate -- up\``,
+        );
       }
     }
   }

@@ -3,10 +3,24 @@ import { DecimalType } from './decimal.type.js';
 import { ScopedByPath } from './scope.js';
 import { Decimal } from '../money.js';
 
-export enum AccountKind { ADMIN = 'ADMIN', RESELLER = 'RESELLER', CUSTOMER = 'CUSTOMER' }
-export enum AccountStatus { ACTIVE = 'ACTIVE', SUSPENDED = 'SUSPENDED', DELETED = 'DELETED' }
-export enum BillingMode { PREPAID = 'PREPAID', POSTPAID = 'POSTPAID' }
-export enum ResellerModel { MARGIN = 'MARGIN', COMMISSION = 'COMMISSION' }
+export enum AccountKind {
+  ADMIN = 'ADMIN',
+  RESELLER = 'RESELLER',
+  CUSTOMER = 'CUSTOMER',
+}
+export enum AccountStatus {
+  ACTIVE = 'ACTIVE',
+  SUSPENDED = 'SUSPENDED',
+  DELETED = 'DELETED',
+}
+export enum BillingMode {
+  PREPAID = 'PREPAID',
+  POSTPAID = 'POSTPAID',
+}
+export enum ResellerModel {
+  MARGIN = 'MARGIN',
+  COMMISSION = 'COMMISSION',
+}
 
 @Entity({ tableName: 'accounts' })
 @ScopedByPath('path')

@@ -3,7 +3,10 @@ import { DecimalType } from './decimal.type.js';
 import { ScopedByPath } from './scope.js';
 import type { Decimal } from '../money.js';
 
-export enum AlertKind { LOW_BALANCE = 'LOW_BALANCE', CREDIT_EXHAUSTED = 'CREDIT_EXHAUSTED' }
+export enum AlertKind {
+  LOW_BALANCE = 'LOW_BALANCE',
+  CREDIT_EXHAUSTED = 'CREDIT_EXHAUSTED',
+}
 
 /** Raised by the database on each ledger entry that crosses a threshold (see the alerts migration). */
 @Entity({ tableName: 'alerts' })

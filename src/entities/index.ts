@@ -18,4 +18,16 @@ export * from './alert.entity.js';
 export * from './decimal.type.js';
 export * from './scope.js';
 
-export const ENTITIES = [Account, LedgerEntry, ApiKey, RateGroup, Rate, PackageTerms, Package, PackageSubscription, CallRecord, CallCharge, Alert];
+export const ENTITIES = [
+  Account,
+  LedgerEntry,
+  ApiKey,
+  RateGroup,
+  Rate,
+  PackageTerms,
+  Package,
+  PackageSubscription,
+  CallRecord,
+  CallCharge,
+  Alert,
+];

@@ -3,9 +3,21 @@ import { DecimalType } from './decimal.type.js';
 import { likePrefix, SCOPE_FILTER, type ScopeParams } from './scope.js';
 import type { Decimal } from '../money.js';
 
-export enum PackageStatus { ACTIVE = 'ACTIVE', DISABLED = 'DISABLED', ARCHIVED = 'ARCHIVED' }
-export enum BillingType { ONE_TIME = 'ONE_TIME', RECURRING = 'RECURRING', MONTHLY = 'MONTHLY' }
-export enum Applicability { INBOUND = 'INBOUND', OUTBOUND = 'OUTBOUND', BOTH = 'BOTH' }
+export enum PackageStatus {
+  ACTIVE = 'ACTIVE',
+  DISABLED = 'DISABLED',
+  ARCHIVED = 'ARCHIVED',
+}
+export enum BillingType {
+  ONE_TIME = 'ONE_TIME',
+  RECURRING = 'RECURRING',
+  MONTHLY = 'MONTHLY',
+}
+export enum Applicability {
+  INBOUND = 'INBOUND',
+  OUTBOUND = 'OUTBOUND',
+  BOTH = 'BOTH',
+}
 export enum ChargeType {
   FULL = 'FULL',
   UTILIZED_DAYS = 'UTILIZED_DAYS',
@@ -24,7 +36,9 @@ export interface DiscountRule {
 }
 
 /** Why the service, not the owner, disabled a package. */
-export enum PackageStatusReason { BELOW_COST = 'BELOW_COST' }
+export enum PackageStatusReason {
+  BELOW_COST = 'BELOW_COST',
+}
 
 /**
  * The lifecycle rules of an original package, shared by every clone down its chain. Only ever reached through

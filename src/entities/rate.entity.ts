@@ -3,7 +3,10 @@ import { DecimalType } from './decimal.type.js';
 import { likePrefix, SCOPE_FILTER, type ScopeParams } from './scope.js';
 import type { Decimal } from '../money.js';
 
-export enum Direction { INBOUND = 'INBOUND', OUTBOUND = 'OUTBOUND' }
+export enum Direction {
+  INBOUND = 'INBOUND',
+  OUTBOUND = 'OUTBOUND',
+}
 
 /** The caller's subtree, plus the group the caller is assigned (what it pays, read-only). */
 @Entity({ tableName: 'rate_groups' })

@@ -1,7 +1,12 @@
 import { Entity, Enum, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { ScopedByPath } from './scope.js';
 
-export enum SubscriptionStatus { ACTIVE = 'ACTIVE', EXPIRED = 'EXPIRED', RELEASED = 'RELEASED', TERMINATED = 'TERMINATED' }
+export enum SubscriptionStatus {
+  ACTIVE = 'ACTIVE',
+  EXPIRED = 'EXPIRED',
+  RELEASED = 'RELEASED',
+  TERMINATED = 'TERMINATED',
+}
 
 /**
  * One level of a chain. Written by SubscriptionService with SQL (a chain spans accounts above the buyer's

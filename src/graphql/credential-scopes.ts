@@ -5,7 +5,12 @@ import { forbidden } from '../errors.js';
 /** What a RATING key may call: the switch's side of the platform (DOMAIN.md 1 and 5). */
 const RATING_FIELDS = new Set(['rateCall', 'rateCalls', 'authorizeCall', '__typename']);
 
-function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, into = new Set<string>(), seen = new Set<string>()): Set<string> {
+function rootFields(
+  set: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  into = new Set<string>(),
+  seen = new Set<string>(),
+): Set<string> {
   for (const s of set.selections) {
     if (s.kind === Kind.FIELD) into.add(s.name.value);
     else if (s.kind === Kind.INLINE_FRAGMENT) rootFields(s.selectionSet, fragments, into, seen);
@@ -23,7 +28,11 @@ function rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefini
  * services refuse to keys), READ_ONLY (queries and subscriptions), RATING (rateCall, rateCalls, authorizeCall).
  * Checked once per operation, before anything runs; a login token has every scope.
  */
-export function assertCredentialAllows(actor: Actor, operation: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>): void {
+export function assertCredentialAllows(
+  actor: Actor,
+  operation: OperationDefinitionNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+): void {
   const scopes = actor.scopes;
   if (actor.via === 'token' || !scopes || scopes.includes('FULL')) return;
   if (scopes.includes('READ_ONLY') && operation.operation !== 'mutation') return;

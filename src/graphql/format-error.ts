@@ -35,7 +35,8 @@ function literalField(error: GraphQLError): string | undefined {
     try {
       visit(parse(source, { noLocation: false }), {
         enter(n) {
-          if ((n.kind === Kind.OBJECT_FIELD || n.kind === Kind.ARGUMENT) && n.value.loc) fields!.set(n.value.loc.start, n.name.value);
+          if ((n.kind === Kind.OBJECT_FIELD || n.kind === Kind.ARGUMENT) && n.value.loc)
+            fields!.set(n.value.loc.start, n.name.value);
         },
       });
     } catch {
@@ -84,7 +85,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
     const given = formatted.extensions?.field;
     const field =
-      typeof given === 'string' ? given : error instanceof GraphQLError ? (variableField(error.message) ?? literalField(error)) : undefined;
+      typeof given === 'string'
+        ? given
+        : error instanceof GraphQLError
+          ? (variableField(error.message) ?? literalField(error))
+          : undefined;
     return {
       message: formatted.message,
       ...base,

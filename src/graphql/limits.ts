@@ -76,7 +76,11 @@ export function repeatedFieldsRule(max: number): ValidationRule {
         namesIn(node, names, new Set());
         for (const [name, count] of names) {
           if (count > max) {
-            context.reportError(new GraphQLError(`Field "${name}" is selected ${count} times in one selection set; at most ${max}`, { nodes: [node] }));
+            context.reportError(
+              new GraphQLError(`Field "${name}" is selected ${count} times in one selection set; at most ${max}`, {
+                nodes: [node],
+              }),
+            );
             return false;
           }
         }
@@ -144,13 +148,20 @@ export function costError(
     variables,
     estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
   });
-  return { error: cost > max ? requestError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`) : null, cost };
+  return {
+    error: cost > max ? requestError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`) : null,
+    cost,
+  };
 }
 
 /** `Variable "$input" got invalid value "1e5" at "input.amount"` names amount; else the variable itself. */
 export function variableField(message: string): string | undefined {
   const at = /got invalid value .* at "([^"]+)"/.exec(message);
-  if (at) return at[1].split('.').filter((p) => !/^\d+$/.test(p)).at(-1);
+  if (at)
+    return at[1]
+      .split('.')
+      .filter((p) => !/^\d+$/.test(p))
+      .at(-1);
   const variable = /^Variable "\$([^"]+)"/.exec(message);
   return variable?.[1];
 }
@@ -185,7 +196,8 @@ export async function admitOperation(
  * Apollo, which reports it the usual way.
  */
 export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandler {
-  const refuse = (res: Response, message: string) => res.status(400).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
+  const refuse = (res: Response, message: string) =>
+    res.status(400).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
@@ -213,7 +225,8 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
  */
 export function documentTooLarge(body: string, config: Pick<Config, 'maxTokens' | 'maxQueryLength'>): string | null {
   const max = config.maxTokens;
-  if (body.length > config.maxQueryLength) return `Query refused: the document is longer than ${config.maxQueryLength} characters`;
+  if (body.length > config.maxQueryLength)
+    return `Query refused: the document is longer than ${config.maxQueryLength} characters`;
   let breaks = 0;
   for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) {
     if (++breaks > max) return `Query refused: the document has more than ${max} lines`;

@@ -26,7 +26,9 @@ const resolved = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
 export async function subscribeSharingEvents(args: ExecutionArgs) {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source;
-  const key = inMemoryOnly(args) ? JSON.stringify([print(args.document), args.operationName ?? null, args.variableValues ?? null]) : null;
+  const key = inMemoryOnly(args)
+    ? JSON.stringify([print(args.document), args.operationName ?? null, args.variableValues ?? null])
+    : null;
   return map((payload: unknown) => {
     if (key === null || typeof payload !== 'object' || payload === null) return execute({ ...args, rootValue: payload });
     let byOperation = resolved.get(payload);

@@ -25,7 +25,11 @@ export function accessLog(log: Logger, metrics: Metrics) {
     customSuccessMessage: () => 'http request',
     customErrorMessage: () => 'http request failed',
     serializers: {
-      req: (req: { method: string; url: string; remoteAddress?: string }) => ({ method: req.method, path: pathOf(req.url), remoteAddress: req.remoteAddress }),
+      req: (req: { method: string; url: string; remoteAddress?: string }) => ({
+        method: req.method,
+        path: pathOf(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });

@@ -22,11 +22,15 @@ export function consoleRouter(dir = builtConsoleDir()): Router {
     // Hashed assets never change under their name; the pages themselves must be re-read after an upgrade.
     express.static(dir, {
       index: 'index.html',
-      setHeaders: (res, path) => res.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
+      setHeaders: (res, path) =>
+        res.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
     }),
   );
   router.use('/console', (_req, res) => {
-    res.status(404).type('text/plain').send(existsSync(join(dir, 'index.html')) ? 'Not found' : 'The console is not built: run npm run build');
+    res
+      .status(404)
+      .type('text/plain')
+      .send(existsSync(join(dir, 'index.html')) ? 'Not found' : 'The console is not built: run npm run build');
   });
   return router;
 }
@@ -38,7 +42,10 @@ export function consoleRouter(dir = builtConsoleDir()): Router {
 export function ideHandler(dir = builtConsoleDir()) {
   let page: string | undefined;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'GET' || req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) !== 'text/html') {
+    if (
+      req.method !== 'GET' ||
+      req.accepts(['application/json', 'application/graphql-response+json', 'text/html']) !== 'text/html'
+    ) {
       next();
       return;
     }

@@ -11,7 +11,8 @@ export function corsMiddleware(config: Pick<Config, 'corsOrigins'>): RequestHand
   const { corsOrigins } = config;
   const allowed = corsOrigins === '*' ? '*' : new Set(corsOrigins);
   const handler = cors({
-    origin: (origin, callback) => callback(null, allowed === '*' ? '*' : origin !== undefined && allowed.has(origin) ? origin : false),
+    origin: (origin, callback) =>
+      callback(null, allowed === '*' ? '*' : origin !== undefined && allowed.has(origin) ? origin : false),
     methods: ['GET', 'POST', 'OPTIONS'],
     // Apollo's CSRF prevention accepts these as proof that a preflight happened.
     allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],

@@ -201,9 +201,18 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
         where.push('account_id = ?');
         values.push(account.id);
       }
-      if (filters.kind) where.push('kind = ?'), values.push(filters.kind);
-      if (filters.from) where.push(`${spec.timeColumn} >= ?::timestamptz`), values.push(filters.from.toISOString());
-      if (filters.to) where.push(`${spec.timeColumn} < ?::timestamptz`), values.push(filters.to.toISOString());
+      if (filters.kind) {
+        where.push('kind = ?');
+        values.push(filters.kind);
+      }
+      if (filters.from) {
+        where.push(`${spec.timeColumn} >= ?::timestamptz`);
+        values.push(filters.from.toISOString());
+      }
+      if (filters.to) {
+        where.push(`${spec.timeColumn} < ?::timestamptz`);
+        values.push(filters.to.toISOString());
+      }
       // A cursor rather than keyset pages: row-level security's conditions make the planner expect a handful of
       // rows, so a page with LIMIT was planned as a scan and sort of the whole table, once per page. A cursor is
       // planned once, for the first rows fast (along the seq index), and reads one snapshot.
@@ -225,7 +234,10 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
         pending = rows.length === BATCH ? read() : undefined;
         // Settled by the finally below if the client leaves while it runs; no unhandled rejection meanwhile.
         pending?.catch(() => undefined);
-        chunk += stringify(rows.map((row) => spec.columns.map((c) => cell(c, row[c.name]))), CSV);
+        chunk += stringify(
+          rows.map((row) => spec.columns.map((c) => cell(c, row[c.name]))),
+          CSV,
+        );
         if (gone.signal.aborted) break;
         if (!res.write(chunk)) await once(res, 'drain', { signal: gone.signal });
         sent += rows.length;

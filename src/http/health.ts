@@ -33,7 +33,11 @@ export async function checkRequestRole(db: Database): Promise<RoleCheck> {
     // Membership is not enough on every setup (a role may be granted without the right to SET it): try it.
     await em.fork().transactional((tx) => tx.execute(`select set_config('role', '${REQUEST_ROLE}', true)`));
   } catch (error) {
-    return { ok: false, problem: `the database user ${row.who} cannot switch to ${REQUEST_ROLE}: ${(error as Error).message}`, grant };
+    return {
+      ok: false,
+      problem: `the database user ${row.who} cannot switch to ${REQUEST_ROLE}: ${(error as Error).message}`,
+      grant,
+    };
   }
   return { ok: true };
 }
@@ -44,7 +48,13 @@ type Check = 'ok' | string;
  * /livez: the process answers. /readyz: this instance can serve (database, request role, event listener) and
  * is not draining. /healthz keeps its documented meaning: the database answers.
  */
-export function healthRouter(deps: { db: Database; log: Logger; metrics: Metrics; metricsToken?: string; draining: () => boolean }): Router {
+export function healthRouter(deps: {
+  db: Database;
+  log: Logger;
+  metrics: Metrics;
+  metricsToken?: string;
+  draining: () => boolean;
+}): Router {
   const { db, log, metrics, metricsToken } = deps;
   const router = Router();
   let lastProblem: string | undefined;

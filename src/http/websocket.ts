@@ -39,7 +39,9 @@ type ConnectionExtra = { socket: WebSocket; request: { socket: { remoteAddress?:
 
 /** graphql-ws reports errors of its own hooks as they are; these carry the code the error table expects. */
 function coded(errors: readonly GraphQLError[], code: string): GraphQLError[] {
-  return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code } }));
+  return errors.map(
+    (e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code } }),
+  );
 }
 
 function asGraphQLError(error: unknown): GraphQLError {
@@ -126,7 +128,12 @@ export function attachWebSocket(deps: {
         const authorization = ctx.connectionParams?.authorization;
         const actor = await authenticate(authorization);
         if (!actor) return false;
-        const connection: Connection = { authorization: authorization as string, accountId: actor.accountId, subscriptions: new Map(), missed: [] };
+        const connection: Connection = {
+          authorization: authorization as string,
+          accountId: actor.accountId,
+          subscriptions: new Map(),
+          missed: [],
+        };
         connections.add(connection);
         ctx.extra.connection = connection;
         return true;
@@ -174,7 +181,8 @@ export function attachWebSocket(deps: {
           await admitOperation(contextValue, schema, document, payload.variables ?? {}, operationName);
           if (subscription) {
             // A revocation that arrived while this was authenticated found no context to end.
-            if (connection.missed.some((change) => ends(change, actor))) throw new DomainError('UNAUTHENTICATED', 'Invalid or expired credentials');
+            if (connection.missed.some((change) => ends(change, actor)))
+              throw new DomainError('UNAUTHENTICATED', 'Invalid or expired credentials');
             connection.subscriptions.set(id, contextValue);
             if (![...connection.subscriptions.values()].includes(null)) connection.missed = [];
           }
@@ -206,7 +214,8 @@ export function attachWebSocket(deps: {
         ctx.loaders.account.clearAll();
         if (!result.errors) return;
         for (const error of result.errors) {
-          if (isUnexpected(error)) (args.contextValue as Context).log.error({ err: error.originalError ?? error }, 'unexpected error');
+          if (isUnexpected(error))
+            (args.contextValue as Context).log.error({ err: error.originalError ?? error }, 'unexpected error');
         }
         return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
       },

@@ -73,7 +73,10 @@ export class AccountResolver {
     return account.rateGroupId ? ctx.services.rates.findGroup(ctx, account.rateGroupId) : null;
   }
 
-  @FieldResolver(() => RateType, { nullable: true, description: 'What this account pays for a number: the longest matching prefix of its rate group' })
+  @FieldResolver(() => RateType, {
+    nullable: true,
+    description: 'What this account pays for a number: the longest matching prefix of its rate group',
+  })
   rate(@Root() account: Account, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
     return ctx.services.rates.rateFor(ctx, account.id, args.destination, args.direction);
   }

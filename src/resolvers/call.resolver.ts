@@ -2,7 +2,14 @@ import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolve
 import type { Context } from '../context.js';
 import type { CallCharge, CallRecord } from '../entities/index.js';
 import { AccountType } from '../schema/account.js';
-import { CallAuthorizationType, CallChargeType, CallInput, CallRecordConnection, CallRecordType, CallsArgs } from '../schema/call.js';
+import {
+  CallAuthorizationType,
+  CallChargeType,
+  CallInput,
+  CallRecordConnection,
+  CallRecordType,
+  CallsArgs,
+} from '../schema/call.js';
 import { Direction } from '../schema/rate.js';
 import { PackageSubscriptionType } from '../schema/subscription.js';
 import { Role } from './roles.js';
@@ -18,7 +25,9 @@ export class CallResolver {
     return ctx.services.rating.rateCall(ctx, input);
   }
 
-  @Mutation(() => [CallRecordType], { description: 'A batch of CDRs, rated atomically (at most 5,000); platform only, as rateCall' })
+  @Mutation(() => [CallRecordType], {
+    description: 'A batch of CDRs, rated atomically (at most 5,000); platform only, as rateCall',
+  })
   @Authorized(Role.ADMIN)
   rateCalls(@Arg('input', () => [CallInput]) input: CallInput[], @Ctx() ctx: Context) {
     return ctx.services.rating.rateCalls(ctx, input);

@@ -1,5 +1,16 @@
 import { map, pipe } from '@graphql-yoga/subscription';
-import { Args, Authorized, Ctx, Extensions, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import {
+  Args,
+  Authorized,
+  Ctx,
+  Extensions,
+  FieldResolver,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  type SubscribeResolverData,
+} from 'type-graphql';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
 import type { AlertPayload, BalanceEventPayload } from '../events.js';
@@ -24,7 +35,8 @@ async function scoped<T extends { path: string; accountId: string }>({ args, con
     ) as AsyncIterable<T>,
     // The payload goes on as published, one object for every subscriber: see src/graphql/shared-events.ts.
     map(async (event: T) => {
-      if (!(await context.stillAuthorized())) throw new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended');
+      if (!(await context.stillAuthorized()))
+        throw new DomainError('UNAUTHENTICATED', 'The credential was revoked or the account suspended');
       return event;
     }),
   );

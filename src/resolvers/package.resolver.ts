@@ -3,7 +3,14 @@ import type { Context } from '../context.js';
 import type { PackageView } from '../services/package.service.js';
 import { AccountType } from '../schema/account.js';
 import { PageArgs } from '../schema/connection.js';
-import { CreatePackageInput, OptInInput, PackageConnection, PackageStatus, PackageType, UpdatePackageInput } from '../schema/package.js';
+import {
+  CreatePackageInput,
+  OptInInput,
+  PackageConnection,
+  PackageStatus,
+  PackageType,
+  UpdatePackageInput,
+} from '../schema/package.js';
 import { Role } from './roles.js';
 
 @Resolver(() => PackageType)
@@ -58,7 +65,10 @@ export class PackageResolver {
     return ctx.services.accounts.ownerView(ctx, pkg.ownerId);
   }
 
-  @FieldResolver(() => PackageType, { nullable: true, description: 'The package this one was opted in from (null if original or not visible)' })
+  @FieldResolver(() => PackageType, {
+    nullable: true,
+    description: 'The package this one was opted in from (null if original or not visible)',
+  })
   source(@Root() pkg: PackageView, @Ctx() ctx: Context) {
     return pkg.sourceId ? ctx.services.packages.find(ctx, pkg.sourceId) : null;
   }

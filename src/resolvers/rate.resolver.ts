@@ -3,13 +3,22 @@ import type { Context } from '../context.js';
 import type { RateGroup } from '../entities/index.js';
 import { AccountType } from '../schema/account.js';
 import { PageArgs } from '../schema/connection.js';
-import { CreateRateGroupInput, RateConnection, RateGroupConnection, RateGroupType, RateInput, RateLookupArgs, RatesArgs, RateType } from '../schema/rate.js';
+import {
+  CreateRateGroupInput,
+  RateConnection,
+  RateGroupConnection,
+  RateGroupType,
+  RateInput,
+  RateLookupArgs,
+  RatesArgs,
+  RateType,
+} from '../schema/rate.js';
 import { Role } from './roles.js';
 
 @Resolver(() => RateGroupType)
 @Authorized()
 export class RateResolver {
-  @Query(() => RateGroupConnection, { description: 'Rate groups owned in the caller\'s subtree' })
+  @Query(() => RateGroupConnection, { description: "Rate groups owned in the caller's subtree" })
   rateGroups(@Args() args: PageArgs, @Ctx() ctx: Context) {
     return ctx.services.rates.listGroups(ctx, args);
   }

@@ -35,10 +35,14 @@ export class SubscriptionResolver {
     return ctx.services.subscriptions.terminate(ctx, id, at);
   }
 
-  @Mutation(() => RenewalReportType, { description: 'Renews what is due as of an instant, in the caller\'s platform (ADMIN only)' })
+  @Mutation(() => RenewalReportType, {
+    description: "Renews what is due as of an instant, in the caller's platform (ADMIN only)",
+  })
   @Authorized(Role.ADMIN)
   runRenewals(
-    @Arg('asOf', () => Date, { description: 'At most one day ahead of now, plus the longest advance-renew interval of the platform' })
+    @Arg('asOf', () => Date, {
+      description: 'At most one day ahead of now, plus the longest advance-renew interval of the platform',
+    })
     asOf: Date,
     @Ctx() ctx: Context,
   ) {

@@ -38,7 +38,7 @@ export class AccountType extends Node {
   @Field(() => BillingMode)
   billingMode!: BillingMode;
 
-  @Field(() => MoneyScalar, { description: "Position with the parent: positive means prepaid funds" })
+  @Field(() => MoneyScalar, { description: 'Position with the parent: positive means prepaid funds' })
   balance!: Decimal;
 
   @Field(() => MoneyScalar)
@@ -134,7 +134,10 @@ export class UpdateAccountInput {
   @Field(() => String, { nullable: true })
   email?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'At least 10 characters, not the email, not a common password; ends the tokens issued before it' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'At least 10 characters, not the email, not a common password; ends the tokens issued before it',
+  })
   password?: string | null;
 
   @Field(() => String, { nullable: true, description: "Required with password when changing one's own password" })

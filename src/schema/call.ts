@@ -78,6 +78,9 @@ export class CallAuthorizationType {
   @Field(() => Int, { nullable: true, description: 'The longest duration every level can pay for; null when nothing limits it' })
   maxDurationSeconds!: number | null;
 
-  @Field(() => String, { nullable: true, description: 'NO_RATE, INSUFFICIENT_FUNDS, LIMIT_REACHED or ACCOUNT_INACTIVE when not allowed' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'NO_RATE, INSUFFICIENT_FUNDS, LIMIT_REACHED or ACCOUNT_INACTIVE when not allowed',
+  })
   reason!: string | null;
 }

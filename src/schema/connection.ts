@@ -21,7 +21,10 @@ export class PageInfo {
  */
 @ArgsType()
 export class PageArgs {
-  @Field(() => Int, { nullable: true, description: 'Page size from the start (or from `after`), 0 to 500; 50 when neither first nor last is given' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Page size from the start (or from `after`), 0 to 500; 50 when neither first nor last is given',
+  })
   first?: number | null;
 
   @Field(() => String, { nullable: true, description: 'Only rows after this cursor' })

@@ -33,7 +33,8 @@ export const MoneyScalar = new GraphQLScalarType<Decimal, string>({
 /** graphql-scalars' DateTime, limited to the years PostgreSQL's timestamptz and the service handle (1-9999). */
 function inRange(value: Date): Date {
   const year = value.getUTCFullYear();
-  if (!(year >= 1 && year <= 9999)) throw new GraphQLError('DateTime must be between the years 1 and 9999', { extensions: { code: 'BAD_USER_INPUT' } });
+  if (!(year >= 1 && year <= 9999))
+    throw new GraphQLError('DateTime must be between the years 1 and 9999', { extensions: { code: 'BAD_USER_INPUT' } });
   return value;
 }
 
@@ -53,7 +54,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, Date>({
     try {
       value = DateTimeResolver.parseLiteral(ast, variables) as Date;
     } catch (error) {
-      throw new Error((error as Error).message);
+      throw new Error((error as Error).message, { cause: error });
     }
     const year = value.getUTCFullYear();
     // (A NaN year, from an unparseable instant, fails the check too.) A plain error here, so graphql-js attaches the literal's location and the error can name the field.

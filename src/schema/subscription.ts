@@ -48,7 +48,7 @@ export class SubscriptionsArgs extends PageArgs {
 
 @InputType()
 export class PurchaseInput {
-  @Field(() => ID, { description: 'One of the caller\'s offers' })
+  @Field(() => ID, { description: "One of the caller's offers" })
   packageId!: string;
 
   @Field(() => String, { nullable: true })
@@ -72,7 +72,7 @@ export class AssignInput {
 
 @ObjectType('Earnings')
 export class EarningsType {
-  @Field(() => MoneyScalar, { description: "What its children were charged, net of refunds and of commissions credited to them" })
+  @Field(() => MoneyScalar, { description: 'What its children were charged, net of refunds and of commissions credited to them' })
   sales!: Decimal;
 
   @Field(() => MoneyScalar, { description: 'What it was charged, net of refunds' })

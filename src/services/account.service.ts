@@ -7,17 +7,10 @@ import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
-import { findPage, findRowsPage, type Page, type PageArgs } from './pagination.js';
+import { findRowsPage, type Page, type PageArgs } from './pagination.js';
 import { requireLoginToken } from './auth.service.js';
 import { hashPassword } from './passwords.js';
-import {
-  nonNegative,
-  normalizeCurrency,
-  normalizeEmail,
-  optionalText,
-  requireText,
-  validatePassword,
-} from './validate.js';
+import { nonNegative, normalizeCurrency, normalizeEmail, requireText, validatePassword } from './validate.js';
 
 export interface CreateAccountData {
   parentId?: string | null;
@@ -104,9 +97,9 @@ export class AccountService {
     requireActor(ctx);
     const inScope = await ctx.loaders.account.load(ownerId);
     if (inScope) return inScope;
-    const [row] = await ctx.em.execute<{ id: string; number: string; kind: AccountKind; name: string; currency: string; created_at: Date }[]>(
-      'select * from trellis_parent_public()',
-    );
+    const [row] = await ctx.em.execute<
+      { id: string; number: string; kind: AccountKind; name: string; currency: string; created_at: Date }[]
+    >('select * from trellis_parent_public()');
     if (!row || row.id !== ownerId) throw notFound('Account not found');
     return new PublicAccount(row.id, row.number, row.kind, row.name, row.currency, new Date(row.created_at));
   }
@@ -132,7 +125,12 @@ export class AccountService {
    * API serves: building and registering a MikroORM entity per account was the largest part of a list
    * request's CPU.
    */
-  private async page(ctx: AuthedContext, conditions: string[], params: unknown[], filter: AccountListFilter): Promise<Page<Account>> {
+  private async page(
+    ctx: AuthedContext,
+    conditions: string[],
+    params: unknown[],
+    filter: AccountListFilter,
+  ): Promise<Page<Account>> {
     const where = [...conditions];
     const values = [...params];
     if (filter.status) {
@@ -151,7 +149,12 @@ export class AccountService {
       where.push('(name ilike ? or email ilike ? or number like ?)');
       values.push(pattern, pattern, pattern);
     }
-    return findRowsPage(ctx.em, { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values }, filter, accountFromRow);
+    return findRowsPage(
+      ctx.em,
+      { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values },
+      filter,
+      accountFromRow,
+    );
   }
 
   async create(ctx: Context, data: CreateAccountData): Promise<Account> {
@@ -199,10 +202,7 @@ export class AccountService {
   }
 
   /** Creates a platform root (ADMIN). Not exposed over the API: roots come from bootstrap or operator tooling. */
-  async createRoot(
-    em: Em,
-    data: { name: string; email: string; password: string; currency?: string },
-  ): Promise<Account> {
+  async createRoot(em: Em, data: { name: string; email: string; password: string; currency?: string }): Promise<Account> {
     const id = newId('Account');
     return this.insert(em, {
       id,
@@ -384,10 +384,28 @@ function accountFromRow(r: AccountRow): Account {
   const balance = new Decimal(r.balance);
   const creditLimit = new Decimal(r.credit_limit);
   return {
-    id: r.id, seq: r.seq, number: r.number, kind: r.kind, name: r.name, email: r.email, parentId: r.parent_id, rootId: r.root_id,
-    path: r.path, depth: r.depth, status: r.status, currency: r.currency, billingMode: r.billing_mode, balance, creditLimit,
-    resellerModel: r.reseller_model, lowBalanceThreshold: decimal(r.low_balance_threshold),
-    dailySpendLimit: decimal(r.daily_spend_limit), monthlySpendLimit: decimal(r.monthly_spend_limit), rateGroupId: r.rate_group_id,
-    createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at), availableBalance: balance.plus(creditLimit),
+    id: r.id,
+    seq: r.seq,
+    number: r.number,
+    kind: r.kind,
+    name: r.name,
+    email: r.email,
+    parentId: r.parent_id,
+    rootId: r.root_id,
+    path: r.path,
+    depth: r.depth,
+    status: r.status,
+    currency: r.currency,
+    billingMode: r.billing_mode,
+    balance,
+    creditLimit,
+    resellerModel: r.reseller_model,
+    lowBalanceThreshold: decimal(r.low_balance_threshold),
+    dailySpendLimit: decimal(r.daily_spend_limit),
+    monthlySpendLimit: decimal(r.monthly_spend_limit),
+    rateGroupId: r.rate_group_id,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+    availableBalance: balance.plus(creditLimit),
   } as unknown as Account;
 }

@@ -27,7 +27,13 @@ export interface BalanceEventView {
 }
 
 const fromEntity = (a: Alert): AlertView => ({
-  id: a.id, accountId: a.accountId, kind: a.kind, availableBalance: a.availableBalance, threshold: a.threshold ?? null, at: a.createdAt, seq: a.seq,
+  id: a.id,
+  accountId: a.accountId,
+  kind: a.kind,
+  availableBalance: a.availableBalance,
+  threshold: a.threshold ?? null,
+  at: a.createdAt,
+  seq: a.seq,
 });
 
 export class AlertService {
@@ -73,15 +79,23 @@ export class AlertService {
 
   toBalanceEvent(p: BalanceEventPayload): BalanceEventView {
     return {
-      accountId: p.accountId, balance: new Decimal(p.balance), availableBalance: new Decimal(p.available), delta: new Decimal(p.delta),
-      kind: p.kind, at: new Date(p.at),
+      accountId: p.accountId,
+      balance: new Decimal(p.balance),
+      availableBalance: new Decimal(p.available),
+      delta: new Decimal(p.delta),
+      kind: p.kind,
+      at: new Date(p.at),
     };
   }
 
   toAlert(p: AlertPayload): AlertView {
     return {
-      id: p.id, accountId: p.accountId, kind: p.kind as AlertKind, availableBalance: new Decimal(p.available),
-      threshold: p.threshold === null ? null : new Decimal(p.threshold), at: new Date(p.at),
+      id: p.id,
+      accountId: p.accountId,
+      kind: p.kind as AlertKind,
+      availableBalance: new Decimal(p.available),
+      threshold: p.threshold === null ? null : new Decimal(p.threshold),
+      at: new Date(p.at),
     };
   }
 }

@@ -47,9 +47,7 @@ export type ApiKeyScope = 'FULL' | 'READ_ONLY' | 'RATING';
  * credential at or below a path (a suspension or deletion).
  */
 export type CredentialChange =
-  | { type: 'credentials'; apiKeyId: string }
-  | { type: 'credentials'; tokensOf: string }
-  | { type: 'credentials'; under: string };
+  { type: 'credentials'; apiKeyId: string } | { type: 'credentials'; tokensOf: string } | { type: 'credentials'; under: string };
 
 export class AuthService {
   /** Built once: given the secret as a string, jsonwebtoken builds a key object on every sign and verify. */
@@ -200,8 +198,10 @@ export class AuthService {
    * with, and open subscriptions on every instance by a notification delivered when the change commits.
    */
   async endCredentials(em: Em, change: CredentialChange): Promise<void> {
-    if ('tokensOf' in change) await em.execute(`update accounts set token_version = token_version + 1 where id = ?`, [change.tokensOf]);
-    if ('under' in change) await em.execute(`update accounts set token_version = token_version + 1 where starts_with(path, ?)`, [change.under]);
+    if ('tokensOf' in change)
+      await em.execute(`update accounts set token_version = token_version + 1 where id = ?`, [change.tokensOf]);
+    if ('under' in change)
+      await em.execute(`update accounts set token_version = token_version + 1 where starts_with(path, ?)`, [change.under]);
     await this.announce(em, change);
   }
 
@@ -215,8 +215,11 @@ export class AuthService {
     if (!currentPassword) throw badInput('currentPassword', 'Changing your own password needs your current password');
     const subject = `account:${accountId}`;
     await this.throttle.beforePasswordCheck(subject, address);
-    const [row] = await em.execute<{ password_hash: string | null }[]>(`select password_hash from accounts where id = ?`, [accountId]);
-    if (!(await verifyPassword(row?.password_hash, currentPassword))) throw badInput('currentPassword', 'The current password is wrong');
+    const [row] = await em.execute<{ password_hash: string | null }[]>(`select password_hash from accounts where id = ?`, [
+      accountId,
+    ]);
+    if (!(await verifyPassword(row?.password_hash, currentPassword)))
+      throw badInput('currentPassword', 'The current password is wrong');
     await this.throttle.passwordAccepted(subject, address);
   }
 

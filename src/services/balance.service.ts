@@ -80,26 +80,28 @@ export class BalanceService {
   async post(em: Em, posting: Posting): Promise<LedgerEntry> {
     const id = newId('LedgerEntry');
     type Written = { seq: string; balance_after: string; owner_path: string; created_at: Date | string };
-    const [row] = await this.guardRange(em.execute<Written[]>(
-      `with moved as (
+    const [row] = await this.guardRange(
+      em.execute<Written[]>(
+        `with moved as (
          update accounts set balance = balance + ?::numeric, updated_at = now() where id = ? returning balance, path
        )
        insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id,
                                    subscription_id)
        select ?, ?, moved.path, ?::numeric, moved.balance, ?, ?, ?, ? from moved
        returning seq, balance_after::text, owner_path, created_at`,
-      [
-        posting.amount.toFixed(),
-        posting.accountId,
-        id,
-        posting.accountId,
-        posting.amount.toFixed(),
-        posting.kind,
-        posting.description ?? null,
-        posting.actorId ?? null,
-        posting.subscriptionId ?? null,
-      ],
-    ));
+        [
+          posting.amount.toFixed(),
+          posting.accountId,
+          id,
+          posting.accountId,
+          posting.amount.toFixed(),
+          posting.kind,
+          posting.description ?? null,
+          posting.actorId ?? null,
+          posting.subscriptionId ?? null,
+        ],
+      ),
+    );
     if (!row) throw notFound('Account not found');
     return Object.assign(new LedgerEntry(), {
       id,

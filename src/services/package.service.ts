@@ -76,8 +76,21 @@ export interface PackageListArgs extends PageArgs {
 }
 
 const TERMS_FIELDS = [
-  'country', 'category', 'billingType', 'billingDays', 'freeMinutes', 'applicableFor', 'destinations', 'chargeType',
-  'releaseIfNoBalance', 'priority', 'minimumDays', 'activationPolicy', 'advanceRenewHours', 'discounts', 'startDate',
+  'country',
+  'category',
+  'billingType',
+  'billingDays',
+  'freeMinutes',
+  'applicableFor',
+  'destinations',
+  'chargeType',
+  'releaseIfNoBalance',
+  'priority',
+  'minimumDays',
+  'activationPolicy',
+  'advanceRenewHours',
+  'discounts',
+  'startDate',
   'endDate',
 ] as const satisfies readonly (keyof TermsData)[];
 
@@ -164,7 +177,8 @@ function wholeNumber(field: string, value: number, min: number, max = 1_000_000)
 }
 
 function parseCommissionRate(value: string): Decimal {
-  if (!/^\d{1,3}(\.\d{1,4})?$/.test(value.trim())) throw badInput('commissionRate', 'commissionRate is a percentage such as "10" or "12.5"');
+  if (!/^\d{1,3}(\.\d{1,4})?$/.test(value.trim()))
+    throw badInput('commissionRate', 'commissionRate is a percentage such as "10" or "12.5"');
   const rate = new Decimal(value.trim());
   if (rate.gt(100)) throw badInput('commissionRate', 'commissionRate is between 0 and 100');
   return rate;
@@ -228,13 +242,15 @@ export class PackageService {
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
       if (pkg.sourceId) {
         const inherited = TERMS_FIELDS.find((f) => data[f] !== undefined);
-        if (inherited) throw badInput(inherited, `${inherited} is inherited from the original package and cannot be changed here`);
+        if (inherited)
+          throw badInput(inherited, `${inherited} is inherited from the original package and cannot be changed here`);
       } else {
         this.applyTerms(terms, data);
       }
       if (data.name !== undefined) pkg.name = requireText('name', data.name ?? '');
       if (data.description !== undefined) pkg.description = optionalText('description', data.description) ?? null;
-      if (data.commissionRate !== undefined && data.commissionRate !== null) pkg.commissionRate = parseCommissionRate(data.commissionRate);
+      if (data.commissionRate !== undefined && data.commissionRate !== null)
+        pkg.commissionRate = parseCommissionRate(data.commissionRate);
       if (data.canBePurchased !== undefined && data.canBePurchased !== null) pkg.canBePurchased = data.canBePurchased;
       if (data.resellerCanResell !== undefined && data.resellerCanResell !== null) pkg.resellerCanResell = data.resellerCanResell;
 
@@ -244,7 +260,10 @@ export class PackageService {
       nonNegative('setupFee', setupFee);
       if (!price.eq(pkg.price) || !setupFee.eq(pkg.setupFee)) {
         if (pkg.priceFollowsSource) {
-          throw badInput(!price.eq(pkg.price) ? 'price' : 'setupFee', 'A COMMISSION reseller sells at the source package\'s prices');
+          throw badInput(
+            !price.eq(pkg.price) ? 'price' : 'setupFee',
+            "A COMMISSION reseller sells at the source package's prices",
+          );
         }
         if (pkg.sourceId) {
           const source = await em.findOneOrFail(Package, { id: pkg.sourceId });
@@ -303,9 +322,10 @@ export class PackageService {
       let setupFee = source.setupFee;
       const commission = me.resellerModel === ResellerModel.COMMISSION;
       if (commission) {
-        if (data.price && !data.price.eq(source.price)) throw badInput('price', 'A COMMISSION reseller sells at the source package\'s price');
+        if (data.price && !data.price.eq(source.price))
+          throw badInput('price', "A COMMISSION reseller sells at the source package's price");
         if (data.setupFee && !data.setupFee.eq(source.setupFee)) {
-          throw badInput('setupFee', 'A COMMISSION reseller sells at the source package\'s setup fee');
+          throw badInput('setupFee', "A COMMISSION reseller sells at the source package's setup fee");
         }
       } else {
         price = nonNegative('price', data.price ?? source.price);
@@ -320,7 +340,8 @@ export class PackageService {
         lineage: [...source.lineage, source.id],
         termsId: source.termsId,
         name: data.name ? requireText('name', data.name) : source.name,
-        description: data.description !== undefined ? (optionalText('description', data.description) ?? null) : (source.description ?? null),
+        description:
+          data.description !== undefined ? (optionalText('description', data.description) ?? null) : (source.description ?? null),
         status: PackageStatus.ACTIVE,
         price,
         setupFee,
@@ -350,7 +371,8 @@ export class PackageService {
       if (!pkg.sourceId) throw new DomainError('INVALID_STATE', 'Only a package opted into from a parent can be opted out of');
       if (pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'Already opted out');
       const liveClones = await em.count(Package, { sourceId: pkg.id, optedOutAt: null });
-      if (liveClones > 0) throw new DomainError('INVALID_STATE', 'Sub-resellers still sell this package: they must opt out first');
+      if (liveClones > 0)
+        throw new DomainError('INVALID_STATE', 'Sub-resellers still sell this package: they must opt out first');
       if (await ctx.services.subscriptions.isInUse(em, pkg.id)) {
         throw new DomainError('INVALID_STATE', 'Active subscriptions use this package: terminate them first');
       }
@@ -393,7 +415,15 @@ export class PackageService {
     requireActor(ctx);
     const keyset = Keyset.of(args, 'asc');
     const parentId = parentIdOf(ctx.actor.path);
-    if (!parentId || ctx.actor.kind === AccountKind.ADMIN) return this.viewPage(ctx.em, keyset.page<Package>([], async () => 0, async () => false));
+    if (!parentId || ctx.actor.kind === AccountKind.ADMIN)
+      return this.viewPage(
+        ctx.em,
+        keyset.page<Package>(
+          [],
+          async () => 0,
+          async () => false,
+        ),
+      );
     const flag = ctx.actor.kind === AccountKind.CUSTOMER ? 'can_be_purchased' : 'reseller_can_resell';
     const base = `from packages p join package_terms t on t.id = p.terms_id
       where p.owner_id = ? and p.status = 'ACTIVE' and p.opted_out_at is null and p.${flag}
@@ -433,7 +463,9 @@ export class PackageService {
 
   async lineageSellable(em: Em, pkg: Pick<Package, 'lineage'>): Promise<boolean> {
     if (pkg.lineage.length === 0) return true;
-    const [row] = await em.execute<{ ok: boolean }[]>(`select trellis_lineage_sellable(?::text[]) as ok`, [`{${pkg.lineage.join(',')}}`]);
+    const [row] = await em.execute<{ ok: boolean }[]>(`select trellis_lineage_sellable(?::text[]) as ok`, [
+      `{${pkg.lineage.join(',')}}`,
+    ]);
     return row.ok;
   }
 
@@ -451,7 +483,9 @@ export class PackageService {
   /** A MARGIN reseller may not sell below what it pays (DOMAIN.md 3). */
   private assertNotBelowCost(price: Decimal, setupFee: Decimal, source: Package): void {
     if (price.lt(source.price)) {
-      throw new DomainError('PRICE_BELOW_COST', `The price must be at least the cost, ${formatMoney(source.price)}`, { field: 'price' });
+      throw new DomainError('PRICE_BELOW_COST', `The price must be at least the cost, ${formatMoney(source.price)}`, {
+        field: 'price',
+      });
     }
     if (setupFee.lt(source.setupFee)) {
       throw new DomainError('PRICE_BELOW_COST', `The setup fee must be at least the cost, ${formatMoney(source.setupFee)}`, {
@@ -487,8 +521,10 @@ export class PackageService {
     if (data.country !== undefined) terms.country = optionalText('country', data.country, 100) ?? null;
     if (data.category !== undefined) terms.category = optionalText('category', data.category, 100) ?? null;
     if (data.billingType) terms.billingType = data.billingType;
-    if (data.billingDays !== undefined && data.billingDays !== null) terms.billingDays = wholeNumber('billingDays', data.billingDays, 1, 3660);
-    if (data.freeMinutes !== undefined && data.freeMinutes !== null) terms.freeMinutes = wholeNumber('freeMinutes', data.freeMinutes, 0, 10_000_000);
+    if (data.billingDays !== undefined && data.billingDays !== null)
+      terms.billingDays = wholeNumber('billingDays', data.billingDays, 1, 3660);
+    if (data.freeMinutes !== undefined && data.freeMinutes !== null)
+      terms.freeMinutes = wholeNumber('freeMinutes', data.freeMinutes, 0, 10_000_000);
     if (data.applicableFor) terms.applicableFor = data.applicableFor;
     if (data.destinations !== undefined && data.destinations !== null) {
       const destinations = data.destinations.map((d) => d.trim());
@@ -497,23 +533,27 @@ export class PackageService {
       terms.destinations = [...new Set(destinations)];
     }
     if (data.chargeType) terms.chargeType = data.chargeType;
-    if (data.releaseIfNoBalance !== undefined && data.releaseIfNoBalance !== null) terms.releaseIfNoBalance = data.releaseIfNoBalance;
+    if (data.releaseIfNoBalance !== undefined && data.releaseIfNoBalance !== null)
+      terms.releaseIfNoBalance = data.releaseIfNoBalance;
     if (data.priority !== undefined && data.priority !== null) terms.priority = wholeNumber('priority', data.priority, 1, 1000);
-    if (data.minimumDays !== undefined && data.minimumDays !== null) terms.minimumDays = wholeNumber('minimumDays', data.minimumDays, 0, 3660);
+    if (data.minimumDays !== undefined && data.minimumDays !== null)
+      terms.minimumDays = wholeNumber('minimumDays', data.minimumDays, 0, 3660);
     if (data.activationPolicy) terms.activationPolicy = data.activationPolicy;
     if (data.advanceRenewHours !== undefined && data.advanceRenewHours !== null) {
       terms.advanceRenewHours = wholeNumber('advanceRenewHours', data.advanceRenewHours, 0, 24 * 366);
     }
     if (data.discounts !== undefined && data.discounts !== null) {
       const seen = new Set<number>();
-      terms.discounts = data.discounts.map((d): DiscountRule => {
-        if (!Number.isInteger(d.fromActivation) || d.fromActivation < 2) {
-          throw badInput('discounts', 'A discount starts at the 2nd charged period or later (fromActivation >= 2)');
-        }
-        if (seen.has(d.fromActivation)) throw badInput('discounts', `Two discounts start at period ${d.fromActivation}`);
-        seen.add(d.fromActivation);
-        return { fromActivation: d.fromActivation, amount: nonNegative('discounts', d.amount).toFixed() };
-      }).sort((a, b) => a.fromActivation - b.fromActivation);
+      terms.discounts = data.discounts
+        .map((d): DiscountRule => {
+          if (!Number.isInteger(d.fromActivation) || d.fromActivation < 2) {
+            throw badInput('discounts', 'A discount starts at the 2nd charged period or later (fromActivation >= 2)');
+          }
+          if (seen.has(d.fromActivation)) throw badInput('discounts', `Two discounts start at period ${d.fromActivation}`);
+          seen.add(d.fromActivation);
+          return { fromActivation: d.fromActivation, amount: nonNegative('discounts', d.amount).toFixed() };
+        })
+        .sort((a, b) => a.fromActivation - b.fromActivation);
     }
     if (data.startDate !== undefined) terms.startDate = data.startDate;
     if (data.endDate !== undefined) terms.endDate = data.endDate;

@@ -206,8 +206,13 @@ export async function findPage<T extends { seq?: string | null }>(
 ): Promise<Page<T>> {
   const keyset = Keyset.of(args, order);
   const within = (bounds: SeqBound[]) =>
-    (bounds.length ? { $and: [where, { seq: Object.fromEntries(bounds.map((b) => [OPERATORS[b.op], b.seq])) }] } : where) as FilterQuery<T>;
-  const rows = (await em.find(entity, within(keyset.bounds), { orderBy: { seq: keyset.fetchOrder } as never, limit: keyset.limit })) as T[];
+    (bounds.length
+      ? { $and: [where, { seq: Object.fromEntries(bounds.map((b) => [OPERATORS[b.op], b.seq])) }] }
+      : where) as FilterQuery<T>;
+  const rows = (await em.find(entity, within(keyset.bounds), {
+    orderBy: { seq: keyset.fetchOrder } as never,
+    limit: keyset.limit,
+  })) as T[];
   return keyset.page(
     rows,
     () => em.count(entity, where as FilterQuery<T>),
@@ -240,7 +245,10 @@ export async function findRowsPage<R extends { seq: string }, T extends { seq?: 
   return keyset.page(
     rows.map(toNode),
     async () => {
-      const [{ n }] = await em.execute<{ n: number }[]>(`select count(*)::int as n from ${query.table} where ${condition}`, values);
+      const [{ n }] = await em.execute<{ n: number }[]>(
+        `select count(*)::int as n from ${query.table} where ${condition}`,
+        values,
+      );
       return n;
     },
     async (bound) => {

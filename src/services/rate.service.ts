@@ -48,7 +48,12 @@ export class RateService {
     requireActor(ctx);
     const name = requireText('name', data.name, 100);
     return ctx.mutate(async (em) => {
-      const group = em.create(RateGroup, { id: newId('RateGroup'), ownerId: ctx.actor.accountId, ownerPath: ctx.actor.path, name });
+      const group = em.create(RateGroup, {
+        id: newId('RateGroup'),
+        ownerId: ctx.actor.accountId,
+        ownerPath: ctx.actor.path,
+        name,
+      });
       try {
         await em.flush();
       } catch (error) {
@@ -91,7 +96,8 @@ export class RateService {
       if (!Number.isInteger(initialIncrement) || initialIncrement < 0) {
         throw badInput(field('initialIncrement'), 'initialIncrement is a whole number of seconds, 0 or more');
       }
-      if (!Number.isInteger(increment) || increment < 1) throw badInput(field('increment'), 'increment is a whole number of seconds, 1 or more');
+      if (!Number.isInteger(increment) || increment < 1)
+        throw badInput(field('increment'), 'increment is a whole number of seconds, 1 or more');
       const destination = r.destination?.trim() || null;
       if (destination && destination.length > 200) throw badInput(field('destination'), 'destination is at most 200 characters');
       return {
@@ -105,7 +111,8 @@ export class RateService {
       };
     });
     if (rows.length === 0) return;
-    await executeBound(em,
+    await executeBound(
+      em,
       `insert into rates (rate_group_id, direction, prefix, owner_path, destination, rate_per_minute, connection_fee,
                           initial_increment, increment, updated_at)
        select ?, x.direction, x.prefix, ?, x.destination, x.rate_per_minute::numeric, x.connection_fee::numeric,
@@ -222,7 +229,8 @@ export class RateService {
     rows: { k: number; grp: string; dir: Direction; num: string }[],
     result: (Rate | null)[],
   ): Promise<(Rate | null)[]> {
-    const found = await executeBound<(RateRow & { k: number })[]>(em,
+    const found = await executeBound<(RateRow & { k: number })[]>(
+      em,
       `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
               r.connection_fee::text, r.initial_increment, r.increment
          from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)
@@ -273,7 +281,11 @@ export class RateService {
   }
 
   /** Writable only by the owner's subtree (an account may read its assigned group but not edit it). */
-  private async requireOwnedGroup(ctx: Context & { actor: NonNullable<Context['actor']> }, em: Em, id: string): Promise<RateGroup> {
+  private async requireOwnedGroup(
+    ctx: Context & { actor: NonNullable<Context['actor']> },
+    em: Em,
+    id: string,
+  ): Promise<RateGroup> {
     const group = await em.findOne(RateGroup, { id });
     if (!group || !group.ownerPath.startsWith(ctx.actor.path)) throw notFound('Rate group not found');
     return group;

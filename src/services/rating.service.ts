@@ -1,7 +1,7 @@
 import type { AuthedContext, Context } from '../context.js';
 import { requireActor } from '../context.js';
 import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
-import { Account, AccountStatus, Applicability, CallCharge, CallRecord, Direction, type Rate } from '../entities/index.js';
+import { Account, AccountStatus, Applicability, CallRecord, Direction, type Rate } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
@@ -168,7 +168,9 @@ export class RatingService {
           throw new DomainError('INVALID_STATE', 'The account is deleted', { details: { index: i } });
         }
       });
-      const { ids, created } = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => this.rateInScope(ctx, em, inputs, byId));
+      const { ids, created } = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () =>
+        this.rateInScope(ctx, em, inputs, byId),
+      );
       // Records written just now are returned as written; only ids rated before are read back.
       const earlier = [...new Set(ids.filter((id) => !created.has(id)))];
       const records = earlier.length ? await em.find(CallRecord, { id: { $in: earlier } }) : [];
@@ -210,7 +212,8 @@ export class RatingService {
     for (const accountId of [...new Set(inputs.map((c) => c.accountId))].sort()) {
       await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`rating:${accountId}`]);
     }
-    const existing = await executeBound<{ id: string; account_id: string; call_id: string }[]>(em,
+    const existing = await executeBound<{ id: string; account_id: string; call_id: string }[]>(
+      em,
       // One probe of the unique (account_id, call_id) index per call, whatever the number of calls stored.
       `select c.id, c.account_id, c.call_id from json_to_recordset(?::json) as j(account_id text, call_id text)
          cross join lateral (select id, account_id, call_id from calls where account_id = j.account_id and call_id = j.call_id limit 1) c`,
@@ -259,7 +262,8 @@ export class RatingService {
       if (seenInBatch.has(callKey(c.accountId, c.callId))) return;
       const account = accounts.get(c.accountId)!;
       const levels = levelIds(account.path);
-      if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index: inputs.indexOf(c) } });
+      if (levels.length === 0)
+        throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index: inputs.indexOf(c) } });
       const chosen = chooseSubscription(byAccount.get(c.accountId) ?? [], c.destination, c.direction, c.startedAt);
       const charges: PlannedCharge[] = levels.map((accountId, level) => {
         const rate = rateOf.get(`${ci}:${level}`) ?? null;
@@ -290,7 +294,8 @@ export class RatingService {
       seenInBatch.set(callKey(c.accountId, c.callId), id);
       planned.push({ id, input: c, account, charges });
     });
-    for (const c of inputs) ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
+    for (const c of inputs)
+      ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
     if (planned.length === 0) return { ids, created: new Map() };
     return { ids, created: await this.write(ctx, em, rootId, planned, sources, levelById) };
   }
@@ -332,11 +337,16 @@ export class RatingService {
     // Lock the accounts first, deepest first then by id (the order of every multi-account operation), with
     // FOR NO KEY UPDATE: the lock a balance update needs, which does not conflict with the KEY SHARE locks the
     // call rows' foreign keys take, so concurrent batches cannot deadlock on them.
-    const ordered = [...totals.keys()].sort((a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0));
+    const ordered = [...totals.keys()].sort(
+      (a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0),
+    );
     if (ordered.length) {
-      await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [`{${ordered.join(',')}}`]);
+      await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [
+        `{${ordered.join(',')}}`,
+      ]);
     }
-    const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(em,
+    const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(
+      em,
       `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
                           billed_seconds, started_at, cost)
        select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
@@ -360,7 +370,8 @@ export class RatingService {
       ],
     );
     const charges = planned.flatMap((p) => p.charges.map((c) => ({ p, c })));
-    await executeBound(em,
+    await executeBound(
+      em,
       `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
                                  subscription_id, rate_prefix)
        select * from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::numeric[], ?::int[], ?::int[],
@@ -381,7 +392,8 @@ export class RatingService {
     const used = new Set(charges.map(({ c }) => c.subscriptionId));
     const usedSources = sources.filter((s) => used.has(s.id));
     if (usedSources.length) {
-      await executeBound(em,
+      await executeBound(
+        em,
         `update package_subscriptions s set free_seconds_used = x.used
            from json_to_recordset(?::json) as x(id text, used int) where s.id = x.id`,
         [JSON.stringify(usedSources.map((s) => ({ id: s.id, used: s.freeUsed })))],
@@ -391,21 +403,36 @@ export class RatingService {
     // The records as the API returns them, built from what was written rather than read back.
     const generated = new Map(inserted.map((r) => [r.id, r]));
     // Plain objects, not entity instances: the entity's property setters were a tenth of a batch's CPU.
-    const created = new Map(planned.map((p): [string, CallRecord] => {
-      const { seq, created_at } = generated.get(p.id)!;
-      return [p.id, {
-        id: p.id, seq, rootId, callId: p.input.callId, accountId: p.account.id, ownerPath: p.account.path,
-        destination: p.input.destination, direction: p.input.direction, durationSeconds: p.input.durationSeconds,
-        billedSeconds: p.charges[0].billedSeconds, startedAt: p.input.startedAt, cost: p.charges[0].amount,
-        createdAt: new Date(created_at),
-      }];
-    }));
+    const created = new Map(
+      planned.map((p): [string, CallRecord] => {
+        const { seq, created_at } = generated.get(p.id)!;
+        return [
+          p.id,
+          {
+            id: p.id,
+            seq,
+            rootId,
+            callId: p.input.callId,
+            accountId: p.account.id,
+            ownerPath: p.account.path,
+            destination: p.input.destination,
+            direction: p.input.direction,
+            durationSeconds: p.input.durationSeconds,
+            billedSeconds: p.charges[0].billedSeconds,
+            startedAt: p.input.startedAt,
+            cost: p.charges[0].amount,
+            createdAt: new Date(created_at),
+          },
+        ];
+      }),
+    );
 
     if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
     // created_at is the column's default, read as each row is written after its account's lock, not now():
     // the transaction's start would put an entry that waited for the lock before earlier ones.
-    await executeBound(em,
+    await executeBound(
+      em,
       `with d as (
          select * from json_to_recordset(?::json) as x(ledger_id text, account_id text, amount numeric, description text)
        ), moved as (
@@ -416,13 +443,17 @@ export class RatingService {
        select d.ledger_id, moved.id, moved.path, d.amount, moved.balance, 'USAGE', d.description, ?
          from moved join d on d.account_id = moved.id`,
       [
-        JSON.stringify(ordered.map((accountId) => {
-          const t = totals.get(accountId)!;
-          return {
-            ledger_id: newId('LedgerEntry'), account_id: accountId, amount: t.amount.neg().toFixed(),
-            description: single ?? `${t.calls} calls`,
-          };
-        })),
+        JSON.stringify(
+          ordered.map((accountId) => {
+            const t = totals.get(accountId)!;
+            return {
+              ledger_id: newId('LedgerEntry'),
+              account_id: accountId,
+              amount: t.amount.neg().toFixed(),
+              description: single ?? `${t.calls} calls`,
+            };
+          }),
+        ),
         ctx.actor.accountId,
       ],
     );
@@ -458,24 +489,40 @@ export class RatingService {
     if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');
     if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
     const now = new Date();
-    const levels = await ctx.em.execute<{
-      level: number; account_id: string; status: AccountStatus; balance: string; credit_limit: string;
-      daily_spend_limit: string | null; monthly_spend_limit: string | null; day_spend: string; month_spend: string;
-      rate_prefix: string | null; rate_per_minute: string | null; connection_fee: string | null;
-      initial_increment: number | null; increment: number | null;
-    }[]>(
+    const levels = await ctx.em.execute<
+      {
+        level: number;
+        account_id: string;
+        status: AccountStatus;
+        balance: string;
+        credit_limit: string;
+        daily_spend_limit: string | null;
+        monthly_spend_limit: string | null;
+        day_spend: string;
+        month_spend: string;
+        rate_prefix: string | null;
+        rate_per_minute: string | null;
+        connection_fee: string | null;
+        initial_increment: number | null;
+        increment: number | null;
+      }[]
+    >(
       `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
               monthly_spend_limit::text, day_spend::text, month_spend::text, rate_prefix, rate_per_minute::text,
               connection_fee::text, initial_increment, increment
          from trellis_call_levels(?, ?, ?, ?, ?)`,
       [
-        account.id, number, direction,
+        account.id,
+        number,
+        direction,
         new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
         new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
       ],
     );
     if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
-    const sources = (await ctx.em.execute<FreeSourceRow[]>(`select * from trellis_call_free_sources(?)`, [account.id])).map(toFreeSource);
+    const sources = (await ctx.em.execute<FreeSourceRow[]>(`select * from trellis_call_free_sources(?)`, [account.id])).map(
+      toFreeSource,
+    );
     const chosen = chooseSubscription(sources, number, direction, now);
 
     let max: number | null = null;
@@ -486,11 +533,18 @@ export class RatingService {
         continue;
       }
       const rate = { ratePerMinute: new Decimal(l.rate_per_minute), connectionFee: new Decimal(l.connection_fee!) };
-      const source = chosen ? (l.level === 0 ? chosen : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)) : undefined;
+      const source = chosen
+        ? l.level === 0
+          ? chosen
+          : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)
+        : undefined;
       const free = source ? source.freeTotal - source.freeUsed : 0;
       let money = new Decimal(l.balance).plus(l.credit_limit);
       let limited = false;
-      for (const [limit, spent] of [[l.daily_spend_limit, l.day_spend], [l.monthly_spend_limit, l.month_spend]] as const) {
+      for (const [limit, spent] of [
+        [l.daily_spend_limit, l.day_spend],
+        [l.monthly_spend_limit, l.month_spend],
+      ] as const) {
         if (limit === null) continue;
         const left = new Decimal(limit).minus(spent);
         if (left.lt(money)) {
@@ -503,7 +557,9 @@ export class RatingService {
       if (rate.ratePerMinute.isZero()) {
         budget = money.gte(rate.connectionFee) ? null : free;
       } else {
-        const paid = money.lt(rate.connectionFee) ? 0 : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
+        const paid = money.lt(rate.connectionFee)
+          ? 0
+          : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
         budget = free + paid;
       }
       if (budget === null) continue;

@@ -118,7 +118,10 @@ export class RenewalService {
     );
     const limit = Date.now() + RENEW_AHEAD_MS + Number(hours) * 3_600_000;
     if (asOf.getTime() > limit) {
-      throw badInput('asOf', `asOf may be at most one day ahead of now, plus the longest advance-renew interval (${hours} hours)`);
+      throw badInput(
+        'asOf',
+        `asOf may be at most one day ahead of now, plus the longest advance-renew interval (${hours} hours)`,
+      );
     }
   }
 
@@ -196,7 +199,9 @@ export class RenewalService {
       chainRows.sort((x, y) => x.level - y.level);
       const head = chainRows[0];
       if (head.level !== 0 || chainRows.length !== head.chain_size || head.status !== SubscriptionStatus.ACTIVE) continue;
-      const aheadOrEnding = head.periods_charged > head.current_period_number || head.billing_type === BillingType.ONE_TIME ||
+      const aheadOrEnding =
+        head.periods_charged > head.current_period_number ||
+        head.billing_type === BillingType.ONE_TIME ||
         (head.end_date !== null && new Date(head.end_date) <= new Date(head.current_period_end));
       const dueAt = new Date(head.current_period_end).getTime() - (aheadOrEnding ? 0 : head.advance_renew_hours * 3_600_000);
       if (dueAt > asOf.getTime()) continue;
@@ -221,8 +226,13 @@ export class RenewalService {
       const after = balance.get(l.account_id)!.plus(amount);
       balance.set(l.account_id, after);
       postings.push({
-        id: newId('LedgerEntry'), account_id: l.account_id, amount: amount.toFixed(), balance_after: after.toFixed(), kind,
-        description: `${l.package_id} period ${n}`, subscription_id: l.id,
+        id: newId('LedgerEntry'),
+        account_id: l.account_id,
+        amount: amount.toFixed(),
+        balance_after: after.toFixed(),
+        kind,
+        description: `${l.package_id} period ${n}`,
+        subscription_id: l.id,
       });
     };
 
@@ -270,8 +280,13 @@ export class RenewalService {
           if (c.price.gt(0)) post(c.l, c.price.neg(), 'RENEWAL_FEE', next);
           if (c.commission.gt(0)) post(c.l, c.commission, 'COMMISSION', next);
           periods.push({
-            subscription_id: c.l.id, period_number: next, owner_path: c.l.owner_path, period_start: end.toISOString(),
-            period_end: nextEnd.toISOString(), price: c.price.toFixed(), commission_rate: c.commission.gt(0) ? c.l.commission_rate : '0',
+            subscription_id: c.l.id,
+            period_number: next,
+            owner_path: c.l.owner_path,
+            period_start: end.toISOString(),
+            period_end: nextEnd.toISOString(),
+            price: c.price.toFixed(),
+            commission_rate: c.commission.gt(0) ? c.l.commission_rate : '0',
             commission: c.commission.toFixed(),
           });
         }
@@ -283,15 +298,22 @@ export class RenewalService {
       else if (outcome === SubscriptionStatus.EXPIRED) report.expired++;
       else if (chargedAny) report.renewed++;
       updates.push({
-        chain_id: chain.chain_id, status: outcome, periods_charged: charged, current_period_number: current,
-        period_start: start.toISOString(), period_end: end.toISOString(), free_seconds: chain.free_minutes * 60, reset: switched,
+        chain_id: chain.chain_id,
+        status: outcome,
+        periods_charged: charged,
+        current_period_number: current,
+        period_start: start.toISOString(),
+        period_end: end.toISOString(),
+        free_seconds: chain.free_minutes * 60,
+        reset: switched,
         ended_at: outcome === SubscriptionStatus.ACTIVE ? null : end.toISOString(),
       });
     }
 
     if (periods.length) {
       // The primary key (subscription_id, period_number) is the last word: a period cannot be charged twice.
-      await executeBound(em,
+      await executeBound(
+        em,
         `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
                                            price, commission_rate, commission, charged_at)
          select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price::numeric,
@@ -303,7 +325,8 @@ export class RenewalService {
       );
     }
     if (updates.length) {
-      await executeBound(em,
+      await executeBound(
+        em,
         `update package_subscriptions s set
            status = x.status, periods_charged = x.periods_charged, current_period_number = x.current_period_number,
            current_period_start = x.period_start,
@@ -320,14 +343,16 @@ export class RenewalService {
     if (postings.length) {
       const deltas = new Map<string, Decimal>();
       for (const p of postings) deltas.set(p.account_id, (deltas.get(p.account_id) ?? ZERO).plus(p.amount));
-      await executeBound(em,
+      await executeBound(
+        em,
         `update accounts a set balance = a.balance + x.delta::numeric, updated_at = now()
            from json_to_recordset(?::json) as x(id text, delta text) where a.id = x.id`,
         [JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta: delta.toFixed() })))],
       );
       // Balances were read under the row locks, so each entry's balance_after is exact, in posting order.
       // created_at is the column's default, read as each row is written: after the sort, so time follows seq.
-      await executeBound(em,
+      await executeBound(
+        em,
         `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id)
          select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id
            from json_to_recordset(?::json) as x(id text, account_id text, amount text, balance_after text,

@@ -151,7 +151,13 @@ export class SubscriptionService {
     return this.idempotent(ctx, 'PURCHASE', data, async (em) => {
       const buyer = await ctx.services.accounts.load(em, ctx.actor.accountId);
       const pkg = await em.findOne(Package, { id: data.packageId });
-      if (!pkg || pkg.ownerId !== buyer.parentId || !pkg.canBePurchased || pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt) {
+      if (
+        !pkg ||
+        pkg.ownerId !== buyer.parentId ||
+        !pkg.canBePurchased ||
+        pkg.status !== PackageStatus.ACTIVE ||
+        pkg.optedOutAt
+      ) {
         throw notFound('Package not found among your offers');
       }
       return this.activate(ctx, em, buyer, pkg, new Date());
@@ -166,12 +172,14 @@ export class SubscriptionService {
       if (buyer.id === ctx.actor.accountId) throw forbidden('Packages are assigned by an ancestor; use purchasePackage');
       const pkg = await em.findOne(Package, { id: data.packageId });
       if (!pkg || pkg.ownerId !== buyer.parentId) throw notFound("Package not found among the account's parent's packages");
-      if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'The package is not active');
+      if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt)
+        throw new DomainError('INVALID_STATE', 'The package is not active');
       const now = new Date();
       const startAt = data.startAt ?? now;
       if (startAt.getTime() > now.getTime() + 60_000) throw badInput('startAt', 'startAt cannot be in the future');
       // Every period since startAt is charged (renewals catch up), so backdating is bounded: a year at most.
-      if (startAt.getTime() < now.getTime() - 366 * DAY_MS) throw badInput('startAt', 'startAt can be at most 366 days in the past');
+      if (startAt.getTime() < now.getTime() - 366 * DAY_MS)
+        throw badInput('startAt', 'startAt can be at most 366 days in the past');
       return this.activate(ctx, em, buyer, pkg, startAt);
     });
   }
@@ -208,7 +216,8 @@ export class SubscriptionService {
    * commission. With DENY_IF_INSUFFICIENT nothing is written unless every level can pay.
    */
   private async activate(ctx: AuthedContext, em: Em, buyer: Account, pkg: Package, start: Date): Promise<PackageSubscription> {
-    if (buyer.kind !== AccountKind.CUSTOMER) throw badInput('accountId', 'Packages are subscribed by customers; resellers opt in');
+    if (buyer.kind !== AccountKind.CUSTOMER)
+      throw badInput('accountId', 'Packages are subscribed by customers; resellers opt in');
     if (buyer.status !== AccountStatus.ACTIVE) throw new DomainError('INVALID_STATE', 'The account is not active');
     const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
     if (terms.currency !== buyer.currency) {
@@ -245,8 +254,20 @@ export class SubscriptionService {
          select x.id, x.account_id, x.owner_path, x.package_id, ?, x.level, 'ACTIVE', ?, ?, ?, 1, ?
            from json_to_recordset(?::json) as x(id text, account_id text, owner_path text, package_id text, level int)`,
         [
-          chainId, start, start, end, freeSeconds,
-          JSON.stringify(levels.map((l) => ({ id: l.subscriptionId, account_id: l.account.id, owner_path: l.account.path, package_id: l.pkg.id, level: l.level }))),
+          chainId,
+          start,
+          start,
+          end,
+          freeSeconds,
+          JSON.stringify(
+            levels.map((l) => ({
+              id: l.subscriptionId,
+              account_id: l.account.id,
+              owner_path: l.account.path,
+              package_id: l.pkg.id,
+              level: l.level,
+            })),
+          ),
         ],
       );
       await em.execute(
@@ -255,20 +276,30 @@ export class SubscriptionService {
          select x.id, 1, x.owner_path, ?, ?, x.setup_fee::numeric, x.price::numeric, x.rate::numeric, x.commission::numeric, now()
            from json_to_recordset(?::json) as x(id text, owner_path text, setup_fee text, price text, rate text, commission text)`,
         [
-          start, end,
-          JSON.stringify(levels.map((l) => ({
-            id: l.subscriptionId, owner_path: l.account.path, setup_fee: l.setupFee.toFixed(), price: l.price.toFixed(),
-            rate: l.commissionRate.toFixed(), commission: l.commission.toFixed(),
-          }))),
+          start,
+          end,
+          JSON.stringify(
+            levels.map((l) => ({
+              id: l.subscriptionId,
+              owner_path: l.account.path,
+              setup_fee: l.setupFee.toFixed(),
+              price: l.price.toFixed(),
+              rate: l.commissionRate.toFixed(),
+              commission: l.commission.toFixed(),
+            })),
+          ),
         ],
       );
       // Bottom-up, the order every chain operation posts in: chains sharing resellers lock them in the same order.
       for (const l of levels) {
         const base = { accountId: l.account.id, actorId: ctx.actor.accountId, subscriptionId: l.subscriptionId };
         const label = `${l.pkg.id} period 1`;
-        if (l.setupFee.gt(0)) await this.balances.post(em, { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description: label });
-        if (l.price.gt(0)) await this.balances.post(em, { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description: label });
-        if (l.commission.gt(0)) await this.balances.post(em, { ...base, amount: l.commission, kind: 'COMMISSION', description: label });
+        if (l.setupFee.gt(0))
+          await this.balances.post(em, { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description: label });
+        if (l.price.gt(0))
+          await this.balances.post(em, { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description: label });
+        if (l.commission.gt(0))
+          await this.balances.post(em, { ...base, amount: l.commission, kind: 'COMMISSION', description: label });
       }
     });
     return em.findOneOrFail(PackageSubscription, { id: chainId });
@@ -347,7 +378,8 @@ export class SubscriptionService {
         chain.sort((a, b) => a.level - b.level);
         const head = chain[0];
         if (!head.owner_path.startsWith(ctx.actor.path)) throw notFound('Subscription not found');
-        if (head.status !== SubscriptionStatus.ACTIVE) throw new DomainError('INVALID_STATE', `The subscription is ${head.status}`);
+        if (head.status !== SubscriptionStatus.ACTIVE)
+          throw new DomainError('INVALID_STATE', `The subscription is ${head.status}`);
         const [terms] = await em.execute<{ charge_type: ChargeType; minimum_days: number }[]>(
           `select t.charge_type, t.minimum_days from packages p join package_terms t on t.id = p.terms_id where p.id = ?`,
           [head.package_id],
@@ -380,10 +412,13 @@ export class SubscriptionService {
                   })
                 : price;
             const commission = new Decimal(period.commission);
-            const reversal = commission.gt(0) ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund)) : ZERO;
+            const reversal = commission.gt(0)
+              ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund))
+              : ZERO;
             const label = `${sub.package_id} period ${n}`;
             if (refund.gt(0)) await this.balances.post(em, { ...base, amount: refund, kind: 'REFUND', description: label });
-            if (reversal.gt(0)) await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
+            if (reversal.gt(0))
+              await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
             await em.execute(
               `update subscription_periods set refund = ?::numeric, commission_reversal = ?::numeric
                 where subscription_id = ? and period_number = ?`,
@@ -453,9 +488,18 @@ export class SubscriptionService {
          (select coalesce(sum(amount), 0)::text from ledger_entries
            where account_id = ? and kind = any(?::text[]) and created_at >= ? and created_at < ?) as commissions`,
       [
-        account.id, `{${childKinds.join(',')}}`, from, to,
-        account.id, `{${CHARGE_KINDS.join(',')}}`, from, to,
-        account.id, `{${COMMISSION_KINDS.join(',')}}`, from, to,
+        account.id,
+        `{${childKinds.join(',')}}`,
+        from,
+        to,
+        account.id,
+        `{${CHARGE_KINDS.join(',')}}`,
+        from,
+        to,
+        account.id,
+        `{${COMMISSION_KINDS.join(',')}}`,
+        from,
+        to,
       ],
     );
     const sales = new Decimal(row.sales);

@@ -65,7 +65,10 @@ export class ThrottleService {
 
   /** A right password clears its subject's count, and gives back its address's place (not the others'). */
   async passwordAccepted(subject: string, address?: string): Promise<void> {
-    await Promise.all([this.failuresBySubject?.delete(keyOf(subject)), address ? this.failuresByAddress?.reward(address, 1) : undefined]);
+    await Promise.all([
+      this.failuresBySubject?.delete(keyOf(subject)),
+      address ? this.failuresByAddress?.reward(address, 1) : undefined,
+    ]);
   }
 
   /** Spends a request's cost from its credential's budget, or refuses the request. */
@@ -74,7 +77,8 @@ export class ThrottleService {
     try {
       await this.budget.consume(credential, Math.max(1, cost));
     } catch (error) {
-      if (error instanceof RateLimiterRes) throw rateLimited(error.msBeforeNext, 'Request budget used up for this credential; try again later');
+      if (error instanceof RateLimiterRes)
+        throw rateLimited(error.msBeforeNext, 'Request budget used up for this credential; try again later');
       throw error;
     }
   }

@@ -31,7 +31,8 @@ const COMMON_PASSWORDS = new Set(
 
 /** At least 10 characters, not the account's email, not one of the passwords attackers try first. */
 export function validatePassword(field: string, value: string, email?: string | null): string {
-  if (value.length < MIN_PASSWORD || value.length > 200) throw badInput(field, `Passwords must be ${MIN_PASSWORD} to 200 characters`);
+  if (value.length < MIN_PASSWORD || value.length > 200)
+    throw badInput(field, `Passwords must be ${MIN_PASSWORD} to 200 characters`);
   const lower = value.trim().toLowerCase();
   if (email && (lower === email.toLowerCase() || lower === email.toLowerCase().split('@')[0])) {
     throw badInput(field, 'The password cannot be the email address');

@@ -20,7 +20,8 @@ export default async function setup(project: TestProject) {
     try {
       await admin.connect();
     } catch (error) {
-      if (mode === 'postgres') throw new Error(`TRELLIS_TEST_DB=postgres but ${adminUrl} is unreachable: ${error}`);
+      if (mode === 'postgres')
+        throw new Error(`TRELLIS_TEST_DB=postgres but ${adminUrl} is unreachable: ${error}`, { cause: error });
       admin = undefined;
     }
   }

@@ -26,16 +26,25 @@ export interface TestServer {
     token?: string,
   ): Promise<GqlResult<T>>;
   /** Like gql, but fails the test on any error and returns data. */
-  ok<T = any, V = Record<string, unknown>>(doc: TypedDocumentNode<T, V> | DocumentNode | string, variables?: V, token?: string): Promise<T>;
+  ok<T = any, V = Record<string, unknown>>(
+    doc: TypedDocumentNode<T, V> | DocumentNode | string,
+    variables?: V,
+    token?: string,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const databaseUrl = inject('databaseUrl') || undefined;
-  return loadConfig(
-    { JWT_SECRET: 'test-secret-test-secret-test-secret', LOG_LEVEL: 'info' } as NodeJS.ProcessEnv,
-    { port: 0, host: '127.0.0.1', databaseUrl, dataDir: 'memory://', dbPoolMax: 20, renewalIntervalMs: 0, ...overrides },
-  );
+  return loadConfig({ JWT_SECRET: 'test-secret-test-secret-test-secret', LOG_LEVEL: 'info' } as NodeJS.ProcessEnv, {
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl,
+    dataDir: 'memory://',
+    dbPoolMax: 20,
+    renewalIntervalMs: 0,
+    ...overrides,
+  });
 }
 
 /** A real server on an ephemeral port, with its JSON log lines captured for assertions. */
@@ -76,7 +85,10 @@ export function unique(prefix = 'u'): string {
 }
 
 /** A separate platform: its own root ADMIN, as operator tooling would create it. Returns the admin's token. */
-export async function createPlatform(server: TestServer, currency = 'USD'): Promise<{ token: string; id: string; email: string }> {
+export async function createPlatform(
+  server: TestServer,
+  currency = 'USD',
+): Promise<{ token: string; id: string; email: string }> {
   const email = `${unique('admin')}@example.test`;
   const em = systemEm(server.app.db.orm);
   const root = await em.transactional((tx) =>

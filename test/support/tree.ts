@@ -8,13 +8,13 @@ export interface Node {
 }
 
 /** Creates an account through the API and returns a token for it (signed directly: login has its own tests). */
-export async function addAccount(server: TestServer, parentToken: string, input: Partial<CreateAccountInput> & { kind: CreateAccountInput['kind'] }): Promise<Node> {
+export async function addAccount(
+  server: TestServer,
+  parentToken: string,
+  input: Partial<CreateAccountInput> & { kind: CreateAccountInput['kind'] },
+): Promise<Node> {
   const email = input.email ?? `${unique(input.kind.toLowerCase())}@example.test`;
-  const data = await server.ok(
-    CreateAccountDocument,
-    { input: { name: input.name ?? email, email, ...input } },
-    parentToken,
-  );
+  const data = await server.ok(CreateAccountDocument, { input: { name: input.name ?? email, email, ...input } }, parentToken);
   const id = data.createAccount.id;
   return { id, email, token: server.app.services.auth.sign(id) };
 }

@@ -6,7 +6,10 @@ export function wsUrl(httpUrl: string): string {
 }
 
 /** A real graphql-ws client. Resolves with the close code if the server closes the socket during init. */
-export function connect(httpUrl: string, authorization?: unknown): { client: Client; closed: Promise<{ code: number; reason: string }>; acked: Promise<void> } {
+export function connect(
+  httpUrl: string,
+  authorization?: unknown,
+): { client: Client; closed: Promise<{ code: number; reason: string }>; acked: Promise<void> } {
   let onClosed!: (v: { code: number; reason: string }) => void;
   let onAcked!: () => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (onClosed = r));
@@ -29,7 +32,11 @@ export function connect(httpUrl: string, authorization?: unknown): { client: Cli
   return { client, closed, acked };
 }
 
-export function query<T = any>(client: Client, q: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: any[] }> {
+export function query<T = any>(
+  client: Client,
+  q: string,
+  variables?: Record<string, unknown>,
+): Promise<{ data?: T; errors?: any[] }> {
   return new Promise((resolve, reject) => {
     let result: { data?: T; errors?: any[] } = {};
     client.subscribe<T>(
@@ -51,13 +58,21 @@ export async function listen(url: string, token: string, query: string, variable
   const errors: any[] = [];
   let ready!: () => void;
   const subscribed = new Promise<void>((r) => (ready = r));
-  client.subscribe({ query, variables }, {
-    next: (value) => received.push(value.data ?? value),
-    error: (e) => { errors.push(e); ready(); },
-    complete: () => undefined,
-  });
+  client.subscribe(
+    { query, variables },
+    {
+      next: (value) => received.push(value.data ?? value),
+      error: (e) => {
+        errors.push(e);
+        ready();
+      },
+      complete: () => undefined,
+    },
+  );
   // graphql-ws gives no "subscribed" acknowledgement: a round trip on the same socket orders it after.
-  await new Promise<void>((resolve) => client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() }));
+  await new Promise<void>((resolve) =>
+    client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() }),
+  );
   ready();
   await subscribed;
   return { client, received, errors };
@@ -72,4 +87,3 @@ export async function until<T>(fn: () => T | undefined, ms = 5000): Promise<T> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
