@@ -32,13 +32,13 @@ export function createMetrics() {
   const registry = new Registry();
   const operations = new Counter({
     name: 'trellis_graphql_operations_total',
-    help: 'GraphQL operations over HTTP, by operation name and result code (OK or the first error code)',
+    help: 'GraphQL queries and mutations over HTTP and graphql-ws, by operation name and result code (OK or the first error code)',
     labelNames: ['operation', 'code'] as const,
     registers: [registry],
   });
   const operationSeconds = new Histogram({
     name: 'trellis_graphql_operation_duration_seconds',
-    help: 'Time from receiving a GraphQL operation over HTTP to its committed response',
+    help: 'Time from receiving a GraphQL query or mutation to its committed response (over graphql-ws: from admission)',
     labelNames: ['operation'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],

@@ -122,9 +122,9 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const httpServer = createServer(app);
-  const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, events, log });
-  const stopRelay = await relayDatabaseEvents(db, events, log, (change) => ws.endCredentials(change));
   const metrics = createMetrics();
+  const ws = attachWebSocket({ httpServer, schema, orm: db.orm, services, config, events, log, metrics });
+  const stopRelay = await relayDatabaseEvents(db, events, log, (change) => ws.endCredentials(change));
   metrics.watch(db, { sockets: () => ws.stats().sockets, subscriptions: () => ws.stats().subscriptions });
 
   const apollo = new ApolloServer<Context>({
@@ -205,11 +205,9 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   );
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') {
-      res
-        .status(413)
-        .json({
-          errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }],
-        });
+      res.status(413).json({
+        errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }],
+      });
       return;
     }
     if (error.type === 'entity.verify.failed') {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createPlatform, ENGINE, startServer, unique } from './support/harness.js';
-import { connect } from './support/ws.js';
+import { connect, query } from './support/ws.js';
 
 const env = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;
 const problemsOf = (vars: Record<string, string>): string[] => {
@@ -209,6 +209,7 @@ describe('health, metrics and access logs', () => {
         { next: () => undefined, error: () => undefined, complete: () => undefined },
       );
       await waitFor(async () => /trellis_graphql_subscriptions 1/.test(await (await fetch(`${server.url}/metrics`)).text()));
+      expect((await query(client, 'query WsPing { __typename }')).data).toEqual({ __typename: 'Query' });
 
       const res = await fetch(`${server.url}/metrics`);
       expect(res.status).toBe(200);
@@ -218,6 +219,7 @@ describe('health, metrics and access logs', () => {
       // A document that fails validation never resolves its operation, so its name is not known.
       expect(text).toContain('trellis_graphql_operations_total{operation="anonymous",code="BAD_USER_INPUT"} 1');
       expect(text).toContain(`trellis_graphql_operations_total{operation="Login",code="${code}"} 1`);
+      expect(text).toContain('trellis_graphql_operations_total{operation="WsPing",code="OK"} 1');
       expect(text).toContain('trellis_graphql_operation_duration_seconds_count{operation="Ping"} 2');
       expect(text).toMatch(/trellis_http_request_duration_seconds_count\{route="\/graphql",method="POST",status="200"\} \d+/);
       expect(text).toContain('trellis_websocket_connections 1');

@@ -24,6 +24,7 @@ import type { Logger } from '../logger.js';
 import type { CredentialChange } from '../services/auth.service.js';
 import type { Services } from '../services/index.js';
 import type { Events } from '../events.js';
+import type { Metrics } from '../metrics.js';
 
 /** One graphql-ws connection: the credential it authenticated with and its running subscriptions. */
 interface Connection {
@@ -70,8 +71,9 @@ export function attachWebSocket(deps: {
   config: Config;
   events: Events;
   log: Logger;
+  metrics: Metrics;
 }) {
-  const { httpServer, schema, orm, services, config, events, log } = deps;
+  const { httpServer, schema, orm, services, config, events, log, metrics } = deps;
   // A frame is read whole before anything else happens, authentication included: cap it like an HTTP body.
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.bodyLimitBytes });
   const rules = [
@@ -197,13 +199,23 @@ export function attachWebSocket(deps: {
       subscribe: subscribeSharingEvents,
       async execute(args) {
         const ctx = args.contextValue as Context;
+        const started = performance.now();
+        let code = 'INTERNAL_SERVER_ERROR';
         try {
           const result = await execute(args);
           await ctx.finish({ verify: (result.errors ?? []).some(isUnexpected) });
+          const [first] = result.errors ?? [];
+          code = first ? String(formatError(first.toJSON(), first).extensions?.code) : 'OK';
           return result;
         } catch (error) {
           await ctx.abort();
           throw error;
+        } finally {
+          metrics.operation(
+            getOperationAST(args.document, args.operationName)?.name?.value,
+            code,
+            (performance.now() - started) / 1000,
+          );
         }
       },
       async onNext(_ctx, _id, _payload, args, result) {
