@@ -469,6 +469,21 @@ describe('page arguments', () => {
     expect(accounts.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
   });
 
+  it("keeps the contract's default of 50 for first, which gives way to last when first is not asked for", async () => {
+    const schema = await server.ok('{ __type(name: "Query") { fields { name args { name defaultValue } } } }', {}, admin.token);
+    const accountsArgs = schema.__type.fields.find((f: { name: string }) => f.name === 'accounts').args;
+    expect(accountsArgs.find((a: { name: string }) => a.name === 'first').defaultValue).toBe('50');
+    const all = (await server.ok('{ accounts(first: 500) { edges { node { id } } } }', {}, admin.token)).accounts.edges;
+    const tail = (
+      await server.ok('{ accounts(last: 3) { edges { node { id } } pageInfo { hasPreviousPage } } }', {}, admin.token)
+    ).accounts;
+    expect(tail.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(
+      all.slice(-3).map((e: { node: { id: string } }) => e.node.id),
+    );
+    expect(tail.pageInfo.hasPreviousPage).toBe(true);
+    expect(field(await server.gql('{ accounts(first: 50, last: 3) { totalCount } }', {}, admin.token))).toBe('last');
+  });
+
   it('refuses first with last, naming last', async () => {
     const result = await server.gql(ACCOUNTS, { first: 5, last: 5 }, admin.token);
     expect(errorCode(result)).toBe('BAD_USER_INPUT');

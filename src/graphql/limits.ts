@@ -119,7 +119,9 @@ export function shapeError(error: GraphQLError): GraphQLError {
 /** A connection costs its page size times what each node costs; other fields cost 1. */
 const connectionEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
   if (!getNamedType(field.type).name.endsWith('Connection')) return undefined;
-  const size = typeof args.first === 'number' ? args.first : typeof args.last === 'number' ? args.last : DEFAULT_PAGE_SIZE;
+  // first is always filled in (its default); last, when given, may be the page actually asked for.
+  const sizes = [args.first, args.last].filter((n): n is number => typeof n === 'number');
+  const size = sizes.length > 0 ? Math.max(...sizes) : DEFAULT_PAGE_SIZE;
   return 1 + Math.max(size, 1) * childComplexity;
 };
 

@@ -1,5 +1,13 @@
 import 'reflect-metadata';
-import { defaultFieldResolver, isObjectType, printSchema, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import {
+  defaultFieldResolver,
+  isObjectType,
+  Kind,
+  printSchema,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+} from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { Context } from '../context.js';
 import { RESOLVERS } from '../resolvers/index.js';
@@ -28,7 +36,9 @@ function withScope(schema: GraphQLSchema): GraphQLSchema {
       const resolve: GraphQLFieldResolver<unknown, Context> = field.resolve ?? defaultFieldResolver;
       const publicIdentity = field.name === 'id' || !!field.extensions?.publicIdentity;
       const withoutTransaction = !!(field.extensions?.outsideScope || field.extensions?.inMemory);
-      field.resolve = (root, args, context: Context, info) => {
+      const paged = field.args.some((a) => a.name === 'first') && field.args.some((a) => a.name === 'last');
+      field.resolve = (root, givenArgs, context: Context, info) => {
+        const args = paged ? pagedArgs(givenArgs, info) : givenArgs;
         if (!publicIdentity && root instanceof PublicAccount) {
           throw new DomainError('FORBIDDEN', `${info.fieldName} of an account outside your scope is not visible`);
         }
@@ -40,6 +50,18 @@ function withScope(schema: GraphQLSchema): GraphQLSchema {
     }
   }
   return schema;
+}
+
+/**
+ * `first` has a default of 50 (API.md), which graphql-js fills in whenever a client leaves it out, `last` alone
+ * included. Written in the query (or given by a variable that was sent), `first` stands, and with `last` is
+ * refused; filled in by the default, it gives way to `last`.
+ */
+function pagedArgs(args: Record<string, unknown>, info: GraphQLResolveInfo): Record<string, unknown> {
+  if (args.last == null || args.first == null) return args;
+  const node = info.fieldNodes[0]?.arguments?.find((a) => a.name.value === 'first');
+  const given = !!node && (node.value.kind !== Kind.VARIABLE || info.variableValues[node.value.name.value] !== undefined);
+  return given ? args : { ...args, first: undefined };
 }
 
 let cached: Promise<GraphQLSchema> | undefined;

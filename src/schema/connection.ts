@@ -16,14 +16,15 @@ export class PageInfo {
 }
 
 /**
- * Relay's connection arguments. `first` declares no default in the schema: one would be sent along with every
- * `last`, which takes the place of `first`. Omitted, the page is the first 50 rows all the same.
+ * Relay's connection arguments. `first` keeps the default of 50 the contract gives it; asked for `last` alone, a
+ * client means the end of the list, so the default gives way (pagedArgs in src/graphql/schema.ts).
  */
 @ArgsType()
 export class PageArgs {
   @Field(() => Int, {
     nullable: true,
-    description: 'Page size from the start (or from `after`), 0 to 500; 50 when neither first nor last is given',
+    defaultValue: 50,
+    description: 'Page size from the start (or from `after`), 0 to 500; not with last (its default gives way to last)',
   })
   first?: number | null;
 
