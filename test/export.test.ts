@@ -323,11 +323,19 @@ describe('CSV exports', () => {
       expect(stopped).toBeDefined();
       expect(stopped!.rows).toBeLessThan(150_000);
       if (ENGINE === 'postgresql') {
-        const pool = (server.app.db.orm.em.getConnection().getKnex().client as { pool: { numUsed(): number } }).pool;
+        const pool = (
+          server.app.db.orm.em.getConnection().getKnex().client as {
+            pool: { numUsed(): number; free: { resource: { processID: number } }[] };
+          }
+        ).pool;
         expect(pool.numUsed()).toBe(0);
+        // This server's own sessions only: other test files share the database, mid-transaction.
+        const pids = pool.free.map((f) => f.resource.processID);
+        expect(pids.length).toBeGreaterThan(0);
         const open = await sql<{ n: number }>(
           server,
-          `select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+          `select count(*)::int as n from pg_stat_activity where pid = any(?::int[]) and state like 'idle in transaction%'`,
+          [`{${pids.join(',')}}`],
         );
         expect(open[0].n).toBe(0);
       }
