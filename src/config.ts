@@ -41,6 +41,8 @@ export interface Config {
   /** Events waiting for one subscriber before it is ended as too slow. */
   wsMaxQueuedEvents: number;
   wsMaxSubscriptionsPerConnection: number;
+  /** Queries and mutations running at once on one WebSocket. */
+  wsMaxRunningOperations: number;
   /** Per account on each instance: what one instance's memory has to hold. */
   wsMaxSubscriptionsPerAccount: number;
   loginFailuresPerEmail: number;
@@ -167,6 +169,7 @@ const SPECS = {
   WS_MAX_BUFFERED_BYTES: count({ default: 4 * 1024 * 1024 }),
   WS_MAX_QUEUED_EVENTS: count({ default: 500 }),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: count({ default: 100 }),
+  WS_MAX_RUNNING_OPERATIONS: count({ default: 16 }),
   WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT: count({ default: 1000 }),
   LOGIN_FAILURES_PER_EMAIL: count({ default: 10 }),
   LOGIN_FAILURES_PER_ADDRESS: count({ default: 100 }),
@@ -237,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
     wsMaxQueuedEvents: e.WS_MAX_QUEUED_EVENTS,
     wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    wsMaxRunningOperations: e.WS_MAX_RUNNING_OPERATIONS,
     wsMaxSubscriptionsPerAccount: e.WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT,
     loginFailuresPerEmail: e.LOGIN_FAILURES_PER_EMAIL,
     loginFailuresPerAddress: e.LOGIN_FAILURES_PER_ADDRESS,

@@ -210,8 +210,28 @@ describe('graphql-ws', () => {
     }
   });
 
+  it('caps queries running at once on one connection; the socket and later queries go on', async () => {
+    const capped = await startServer({ wsMaxRunningOperations: 2 });
+    try {
+      const t = await buildTree(capped);
+      const { client, acked } = connect(capped.url, `Bearer ${t.r1.token}`);
+      await acked;
+      // Sent in one go: the first two are admitted before either has finished.
+      const results = await Promise.all(Array.from({ length: 6 }, () => query(client, '{ accounts(first: 50) { totalCount } }')));
+      const refused = results.filter((r) => r.errors?.[0]?.message?.includes('at once per connection'));
+      expect(results.length - refused.length).toBeGreaterThanOrEqual(2);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((r) => r.errors![0].extensions.code === 'BAD_USER_INPUT')).toBe(true);
+      // Once they are done, the connection takes more.
+      expect((await query(client, '{ me { id } }')).data).toEqual({ me: { id: t.r1.id } });
+      await client.dispose();
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('cuts off a client that stops reading instead of buffering for it without bound', async () => {
-    const slow = await startServer({ wsMaxBufferedBytes: 256 * 1024 });
+    const slow = await startServer({ wsMaxBufferedBytes: 256 * 1024, wsMaxRunningOperations: 1000 });
     try {
       const t = await buildTree(slow);
       const socket = new WebSocket(wsUrl(slow.url), 'graphql-transport-ws');

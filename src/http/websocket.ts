@@ -34,6 +34,8 @@ interface Connection {
   subscriptions: Map<string, Context | null>;
   /** Credential changes that arrived while a subscription was being admitted: checked when its admission ends. */
   missed: CredentialChange[];
+  /** Queries and mutations running: each holds a database connection while it runs. */
+  running: Set<string>;
 }
 
 type ConnectionExtra = { socket: WebSocket; request: { socket: { remoteAddress?: string } }; connection?: Connection };
@@ -135,6 +137,7 @@ export function attachWebSocket(deps: {
           accountId: actor.accountId,
           subscriptions: new Map(),
           missed: [],
+          running: new Set(),
         };
         connections.add(connection);
         ctx.extra.connection = connection;
@@ -172,6 +175,12 @@ export function attachWebSocket(deps: {
             return [requestError(`At most ${config.wsMaxSubscriptionsPerAccount} subscriptions per account`)];
           }
           connection.subscriptions.set(id, null);
+        } else {
+          // Sent all at once on one socket, queries would otherwise each take one of the pool's connections.
+          if (connection.running.size >= config.wsMaxRunningOperations) {
+            return [requestError(`At most ${config.wsMaxRunningOperations} queries and mutations at once per connection`)];
+          }
+          connection.running.add(id);
         }
         try {
           const actor = await authenticate(connection.authorization);
@@ -191,6 +200,7 @@ export function attachWebSocket(deps: {
           return { schema, document, variableValues: payload.variables, operationName, contextValue };
         } catch (error) {
           connection.subscriptions.delete(id);
+          connection.running.delete(id);
           if (![...connection.subscriptions.values()].includes(null)) connection.missed = [];
           if (error instanceof DomainError || error instanceof GraphQLError) return [asGraphQLError(error)];
           throw error;
@@ -233,9 +243,11 @@ export function attachWebSocket(deps: {
       },
       onComplete(ctx, id) {
         ctx.extra.connection?.subscriptions.delete(id);
+        ctx.extra.connection?.running.delete(id);
       },
       onError(ctx, id, _payload, errors) {
         ctx.extra.connection?.subscriptions.delete(id);
+        ctx.extra.connection?.running.delete(id);
         return errors.map((e) => formatError(e.toJSON(), e));
       },
     },
