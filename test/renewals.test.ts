@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AssignPackageDocument, BalanceDocument, PackageSubscriptionDocument } from './generated/graphql.js';
-import { createPlatform, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
+import { createPlatform, ENGINE, errorCode, ledgerMismatches, pg, sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
 import { addAccount, topUp, type Node } from './support/tree.js';
 
@@ -258,6 +258,43 @@ describe('how far ahead runRenewals may renew', () => {
 });
 
 describe('exactly once under concurrency', () => {
+  it.skipIf(ENGINE === 'pglite')(
+    'a debit landing between planning and posting is seen: the chain that can no longer pay is released, not charged',
+    async () => {
+      const t0 = Date.parse('2026-10-01T00:00:00.000Z');
+      // 25 - 12 (setup and first period) leaves 13: enough for the 10 of a renewal when the run reads it.
+      const t = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '25');
+      const holder = new pg.Client({ connectionString: inject('databaseUrl') });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select id from accounts where id = $1 for no key update', [t.c.id]);
+        const run = renew(t.admin, t0 + 30 * DAY);
+        // The run plans without account locks, then waits for this one at its posting.
+        for (let i = 0; i < 200; i++) {
+          const { rows } = await holder.query(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          if (rows[0].n > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        await holder.query(
+          `with moved as (update accounts set balance = balance - 5 where id = $1 returning id, path, balance)
+           insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
+           select 'led_race' || md5(random()::text), id, path, -5, balance, 'ADJUSTMENT' from moved`,
+          [t.c.id],
+        );
+        await holder.query('commit');
+        expect(await run).toEqual({ renewed: 0, released: 1, expired: 0 });
+      } finally {
+        await holder.end();
+      }
+      expect(await sub(t.sub.id, t.c)).toMatchObject({ status: 'RELEASED', periodsCharged: 1 });
+      expect(await balance(t.c, t.admin)).toBe('8');
+      expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
+    },
+  );
+
   it('two renewers and the scheduler racing over many chains charge every period once', async () => {
     const t0 = Date.parse('2026-07-01T00:00:00.000Z');
     const p = await createPlatform(server);

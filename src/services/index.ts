@@ -44,7 +44,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     idempotency,
     rates,
     packages: new PackageService(),
-    subscriptions: new SubscriptionService(balances, idempotency),
+    subscriptions: new SubscriptionService(idempotency),
     rating: new RatingService(rates),
     renewals: new RenewalService(),
     alerts: new AlertService(),

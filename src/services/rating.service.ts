@@ -4,6 +4,7 @@ import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js'
 import { Account, AccountStatus, Applicability, CallRecord, Direction, type Rate } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
+import { post } from '../ledger/post.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { normalizeNumber, type RateService } from './rate.service.js';
@@ -297,7 +298,7 @@ export class RatingService {
     for (const c of inputs)
       ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
     if (planned.length === 0) return { ids, created: new Map() };
-    return { ids, created: await this.write(ctx, em, rootId, planned, sources, levelById) };
+    return { ids, created: await this.write(ctx, em, rootId, planned, sources) };
   }
 
   private async lockFreeSources(em: Em, accountIds: string[]): Promise<FreeSource[]> {
@@ -323,7 +324,6 @@ export class RatingService {
     rootId: string,
     planned: PlannedCall[],
     sources: FreeSource[],
-    levels: Map<string, LevelAccount>,
   ): Promise<Map<string, CallRecord>> {
     // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
     const totals = new Map<string, { amount: Decimal; calls: number }>();
@@ -333,17 +333,6 @@ export class RatingService {
         const t = totals.get(c.accountId) ?? { amount: ZERO, calls: 0 };
         totals.set(c.accountId, { amount: t.amount.plus(c.amount), calls: t.calls + 1 });
       }
-    }
-    // Lock the accounts first, deepest first then by id (the order of every multi-account operation), with
-    // FOR NO KEY UPDATE: the lock a balance update needs, which does not conflict with the KEY SHARE locks the
-    // call rows' foreign keys take, so concurrent batches cannot deadlock on them.
-    const ordered = [...totals.keys()].sort(
-      (a, b) => levels.get(b)!.depth - levels.get(a)!.depth || (a < b ? -1 : a > b ? 1 : 0),
-    );
-    if (ordered.length) {
-      await em.execute(`select id from accounts where id = any(?::text[]) order by depth desc, id for no key update`, [
-        `{${ordered.join(',')}}`,
-      ]);
     }
     const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(
       em,
@@ -427,35 +416,16 @@ export class RatingService {
       }),
     );
 
-    if (totals.size === 0) return created;
     const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
-    // created_at is the column's default, read as each row is written after its account's lock, not now():
-    // the transaction's start would put an entry that waited for the lock before earlier ones.
-    await executeBound(
+    await post(
       em,
-      `with d as (
-         select * from json_to_recordset(?::json) as x(ledger_id text, account_id text, amount numeric, description text)
-       ), moved as (
-         update accounts a set balance = a.balance + d.amount, updated_at = now() from d where a.id = d.account_id
-         returning a.id, a.balance, a.path
-       )
-       insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id)
-       select d.ledger_id, moved.id, moved.path, d.amount, moved.balance, 'USAGE', d.description, ?
-         from moved join d on d.account_id = moved.id`,
-      [
-        JSON.stringify(
-          ordered.map((accountId) => {
-            const t = totals.get(accountId)!;
-            return {
-              ledger_id: newId('LedgerEntry'),
-              account_id: accountId,
-              amount: t.amount.neg().toFixed(),
-              description: single ?? `${t.calls} calls`,
-            };
-          }),
-        ),
-        ctx.actor.accountId,
-      ],
+      [...totals].map(([accountId, t]) => ({
+        accountId,
+        amount: t.amount.neg(),
+        kind: 'USAGE' as const,
+        description: single ?? `${t.calls} calls`,
+        actorId: ctx.actor.accountId,
+      })),
     );
     return created;
   }

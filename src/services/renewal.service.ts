@@ -4,7 +4,7 @@ import { executeBound, type Em } from '../db/orm.js';
 import { badInput, forbidden } from '../errors.js';
 import { AccountKind, BillingType, ResellerModel, SubscriptionStatus, type DiscountRule } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
-import { newId } from '../ids.js';
+import { FloorNotMet, post, type Posting } from '../ledger/post.js';
 import { Decimal, ZERO } from '../money.js';
 import { periodEnd } from './periods.js';
 import { commissionOn, discountedPrice } from './subscription.service.js';
@@ -61,20 +61,12 @@ interface LevelRow {
 }
 
 interface AccountRow {
-  id: string;
   balance: string;
   credit_limit: string;
 }
 
-interface Posting {
-  id: string;
-  account_id: string;
-  amount: string;
-  balance_after: string;
-  kind: string;
-  description: string;
-  subscription_id: string;
-}
+/** Plans made from moving balances: how many times a batch is planned again before it is left to the next run. */
+const PLAN_ATTEMPTS = 5;
 
 /**
  * Renews what is due as of an instant (DOMAIN.md 6), for the scheduler and for runRenewals alike.
@@ -173,10 +165,29 @@ export class RenewalService {
    * anything is charged.
    */
   async renewBatch(em: Em, asOf: Date, chainIds: string[]): Promise<RenewalReport> {
+    for (let attempt = 0; attempt < PLAN_ATTEMPTS; attempt++) {
+      try {
+        return await em.transactional((tx) => this.renewOnce(tx, asOf, chainIds));
+      } catch (error) {
+        if (!(error instanceof FloorNotMet)) throw error;
+      }
+    }
+    // Balances kept moving under this batch's plans: its chains stay due and the next run takes them.
+    return { renewed: 0, released: 0, expired: 0 };
+  }
+
+  /**
+   * Plans from balances read without a lock, writes the periods and the chains, and posts last: the accounts
+   * are locked only by the posting engine, for its statement and the commit. A chain that releases when short
+   * was judged on those balances, so its charges carry floors; a floor missed (a concurrent debit) throws
+   * FloorNotMet and renewBatch plans the batch again.
+   */
+  private async renewOnce(em: Em, asOf: Date, chainIds: string[]): Promise<RenewalReport> {
     const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
     if (chainIds.length === 0) return report;
-    const rows = await em.execute<(LevelRow & ChainTerms & { chain_size: number; status: SubscriptionStatus })[]>(
+    const rows = await em.execute<(LevelRow & ChainTerms & AccountRow & { chain_size: number; status: SubscriptionStatus })[]>(
       `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, s.activated_at,
+              a.balance::text, a.credit_limit::text,
               s.current_period_start, s.current_period_end, s.periods_charged, s.current_period_number, p.price::text, p.commission_rate::text, a.reseller_model,
               t.billing_type, t.billing_days, t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date,
               t.advance_renew_hours,
@@ -210,30 +221,16 @@ export class RenewalService {
     // Everything due is held by another renewer right now: stop here, it is being renewed.
     if (due.length === 0) return report;
 
-    const accountIds = [...new Set(rows.filter((r) => due.some((d) => d.chain_id === r.chain_id)).map((l) => l.account_id))];
-    // The lock order of every multi-account operation: deepest first, then by id.
-    const accounts = await em.execute<AccountRow[]>(
-      `select id, balance::text, credit_limit::text from accounts where id = any(?::text[])
-        order by depth desc, id for no key update`,
-      [`{${accountIds.join(',')}}`],
-    );
-    const balance = new Map(accounts.map((a) => [a.id, new Decimal(a.balance)]));
-    const credit = new Map(accounts.map((a) => [a.id, new Decimal(a.credit_limit)]));
+    const balance = new Map(rows.map((a) => [a.account_id, new Decimal(a.balance)]));
+    const credit = new Map(rows.map((a) => [a.account_id, new Decimal(a.credit_limit)]));
+    const before = new Map(balance);
+    const floors = new Map<string, Decimal>();
     const periods: Record<string, unknown>[] = [];
     const postings: Posting[] = [];
     const updates: Record<string, unknown>[] = [];
-    const post = (l: LevelRow, amount: Decimal, kind: string, n: number) => {
-      const after = balance.get(l.account_id)!.plus(amount);
-      balance.set(l.account_id, after);
-      postings.push({
-        id: newId('LedgerEntry'),
-        account_id: l.account_id,
-        amount: amount.toFixed(),
-        balance_after: after.toFixed(),
-        kind,
-        description: `${l.package_id} period ${n}`,
-        subscription_id: l.id,
-      });
+    const charge = (l: LevelRow, amount: Decimal, kind: 'RENEWAL_FEE' | 'COMMISSION', n: number) => {
+      balance.set(l.account_id, balance.get(l.account_id)!.plus(amount));
+      postings.push({ accountId: l.account_id, amount, kind, description: `${l.package_id} period ${n}`, subscriptionId: l.id });
     };
 
     for (const chain of due) {
@@ -275,10 +272,18 @@ export class RenewalService {
           outcome = SubscriptionStatus.RELEASED;
           break;
         }
+        if (chain.release_if_no_balance) {
+          // Judged on balances read without a lock: the available balance this decision needed beforehand.
+          for (const c of charges) {
+            const id = c.l.account_id;
+            const floor = c.price.minus(balance.get(id)!.minus(before.get(id)!));
+            if (!floors.has(id) || floors.get(id)!.lt(floor)) floors.set(id, floor);
+          }
+        }
         const nextEnd = periodEnd(chain.billing_type, chain.billing_days, activated, next);
         for (const c of charges) {
-          if (c.price.gt(0)) post(c.l, c.price.neg(), 'RENEWAL_FEE', next);
-          if (c.commission.gt(0)) post(c.l, c.commission, 'COMMISSION', next);
+          charge(c.l, c.price.neg(), 'RENEWAL_FEE', next);
+          charge(c.l, c.commission, 'COMMISSION', next);
           periods.push({
             subscription_id: c.l.id,
             period_number: next,
@@ -340,28 +345,7 @@ export class RenewalService {
         [JSON.stringify(updates)],
       );
     }
-    if (postings.length) {
-      const deltas = new Map<string, Decimal>();
-      for (const p of postings) deltas.set(p.account_id, (deltas.get(p.account_id) ?? ZERO).plus(p.amount));
-      await executeBound(
-        em,
-        `update accounts a set balance = a.balance + x.delta::numeric, updated_at = now()
-           from json_to_recordset(?::json) as x(id text, delta text) where a.id = x.id`,
-        [JSON.stringify([...deltas].map(([id, delta]) => ({ id, delta: delta.toFixed() })))],
-      );
-      // Balances were read under the row locks, so each entry's balance_after is exact, in posting order.
-      // created_at is the column's default, read as each row is written: after the sort, so time follows seq.
-      await executeBound(
-        em,
-        `insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, subscription_id)
-         select x.id, x.account_id, a.path, x.amount::numeric, x.balance_after::numeric, x.kind, x.description, x.subscription_id
-           from json_to_recordset(?::json) as x(id text, account_id text, amount text, balance_after text,
-                                                  kind text, description text, subscription_id text, ord int)
-           join accounts a on a.id = x.account_id
-          order by x.ord`,
-        [JSON.stringify(postings.map((p, ord) => ({ ...p, ord })))],
-      );
-    }
+    await post(em, postings, { floors });
     return report;
   }
 }

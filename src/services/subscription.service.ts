@@ -1,6 +1,6 @@
 import type { AuthedContext, Context } from '../context.js';
 import { requireActor } from '../context.js';
-import { withPlatformScope, type Em } from '../db/orm.js';
+import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
 import {
   Account,
   AccountKind,
@@ -18,7 +18,7 @@ import {
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney, roundMoney } from '../money.js';
-import type { BalanceService } from './balance.service.js';
+import { FloorNotMet, post, type Posting } from '../ledger/post.js';
 import type { IdempotencyService } from './idempotency.service.js';
 import { Keyset, pageWindow, type Page, type PageArgs } from './pagination.js';
 import { DAY_MS, periodEnd } from './periods.js';
@@ -58,6 +58,11 @@ export function discountedPrice(price: Decimal, discounts: DiscountRule[], n: nu
 /** commission = rate/100 x (setup fee + price) of one charge, computed on the sum and rounded once. */
 export function commissionOn(rate: Decimal, charged: Decimal): Decimal {
   return roundMoney(rate.div(100).times(charged));
+}
+
+/** A commission comes back in proportion to the refund, never more than was credited (DOMAIN.md 6). */
+export function commissionReversal(commission: Decimal, rate: Decimal, refund: Decimal): Decimal {
+  return commission.gt(0) ? Decimal.min(commission, commissionOn(rate, refund)) : ZERO;
 }
 
 /**
@@ -105,8 +110,6 @@ interface ChainPackageRow {
 interface ChainAccountRow {
   id: string;
   path: string;
-  balance: string;
-  credit_limit: string;
   currency: string;
   reseller_model: ResellerModel | null;
   status: AccountStatus;
@@ -140,10 +143,7 @@ interface ChainSubscriptionRow {
 }
 
 export class SubscriptionService {
-  constructor(
-    private readonly balances: BalanceService,
-    private readonly idempotency: IdempotencyService,
-  ) {}
+  constructor(private readonly idempotency: IdempotencyService) {}
 
   /** The caller (a customer) buys one of its offers. */
   purchase(ctx: Context, data: PurchaseData): Promise<PackageSubscription> {
@@ -231,21 +231,6 @@ export class SubscriptionService {
     const chainId = newId('PackageSubscription');
     await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
       const levels = await this.loadChain(em, buyer, pkg, chainId);
-      if (terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT) {
-        for (const l of levels) {
-          const charge = l.setupFee.plus(l.price);
-          const available = new Decimal(l.account.balance).plus(l.account.credit_limit);
-          if (available.lt(charge)) {
-            throw new DomainError(
-              'INSUFFICIENT_FUNDS',
-              l.level === 0
-                ? `Insufficient funds: ${formatMoney(charge)} needed, ${formatMoney(available)} available`
-                : `Insufficient funds at level ${l.level} of the chain (the reseller ${l.level} level${l.level > 1 ? 's' : ''} up)`,
-              { details: { level: l.level } },
-            );
-          }
-        }
-      }
       const end = periodEnd(terms.billingType, terms.billingDays, start, 1);
       const freeSeconds = terms.freeMinutes * 60;
       await em.execute(
@@ -290,22 +275,37 @@ export class SubscriptionService {
           ),
         ],
       );
-      // Bottom-up, the order every chain operation posts in: chains sharing resellers lock them in the same order.
-      for (const l of levels) {
+      // Bottom-up, each level's fees then its commission. DENY_IF_INSUFFICIENT is a floor on every level's
+      // available balance, checked under the posting engine's locks, so the check and the charge cannot drift.
+      const postings = levels.flatMap((l) => {
         const base = { accountId: l.account.id, actorId: ctx.actor.accountId, subscriptionId: l.subscriptionId };
-        const label = `${l.pkg.id} period 1`;
-        if (l.setupFee.gt(0))
-          await this.balances.post(em, { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description: label });
-        if (l.price.gt(0))
-          await this.balances.post(em, { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description: label });
-        if (l.commission.gt(0))
-          await this.balances.post(em, { ...base, amount: l.commission, kind: 'COMMISSION', description: label });
+        const description = `${l.pkg.id} period 1`;
+        return [
+          { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE' as const, description },
+          { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE' as const, description },
+          { ...base, amount: l.commission, kind: 'COMMISSION' as const, description },
+        ];
+      });
+      const deny = terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT;
+      const floors = new Map(deny ? levels.map((l) => [l.account.id, l.setupFee.plus(l.price)]) : []);
+      try {
+        await post(em, postings, { floors });
+      } catch (error) {
+        if (!(error instanceof FloorNotMet)) throw error;
+        const l = levels.find((x) => x.account.id === error.accountId)!;
+        throw new DomainError(
+          'INSUFFICIENT_FUNDS',
+          l.level === 0
+            ? `Insufficient funds: ${formatMoney(error.floor)} needed, ${formatMoney(error.available)} available`
+            : `Insufficient funds at level ${l.level} of the chain (the reseller ${l.level} level${l.level > 1 ? 's' : ''} up)`,
+          { details: { level: l.level } },
+        );
       }
     });
     return em.findOneOrFail(PackageSubscription, { id: chainId });
   }
 
-  /** Levels from the buyer (0) up to the reseller that cloned the original, with their accounts locked. */
+  /** Levels from the buyer (0) up to the reseller that cloned the original (the posting engine locks them). */
   private async loadChain(em: Em, buyer: Account, pkg: Package, chainId: string): Promise<Level[]> {
     const ids = [...pkg.lineage, pkg.id];
     const rows = await em.execute<ChainPackageRow[]>(
@@ -323,8 +323,7 @@ export class SubscriptionService {
     for (let i = chain.length - 1; i >= 1; i--) plan.push({ accountId: chain[i]!.owner_id, pkg: chain[i - 1]! });
 
     const accounts = await em.execute<ChainAccountRow[]>(
-      `select id, path, balance::text, credit_limit::text, currency, reseller_model, status
-         from accounts where id = any(?::text[]) order by depth desc, id for no key update`,
+      `select id, path, currency, reseller_model, status from accounts where id = any(?::text[])`,
       [`{${plan.map((p) => p.accountId).join(',')}}`],
     );
     const accountById = new Map(accounts.map((a) => [a.id, a]));
@@ -389,43 +388,58 @@ export class SubscriptionService {
         if (when.getTime() - new Date(head.activated_at).getTime() < terms.minimum_days * DAY_MS) {
           throw new DomainError('MINIMUM_TERM', `The minimum term is ${terms.minimum_days} days from activation`);
         }
-        for (const sub of chain) {
+        // The running period by its charge type; periods paid ahead (advance renew) come back whole.
+        const periods = await executeBound<
+          { subscription_id: string; period_number: number; price: string; commission: string; commission_rate: string }[]
+        >(
+          em,
+          `select p.subscription_id, p.period_number, p.price::text, p.commission::text, p.commission_rate::text
+             from subscription_periods p join package_subscriptions s on s.id = p.subscription_id
+            where p.subscription_id = any(?::text[])
+              and p.period_number between s.current_period_number and s.periods_charged`,
+          [pgArray(chain.map((sub) => sub.id))],
+        );
+        const subById = new Map(chain.map((sub) => [sub.id, sub]));
+        const level = (id: string) => subById.get(id)!.level;
+        periods.sort((x, y) => level(x.subscription_id) - level(y.subscription_id) || x.period_number - y.period_number);
+        const postings: Posting[] = [];
+        const returned = periods.map((period) => {
+          const sub = subById.get(period.subscription_id)!;
+          const price = new Decimal(period.price);
+          const refund =
+            period.period_number === sub.current_period_number
+              ? refundFor({
+                  chargeType: terms.charge_type,
+                  price,
+                  periodStart: new Date(sub.current_period_start),
+                  periodEnd: new Date(sub.current_period_end),
+                  at: when,
+                  freeSecondsTotal: sub.free_seconds_total,
+                  freeSecondsUsed: sub.free_seconds_used,
+                })
+              : price;
+          const reversal = commissionReversal(new Decimal(period.commission), new Decimal(period.commission_rate), refund);
           const base = { accountId: sub.account_id, actorId: ctx.actor.accountId, subscriptionId: sub.id };
-          // The running period by its charge type; a period paid ahead (advance renew) comes back whole.
-          for (let n = sub.current_period_number; n <= sub.periods_charged; n++) {
-            const [period] = await em.execute<{ price: string; commission: string; commission_rate: string }[]>(
-              `select price::text, commission::text, commission_rate::text from subscription_periods
-                where subscription_id = ? and period_number = ?`,
-              [sub.id, n],
-            );
-            const price = new Decimal(period.price);
-            const refund =
-              n === sub.current_period_number
-                ? refundFor({
-                    chargeType: terms.charge_type,
-                    price,
-                    periodStart: new Date(sub.current_period_start),
-                    periodEnd: new Date(sub.current_period_end),
-                    at: when,
-                    freeSecondsTotal: sub.free_seconds_total,
-                    freeSecondsUsed: sub.free_seconds_used,
-                  })
-                : price;
-            const commission = new Decimal(period.commission);
-            const reversal = commission.gt(0)
-              ? Decimal.min(commission, commissionOn(new Decimal(period.commission_rate), refund))
-              : ZERO;
-            const label = `${sub.package_id} period ${n}`;
-            if (refund.gt(0)) await this.balances.post(em, { ...base, amount: refund, kind: 'REFUND', description: label });
-            if (reversal.gt(0))
-              await this.balances.post(em, { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description: label });
-            await em.execute(
-              `update subscription_periods set refund = ?::numeric, commission_reversal = ?::numeric
-                where subscription_id = ? and period_number = ?`,
-              [refund.toFixed(), reversal.toFixed(), sub.id, n],
-            );
-          }
-        }
+          const description = `${sub.package_id} period ${period.period_number}`;
+          postings.push(
+            { ...base, amount: refund, kind: 'REFUND', description },
+            { ...base, amount: reversal.neg(), kind: 'COMMISSION_REVERSAL', description },
+          );
+          return { ...period, refund: refund.toFixed(), reversal: reversal.toFixed() };
+        });
+        await executeBound(
+          em,
+          `update subscription_periods p set refund = x.refund, commission_reversal = x.reversal
+             from unnest(?::text[], ?::int[], ?::numeric[], ?::numeric[]) as x(subscription_id, period_number, refund, reversal)
+            where p.subscription_id = x.subscription_id and p.period_number = x.period_number`,
+          [
+            pgArray(returned.map((r) => r.subscription_id)),
+            pgArray(returned.map((r) => r.period_number)),
+            pgArray(returned.map((r) => r.refund)),
+            pgArray(returned.map((r) => r.reversal)),
+          ],
+        );
+        await post(em, postings);
         await em.execute(`update package_subscriptions set status = 'TERMINATED', ended_at = ? where chain_id = ?`, [
           when,
           visible.chainId,
