@@ -1,5 +1,4 @@
 import { Filter } from '@mikro-orm/core';
-import type { Em } from '../db/orm.js';
 
 /**
  * The application half of scoping: every tenant-owned entity carries the materialized path of the account
@@ -16,7 +15,7 @@ export interface ScopeParams {
 export const SCOPE_FILTER = 'scope';
 
 /** The subtree a fork's scope filter is bound to, for the hand-written queries that must apply it themselves. */
-export function scopePath(em: Em): string {
+export function scopePath(em: { getFilterParams(name: string): unknown }): string {
   return (em.getFilterParams(SCOPE_FILTER) as ScopeParams).path;
 }
 

@@ -21,7 +21,7 @@ import { formatError, isUnexpected } from '../graphql/format-error.js';
 import { admitOperation, documentTooLarge, requestError, shapeError, shapeErrors } from '../graphql/limits.js';
 import { subscribeSharingEvents } from '../graphql/shared-events.js';
 import type { Logger } from '../logger.js';
-import type { CredentialChange } from '../services/auth.service.js';
+import type { CredentialChange } from '../events.js';
 import type { Services } from '../services/index.js';
 import type { Events } from '../events.js';
 import type { Metrics } from '../metrics.js';

@@ -1,14 +1,14 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
-import type { AuthedContext, Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { findRowsPage, type Page, type PageArgs } from './pagination.js';
-import { requireLoginToken } from './auth.service.js';
+import { requireLoginToken, type AuthService } from './auth.service.js';
+import { requireParentsGroup } from '../rates/groups.js';
 import { hashPassword } from './passwords.js';
 import { nonNegative, normalizeCurrency, normalizeEmail, requireText, validatePassword } from './validate.js';
 
@@ -70,13 +70,15 @@ export interface AccountListFilter extends PageArgs {
 const SELF_EDITABLE = new Set<keyof UpdateAccountData>(['name', 'email', 'password', 'currentPassword', 'lowBalanceThreshold']);
 
 export class AccountService {
+  constructor(private readonly auth: AuthService) {}
+
   /** An account in the caller's scope, or null: out-of-scope ids look exactly like missing ones. */
-  async find(ctx: Context, id: string): Promise<Account | null> {
+  async find(ctx: Request, id: string): Promise<Account | null> {
     requireActor(ctx);
     return ctx.loaders.account.load(id);
   }
 
-  async require(ctx: Context, id: string): Promise<Account> {
+  async require(ctx: Request, id: string): Promise<Account> {
     const account = await this.find(ctx, id);
     if (!account) throw notFound('Account not found');
     return account;
@@ -93,7 +95,7 @@ export class AccountService {
    * The owner of something the caller may read: an account in scope, or, for a parent's package or rate
    * group, the parent's public identity.
    */
-  async ownerView(ctx: Context, ownerId: string): Promise<Account | PublicAccount> {
+  async ownerView(ctx: Request, ownerId: string): Promise<Account | PublicAccount> {
     requireActor(ctx);
     const inScope = await ctx.loaders.account.load(ownerId);
     if (inScope) return inScope;
@@ -104,18 +106,18 @@ export class AccountService {
     return new PublicAccount(row.id, row.number, row.kind, row.name, row.currency, new Date(row.created_at));
   }
 
-  async me(ctx: Context): Promise<Account> {
+  async me(ctx: Request): Promise<Account> {
     requireActor(ctx);
     return this.require(ctx, ctx.actor.accountId);
   }
 
   /** The caller's descendants (not the caller). Deleted accounts are listed only when asked for by status. */
-  async list(ctx: Context, filter: AccountListFilter): Promise<Page<Account>> {
+  async list(ctx: Request, filter: AccountListFilter): Promise<Page<Account>> {
     requireActor(ctx);
     return this.page(ctx, ['path like ?', 'id <> ?'], [likePrefix(ctx.actor.path), ctx.actor.accountId], filter);
   }
 
-  async children(ctx: Context, parent: Account, filter: AccountListFilter): Promise<Page<Account>> {
+  async children(ctx: Request, parent: Account, filter: AccountListFilter): Promise<Page<Account>> {
     requireActor(ctx);
     return this.page(ctx, ['parent_id = ?'], [parent.id], filter);
   }
@@ -126,7 +128,7 @@ export class AccountService {
    * request's CPU.
    */
   private async page(
-    ctx: AuthedContext,
+    ctx: AuthedRequest,
     conditions: string[],
     params: unknown[],
     filter: AccountListFilter,
@@ -157,7 +159,7 @@ export class AccountService {
     );
   }
 
-  async create(ctx: Context, data: CreateAccountData): Promise<Account> {
+  async create(ctx: Request, data: CreateAccountData): Promise<Account> {
     requireActor(ctx);
     if (ctx.actor.kind === AccountKind.CUSTOMER) throw forbidden('Customers cannot create accounts');
     return ctx.mutate(async (em) => {
@@ -176,7 +178,7 @@ export class AccountService {
         throw badInput('resellerModel', 'Only resellers have a reseller model');
       }
       if (data.password && !data.email) throw badInput('email', 'An account that can log in needs an email');
-      if (data.rateGroupId) await ctx.services.rates.requireParentsGroup(em, data.rateGroupId, parent.id);
+      if (data.rateGroupId) await requireParentsGroup(em, data.rateGroupId, parent.id);
       const id = newId('Account');
       const fields = {
         id,
@@ -241,7 +243,7 @@ export class AccountService {
     }
   }
 
-  async update(ctx: Context, id: string, data: UpdateAccountData): Promise<Account> {
+  async update(ctx: Request, id: string, data: UpdateAccountData): Promise<Account> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       const account = await this.load(em, id);
@@ -259,7 +261,7 @@ export class AccountService {
       if (passwordChange || data.email !== undefined) requireLoginToken(ctx, 'change a password or an email');
       if (data.email !== undefined) account.email = data.email === null ? null : normalizeEmail('email', data.email);
       if (passwordChange) {
-        if (self) await ctx.services.auth.verifyOwnPassword(em, account.id, data.currentPassword, ctx.clientAddress);
+        if (self) await this.auth.verifyOwnPassword(em, account.id, data.currentPassword, ctx.clientAddress);
         account.passwordHash = await hashPassword(validatePassword('password', data.password!, account.email));
       }
       const suspension = data.status === AccountStatus.SUSPENDED && account.status !== AccountStatus.SUSPENDED;
@@ -293,7 +295,7 @@ export class AccountService {
       if (data.rateGroupId !== undefined) {
         if (data.rateGroupId !== null) {
           if (!account.parentId) throw badInput('rateGroupId', 'A root account has no parent to buy from');
-          await ctx.services.rates.requireParentsGroup(em, data.rateGroupId, account.parentId);
+          await requireParentsGroup(em, data.rateGroupId, account.parentId);
         }
         account.rateGroupId = data.rateGroupId;
       }
@@ -315,14 +317,14 @@ export class AccountService {
         }
         throw error;
       }
-      if (suspension) await ctx.services.auth.endCredentials(em, { type: 'credentials', under: account.path });
-      else if (passwordChange) await ctx.services.auth.endCredentials(em, { type: 'credentials', tokensOf: account.id });
+      if (suspension) await this.auth.endCredentials(em, { type: 'credentials', under: account.path });
+      else if (passwordChange) await this.auth.endCredentials(em, { type: 'credentials', tokensOf: account.id });
       return account;
     });
   }
 
   /** Soft delete: the account and its history stay, it can no longer log in or be charged. */
-  async delete(ctx: Context, id: string): Promise<Account> {
+  async delete(ctx: Request, id: string): Promise<Account> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       const account = await this.load(em, id);
@@ -335,7 +337,7 @@ export class AccountService {
       account.status = AccountStatus.DELETED;
       em.persist(account);
       await em.flush();
-      await ctx.services.auth.endCredentials(em, { type: 'credentials', under: account.path });
+      await this.auth.endCredentials(em, { type: 'credentials', under: account.path });
       return account;
     });
   }

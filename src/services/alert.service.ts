@@ -1,6 +1,6 @@
-import type { Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type Request } from '../request.js';
 import { Alert, type AlertKind } from '../entities/index.js';
+import type { AccountService } from './account.service.js';
 import { notFound } from '../errors.js';
 import type { AlertPayload, BalanceEventPayload } from '../events.js';
 import { Decimal } from '../money.js';
@@ -37,12 +37,14 @@ const fromEntity = (a: Alert): AlertView => ({
 });
 
 export class AlertService {
+  constructor(private readonly accounts: AccountService) {}
+
   /** Stored alerts, newest first: of one account in scope, or of the caller's whole subtree. */
-  async list(ctx: Context, accountId: string | null | undefined, args: PageArgs): Promise<Page<AlertView>> {
+  async list(ctx: Request, accountId: string | null | undefined, args: PageArgs): Promise<Page<AlertView>> {
     requireActor(ctx);
     const where: Record<string, unknown> = {};
     if (accountId) {
-      if (!(await ctx.services.accounts.find(ctx, accountId))) throw notFound('Account not found');
+      if (!(await this.accounts.find(ctx, accountId))) throw notFound('Account not found');
       where.accountId = accountId;
     } else {
       where.ownerPath = { $like: likePrefix(ctx.actor.path) };
@@ -50,7 +52,7 @@ export class AlertService {
     return (await findPage(ctx.em, Alert, where, args, 'desc')).map(fromEntity);
   }
 
-  async find(ctx: Context, id: string): Promise<AlertView | null> {
+  async find(ctx: Request, id: string): Promise<AlertView | null> {
     requireActor(ctx);
     const alert = await ctx.em.findOne(Alert, { id });
     return alert ? fromEntity(alert) : null;
@@ -60,12 +62,12 @@ export class AlertService {
    * Checks a subscription's optional account before it starts: an id outside the caller's scope is refused
    * exactly like a missing one. Runs its own short scoped transaction: a subscription has no request.
    */
-  async assertSubscribable(ctx: Context, accountId: string | null | undefined): Promise<void> {
+  async assertSubscribable(ctx: Request, accountId: string | null | undefined): Promise<void> {
     requireActor(ctx);
     if (!accountId) return;
     await ctx.ensureTransaction();
     try {
-      if (!(await ctx.services.accounts.find(ctx, accountId))) throw notFound('Account not found');
+      if (!(await this.accounts.find(ctx, accountId))) throw notFound('Account not found');
     } finally {
       await ctx.finish();
       ctx.loaders.account.clearAll();
@@ -73,7 +75,7 @@ export class AlertService {
   }
 
   /** Whether an event concerns this subscriber: inside its subtree, and the account it named, if any. */
-  wants(ctx: Context, event: { path: string; accountId: string }, accountId: string | null | undefined): boolean {
+  wants(ctx: Request, event: { path: string; accountId: string }, accountId: string | null | undefined): boolean {
     return !!ctx.actor && event.path.startsWith(ctx.actor.path) && (!accountId || event.accountId === accountId);
   }
 

@@ -1,12 +1,11 @@
 import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.js';
-import type { Actor, Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type Actor, type ApiKeyScope, type Request } from '../request.js';
 import { systemEm, type Em, type Orm } from '../db/orm.js';
 import { Account, AccountKind, ApiKey } from '../entities/index.js';
 import { badInput, DomainError, forbidden, notFound } from '../errors.js';
-import { CHANNEL } from '../events.js';
+import { CHANNEL, type CredentialChange } from '../events.js';
 import { newId } from '../ids.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { verifyPassword } from './passwords.js';
@@ -14,7 +13,7 @@ import type { ThrottleService } from './throttle.service.js';
 import { requireText } from './validate.js';
 
 /** Managing credentials (keys, password, email) needs a login: an API key cannot mint or change them. */
-export function requireLoginToken(ctx: Context & { actor: Actor }, what: string): void {
+export function requireLoginToken(ctx: Request & { actor: Actor }, what: string): void {
   if (ctx.actor.via !== 'token') throw forbidden(`Log in to ${what}: an API key cannot`);
 }
 
@@ -39,16 +38,6 @@ interface ActorRow {
   usable: boolean;
 }
 
-export type ApiKeyScope = 'FULL' | 'READ_ONLY' | 'RATING';
-
-/**
- * What ends credentials, announced to every instance when it commits (src/events.ts) so that open
- * subscriptions end at once: one API key; the login tokens of one account (a password change); or every
- * credential at or below a path (a suspension or deletion).
- */
-export type CredentialChange =
-  { type: 'credentials'; apiKeyId: string } | { type: 'credentials'; tokensOf: string } | { type: 'credentials'; under: string };
-
 export class AuthService {
   /** Built once: given the secret as a string, jsonwebtoken builds a key object on every sign and verify. */
   private readonly jwtKey: KeyObject;
@@ -65,7 +54,7 @@ export class AuthService {
    * Runs outside any caller's scope (it has to find the account by email), so it must not share a request
    * transaction: the request scope only opens after it, as the account that just logged in.
    */
-  async login(ctx: Context, email: string, password: string): Promise<{ token: string; account: Account }> {
+  async login(ctx: Request, email: string, password: string): Promise<{ token: string; account: Account }> {
     if (ctx.transactionStarted) {
       throw new DomainError('BAD_USER_INPUT', 'Send login as a request of its own', { field: 'login' });
     }
@@ -157,7 +146,7 @@ export class AuthService {
     };
   }
 
-  async createApiKey(ctx: Context, name: string, scopes: ApiKeyScope[] = ['FULL']): Promise<{ secret: string; apiKey: ApiKey }> {
+  async createApiKey(ctx: Request, name: string, scopes: ApiKeyScope[] = ['FULL']): Promise<{ secret: string; apiKey: ApiKey }> {
     requireActor(ctx);
     requireLoginToken(ctx, 'create API keys');
     const keyName = requireText('name', name, 100);
@@ -178,7 +167,7 @@ export class AuthService {
   }
 
   /** The key's owner or any ancestor of it may revoke it. */
-  async revokeApiKey(ctx: Context, id: string): Promise<ApiKey> {
+  async revokeApiKey(ctx: Request, id: string): Promise<ApiKey> {
     requireActor(ctx);
     requireLoginToken(ctx, 'revoke API keys');
     return ctx.mutate(async (em) => {
@@ -223,13 +212,13 @@ export class AuthService {
     await this.throttle.passwordAccepted(subject, address);
   }
 
-  async findApiKey(ctx: Context, id: string): Promise<ApiKey | null> {
+  async findApiKey(ctx: Request, id: string): Promise<ApiKey | null> {
     requireActor(ctx);
     return ctx.em.findOne(ApiKey, { id });
   }
 
   /** The keys of one account in scope (the caller's by default), newest first. */
-  async listApiKeys(ctx: Context, accountId: string | null | undefined, args: PageArgs): Promise<Page<ApiKey>> {
+  async listApiKeys(ctx: Request, accountId: string | null | undefined, args: PageArgs): Promise<Page<ApiKey>> {
     requireActor(ctx);
     return findPage(ctx.em, ApiKey, { accountId: accountId ?? ctx.actor.accountId }, args, 'desc');
   }

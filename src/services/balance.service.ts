@@ -1,5 +1,4 @@
-import type { Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type Request } from '../request.js';
 import { AccountStatus, LedgerEntry } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { post, type LedgerRow } from '../ledger/post.js';
@@ -22,18 +21,18 @@ export class BalanceService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  topUp(ctx: Context, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
+  topUp(ctx: Request, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
     if (data.amount.lte(0)) throw badInput('amount', 'A top-up amount must be greater than 0');
     return this.change(ctx, data, 'TOPUP');
   }
 
-  adjustBalance(ctx: Context, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
+  adjustBalance(ctx: Request, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
     if (data.amount.isZero()) throw badInput('amount', 'An adjustment cannot be 0');
     return this.change(ctx, data, 'ADJUSTMENT');
   }
 
   /** Top-ups and adjustments are made by an ancestor of the account, never by the account itself. */
-  private change(ctx: Context, data: BalanceChangeData, kind: 'TOPUP' | 'ADJUSTMENT'): Promise<LedgerRow | LedgerEntry> {
+  private change(ctx: Request, data: BalanceChangeData, kind: 'TOPUP' | 'ADJUSTMENT'): Promise<LedgerRow | LedgerEntry> {
     requireActor(ctx);
     const amount = data.amount;
     const description = optionalText('description', data.description, 500);
@@ -61,12 +60,12 @@ export class BalanceService {
   }
 
   /** Newest first. */
-  async ledger(ctx: Context, accountId: string, args: PageArgs): Promise<Page<LedgerEntry>> {
+  async ledger(ctx: Request, accountId: string, args: PageArgs): Promise<Page<LedgerEntry>> {
     requireActor(ctx);
     return findPage(ctx.em, LedgerEntry, { accountId }, args, 'desc');
   }
 
-  async entry(ctx: Context, id: string): Promise<LedgerEntry | null> {
+  async entry(ctx: Request, id: string): Promise<LedgerEntry | null> {
     requireActor(ctx);
     return ctx.em.findOne(LedgerEntry, { id });
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Em } from '../db/orm.js';
-import type { AuthedContext } from '../context.js';
+import type { AuthedRequest } from '../request.js';
 import { Decimal } from '../money.js';
 import { DomainError, badInput } from '../errors.js';
 
@@ -36,7 +36,7 @@ export interface IdempotentCall<T> {
  * the same key waits on the primary key until the first commits (then replays) or rolls back (then runs).
  */
 export class IdempotencyService {
-  async run<T>(ctx: AuthedContext, em: Em, call: IdempotentCall<T>): Promise<T> {
+  async run<T>(ctx: AuthedRequest, em: Em, call: IdempotentCall<T>): Promise<T> {
     if (call.key === undefined || call.key === null) return (await call.execute()).result;
     if (call.key.length < 1 || call.key.length > 200) {
       throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');

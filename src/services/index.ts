@@ -32,22 +32,23 @@ export interface Services {
  * against the database's versions on every use): one set per server, shared by every request.
  */
 export function createServices(config: Config, db: Pick<Database, 'engine' | 'orm'>): Services {
-  const accounts = new AccountService();
-  const idempotency = new IdempotencyService();
-  const balances = new BalanceService(accounts, idempotency);
-  const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
   const throttle = new ThrottleService(config, db);
+  const auth = new AuthService(config, db.orm, throttle);
+  const accounts = new AccountService(auth);
+  const idempotency = new IdempotencyService();
+  const rates = new RateService(accounts, new RateDecks(config.rateCacheMaxRates));
+  const subscriptions = new SubscriptionService(idempotency, accounts);
   return {
     accounts,
-    auth: new AuthService(config, db.orm, throttle),
-    balances,
+    auth,
+    balances: new BalanceService(accounts, idempotency),
     idempotency,
     rates,
-    packages: new PackageService(),
-    subscriptions: new SubscriptionService(idempotency),
-    rating: new RatingService(rates),
+    packages: new PackageService(accounts, subscriptions),
+    subscriptions,
+    rating: new RatingService(rates, accounts),
     renewals: new RenewalService(),
-    alerts: new AlertService(),
+    alerts: new AlertService(accounts),
     throttle,
   };
 }

@@ -1,7 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
-import type { AuthedContext, Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import {
   AccountKind,
   ActivationPolicy,
@@ -22,6 +21,8 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
 import { findPage, Keyset, seqSql, type Page, type PageArgs } from './pagination.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
+import type { AccountService } from './account.service.js';
+import type { SubscriptionService } from './subscription.service.js';
 
 export interface DiscountData {
   fromActivation: number;
@@ -189,10 +190,15 @@ function isSellableNow(terms: PackageTerms, at: Date): boolean {
 }
 
 export class PackageService {
-  async create(ctx: Context, data: CreatePackageData): Promise<PackageView> {
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly subscriptions: SubscriptionService,
+  ) {}
+
+  async create(ctx: Request, data: CreatePackageData): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
-      const owner = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const owner = await this.accounts.load(em, ctx.actor.accountId);
       const terms = em.create(PackageTerms, {
         id: newId('PackageTerms'),
         ownerPath: ctx.actor.path,
@@ -233,7 +239,7 @@ export class PackageService {
     });
   }
 
-  async update(ctx: Context, id: string, data: UpdatePackageData): Promise<PackageView> {
+  async update(ctx: Request, id: string, data: UpdatePackageData): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       await this.lock(em, id);
@@ -278,7 +284,7 @@ export class PackageService {
     });
   }
 
-  async setStatus(ctx: Context, id: string, status: PackageStatus): Promise<PackageView> {
+  async setStatus(ctx: Request, id: string, status: PackageStatus): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       const pkg = await this.requireOwned(ctx, em, id);
@@ -295,13 +301,13 @@ export class PackageService {
   }
 
   /** A reseller clones one of its parent's offers (DOMAIN.md 3). */
-  async optIn(ctx: Context, data: OptInData): Promise<PackageView> {
+  async optIn(ctx: Request, data: OptInData): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       // Against a concurrent repricing or opt-out of the source, and a concurrent model change of the reseller.
       await this.lock(em, data.packageId);
       await this.lock(em, ctx.actor.accountId);
-      const me = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const me = await this.accounts.load(em, ctx.actor.accountId);
       const source = await em.findOne(Package, { id: data.packageId }, { refresh: true });
       const terms = source && (await em.findOne(PackageTerms, { id: source.termsId }));
       if (
@@ -363,7 +369,7 @@ export class PackageService {
   }
 
   /** Retires a clone: it is archived (kept for history) and the reseller may opt in again later. */
-  async optOut(ctx: Context, packageId: string): Promise<PackageView> {
+  async optOut(ctx: Request, packageId: string): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       await this.lock(em, packageId);
@@ -373,7 +379,7 @@ export class PackageService {
       const liveClones = await em.count(Package, { sourceId: pkg.id, optedOutAt: null });
       if (liveClones > 0)
         throw new DomainError('INVALID_STATE', 'Sub-resellers still sell this package: they must opt out first');
-      if (await ctx.services.subscriptions.isInUse(em, pkg.id)) {
+      if (await this.subscriptions.isInUse(em, pkg.id)) {
         throw new DomainError('INVALID_STATE', 'Active subscriptions use this package: terminate them first');
       }
       pkg.optedOutAt = new Date();
@@ -388,7 +394,7 @@ export class PackageService {
    * A package the caller may see: one owned in its subtree, or one of its parent's that is an offer to it or
    * the source of one of its own clones. Anything else is null, like a missing id.
    */
-  async find(ctx: Context, id: string): Promise<PackageView | null> {
+  async find(ctx: Request, id: string): Promise<PackageView | null> {
     requireActor(ctx);
     const pkg = await ctx.em.findOne(Package, { id });
     if (!pkg) return null;
@@ -402,7 +408,7 @@ export class PackageService {
     return subscribed > 0 ? toView(pkg, terms) : null;
   }
 
-  async owned(ctx: Context, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {
+  async owned(ctx: Request, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {
     requireActor(ctx);
     const where: Record<string, unknown> = { ownerId: accountId, ownerPath: { $like: likePrefix(ctx.actor.path) } };
     if (args.status) where.status = args.status;
@@ -411,7 +417,7 @@ export class PackageService {
   }
 
   /** The parent's ACTIVE, in-date packages the caller may buy (customers) or opt into (resellers). */
-  async offers(ctx: Context, args: PageArgs): Promise<Page<PackageView>> {
+  async offers(ctx: Request, args: PageArgs): Promise<Page<PackageView>> {
     requireActor(ctx);
     const keyset = Keyset.of(args, 'asc');
     const parentId = parentIdOf(ctx.actor.path);
@@ -474,7 +480,7 @@ export class PackageService {
     return em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [key]);
   }
 
-  private async requireOwned(ctx: AuthedContext, em: Em, id: string): Promise<Package> {
+  private async requireOwned(ctx: AuthedRequest, em: Em, id: string): Promise<Package> {
     const pkg = await em.findOne(Package, { id });
     if (!pkg || !pkg.ownerPath.startsWith(ctx.actor.path)) throw notFound('Package not found');
     return pkg;

@@ -1,6 +1,6 @@
 import { executeBound, type Em } from '../db/orm.js';
-import type { Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type Actor, type Request } from '../request.js';
+import type { AccountService } from './account.service.js';
 import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -42,9 +42,12 @@ export function normalizeNumber(value: string): string {
 
 export class RateService {
   /** Rate decks held in memory (RATE_CACHE_MAX_RATES; 0 looks every rate up in the database). */
-  constructor(private readonly decks = new RateDecks(0)) {}
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly decks = new RateDecks(0),
+  ) {}
 
-  async createGroup(ctx: Context, data: { name: string; rates?: RateData[] | null }) {
+  async createGroup(ctx: Request, data: { name: string; rates?: RateData[] | null }) {
     requireActor(ctx);
     const name = requireText('name', data.name, 100);
     return ctx.mutate(async (em) => {
@@ -67,7 +70,7 @@ export class RateService {
     });
   }
 
-  async upsertRates(ctx: Context, rateGroupId: string, rates: RateData[]) {
+  async upsertRates(ctx: Request, rateGroupId: string, rates: RateData[]) {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       const group = await this.requireOwnedGroup(ctx, em, rateGroupId);
@@ -248,18 +251,18 @@ export class RateService {
     return result;
   }
 
-  async findGroup(ctx: Context, id: string): Promise<RateGroup | null> {
+  async findGroup(ctx: Request, id: string): Promise<RateGroup | null> {
     requireActor(ctx);
     return ctx.em.findOne(RateGroup, { id });
   }
 
   /** Rate groups owned by the caller's subtree. */
-  async listGroups(ctx: Context, args: PageArgs): Promise<Page<RateGroup>> {
+  async listGroups(ctx: Request, args: PageArgs): Promise<Page<RateGroup>> {
     requireActor(ctx);
     return findPage(ctx.em, RateGroup, { ownerPath: { $like: likePrefix(ctx.actor.path) } }, args, 'asc');
   }
 
-  async listRates(ctx: Context, group: RateGroup, filter: RateFilter): Promise<Page<Rate>> {
+  async listRates(ctx: Request, group: RateGroup, filter: RateFilter): Promise<Page<Rate>> {
     requireActor(ctx);
     const where: Record<string, unknown> = { rateGroupId: group.id };
     if (filter.direction) where.direction = filter.direction;
@@ -272,31 +275,18 @@ export class RateService {
   }
 
   /** The rate an account pays for a number: its assigned group (its parent's), longest prefix. */
-  async rateFor(ctx: Context, accountId: string, number: string, direction: Direction): Promise<Rate | null> {
+  async rateFor(ctx: Request, accountId: string, number: string, direction: Direction): Promise<Rate | null> {
     requireActor(ctx);
-    const account = await ctx.services.accounts.find(ctx, accountId);
+    const account = await this.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
     if (!account.rateGroupId) return null;
     return this.findRate(ctx.em, account.rateGroupId, number, direction);
   }
 
   /** Writable only by the owner's subtree (an account may read its assigned group but not edit it). */
-  private async requireOwnedGroup(
-    ctx: Context & { actor: NonNullable<Context['actor']> },
-    em: Em,
-    id: string,
-  ): Promise<RateGroup> {
+  private async requireOwnedGroup(ctx: Request & { actor: Actor }, em: Em, id: string): Promise<RateGroup> {
     const group = await em.findOne(RateGroup, { id });
     if (!group || !group.ownerPath.startsWith(ctx.actor.path)) throw notFound('Rate group not found');
-    return group;
-  }
-
-  /** For assigning a group to an account: it must be one of the account's parent's own groups. */
-  async requireParentsGroup(em: Em, rateGroupId: string, parentId: string): Promise<RateGroup> {
-    const group = await em.findOne(RateGroup, { id: rateGroupId });
-    if (!group || group.ownerId !== parentId) {
-      throw badInput('rateGroupId', "The rate group must be one of the parent account's own rate groups");
-    }
     return group;
   }
 }

@@ -1,5 +1,4 @@
-import type { AuthedContext, Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
 import { Account, AccountStatus, Applicability, CallRecord, Direction, type Rate } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
@@ -8,6 +7,7 @@ import { post } from '../ledger/post.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { normalizeNumber, type RateService } from './rate.service.js';
+import type { AccountService } from './account.service.js';
 
 export interface CallData {
   accountId: string;
@@ -138,9 +138,12 @@ function levelIds(path: string): string[] {
 }
 
 export class RatingService {
-  constructor(private readonly rates: RateService) {}
+  constructor(
+    private readonly rates: RateService,
+    private readonly accounts: AccountService,
+  ) {}
 
-  rateCall(ctx: Context, call: CallData): Promise<CallRecord> {
+  rateCall(ctx: Request, call: CallData): Promise<CallRecord> {
     return this.rateCalls(ctx, [call]).then(([record]) => record);
   }
 
@@ -152,7 +155,7 @@ export class RatingService {
    * atomic: a call with no outbound rate at some level (NO_RATE) or bad input refuses it all, naming the
    * index. Call ids already rated return their first record and charge nothing again.
    */
-  async rateCalls(ctx: Context, calls: CallData[]): Promise<CallRecord[]> {
+  async rateCalls(ctx: Request, calls: CallData[]): Promise<CallRecord[]> {
     requireActor(ctx);
     if (calls.length === 0) return [];
     if (calls.length > MAX_CALLS_PER_BATCH) throw badInput('input', `At most ${MAX_CALLS_PER_BATCH} calls per request`);
@@ -202,7 +205,7 @@ export class RatingService {
    * of every input (a retried call's first record) and the records written now.
    */
   private async rateInScope(
-    ctx: AuthedContext,
+    ctx: AuthedRequest,
     em: Em,
     inputs: CallData[],
     accounts: Map<string, Account>,
@@ -319,7 +322,7 @@ export class RatingService {
   }
 
   private async write(
-    ctx: AuthedContext,
+    ctx: AuthedRequest,
     em: Em,
     rootId: string,
     planned: PlannedCall[],
@@ -430,15 +433,15 @@ export class RatingService {
     return created;
   }
 
-  async find(ctx: Context, id: string): Promise<CallRecord | null> {
+  async find(ctx: Request, id: string): Promise<CallRecord | null> {
     requireActor(ctx);
     return ctx.em.findOne(CallRecord, { id });
   }
 
   /** Calls of one account, newest first. */
-  async list(ctx: Context, accountId: string, args: PageArgs): Promise<Page<CallRecord>> {
+  async list(ctx: Request, accountId: string, args: PageArgs): Promise<Page<CallRecord>> {
     requireActor(ctx);
-    const account = await ctx.services.accounts.find(ctx, accountId);
+    const account = await this.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
     return findPage(ctx.em, CallRecord, { accountId }, args, 'desc');
   }
@@ -449,11 +452,11 @@ export class RatingService {
    * left of the daily and monthly spend limits (charges for calls started that UTC day or month). A level
    * whose rate is free does not limit the duration; null means no limit at all.
    */
-  async authorize(ctx: Context, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
+  async authorize(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
     requireActor(ctx);
     const number = normalizeNumber(destination);
     if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
-    const account = await ctx.services.accounts.find(ctx, accountId);
+    const account = await this.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
     // The answer reflects the balances of the levels above the account: it is for the switch, an ancestor.
     if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');

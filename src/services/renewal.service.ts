@@ -1,5 +1,4 @@
-import type { Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type Request } from '../request.js';
 import { executeBound, type Em } from '../db/orm.js';
 import { badInput, forbidden } from '../errors.js';
 import { AccountKind, BillingType, ResellerModel, SubscriptionStatus, type DiscountRule } from '../entities/index.js';
@@ -89,7 +88,7 @@ const PLAN_ATTEMPTS = 5;
  */
 export class RenewalService {
   /** runRenewals: the caller's platform, in the mutation's own transaction. */
-  run(ctx: Context, asOf: Date): Promise<RenewalReport> {
+  run(ctx: Request, asOf: Date): Promise<RenewalReport> {
     requireActor(ctx);
     if (ctx.actor.kind !== AccountKind.ADMIN) throw forbidden('Renewals are run by the platform admin');
     const rootPath = ctx.actor.path;

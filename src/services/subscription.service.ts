@@ -1,5 +1,4 @@
-import type { AuthedContext, Context } from '../context.js';
-import { requireActor } from '../context.js';
+import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
 import {
   Account,
@@ -20,6 +19,7 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney, roundMoney } from '../money.js';
 import { FloorNotMet, post, type Posting } from '../ledger/post.js';
 import type { IdempotencyService } from './idempotency.service.js';
+import type { AccountService } from './account.service.js';
 import { Keyset, pageWindow, type Page, type PageArgs } from './pagination.js';
 import { DAY_MS, periodEnd } from './periods.js';
 
@@ -143,13 +143,16 @@ interface ChainSubscriptionRow {
 }
 
 export class SubscriptionService {
-  constructor(private readonly idempotency: IdempotencyService) {}
+  constructor(
+    private readonly idempotency: IdempotencyService,
+    private readonly accounts: AccountService,
+  ) {}
 
   /** The caller (a customer) buys one of its offers. */
-  purchase(ctx: Context, data: PurchaseData): Promise<PackageSubscription> {
+  purchase(ctx: Request, data: PurchaseData): Promise<PackageSubscription> {
     requireActor(ctx);
     return this.idempotent(ctx, 'PURCHASE', data, async (em) => {
-      const buyer = await ctx.services.accounts.load(em, ctx.actor.accountId);
+      const buyer = await this.accounts.load(em, ctx.actor.accountId);
       const pkg = await em.findOne(Package, { id: data.packageId });
       if (
         !pkg ||
@@ -165,10 +168,10 @@ export class SubscriptionService {
   }
 
   /** An ancestor subscribes an account to one of its parent's packages, possibly from a past instant. */
-  assign(ctx: Context, data: AssignData): Promise<PackageSubscription> {
+  assign(ctx: Request, data: AssignData): Promise<PackageSubscription> {
     requireActor(ctx);
     return this.idempotent(ctx, 'ASSIGN', data, async (em) => {
-      const buyer = await ctx.services.accounts.load(em, data.accountId);
+      const buyer = await this.accounts.load(em, data.accountId);
       if (buyer.id === ctx.actor.accountId) throw forbidden('Packages are assigned by an ancestor; use purchasePackage');
       const pkg = await em.findOne(Package, { id: data.packageId });
       if (!pkg || pkg.ownerId !== buyer.parentId) throw notFound("Package not found among the account's parent's packages");
@@ -185,7 +188,7 @@ export class SubscriptionService {
   }
 
   private idempotent(
-    ctx: AuthedContext,
+    ctx: AuthedRequest,
     operation: string,
     data: PurchaseData | AssignData,
     run: (em: Em) => Promise<PackageSubscription>,
@@ -215,7 +218,7 @@ export class SubscriptionService {
    * is charged by its parent (setup fee + first-period price); COMMISSION resellers are credited their
    * commission. With DENY_IF_INSUFFICIENT nothing is written unless every level can pay.
    */
-  private async activate(ctx: AuthedContext, em: Em, buyer: Account, pkg: Package, start: Date): Promise<PackageSubscription> {
+  private async activate(ctx: AuthedRequest, em: Em, buyer: Account, pkg: Package, start: Date): Promise<PackageSubscription> {
     if (buyer.kind !== AccountKind.CUSTOMER)
       throw badInput('accountId', 'Packages are subscribed by customers; resellers opt in');
     if (buyer.status !== AccountStatus.ACTIVE) throw new DomainError('INVALID_STATE', 'The account is not active');
@@ -352,7 +355,7 @@ export class SubscriptionService {
    * from what it was charged for the current period, by the package's charge type; commissions are reversed
    * in proportion. Allowed to the customer itself and to its ancestors.
    */
-  async terminate(ctx: Context, id: string, at?: Date | null): Promise<PackageSubscription> {
+  async terminate(ctx: Request, id: string, at?: Date | null): Promise<PackageSubscription> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       const visible = await em.findOne(PackageSubscription, { id });
@@ -450,7 +453,7 @@ export class SubscriptionService {
     });
   }
 
-  async find(ctx: Context, id: string): Promise<PackageSubscription | null> {
+  async find(ctx: Request, id: string): Promise<PackageSubscription | null> {
     requireActor(ctx);
     return ctx.em.findOne(PackageSubscription, { id });
   }
@@ -460,15 +463,15 @@ export class SubscriptionService {
    * asking for their subscriptions share one query (and one count), so a list costs the same number of
    * statements whatever its size.
    */
-  async list(ctx: Context, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
+  async list(ctx: Request, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
     requireActor(ctx);
     const window = pageWindow(args);
     const status = args.status ?? null;
-    const rows = await ctx.loaders.subscriptionPages.load(JSON.stringify({ accountId, window, status }));
+    const rows = await ctx.loaders.subscriptionPages.load({ accountId, window, status });
     return new Keyset(window, 'asc').page(
       rows,
-      () => ctx.loaders.subscriptionCounts.load(JSON.stringify({ accountId, status })),
-      (bound) => ctx.loaders.subscriptionExists.load(JSON.stringify({ accountId, status, bound })),
+      () => ctx.loaders.subscriptionCounts.load({ accountId, status }),
+      (bound) => ctx.loaders.subscriptionExists.load({ accountId, status, bound }),
     );
   }
 
@@ -486,10 +489,10 @@ export class SubscriptionService {
    * refunds and of the commissions it credited them), costs (what it was charged, net of refunds),
    * commissions received (net of reversals), and margin = sales - costs + commissions.
    */
-  async earnings(ctx: Context, accountId: string, from: Date, to: Date): Promise<Earnings> {
+  async earnings(ctx: Request, accountId: string, from: Date, to: Date): Promise<Earnings> {
     requireActor(ctx);
     if (from >= to) throw badInput('to', '`to` must be after `from`');
-    const account = await ctx.services.accounts.find(ctx, accountId);
+    const account = await this.accounts.find(ctx, accountId);
     if (!account) throw notFound('Account not found');
     if (account.kind === AccountKind.CUSTOMER) throw badInput('accountId', 'Earnings are for resellers and admins');
     const childKinds = [...CHARGE_KINDS, ...COMMISSION_KINDS];

@@ -1,0 +1,112 @@
+import DataLoader from 'dataloader';
+import type { Em } from '../db/orm.js';
+import { Account, CallCharge, PackageSubscription } from '../entities/index.js';
+import { scopePath } from '../entities/scope.js';
+import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
+
+/** One account's subscriptions, one page of them. */
+export interface SubscriptionPageKey {
+  accountId: string;
+  window: PageWindow;
+  status: string | null;
+}
+/** Whether an account has subscriptions past a cursor (a pageInfo flag). */
+export interface SubscriptionExistsKey {
+  accountId: string;
+  status: string | null;
+  bound: SeqBound;
+}
+export interface SubscriptionCountKey {
+  accountId: string;
+  status: string | null;
+}
+
+export interface Loaders {
+  account: DataLoader<string, Account | null>;
+  callCharges: DataLoader<string, CallCharge[]>;
+  subscriptionPages: DataLoader<SubscriptionPageKey, PackageSubscription[], string>;
+  subscriptionCounts: DataLoader<SubscriptionCountKey, number, string>;
+  subscriptionExists: DataLoader<SubscriptionExistsKey, boolean, string>;
+}
+
+/** Keys that share every argument but the account: one statement serves the whole group. */
+function groupByArgs<K extends { accountId: string }>(keys: readonly K[], args: (key: K) => unknown[]) {
+  const groups = new Map<string, { key: K; accountIds: string[] }>();
+  const groupOf = keys.map((key) => {
+    const g = JSON.stringify(args(key));
+    const group = groups.get(g) ?? { key, accountIds: [] };
+    groups.set(g, group);
+    group.accountIds.push(key.accountId);
+    return g;
+  });
+  return { groups, groupOf };
+}
+
+const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
+
+export function createLoaders(em: Em): Loaders {
+  return {
+    // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
+    account: new DataLoader(async (ids) => {
+      const rows = await em.find(Account, { id: { $in: [...ids] } });
+      const byId = new Map(rows.map((a) => [a.id, a]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    subscriptionPages: new DataLoader<SubscriptionPageKey, PackageSubscription[], string>(async (keys) => {
+      const { groups, groupOf } = groupByArgs(keys, (k) => [k.window, k.status]);
+      const found = new Map<string, PackageSubscription[]>();
+      for (const [g, { key, accountIds }] of groups) {
+        const keyset = new Keyset(key.window, 'asc');
+        const range = keyset.bounds;
+        // Each account's rows come back in fetch order (reversed for `last`), as Keyset.page expects.
+        const rows = await em.execute(
+          `select * from (
+             select s.*, row_number() over (partition by s.account_id order by s.seq ${keyset.fetchOrder}) as rn from package_subscriptions s
+              where s.account_id = any(?::text[]) and starts_with(s.owner_path, ?)
+                and (?::text is null or s.status = ?) ${range.map((b) => `and ${seqSql('s.seq', b)}`).join(' ')}) x
+            where rn <= ? order by account_id, rn`,
+          [`{${accountIds.join(',')}}`, scopePath(em), key.status, key.status, ...range.map((b) => b.seq), keyset.limit],
+        );
+        for (const row of rows) {
+          const sub = em.map(PackageSubscription, row);
+          const at = `${g}|${sub.accountId}`;
+          found.set(at, [...(found.get(at) ?? []), sub]);
+        }
+      }
+      return keys.map((k, i) => found.get(`${groupOf[i]}|${k.accountId}`) ?? []);
+    }, byValue),
+    subscriptionExists: new DataLoader<SubscriptionExistsKey, boolean, string>(async (keys) => {
+      const { groups, groupOf } = groupByArgs(keys, (k) => [k.status, k.bound]);
+      const found = new Set<string>();
+      for (const [g, { key, accountIds }] of groups) {
+        const rows = await em.execute<{ id: string }[]>(
+          `select a.id from unnest(?::text[]) as a(id)
+            where exists (select 1 from package_subscriptions s
+                           where s.account_id = a.id and starts_with(s.owner_path, ?) and (?::text is null or s.status = ?)
+                             and ${seqSql('s.seq', key.bound)})`,
+          [`{${accountIds.join(',')}}`, scopePath(em), key.status, key.status, key.bound.seq],
+        );
+        for (const r of rows) found.add(`${g}|${r.id}`);
+      }
+      return keys.map((k, i) => found.has(`${groupOf[i]}|${k.accountId}`));
+    }, byValue),
+    subscriptionCounts: new DataLoader<SubscriptionCountKey, number, string>(async (keys) => {
+      const { groups, groupOf } = groupByArgs(keys, (k) => [k.status]);
+      const counts = new Map<string, number>();
+      for (const [g, { key, accountIds }] of groups) {
+        const rows = await em.execute<{ account_id: string; n: number }[]>(
+          `select account_id, count(*)::int as n from package_subscriptions
+            where account_id = any(?::text[]) and starts_with(owner_path, ?) and (?::text is null or status = ?)
+            group by account_id`,
+          [`{${accountIds.join(',')}}`, scopePath(em), key.status, key.status],
+        );
+        for (const r of rows) counts.set(`${g}|${r.account_id}`, r.n);
+      }
+      return keys.map((k, i) => counts.get(`${groupOf[i]}|${k.accountId}`) ?? 0);
+    }, byValue),
+    callCharges: new DataLoader(async (ids) => {
+      const rows = await em.find(CallCharge, { callId: { $in: [...ids] } }, { orderBy: { callId: 'asc', level: 'asc' } });
+      return ids.map((id) => rows.filter((r) => r.callId === id));
+    }),
+  };
+}
