@@ -6,6 +6,7 @@ import { Migration20261121040000_alerts } from './Migration20261121040000_alerts
 import { Migration20261122000000_throughput } from './Migration20261122000000_throughput.js';
 import { Migration20261201000000_credentials } from './Migration20261201000000_credentials.js';
 import { Migration20261201010000_ledger_clock } from './Migration20261201010000_ledger_clock.js';
+import { Migration20261201020000_one_matcher } from './Migration20261201020000_one_matcher.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122000000_throughput', class: Migration20261122000000_throughput },
   { name: 'Migration20261201000000_credentials', class: Migration20261201000000_credentials },
   { name: 'Migration20261201010000_ledger_clock', class: Migration20261201010000_ledger_clock },
+  { name: 'Migration20261201020000_one_matcher', class: Migration20261201020000_one_matcher },
 ];

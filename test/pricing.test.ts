@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
 import { BillingType, ChargeType } from '../src/entities/index.js';
-import { addMonthsClamped, periodEnd } from '../src/services/periods.js';
-import { commissionOn, discountedPrice, refundFor } from '../src/services/subscription.service.js';
+import { addMonthsClamped, commissionOn, discountedPrice, periodEnd, refundFor } from '../src/billing/index.js';
 
 const d = (v: string | number) => new Decimal(v);
 const DAY = 86_400_000;

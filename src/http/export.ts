@@ -7,7 +7,7 @@ import { AccountKind } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { badInput, DomainError } from '../errors.js';
 import { DateTimeScalar } from '../schema/scalars.js';
-import { CHARGE_KINDS, COMMISSION_KINDS } from '../services/subscription.service.js';
+import { CHARGE_KINDS, COMMISSION_KINDS } from '../billing/index.js';
 
 /** Rows per keyset read: large enough that round trips are a small share, small enough that memory stays flat. */
 const BATCH = 5000;

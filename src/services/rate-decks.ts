@@ -1,3 +1,4 @@
+import { longestPrefix, prefixLengths } from '../billing/index.js';
 import type { Direction } from '../entities/index.js';
 
 /** A rate as read from the database, kept as strings: the cache holds many, the caller makes Decimals. */
@@ -24,23 +25,13 @@ export interface Deck {
 }
 
 export function buildDeck(version: string, rows: RateRow[], oversized = false): Deck {
-  const byKey = new Map<string, RateRow>();
-  const lengths = new Set<number>();
-  for (const r of rows) {
-    byKey.set(`${r.direction}:${r.prefix}`, r);
-    lengths.add(r.prefix.length);
-  }
-  return { version, size: rows.length, byKey, lengths: [...lengths].sort((a, b) => b - a), oversized };
+  const byKey = new Map(rows.map((r) => [`${r.direction}:${r.prefix}`, r]));
+  return { version, size: rows.length, byKey, lengths: prefixLengths(rows.map((r) => r.prefix)), oversized };
 }
 
 /** The longest prefix of `number` with a rate in the deck for that direction. */
 export function matchDeck(deck: Deck, number: string, direction: Direction): RateRow | null {
-  for (const n of deck.lengths) {
-    if (n > number.length) continue;
-    const hit = deck.byKey.get(`${direction}:${number.slice(0, n)}`);
-    if (hit) return hit;
-  }
-  return null;
+  return longestPrefix(number, deck.lengths, (prefix) => deck.byKey.get(`${direction}:${prefix}`));
 }
 
 /**

@@ -8,6 +8,7 @@ import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
 import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from './rate-decks.js';
+import { longestOf } from '../billing/index.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
 export interface RateData {
@@ -219,13 +220,13 @@ export class RateService {
   }
 
   /**
-   * Longest-prefix lookups in the database, in one statement. For each query, the prefixes of the number are
-   * probed longest first, each as one equality lookup on the primary key (group, direction, prefix): at most
+   * Longest-prefix lookups in the database, in one statement. For each query, every prefix of the number is
+   * probed, each as one equality lookup on the primary key (group, direction, prefix): at most
    * 20 index probes per query whatever the size of the group, and no dependence on table statistics (a plain
    * `prefix = any(...)` was planned as a scan of the whole group on a freshly loaded table). The LIMIT inside
    * each lateral keeps the planner from flattening it into a join, and the prefixes are computed before the
    * probe: under row-level security a comparison with `left(...)` is not leakproof, so PostgreSQL would apply
-   * it after the policy filter instead of using the index.
+   * it after the policy filter instead of using the index. The statement returns every hit; longestOf chooses.
    */
   private async lookupInDatabase(
     em: Em,
@@ -237,17 +238,18 @@ export class RateService {
       `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
               r.connection_fee::text, r.initial_increment, r.increment
          from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)
+         cross join unnest(array(select left(q.num, n) from generate_series(length(q.num), 1, -1) as n)) as g(p)
          cross join lateral (
-           select hit.* from unnest(array(select left(q.num, n) from generate_series(length(q.num), 1, -1) as n))
-                             with ordinality as g(p, i)
-           cross join lateral (
-             select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = g.p limit 1
-           ) hit
-           order by g.i limit 1
+           select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = g.p limit 1
          ) r`,
       [JSON.stringify(rows)],
     );
-    for (const r of found) result[Number(r.k)] = toRate(r);
+    const candidates = new Map<number, RateRow[]>();
+    for (const r of found) candidates.set(Number(r.k), [...(candidates.get(Number(r.k)) ?? []), r]);
+    for (const q of rows) {
+      const hit = longestOf(q.num, candidates.get(q.k) ?? []);
+      result[q.k] = hit ? toRate(hit) : null;
+    }
     return result;
   }
 

@@ -1,10 +1,22 @@
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
-import { Account, AccountStatus, Applicability, CallRecord, Direction, type Rate } from '../entities/index.js';
+import { Account, AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { post } from '../ledger/post.js';
-import { Decimal, ZERO, roundMoney } from '../money.js';
+import {
+  billedSeconds,
+  chargeFor,
+  chooseSubscription,
+  drawFree,
+  longestBilledWithin,
+  longestOf,
+  MAX_CALL_SECONDS,
+  secondsBudget,
+  spendableMoney,
+  type FreeSource,
+} from '../billing/index.js';
+import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { normalizeNumber, type RateService } from './rate.service.js';
 import type { AccountService } from './account.service.js';
@@ -24,84 +36,12 @@ export interface CallAuthorization {
   reason: string | null;
 }
 
-/** The longest call rated: a week. */
-export const MAX_CALL_SECONDS = 7 * 86_400;
 /** A CDR's start: a switch posts within the year (and its retries), never for calls yet to come (DOMAIN.md 5). */
 const MAX_CALL_AGE_MS = 400 * 86_400_000;
 const MAX_CALL_LEAD_MS = 5 * 60_000;
 
 /** The most calls one rateCalls request may carry. */
 export const MAX_CALLS_PER_BATCH = 5_000;
-
-/** Seconds billed for a call: 0 for 0 s; else at least the initial increment, the rest in whole increments. */
-export function billedSeconds(duration: number, initialIncrement: number, increment: number): number {
-  if (duration <= 0) return 0;
-  if (duration <= initialIncrement) return initialIncrement;
-  return initialIncrement + Math.ceil((duration - initialIncrement) / increment) * increment;
-}
-
-/** The longest duration whose billed seconds fit in `budget` seconds (0 if not even the first increment does). */
-export function longestBilledWithin(budget: number, initialIncrement: number, increment: number): number {
-  if (budget < Math.max(initialIncrement, 1)) return initialIncrement === 0 ? Math.floor(budget / increment) * increment : 0;
-  return initialIncrement + Math.floor((budget - initialIncrement) / increment) * increment;
-}
-
-/** Cost of the charged (not free) seconds: connection fee + rate/60 x seconds, rounded half-up to 4 places. */
-export function chargeFor(rate: Pick<Rate, 'ratePerMinute' | 'connectionFee'>, chargedSeconds: number): Decimal {
-  if (chargedSeconds <= 0) return ZERO;
-  return roundMoney(rate.connectionFee.plus(rate.ratePerMinute.times(chargedSeconds).div(60)));
-}
-
-/** A subscription that may give free seconds, as loaded (and locked) for a batch. */
-export interface FreeSource {
-  id: string;
-  chainId: string;
-  accountId: string;
-  level: number;
-  seq: number;
-  periodStart: Date;
-  periodEnd: Date;
-  freeTotal: number;
-  freeUsed: number;
-  destinations: string[];
-  applicableFor: Applicability;
-  priority: number;
-}
-
-/** The length of the longest destination pattern matching the number; -1 if none. No patterns match everything. */
-export function matchLength(destinations: string[], number: string): number {
-  if (destinations.length === 0) return 0;
-  let best = -1;
-  for (const d of destinations) if (number.startsWith(d) && d.length > best) best = d.length;
-  return best;
-}
-
-/**
- * The customer-level subscription a call draws free seconds from (DOMAIN.md 5): active at the call's start,
- * for its direction, matching the number, with seconds left. Longest pattern, then priority (1 beats 2), then
- * the earlier period end, then the older subscription.
- */
-export function chooseSubscription(candidates: FreeSource[], number: string, direction: Direction, at: Date): FreeSource | null {
-  let best: { s: FreeSource; len: number } | null = null;
-  for (const s of candidates) {
-    if (s.level !== 0 || s.freeUsed >= s.freeTotal) continue;
-    if (!(s.periodStart <= at && at < s.periodEnd)) continue;
-    if (s.applicableFor !== Applicability.BOTH && s.applicableFor !== (direction as string)) continue;
-    const len = matchLength(s.destinations, number);
-    if (len < 0) continue;
-    if (
-      !best ||
-      len > best.len ||
-      (len === best.len &&
-        (s.priority < best.s.priority ||
-          (s.priority === best.s.priority &&
-            (s.periodEnd < best.s.periodEnd || (s.periodEnd.getTime() === best.s.periodEnd.getTime() && s.seq < best.s.seq)))))
-    ) {
-      best = { s, len };
-    }
-  }
-  return best?.s ?? null;
-}
 
 interface LevelAccount {
   id: string;
@@ -282,7 +222,7 @@ export class RatingService {
         }
         const billed = billedSeconds(c.durationSeconds, rate.initialIncrement, rate.increment);
         const source = chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}`)) : undefined;
-        const free = source ? Math.min(source.freeTotal - source.freeUsed, billed) : 0;
+        const free = drawFree(source, billed);
         if (source && free > 0) source.freeUsed += free;
         return {
           level,
@@ -473,16 +413,11 @@ export class RatingService {
         monthly_spend_limit: string | null;
         day_spend: string;
         month_spend: string;
-        rate_prefix: string | null;
-        rate_per_minute: string | null;
-        connection_fee: string | null;
-        initial_increment: number | null;
-        increment: number | null;
+        rates: { prefix: string; ratePerMinute: string; connectionFee: string; initialIncrement: number; increment: number }[];
       }[]
     >(
       `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
-              monthly_spend_limit::text, day_spend::text, month_spend::text, rate_prefix, rate_per_minute::text,
-              connection_fee::text, initial_increment, increment
+              monthly_spend_limit::text, day_spend::text, month_spend::text, rates
          from trellis_call_levels(?, ?, ?, ?, ?)`,
       [
         account.id,
@@ -501,42 +436,26 @@ export class RatingService {
     let max: number | null = null;
     let reason: string | null = null;
     for (const l of levels) {
-      if (l.rate_per_minute === null) {
+      // Every rate whose prefix starts the number; the one rule rating uses picks the longest.
+      const found = longestOf(number, l.rates);
+      if (!found) {
         if (direction === Direction.OUTBOUND) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
         continue;
       }
-      const rate = { ratePerMinute: new Decimal(l.rate_per_minute), connectionFee: new Decimal(l.connection_fee!) };
+      const rate = { ratePerMinute: new Decimal(found.ratePerMinute), connectionFee: new Decimal(found.connectionFee) };
       const source = chosen
         ? l.level === 0
           ? chosen
           : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)
         : undefined;
       const free = source ? source.freeTotal - source.freeUsed : 0;
-      let money = new Decimal(l.balance).plus(l.credit_limit);
-      let limited = false;
-      for (const [limit, spent] of [
-        [l.daily_spend_limit, l.day_spend],
-        [l.monthly_spend_limit, l.month_spend],
-      ] as const) {
-        if (limit === null) continue;
-        const left = new Decimal(limit).minus(spent);
-        if (left.lt(money)) {
-          money = left;
-          limited = true;
-        }
-      }
-      // Seconds this level can take: its free seconds plus what its money buys after the connection fee.
-      let budget: number | null;
-      if (rate.ratePerMinute.isZero()) {
-        budget = money.gte(rate.connectionFee) ? null : free;
-      } else {
-        const paid = money.lt(rate.connectionFee)
-          ? 0
-          : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
-        budget = free + paid;
-      }
+      const { money, limited } = spendableMoney(new Decimal(l.balance), new Decimal(l.credit_limit), [
+        { limit: l.daily_spend_limit === null ? null : new Decimal(l.daily_spend_limit), spent: new Decimal(l.day_spend) },
+        { limit: l.monthly_spend_limit === null ? null : new Decimal(l.monthly_spend_limit), spent: new Decimal(l.month_spend) },
+      ]);
+      const budget = secondsBudget(rate, free, money);
       if (budget === null) continue;
-      const longest = longestBilledWithin(budget, l.initial_increment!, l.increment!);
+      const longest = longestBilledWithin(budget, found.initialIncrement, found.increment);
       if (max === null || longest < max) {
         max = longest;
         reason = limited ? 'LIMIT_REACHED' : 'INSUFFICIENT_FUNDS';

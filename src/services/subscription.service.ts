@@ -12,7 +12,6 @@ import {
   PackageTerms,
   ResellerModel,
   SubscriptionStatus,
-  type DiscountRule,
 } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -21,7 +20,15 @@ import { FloorNotMet, post, type Posting } from '../ledger/post.js';
 import type { IdempotencyService } from './idempotency.service.js';
 import type { AccountService } from './account.service.js';
 import { Keyset, pageWindow, type Page, type PageArgs } from './pagination.js';
-import { DAY_MS, periodEnd } from './periods.js';
+import {
+  CHARGE_KINDS,
+  COMMISSION_KINDS,
+  commissionOn,
+  commissionReversal,
+  DAY_MS,
+  periodEnd,
+  refundFor,
+} from '../billing/index.js';
 
 export interface PurchaseData {
   packageId: string;
@@ -42,59 +49,6 @@ export interface Earnings {
   costs: Decimal;
   commissions: Decimal;
   margin: Decimal;
-}
-
-/** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
-export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
-export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
-
-/** The price of period `n` after the renewal discount that applies to it, never below 0 (DOMAIN.md 3). */
-export function discountedPrice(price: Decimal, discounts: DiscountRule[], n: number): Decimal {
-  const rule = discounts.filter((d) => d.fromActivation <= n).sort((a, b) => b.fromActivation - a.fromActivation)[0];
-  const reduced = rule ? price.minus(rule.amount) : price;
-  return roundMoney(Decimal.max(reduced, ZERO));
-}
-
-/** commission = rate/100 x (setup fee + price) of one charge, computed on the sum and rounded once. */
-export function commissionOn(rate: Decimal, charged: Decimal): Decimal {
-  return roundMoney(rate.div(100).times(charged));
-}
-
-/** A commission comes back in proportion to the refund, never more than was credited (DOMAIN.md 6). */
-export function commissionReversal(commission: Decimal, rate: Decimal, refund: Decimal): Decimal {
-  return commission.gt(0) ? Decimal.min(commission, commissionOn(rate, refund)) : ZERO;
-}
-
-/**
- * What early termination gives back of the current period's price (DOMAIN.md 6). Utilization by days counts
- * elapsed time rounded up to whole days; by minutes, free seconds used over free seconds granted (a package
- * without free minutes counts as fully used by minutes). Never negative, never the setup fee.
- */
-export function refundFor(args: {
-  chargeType: ChargeType;
-  price: Decimal;
-  periodStart: Date;
-  periodEnd: Date;
-  at: Date;
-  freeSecondsTotal: number;
-  freeSecondsUsed: number;
-}): Decimal {
-  const { chargeType, price } = args;
-  if (chargeType === ChargeType.FULL || price.lte(0)) return ZERO;
-  const periodDays = Math.max(1, Math.round((args.periodEnd.getTime() - args.periodStart.getTime()) / DAY_MS));
-  const usedDays = Math.min(periodDays, Math.max(0, Math.ceil((args.at.getTime() - args.periodStart.getTime()) / DAY_MS)));
-  const days = { used: new Decimal(usedDays), of: new Decimal(periodDays) };
-  const minutes =
-    args.freeSecondsTotal > 0
-      ? { used: new Decimal(Math.min(args.freeSecondsUsed, args.freeSecondsTotal)), of: new Decimal(args.freeSecondsTotal) }
-      : { used: new Decimal(1), of: new Decimal(1) };
-  let utilization = days;
-  if (chargeType === ChargeType.UTILIZED_MINUTES) utilization = minutes;
-  if (chargeType === ChargeType.HIGHEST_UTILIZATION) {
-    utilization = minutes.used.times(days.of).gt(days.used.times(minutes.of)) ? minutes : days;
-  }
-  const refund = roundMoney(price.times(utilization.of.minus(utilization.used)).div(utilization.of));
-  return Decimal.max(refund, ZERO);
 }
 
 interface ChainPackageRow {

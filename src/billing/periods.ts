@@ -1,4 +1,4 @@
-import { BillingType } from '../entities/index.js';
+import type { BillingType } from '../entities/index.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -26,8 +26,9 @@ export function addMonthsClamped(anchor: Date, months: number): Date {
  * The end of period `n` (1-based) of a subscription activated at `activatedAt`, as an exact UTC instant.
  * RECURRING and ONE_TIME periods are billingDays x 24 h from the previous end; MONTHLY periods end on the
  * activation day of the month (clamped to the month's last day, and back to the activation day after).
+ * Every end is computed from the activation, never from the previous end, so a clamped month does not drift.
  */
-export function periodEnd(billingType: BillingType, billingDays: number, activatedAt: Date, n: number): Date {
-  if (billingType === BillingType.MONTHLY) return addMonthsClamped(activatedAt, n);
+export function periodEnd(billingType: `${BillingType}`, billingDays: number, activatedAt: Date, n: number): Date {
+  if (billingType === 'MONTHLY') return addMonthsClamped(activatedAt, n);
   return new Date(activatedAt.getTime() + n * billingDays * DAY_MS);
 }

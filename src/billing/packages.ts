@@ -1,0 +1,75 @@
+import type { ChargeType, DiscountRule } from '../entities/index.js';
+import { Decimal, ZERO, roundMoney } from '../money.js';
+import { DAY_MS } from './periods.js';
+
+/** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
+export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
+export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
+
+/** The price of period `n` after the renewal discount that applies to it, never below 0 (DOMAIN.md 3). */
+export function discountedPrice(price: Decimal, discounts: readonly DiscountRule[], n: number): Decimal {
+  const rule = discounts.filter((d) => d.fromActivation <= n).sort((a, b) => b.fromActivation - a.fromActivation)[0];
+  const reduced = rule ? price.minus(rule.amount) : price;
+  return roundMoney(Decimal.max(reduced, ZERO));
+}
+
+/** commission = rate/100 x (setup fee + price) of one charge, computed on the sum and rounded once. */
+export function commissionOn(rate: Decimal, charged: Decimal): Decimal {
+  return roundMoney(rate.div(100).times(charged));
+}
+
+/**
+ * What early termination gives back of the current period's price (DOMAIN.md 6). Utilization by days counts
+ * elapsed time rounded up to whole days; by minutes, free seconds used over free seconds granted (a package
+ * without free minutes counts as fully used by minutes). Never negative, never the setup fee.
+ */
+export function refundFor(args: {
+  chargeType: `${ChargeType}`;
+  price: Decimal;
+  periodStart: Date;
+  periodEnd: Date;
+  at: Date;
+  freeSecondsTotal: number;
+  freeSecondsUsed: number;
+}): Decimal {
+  const { chargeType, price } = args;
+  if (chargeType === 'FULL' || price.lte(0)) return ZERO;
+  const periodDays = Math.max(1, Math.round((args.periodEnd.getTime() - args.periodStart.getTime()) / DAY_MS));
+  const usedDays = Math.min(periodDays, Math.max(0, Math.ceil((args.at.getTime() - args.periodStart.getTime()) / DAY_MS)));
+  const days = { used: new Decimal(usedDays), of: new Decimal(periodDays) };
+  const minutes =
+    args.freeSecondsTotal > 0
+      ? { used: new Decimal(Math.min(args.freeSecondsUsed, args.freeSecondsTotal)), of: new Decimal(args.freeSecondsTotal) }
+      : { used: new Decimal(1), of: new Decimal(1) };
+  let utilization = days;
+  if (chargeType === 'UTILIZED_MINUTES') utilization = minutes;
+  if (chargeType === 'HIGHEST_UTILIZATION') {
+    // Cross-multiplied so the comparison is exact; on a tie the days win, which gives the same refund.
+    utilization = minutes.used.times(days.of).gt(days.used.times(minutes.of)) ? minutes : days;
+  }
+  const refund = roundMoney(price.times(utilization.of.minus(utilization.used)).div(utilization.of));
+  return Decimal.max(refund, ZERO);
+}
+
+/**
+ * The commission a level gives back for a refund (DOMAIN.md 6): its rate on the refund, rounded once, never
+ * more than the commission it was credited for that period (which was computed on setup fee + price, while
+ * the refund never includes the setup fee).
+ */
+export function commissionReversal(commission: Decimal, rate: Decimal, refund: Decimal): Decimal {
+  return commission.gt(0) ? Decimal.min(commission, commissionOn(rate, refund)) : ZERO;
+}
+
+/** available = balance + credit limit (DOMAIN.md 2). */
+export function availableFunds(balance: Decimal, creditLimit: Decimal): Decimal {
+  return balance.plus(creditLimit);
+}
+
+/**
+ * Whether funds suffice for a charge: DENY_IF_INSUFFICIENT at purchase (setup fee + price) and release if no
+ * balance at renewal (the renewal price). Exactly enough is enough; a commission the same charge would
+ * credit does not count towards paying it.
+ */
+export function canAfford(available: Decimal, charge: Decimal): boolean {
+  return !available.lt(charge);
+}

@@ -1,0 +1,1158 @@
+// Pure billing rules (src/billing), no database. Every expected value is taken from DOMAIN.md's text and worked
+// examples, or worked out by hand from its formulas (the arithmetic is in the comments).
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../src/money.js';
+import {
+  CHARGE_KINDS,
+  COMMISSION_KINDS,
+  DAY_MS,
+  MAX_CALL_SECONDS,
+  MAX_PERIODS_PER_RUN,
+  addMonthsClamped,
+  availableFunds,
+  billedSeconds,
+  canAfford,
+  chargeFor,
+  chooseSubscription,
+  commissionOn,
+  commissionReversal,
+  discountedPrice,
+  drawFree,
+  longestBilledWithin,
+  longestOf,
+  longestPrefix,
+  matchLength,
+  periodEnd,
+  planChainRenewal,
+  prefixLengths,
+  prefixesOf,
+  refundFor,
+  renewalDueAt,
+  secondsBudget,
+  spendableMoney,
+  type FreeSource,
+  type Funds,
+  type RenewalChain,
+  type RenewalLevel,
+  type RenewalPlan,
+} from '../src/billing/index.js';
+
+const d = (v: string | number) => new Decimal(v);
+const at = (iso: string) => new Date(iso);
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+describe('calls: billed seconds and cost (DOMAIN.md 5)', () => {
+  it.each([
+    // [duration, initial increment, increment, billed]
+    [0, 60, 60, 0], // a 0-second call costs nothing
+    [1, 60, 60, 60], // at least the initial increment
+    [60, 60, 60, 60],
+    [61, 60, 60, 120], // the rest rounded up to whole increments
+    [121, 60, 60, 180],
+    [30, 60, 1, 60],
+    [61, 60, 1, 61],
+    [61, 30, 6, 66], // 30 + ceil(31 / 6) x 6 = 30 + 36
+    [1, 1, 1, 1],
+    [0, 0, 6, 0],
+    [1, 0, 60, 60], // initial increment 0: whole increments from the first second
+    [6, 0, 6, 6],
+    [7, 0, 6, 12],
+  ])('%i s with %i/%i bills %i s', (duration, initial, increment, billed) => {
+    expect(billedSeconds(duration, initial, increment)).toBe(billed);
+  });
+
+  it.each([
+    // [budget, initial increment, increment, longest duration]
+    [0, 60, 60, 0],
+    [59, 60, 60, 0], // not even the first increment fits
+    [60, 60, 60, 60],
+    [119, 60, 60, 60],
+    [120, 60, 60, 120],
+    [65, 30, 6, 60], // 30 + floor(35 / 6) x 6 = 30 + 30
+    [0, 0, 6, 0],
+    [5, 0, 6, 0],
+    [13, 0, 6, 12],
+  ])('a budget of %i s with %i/%i allows %i s', (budget, initial, increment, longest) => {
+    expect(longestBilledWithin(budget, initial, increment)).toBe(longest);
+  });
+
+  it('longestBilledWithin is the longest duration whose billed seconds fit the budget', () => {
+    for (const [initial, increment] of [
+      [0, 1],
+      [0, 6],
+      [1, 1],
+      [30, 6],
+      [60, 60],
+      [60, 1],
+    ]) {
+      for (let budget = 0; budget <= 200; budget++) {
+        const longest = longestBilledWithin(budget, initial, increment);
+        expect(billedSeconds(longest, initial, increment)).toBeLessThanOrEqual(budget);
+        expect(billedSeconds(longest + 1, initial, increment)).toBeGreaterThan(budget);
+      }
+    }
+  });
+
+  it.each([
+    // [rate per minute, connection fee, charged seconds, cost]
+    ['0.015', '0', 60, '0.015'], // DOMAIN.md 8: 60 s at 0.0150/min is 0.0150
+    ['0.015', '0', 1, '0.0003'], // 0.00025, half-up
+    ['0.01', '0', 1, '0.0002'], // 0.000166...
+    ['0.01', '0', 3, '0.0005'],
+    ['0.0001', '0', 30, '0.0001'], // 0.00005, half-up
+    ['0.0001', '0', 29, '0'], // 0.0000483...
+    ['0.12', '0.05', 90, '0.23'], // 0.05 + 0.18
+    ['1.2345', '0.1', 7, '0.244'], // 0.1 + 8.6415 / 60 = 0.244025
+    ['0.0999', '0', 61, '0.1016'], // 6.0939 / 60 = 0.101565
+    ['0.12', '0.05', 0, '0'], // nothing charged: no connection fee either
+  ])('%s/min + %s for %i s costs %s', (rate, fee, seconds, cost) => {
+    expect(chargeFor({ ratePerMinute: d(rate), connectionFee: d(fee) }, seconds).toString()).toBe(cost);
+  });
+
+  it('the longest call is a week', () => {
+    expect(MAX_CALL_SECONDS).toBe(604_800);
+  });
+
+  it.each([
+    { name: 'no limits: balance + credit limit', balance: '10', credit: '5', limits: [], money: '15', limited: false },
+    { name: 'a null limit is no limit', balance: '10', credit: '5', limits: [[null, '3']], money: '15', limited: false },
+    { name: 'what is left of a daily limit binds', balance: '10', credit: '5', limits: [['3', '1']], money: '2', limited: true },
+    {
+      name: 'the smaller of the limits left binds',
+      balance: '10',
+      credit: '5',
+      limits: [
+        ['3', '1'],
+        ['100', '99.5'],
+      ],
+      money: '0.5',
+      limited: true,
+    },
+    {
+      name: 'a limit leaving more does not bind',
+      balance: '10',
+      credit: '5',
+      limits: [['20', '1']],
+      money: '15',
+      limited: false,
+    },
+    {
+      name: 'a limit leaving exactly as much does not bind',
+      balance: '10',
+      credit: '5',
+      limits: [['16', '1']],
+      money: '15',
+      limited: false,
+    },
+  ] as { name: string; balance: string; credit: string; limits: [string | null, string][]; money: string; limited: boolean }[])(
+    'spendable money: $name',
+    ({ balance, credit, limits, money, limited }) => {
+      const result = spendableMoney(
+        d(balance),
+        d(credit),
+        limits.map(([limit, spent]) => ({ limit: limit === null ? null : d(limit), spent: d(spent) })),
+      );
+      expect({ money: result.money.toString(), limited: result.limited }).toEqual({ money, limited });
+    },
+  );
+
+  it.each([
+    // [rate per minute, connection fee, free seconds left, money, seconds budget (null: no limit)]
+    ['0.06', '0', 0, '1', 1000], // 1 x 60 / 0.06
+    ['0.06', '0.10', 0, '1', 900], // (1 - 0.10) x 60 / 0.06
+    ['0.07', '0', 0, '0.01', 8], // 0.6 / 0.07 = 8.57..., whole seconds only
+    ['0.06', '0.10', 120, '0.05', 120], // cannot pay the fee: free seconds only
+    ['0.06', '0.10', 120, '0.10', 120],
+    ['0.06', '0.10', 120, '0.16', 180], // 120 + 0.06 x 60 / 0.06
+    ['0.06', '0', 60, '-1', 60], // in debt: free seconds only
+    ['0', '0', 0, '5', null], // a free rate does not limit the call
+    ['0', '0.50', 30, '0.40', 30], // free rate but the fee cannot be paid
+    ['0', '0.50', 30, '0.50', null],
+  ] as [string, string, number, string, number | null][])(
+    '%s/min + %s with %i free s and %s money: %s s',
+    (rate, fee, free, money, budget) => {
+      expect(secondsBudget({ ratePerMinute: d(rate), connectionFee: d(fee) }, free, d(money))).toBe(budget);
+    },
+  );
+});
+
+describe('longest prefix', () => {
+  it.each([
+    ['4420', ['4420', '442', '44', '4']],
+    ['7', ['7']],
+    ['', []],
+  ])('prefixesOf(%j), longest first', (number, prefixes) => {
+    expect(prefixesOf(number)).toEqual(prefixes);
+  });
+
+  it('prefixLengths: distinct lengths, longest first', () => {
+    expect(prefixLengths(['44', '4420', '1', '45'])).toEqual([4, 2, 1]);
+    expect(prefixLengths([])).toEqual([]);
+  });
+
+  const deck = new Map([
+    ['1', 'NANP'],
+    ['44', 'UK'],
+    ['447', 'UK mobile'],
+    ['4420', 'London'],
+  ]);
+  it.each([
+    ['442071234567', 'London'],
+    ['447700900123', 'UK mobile'],
+    ['441612345678', 'UK'],
+    ['12125550001', 'NANP'],
+    ['44', 'UK'], // lengths longer than the number are skipped
+    ['4', null],
+    ['33123456', null],
+    ['', null],
+  ])('%s -> %s', (number, expected) => {
+    expect(longestPrefix(number, prefixLengths(deck.keys()), (p) => deck.get(p))).toBe(expected);
+  });
+
+  it('longestOf picks the same rate from fetched candidates (the database lookup and authorizeCall)', () => {
+    const candidates = [...deck].map(([prefix, name]) => ({ prefix, name }));
+    for (const number of ['442071234567', '447700900123', '441612345678', '12125550001', '4', '33123456']) {
+      expect(longestOf(number, candidates)?.name ?? null).toBe(
+        longestPrefix(number, prefixLengths(deck.keys()), (p) => deck.get(p)),
+      );
+    }
+    expect(longestOf('44', [])).toBeNull();
+  });
+
+  it('a falsy value found is a match', () => {
+    expect(longestPrefix('441', [2], (p) => (p === '44' ? 0 : undefined))).toBe(0);
+  });
+
+  it.each([
+    // [package destination patterns, number, matched length]
+    [[], '44123', 0], // no patterns match every number, as the shortest pattern
+    [['44'], '44123', 2],
+    [['44', '4412'], '44123', 4],
+    [['4412', '44'], '44123', 4],
+    [['44123'], '44123', 5],
+    [['33'], '44123', -1],
+    [['441234'], '4412', -1], // a pattern longer than the number
+  ] as [string[], string, number][])('matchLength(%j, %s) = %i', (patterns, number, length) => {
+    expect(matchLength(patterns, number)).toBe(length);
+  });
+});
+
+describe('free seconds (DOMAIN.md 5)', () => {
+  const call = { number: '442071234567', at: at('2026-05-10T12:00:00.000Z') };
+  const source = (over: Partial<FreeSource> & { id: string }): FreeSource => ({
+    chainId: over.id,
+    accountId: 'C',
+    level: 0,
+    seq: 1,
+    periodStart: at('2026-05-01T00:00:00.000Z'),
+    periodEnd: at('2026-05-31T00:00:00.000Z'),
+    freeTotal: 6000,
+    freeUsed: 0,
+    destinations: ['44'],
+    applicableFor: 'BOTH',
+    priority: 1,
+    ...over,
+  });
+
+  it.each([
+    {
+      name: 'the longest matching pattern comes first, before priority',
+      candidates: [source({ id: 'a', priority: 1 }), source({ id: 'b', destinations: ['4420'], priority: 9 })],
+      expected: 'b',
+    },
+    {
+      name: 'a package without destinations matches as the shortest pattern',
+      candidates: [source({ id: 'a', destinations: [] }), source({ id: 'b', destinations: ['4'] })],
+      expected: 'b',
+    },
+    {
+      name: 'a package without destinations matches every number',
+      candidates: [source({ id: 'a', destinations: [] }), source({ id: 'b', destinations: ['33'] })],
+      expected: 'a',
+    },
+    {
+      name: 'then the higher priority (1 beats 2)',
+      candidates: [source({ id: 'a', priority: 2, seq: 1 }), source({ id: 'b', priority: 1, seq: 2 })],
+      expected: 'b',
+    },
+    {
+      name: 'then the earlier period end',
+      candidates: [
+        source({ id: 'a', seq: 1, periodEnd: at('2026-06-01T00:00:00.000Z') }),
+        source({ id: 'b', seq: 2, periodEnd: at('2026-05-20T00:00:00.000Z') }),
+      ],
+      expected: 'b',
+    },
+    {
+      name: 'then the older subscription',
+      candidates: [source({ id: 'a', seq: 7 }), source({ id: 'b', seq: 3 })],
+      expected: 'b',
+    },
+    {
+      name: 'then the older subscription, whatever the order given',
+      candidates: [source({ id: 'b', seq: 3 }), source({ id: 'a', seq: 7 })],
+      expected: 'b',
+    },
+    {
+      name: 'only packages for the call direction',
+      candidates: [
+        source({ id: 'a', destinations: ['4420'], applicableFor: 'INBOUND' }),
+        source({ id: 'b', applicableFor: 'OUTBOUND' }),
+      ],
+      expected: 'b',
+    },
+    {
+      name: 'BOTH applies to inbound calls',
+      direction: 'INBOUND' as const,
+      candidates: [
+        source({ id: 'a', destinations: ['4420'], applicableFor: 'OUTBOUND' }),
+        source({ id: 'b', applicableFor: 'BOTH' }),
+      ],
+      expected: 'b',
+    },
+    {
+      name: 'only a period that contains the call start',
+      candidates: [source({ id: 'a', destinations: ['4420'], periodStart: at('2026-05-11T00:00:00.000Z') }), source({ id: 'b' })],
+      expected: 'b',
+    },
+    {
+      name: 'the period end is outside the period',
+      candidates: [source({ id: 'a', destinations: ['4420'], periodEnd: call.at }), source({ id: 'b' })],
+      expected: 'b',
+    },
+    {
+      name: 'the period start is inside the period',
+      candidates: [source({ id: 'a', destinations: ['4420'], periodStart: call.at }), source({ id: 'b' })],
+      expected: 'a',
+    },
+    {
+      name: 'an exhausted subscription is skipped',
+      candidates: [source({ id: 'a', destinations: ['4420'], freeUsed: 6000 }), source({ id: 'b', freeUsed: 5999 })],
+      expected: 'b',
+    },
+    {
+      name: 'a package without free minutes is skipped',
+      candidates: [source({ id: 'a', destinations: ['4420'], freeTotal: 0 }), source({ id: 'b' })],
+      expected: 'b',
+    },
+    {
+      name: 'upstream subscriptions are never chosen directly',
+      candidates: [source({ id: 'a', destinations: ['4420'], level: 1 }), source({ id: 'b' })],
+      expected: 'b',
+    },
+    {
+      name: 'none applies',
+      candidates: [source({ id: 'a', destinations: ['33'] }), source({ id: 'b', applicableFor: 'INBOUND' })],
+      expected: null,
+    },
+    { name: 'no candidates', candidates: [], expected: null },
+  ] as { name: string; direction?: 'INBOUND' | 'OUTBOUND'; candidates: FreeSource[]; expected: string | null }[])(
+    'choice: $name',
+    ({ candidates, direction, expected }) => {
+      const chosen = chooseSubscription(candidates, call.number, direction ?? 'OUTBOUND', call.at);
+      expect(chosen?.id ?? null).toBe(expected);
+      // The candidate itself, so that what a call draws is seen by the next call of a batch.
+      if (chosen) expect(candidates).toContain(chosen);
+    },
+  );
+
+  it.each([
+    // [free seconds granted, used, billed, drawn]
+    [6000, 0, 120, 120],
+    [6000, 5950, 120, 50],
+    [6000, 6000, 60, 0],
+    [6000, 0, 0, 0],
+  ])('drawFree: %i granted, %i used, %i billed -> %i', (freeTotal, freeUsed, billed, drawn) => {
+    const s = { freeTotal, freeUsed };
+    expect(drawFree(s, billed)).toBe(drawn);
+    expect(s).toEqual({ freeTotal, freeUsed });
+  });
+
+  it('drawFree without a subscription draws nothing', () => {
+    expect(drawFree(null, 120)).toBe(0);
+    expect(drawFree(undefined, 120)).toBe(0);
+  });
+
+  it.each([
+    // [rate, fee, initial, increment, duration, free seconds left, billed, free, cost]
+    ['0.06', '0.10', 60, 60, 61, 50, 120, 50, '0.17'], // 0.10 + 0.06 x 70 / 60
+    ['0.06', '0.10', 60, 60, 61, 200, 120, 120, '0'], // wholly covered: no connection fee
+    ['0.06', '0.10', 60, 60, 61, 0, 120, 0, '0.22'], // 0.10 + 0.06 x 2
+    ['0.06', '0.10', 1, 1, 61, 60, 61, 60, '0.101'], // counted in seconds: 1 s charged, 0.10 + 0.001
+    ['0.06', '0.10', 60, 60, 0, 100, 0, 0, '0'],
+    ['0.015', '0', 60, 60, 60, 0, 60, 0, '0.015'],
+  ] as [string, string, number, number, number, number, number, number, string][])(
+    'a level at %s/min + %s (%i/%i), %i s with %i free s: billed %i, free %i, cost %s',
+    (rate, fee, initial, increment, duration, freeLeft, billed, free, cost) => {
+      const b = billedSeconds(duration, initial, increment);
+      const drawn = drawFree({ freeTotal: 6000, freeUsed: 6000 - freeLeft }, b);
+      expect([b, drawn, chargeFor({ ratePerMinute: d(rate), connectionFee: d(fee) }, b - drawn).toString()]).toEqual([
+        billed,
+        free,
+        cost,
+      ]);
+    },
+  );
+});
+
+describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
+  const rules = [
+    { fromActivation: 4, amount: '3' },
+    { fromActivation: 2, amount: '1' },
+  ];
+  it.each([
+    // [price, discount rules, period number, price charged]
+    ['10', rules, 1, '10'],
+    ['10', rules, 2, '9'],
+    ['10', rules, 3, '9'],
+    ['10', rules, 4, '7'], // the rule of the latest period reached applies, whatever the order of the rules
+    ['10', rules, 12, '7'],
+    ['10', [], 5, '10'],
+    ['1', [{ fromActivation: 2, amount: '5' }], 2, '0'], // never below 0
+    ['10', [{ fromActivation: 2, amount: '0.33335' }], 2, '9.6667'], // 9.66665, half-up
+    ['9.99995', [], 1, '10'],
+  ] as [string, { fromActivation: number; amount: string }[], number, string][])(
+    'discountedPrice(%s, %j, %i) = %s',
+    (price, discounts, n, expected) => {
+      expect(discountedPrice(d(price), discounts, n).toString()).toBe(expected);
+    },
+  );
+
+  it.each([
+    // [rate %, fee charged, commission]
+    ['10', '10', '1'], // DOMAIN.md 4: 10 % of 10.00
+    ['10', '11', '1.1'], // setup 1.00 + price 10.00
+    ['7.5', '13.33', '0.9998'], // 0.99975, half-up
+    ['0', '25', '0'],
+    ['12.5', '0.0004', '0.0001'], // 0.00005, half-up
+    ['3', '0.0001', '0'],
+  ])('commissionOn(%s %%, %s) = %s', (rate, charged, commission) => {
+    expect(commissionOn(d(rate), d(charged)).toString()).toBe(commission);
+  });
+
+  it('commission is computed on setup fee + price and rounded once', () => {
+    // 12.5 % of 0.0004 is 0.00005 (0.0001 each, 0.0002 in all), of 0.0008 it is 0.0001.
+    expect(commissionOn(d('12.5'), d('0.0004').plus('0.0004')).toString()).toBe('0.0001');
+  });
+
+  const start = at('2026-05-01T00:00:00.000Z');
+  const base = {
+    chargeType: 'FULL' as const,
+    price: d('28'),
+    periodStart: start,
+    periodEnd: new Date(start.getTime() + 28 * DAY),
+    at: new Date(start.getTime() + 6 * DAY + HOUR),
+    freeSecondsTotal: 6000,
+    freeSecondsUsed: 3600,
+  };
+  it.each([
+    // DOMAIN.md 6: 28 days, 28.00, 100 free minutes, terminated 6 days 1 hour in with 60 minutes used.
+    { name: 'example: FULL', over: { chargeType: 'FULL' }, refund: '0' },
+    { name: 'example: UTILIZED_DAYS', over: { chargeType: 'UTILIZED_DAYS' }, refund: '21' }, // 28 x (28 - 7) / 28
+    { name: 'example: UTILIZED_MINUTES', over: { chargeType: 'UTILIZED_MINUTES' }, refund: '11.2' }, // 28 x 2400 / 6000
+    { name: 'example: HIGHEST_UTILIZATION', over: { chargeType: 'HIGHEST_UTILIZATION' }, refund: '11.2' },
+    {
+      name: 'UTILIZED_DAYS, exactly 6 days used',
+      over: { chargeType: 'UTILIZED_DAYS', at: new Date(start.getTime() + 6 * DAY) },
+      refund: '22',
+    },
+    {
+      name: 'UTILIZED_DAYS, a moment in counts a whole day',
+      over: { chargeType: 'UTILIZED_DAYS', at: new Date(start.getTime() + 1) },
+      refund: '27',
+    },
+    { name: 'UTILIZED_DAYS at the period start: all of it', over: { chargeType: 'UTILIZED_DAYS', at: start }, refund: '28' },
+    {
+      name: 'UTILIZED_DAYS past the period end: nothing, never negative',
+      over: { chargeType: 'UTILIZED_DAYS', at: new Date(start.getTime() + 40 * DAY) },
+      refund: '0',
+    },
+    {
+      name: 'UTILIZED_DAYS of a 31-day month',
+      over: {
+        chargeType: 'UTILIZED_DAYS',
+        price: d('31'),
+        periodEnd: at('2026-06-01T00:00:00.000Z'),
+        at: new Date(start.getTime() + 10.5 * DAY),
+      },
+      refund: '20', // 31 x (31 - 11) / 31
+    },
+    {
+      name: 'UTILIZED_DAYS of a discounted price',
+      over: {
+        chargeType: 'UTILIZED_DAYS',
+        price: d('8.5'),
+        periodEnd: new Date(start.getTime() + 30 * DAY),
+        at: new Date(start.getTime() + 10 * DAY + 1000),
+      },
+      refund: '5.3833', // 8.5 x 19 / 30 = 5.38333...
+    },
+    { name: 'UTILIZED_MINUTES, none used', over: { chargeType: 'UTILIZED_MINUTES', freeSecondsUsed: 0 }, refund: '28' },
+    { name: 'UTILIZED_MINUTES, all used', over: { chargeType: 'UTILIZED_MINUTES', freeSecondsUsed: 6000 }, refund: '0' },
+    {
+      name: 'UTILIZED_MINUTES, more used than granted',
+      over: { chargeType: 'UTILIZED_MINUTES', freeSecondsUsed: 6060 },
+      refund: '0',
+    },
+    {
+      name: 'UTILIZED_MINUTES without free minutes counts as fully used',
+      over: { chargeType: 'UTILIZED_MINUTES', freeSecondsTotal: 0, freeSecondsUsed: 0 },
+      refund: '0',
+    },
+    {
+      name: 'UTILIZED_MINUTES rounds half-up to 4 places',
+      over: { chargeType: 'UTILIZED_MINUTES', price: d('9.99'), freeSecondsUsed: 1 },
+      refund: '9.9883', // 9.99 x 5999 / 6000 = 9.988335
+    },
+    {
+      name: 'UTILIZED_MINUTES rounds a half up',
+      over: { chargeType: 'UTILIZED_MINUTES', price: d('0.0003'), freeSecondsUsed: 3000 },
+      refund: '0.0002', // 0.00015
+    },
+    {
+      name: 'HIGHEST_UTILIZATION takes the days when they are used more',
+      over: { chargeType: 'HIGHEST_UTILIZATION', freeSecondsUsed: 60 },
+      refund: '21', // days 7/28 > minutes 60/6000
+    },
+    {
+      name: 'HIGHEST_UTILIZATION without free minutes',
+      over: { chargeType: 'HIGHEST_UTILIZATION', freeSecondsTotal: 0, freeSecondsUsed: 0 },
+      refund: '0',
+    },
+    { name: 'a price of 0', over: { chargeType: 'UTILIZED_DAYS', price: d('0'), at: start }, refund: '0' },
+  ] as { name: string; over: Partial<Parameters<typeof refundFor>[0]>; refund: string }[])(
+    'refund: $name',
+    ({ over, refund }) => {
+      expect(refundFor({ ...base, ...over }).toString()).toBe(refund);
+    },
+  );
+
+  it.each([
+    // [commission credited, rate %, refund, commission reversed]
+    ['1.1', '10', '5', '0.5'], // in proportion to the refund
+    ['1', '10', '10', '1'],
+    ['0.85', '10', '8.5', '0.85'], // a period paid ahead comes back whole
+    ['0.5', '10', '10', '0.5'], // never more than was credited
+    ['0', '10', '10', '0'], // a MARGIN level got none
+    ['1.1', '10', '0', '0'],
+    ['2', '7.5', '13.33', '0.9998'], // 0.99975, rounded once
+  ])('commissionReversal(%s, %s %%, %s) = %s', (commission, rate, refund, reversal) => {
+    expect(commissionReversal(d(commission), d(rate), d(refund)).toString()).toBe(reversal);
+  });
+
+  it.each([
+    // [balance, credit limit, charge, affordable]
+    ['50', '0', '16', true], // DOMAIN.md 4 margin example: C pays 1.00 + 15.00
+    ['100', '0', '13', true], // R2 pays 1.00 + 12.00
+    ['20', '0', '10', true], // commission example: C pays 10.00
+    ['15', '0', '16', false],
+    ['-5', '20', '15', true], // exactly enough, with the credit limit
+    ['-5', '20', '15.0001', false],
+    ['0', '0', '0', true],
+  ])('balance %s + credit %s against %s: %s', (balance, credit, charge, ok) => {
+    expect(canAfford(availableFunds(d(balance), d(credit)), d(charge))).toBe(ok);
+  });
+
+  it('ledger kinds', () => {
+    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND']);
+    expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
+  });
+});
+
+describe('periods (DOMAIN.md 3, 4)', () => {
+  it.each([
+    // [billing type, billing days, activated at, period number, period end]
+    ['RECURRING', 30, '2026-01-15T08:00:00.000Z', 1, '2026-02-14T08:00:00.000Z'],
+    ['RECURRING', 30, '2026-01-15T08:00:00.000Z', 2, '2026-03-16T08:00:00.000Z'],
+    ['RECURRING', 1, '2026-03-29T00:30:00.000Z', 1, '2026-03-30T00:30:00.000Z'], // exact 24 h, no local time
+    ['RECURRING', 30, '2026-01-15T08:00:00.000Z', 0, '2026-01-15T08:00:00.000Z'],
+    ['ONE_TIME', 7, '2026-02-25T12:00:00.000Z', 1, '2026-03-04T12:00:00.000Z'],
+    ['MONTHLY', 30, '2028-01-31T23:59:59.999Z', 1, '2028-02-29T23:59:59.999Z'], // clamped, leap year
+    ['MONTHLY', 30, '2028-01-31T23:59:59.999Z', 2, '2028-03-31T23:59:59.999Z'], // back to the activation day
+    ['MONTHLY', 30, '2026-08-30T06:00:00.000Z', 6, '2027-02-28T06:00:00.000Z'],
+    ['MONTHLY', 30, '2026-08-30T06:00:00.000Z', 7, '2027-03-30T06:00:00.000Z'],
+    ['MONTHLY', 1, '2026-12-15T12:00:00.000Z', 1, '2027-01-15T12:00:00.000Z'], // billing days do not matter
+    ['MONTHLY', 1, '2026-05-31T00:00:00.000Z', 12, '2027-05-31T00:00:00.000Z'],
+  ] as ['RECURRING' | 'ONE_TIME' | 'MONTHLY', number, string, number, string][])(
+    '%s (%i days) from %s: period %i ends %s',
+    (billingType, billingDays, activatedAt, n, end) => {
+      expect(periodEnd(billingType, billingDays, at(activatedAt), n).toISOString()).toBe(end);
+    },
+  );
+
+  it('months can be counted back, clamped too; a day is 24 h', () => {
+    expect(addMonthsClamped(at('2026-03-31T09:00:00.000Z'), -1).toISOString()).toBe('2026-02-28T09:00:00.000Z');
+    expect(DAY_MS).toBe(DAY);
+  });
+});
+
+describe('renewals (DOMAIN.md 6)', () => {
+  // A 30-day RECURRING chain activated on Jan 1: its periods end 30, 60, 90, 120 days later.
+  const JAN1 = at('2026-01-01T00:00:00.000Z');
+  const E1 = at('2026-01-31T00:00:00.000Z');
+  const E2 = at('2026-03-02T00:00:00.000Z'); // January 31 + 30 days (February has 28)
+  const E3 = at('2026-04-01T00:00:00.000Z');
+  const E4 = at('2026-05-01T00:00:00.000Z');
+  const ADVANCE = 72;
+
+  const chain = (over: Partial<RenewalChain> = {}): RenewalChain => ({
+    activatedAt: JAN1,
+    currentPeriodStart: JAN1,
+    currentPeriodEnd: E1,
+    periodsCharged: 1,
+    currentPeriodNumber: 1,
+    billingType: 'RECURRING',
+    billingDays: 30,
+    freeMinutes: 100,
+    releaseIfNoBalance: false,
+    discounts: [],
+    endDate: null,
+    advanceRenewHours: 0,
+    ...over,
+  });
+  // The same chain paid ahead: period 2 charged, period 1 still current.
+  const paidAhead = (over: Partial<RenewalChain> = {}) => chain({ periodsCharged: 2, advanceRenewHours: ADVANCE, ...over });
+
+  const level = (
+    level: number,
+    accountId: string,
+    price: string,
+    resellerModel: RenewalLevel['resellerModel'] = null,
+    rate = '0',
+  ): RenewalLevel => ({
+    subscriptionId: `s${accountId}`,
+    level,
+    accountId,
+    packageId: `p${accountId}`,
+    price: d(price),
+    commissionRate: d(rate),
+    resellerModel,
+  });
+  // DOMAIN.md 4 margin example: C buys R2's package (15.00), R2 holds R1's clone (12.00), R1 the admin's (10.00).
+  const margin = [level(0, 'C', '15'), level(1, 'R2', '12', 'MARGIN'), level(2, 'R1', '10', 'MARGIN')];
+  // ... and the balances after that purchase: C 50 - 16, R2 100 - 13, R1 100 - 11.
+  const afterPurchase = { C: '34', R2: '87', R1: '89' };
+  // DOMAIN.md 4 commission example: admin package 10.00 at 10 %; C 20 - 10, R1 50 - 10 + 1.00.
+  const commission = [level(0, 'C', '10'), level(1, 'R1', '10', 'COMMISSION', '10')];
+
+  const funds = (balances: Record<string, string | [string, string]>): Map<string, Funds> =>
+    new Map(
+      Object.entries(balances).map(([id, b]) => {
+        const [balance, credit] = typeof b === 'string' ? [b, '0'] : b;
+        return [id, { balance: d(balance), creditLimit: d(credit) }];
+      }),
+    );
+  const iso = (x: Date | null) => x?.toISOString() ?? null;
+  const summary = (plan: RenewalPlan) => ({
+    status: plan.outcome.status,
+    changed: plan.outcome.changed,
+    chargedAny: plan.outcome.chargedAny,
+    periodsCharged: plan.outcome.periodsCharged,
+    current: plan.outcome.currentPeriodNumber,
+    period: [iso(plan.outcome.periodStart), iso(plan.outcome.periodEnd)],
+    reset: plan.outcome.freeSecondsReset,
+    endedAt: iso(plan.outcome.endedAt),
+    postings: plan.postings.map((p) => [p.periodNumber, p.accountId, p.kind, p.amount.toString(), p.balanceAfter.toString()]),
+    balances: Object.fromEntries([...plan.balances].map(([id, f]) => [id, f.balance.toString()])),
+  });
+  type Posted = [number, string, 'RENEWAL_FEE' | 'COMMISSION', string, string];
+  const fees = (n: number, c: string, r2: string, r1: string): Posted[] => [
+    [n, 'C', 'RENEWAL_FEE', '-15', c],
+    [n, 'R2', 'RENEWAL_FEE', '-12', r2],
+    [n, 'R1', 'RENEWAL_FEE', '-10', r1],
+  ];
+  const unchanged = (c: RenewalChain) => ({
+    status: 'ACTIVE',
+    changed: false,
+    chargedAny: false,
+    periodsCharged: c.periodsCharged,
+    current: c.currentPeriodNumber,
+    period: [iso(c.currentPeriodStart), iso(c.currentPeriodEnd)],
+    reset: false,
+    endedAt: null,
+    postings: [],
+  });
+  const JAN8 = new Date(JAN1.getTime() + 7 * DAY);
+
+  it.each([
+    {
+      name: 'renews one period at its end, from the previous end, every level bottom-up',
+      chain: chain(),
+      balances: afterPurchase,
+      asOf: E1,
+      expected: {
+        status: 'ACTIVE',
+        changed: true,
+        chargedAny: true,
+        periodsCharged: 2,
+        current: 2,
+        period: [iso(E1), iso(E2)],
+        reset: true,
+        endedAt: null,
+        postings: fees(2, '19', '75', '79'), // 34 - 15, 87 - 12, 89 - 10: no setup fee
+        balances: { C: '19', R2: '75', R1: '79' },
+      },
+    },
+    {
+      name: 'levels given in any order post bottom-up',
+      chain: chain(),
+      levels: [...margin].reverse(),
+      balances: afterPurchase,
+      asOf: E1,
+      expected: { periodsCharged: 2, postings: fees(2, '19', '75', '79') },
+    },
+    {
+      name: 'is not due a millisecond before its end',
+      chain: chain(),
+      balances: afterPurchase,
+      asOf: new Date(E1.getTime() - 1),
+      expected: { ...unchanged(chain()), balances: { C: '34', R2: '87', R1: '89' } },
+    },
+    {
+      name: 'catches up three missed periods, oldest first, and charges them regardless of balance',
+      chain: chain(),
+      balances: afterPurchase,
+      asOf: E3,
+      expected: {
+        status: 'ACTIVE',
+        changed: true,
+        chargedAny: true,
+        periodsCharged: 4,
+        current: 4,
+        period: [iso(E3), iso(E4)],
+        reset: true,
+        endedAt: null,
+        // C: 34 -> 19 -> 4 -> -11 (short for period 4, charged anyway)
+        postings: [...fees(2, '19', '75', '79'), ...fees(3, '4', '63', '69'), ...fees(4, '-11', '51', '59')],
+        balances: { C: '-11', R2: '51', R1: '59' },
+      },
+    },
+    {
+      name: 'catches up only to the period that contains asOf',
+      chain: chain(),
+      balances: afterPurchase,
+      asOf: new Date(E3.getTime() - 1),
+      expected: { periodsCharged: 3, current: 3, period: [iso(E2), iso(E3)], balances: { C: '4', R2: '63', R1: '69' } },
+    },
+    ...[
+      { who: 'the customer', balances: { ...afterPurchase, C: '14.99' } },
+      { who: 'the reseller above it', balances: { ...afterPurchase, R2: '11.99' } },
+      { who: 'the top reseller', balances: { ...afterPurchase, R1: '9.99' } },
+    ].map(({ who, balances }) => ({
+      name: `releases the whole chain at its period end when ${who} is short, with release if no balance`,
+      chain: chain({ releaseIfNoBalance: true }),
+      balances,
+      asOf: E1,
+      expected: {
+        status: 'RELEASED',
+        changed: true,
+        chargedAny: false,
+        periodsCharged: 1,
+        current: 1,
+        period: [iso(JAN1), iso(E1)],
+        reset: false,
+        endedAt: iso(E1),
+        postings: [],
+        balances,
+      },
+    })),
+    {
+      name: 'renews with exactly enough available, counting the credit limit',
+      chain: chain({ releaseIfNoBalance: true }),
+      balances: { ...afterPurchase, C: ['10', '5'] as [string, string] },
+      asOf: E1,
+      expected: { status: 'ACTIVE', periodsCharged: 2, postings: fees(2, '-5', '75', '79') },
+    },
+    {
+      name: 'charges a short level anyway without release if no balance',
+      chain: chain(),
+      balances: { ...afterPurchase, C: '10' },
+      asOf: E1,
+      expected: { status: 'ACTIVE', periodsCharged: 2, postings: fees(2, '-5', '75', '79') },
+    },
+    {
+      name: 'catches up, then releases at the first period a level cannot pay',
+      chain: chain({ releaseIfNoBalance: true }),
+      balances: afterPurchase,
+      asOf: E3,
+      expected: {
+        status: 'RELEASED',
+        changed: true,
+        chargedAny: true,
+        periodsCharged: 3,
+        current: 3,
+        period: [iso(E2), iso(E3)],
+        reset: true,
+        endedAt: iso(E3), // C holds 4.00 for period 4's 15.00
+        postings: [...fees(2, '19', '75', '79'), ...fees(3, '4', '63', '69')],
+        balances: { C: '4', R2: '63', R1: '69' },
+      },
+    },
+    {
+      name: 'ONE_TIME expires at its period end and charges nothing',
+      chain: chain({ billingType: 'ONE_TIME', billingDays: 7, currentPeriodEnd: JAN8 }),
+      balances: afterPurchase,
+      asOf: JAN8,
+      expected: {
+        status: 'EXPIRED',
+        changed: true,
+        chargedAny: false,
+        periodsCharged: 1,
+        current: 1,
+        period: [iso(JAN1), iso(JAN8)],
+        reset: false,
+        endedAt: iso(JAN8),
+        postings: [],
+        balances: { C: '34', R2: '87', R1: '89' },
+      },
+    },
+    {
+      name: 'ONE_TIME runs until its period end',
+      chain: chain({ billingType: 'ONE_TIME', billingDays: 7, currentPeriodEnd: JAN8 }),
+      balances: afterPurchase,
+      asOf: new Date(JAN8.getTime() - 1),
+      expected: unchanged(chain({ billingType: 'ONE_TIME', billingDays: 7, currentPeriodEnd: JAN8 })),
+    },
+    {
+      name: 'ONE_TIME ends at its period end whatever the advance-renew hours',
+      chain: chain({ billingType: 'ONE_TIME', billingDays: 7, currentPeriodEnd: JAN8, advanceRenewHours: 48 }),
+      balances: afterPurchase,
+      asOf: new Date(JAN8.getTime() - HOUR),
+      expected: { status: 'ACTIVE', changed: false, postings: [] },
+    },
+    {
+      name: "expires at the period end when the package's end date falls in that period",
+      chain: chain({ endDate: at('2026-01-20T00:00:00.000Z') }),
+      balances: afterPurchase,
+      asOf: E1,
+      expected: { status: 'EXPIRED', changed: true, chargedAny: false, periodsCharged: 1, endedAt: iso(E1), postings: [] },
+    },
+    {
+      name: 'an end date exactly at the period end expires it',
+      chain: chain({ endDate: E1 }),
+      balances: afterPurchase,
+      asOf: E1,
+      expected: { status: 'EXPIRED', endedAt: iso(E1), postings: [] },
+    },
+    {
+      name: 'an end date in the next period: renews into it, then expires at its end',
+      chain: chain({ endDate: at('2026-02-15T00:00:00.000Z') }),
+      balances: afterPurchase,
+      asOf: E2,
+      expected: {
+        status: 'EXPIRED',
+        changed: true,
+        chargedAny: true,
+        periodsCharged: 2,
+        current: 2,
+        period: [iso(E1), iso(E2)],
+        reset: true,
+        endedAt: iso(E2),
+        postings: fees(2, '19', '75', '79'),
+      },
+    },
+    {
+      name: 'advance renew: not due before its hours',
+      chain: chain({ advanceRenewHours: ADVANCE }),
+      balances: afterPurchase,
+      asOf: new Date(E1.getTime() - ADVANCE * HOUR - 1),
+      expected: unchanged(chain({ advanceRenewHours: ADVANCE })),
+    },
+    {
+      name: 'advance renew: charges the next period early, the running one stays current',
+      chain: chain({ advanceRenewHours: ADVANCE }),
+      balances: afterPurchase,
+      asOf: new Date(E1.getTime() - ADVANCE * HOUR),
+      expected: {
+        status: 'ACTIVE',
+        changed: true,
+        chargedAny: true,
+        periodsCharged: 2,
+        current: 1,
+        period: [iso(JAN1), iso(E1)],
+        reset: false,
+        endedAt: null,
+        postings: fees(2, '19', '75', '79'),
+      },
+    },
+    {
+      name: 'advance renew: a period paid ahead waits for its boundary',
+      chain: paidAhead(),
+      balances: { C: '19', R2: '75', R1: '79' },
+      asOf: new Date(E1.getTime() - 1),
+      expected: unchanged(paidAhead()),
+    },
+    {
+      name: 'advance renew: at the boundary it switches to the paid period without charging again',
+      chain: paidAhead(),
+      balances: { C: '19', R2: '75', R1: '79' },
+      asOf: E1,
+      expected: {
+        status: 'ACTIVE',
+        changed: true,
+        chargedAny: false,
+        periodsCharged: 2,
+        current: 2,
+        period: [iso(E1), iso(E2)],
+        reset: true,
+        endedAt: null,
+        postings: [],
+        balances: { C: '19', R2: '75', R1: '79' },
+      },
+    },
+    {
+      name: 'advance renew: switches, then charges the following period early',
+      chain: paidAhead(),
+      balances: { C: '19', R2: '75', R1: '79' },
+      asOf: new Date(E2.getTime() - ADVANCE * HOUR),
+      expected: {
+        status: 'ACTIVE',
+        chargedAny: true,
+        periodsCharged: 3,
+        current: 2,
+        period: [iso(E1), iso(E2)],
+        reset: true,
+        postings: fees(3, '4', '63', '69'),
+      },
+    },
+    {
+      name: 'MONTHLY: the next period ends on the activation day, clamped',
+      chain: chain({
+        billingType: 'MONTHLY',
+        activatedAt: at('2026-01-31T10:00:00.000Z'),
+        currentPeriodStart: at('2026-01-31T10:00:00.000Z'),
+        currentPeriodEnd: at('2026-02-28T10:00:00.000Z'),
+      }),
+      balances: afterPurchase,
+      asOf: at('2026-02-28T10:00:00.000Z'),
+      expected: { periodsCharged: 2, current: 2, period: ['2026-02-28T10:00:00.000Z', '2026-03-31T10:00:00.000Z'] },
+    },
+    {
+      name: 'a COMMISSION reseller is charged its price and credited its commission (DOMAIN.md 4 example)',
+      chain: chain({ releaseIfNoBalance: true }),
+      levels: commission,
+      balances: { C: '10', R1: '41' },
+      asOf: E1,
+      expected: {
+        status: 'ACTIVE',
+        periodsCharged: 2,
+        postings: [
+          [2, 'C', 'RENEWAL_FEE', '-10', '0'], // exactly enough
+          [2, 'R1', 'RENEWAL_FEE', '-10', '31'],
+          [2, 'R1', 'COMMISSION', '1', '32'], // 10 % of 10.00
+        ],
+        balances: { C: '0', R1: '32' },
+      },
+    },
+    {
+      name: 'a MARGIN reseller earns no commission, whatever the rate',
+      chain: chain(),
+      levels: [level(0, 'C', '10'), level(1, 'R1', '10', 'MARGIN', '10')],
+      balances: { C: '10', R1: '41' },
+      asOf: E1,
+      expected: {
+        postings: [
+          [2, 'C', 'RENEWAL_FEE', '-10', '0'],
+          [2, 'R1', 'RENEWAL_FEE', '-10', '31'],
+        ],
+      },
+    },
+    {
+      name: 'the customer level never earns a commission',
+      chain: chain(),
+      levels: [level(0, 'C', '10', 'COMMISSION', '10'), level(1, 'R1', '10', 'COMMISSION', '10')],
+      balances: { C: '10', R1: '41' },
+      asOf: E1,
+      expected: {
+        postings: [
+          [2, 'C', 'RENEWAL_FEE', '-10', '0'],
+          [2, 'R1', 'RENEWAL_FEE', '-10', '31'],
+          [2, 'R1', 'COMMISSION', '1', '32'],
+        ],
+      },
+    },
+    {
+      name: 'discounts by period number, commission on the discounted price',
+      chain: chain({
+        discounts: [
+          { fromActivation: 2, amount: '1.5' },
+          { fromActivation: 4, amount: '3' },
+        ],
+      }),
+      levels: commission,
+      balances: { C: '100', R1: '100' },
+      asOf: E3,
+      expected: {
+        periodsCharged: 4,
+        postings: [
+          [2, 'C', 'RENEWAL_FEE', '-8.5', '91.5'],
+          [2, 'R1', 'RENEWAL_FEE', '-8.5', '91.5'],
+          [2, 'R1', 'COMMISSION', '0.85', '92.35'],
+          [3, 'C', 'RENEWAL_FEE', '-8.5', '83'],
+          [3, 'R1', 'RENEWAL_FEE', '-8.5', '83.85'],
+          [3, 'R1', 'COMMISSION', '0.85', '84.7'],
+          [4, 'C', 'RENEWAL_FEE', '-7', '76'],
+          [4, 'R1', 'RENEWAL_FEE', '-7', '77.7'],
+          [4, 'R1', 'COMMISSION', '0.7', '78.4'],
+        ],
+        balances: { C: '76', R1: '78.4' },
+      },
+    },
+    {
+      name: 'a price discounted to 0 is a period charged with no ledger entry',
+      chain: chain({ discounts: [{ fromActivation: 2, amount: '5' }] }),
+      levels: [level(0, 'C', '1')],
+      balances: { C: '0' },
+      asOf: E1,
+      expected: { status: 'ACTIVE', chargedAny: true, periodsCharged: 2, postings: [], balances: { C: '0' } },
+    },
+  ] as {
+    name: string;
+    chain: RenewalChain;
+    levels?: RenewalLevel[];
+    balances: Record<string, string | [string, string]>;
+    asOf: Date;
+    expected: Partial<ReturnType<typeof summary>>;
+  }[])('$name', ({ chain: c, levels, balances, asOf, expected }) => {
+    const given = funds(balances);
+    const plan = planChainRenewal(c, levels ?? margin, given, asOf);
+    expect(summary(plan)).toMatchObject(expected);
+    expect(plan.outcome.freeSecondsTotal).toBe(6000);
+    // The balances given are read, never changed.
+    expect([...given].map(([id, f]) => [id, f.balance.toString()])).toEqual(
+      [...funds(balances)].map(([id, f]) => [id, f.balance.toString()]),
+    );
+  });
+
+  it('writes one period row per level and period, with its window, price and commission', () => {
+    const plan = planChainRenewal(
+      chain({
+        discounts: [
+          { fromActivation: 2, amount: '1.5' },
+          { fromActivation: 4, amount: '3' },
+        ],
+      }),
+      commission,
+      funds({ C: '100', R1: '100' }),
+      E3,
+    );
+    expect(
+      plan.periods.map((p) => [
+        p.subscriptionId,
+        p.periodNumber,
+        iso(p.start),
+        iso(p.end),
+        p.price.toString(),
+        p.commissionRate.toString(),
+        p.commission.toString(),
+        p.balanceBefore.toString(),
+      ]),
+    ).toEqual([
+      ['sC', 2, iso(E1), iso(E2), '8.5', '0', '0', '100'],
+      ['sR1', 2, iso(E1), iso(E2), '8.5', '10', '0.85', '100'],
+      ['sC', 3, iso(E2), iso(E3), '8.5', '0', '0', '91.5'],
+      ['sR1', 3, iso(E2), iso(E3), '8.5', '10', '0.85', '92.35'],
+      ['sC', 4, iso(E3), iso(E4), '7', '0', '0', '83'],
+      ['sR1', 4, iso(E3), iso(E4), '7', '10', '0.7', '84.7'],
+    ]);
+    expect(plan.postings.map((p) => [p.subscriptionId, p.level, p.description])).toEqual([
+      ['sC', 0, 'pC period 2'],
+      ['sR1', 1, 'pR1 period 2'],
+      ['sR1', 1, 'pR1 period 2'],
+      ['sC', 0, 'pC period 3'],
+      ['sR1', 1, 'pR1 period 3'],
+      ['sR1', 1, 'pR1 period 3'],
+      ['sC', 0, 'pC period 4'],
+      ['sR1', 1, 'pR1 period 4'],
+      ['sR1', 1, 'pR1 period 4'],
+    ]);
+  });
+
+  it('a price of 0 still records its period', () => {
+    const plan = planChainRenewal(
+      chain({ discounts: [{ fromActivation: 2, amount: '5' }] }),
+      [level(0, 'C', '1')],
+      funds({ C: '0' }),
+      E1,
+    );
+    expect(plan.periods.map((p) => [p.periodNumber, p.price.toString()])).toEqual([[2, '0']]);
+  });
+
+  it("chains of one batch see each other's charges through the balances passed on", () => {
+    // R1 holds 15.00: enough for one of its two customers' renewals (10.00 each), not for both.
+    const a = [level(0, 'C1', '12'), level(1, 'R1', '10', 'MARGIN')];
+    const b = [level(0, 'C2', '12'), level(1, 'R1', '10', 'MARGIN')];
+    const start = funds({ C1: '50', C2: '50', R1: '15' });
+    const first = planChainRenewal(chain({ releaseIfNoBalance: true }), a, start, E1);
+    expect(first.outcome.status).toBe('ACTIVE');
+    expect(first.balances.get('R1')!.balance.toString()).toBe('5');
+    const second = planChainRenewal(chain({ releaseIfNoBalance: true }), b, first.balances, E1);
+    expect(second.outcome.status).toBe('RELEASED');
+    expect(second.postings).toEqual([]);
+    // Alone, the second chain would have renewed: the batch's running balance is what released it.
+    expect(planChainRenewal(chain({ releaseIfNoBalance: true }), b, start, E1).outcome.status).toBe('ACTIVE');
+    expect(start.get('R1')!.balance.toString()).toBe('15');
+  });
+
+  it(`catches up at most ${MAX_PERIODS_PER_RUN} periods per run; the next run continues`, () => {
+    // A daily chain down for 200 days: periods 2..121 now, 122..201 on the next run.
+    const daily = chain({ billingDays: 1, currentPeriodEnd: new Date(JAN1.getTime() + DAY) });
+    const asOf = new Date(JAN1.getTime() + 200 * DAY);
+    const first = planChainRenewal(daily, [level(0, 'C', '1')], funds({ C: '1000' }), asOf);
+    expect(MAX_PERIODS_PER_RUN).toBe(120);
+    expect(summary(first)).toMatchObject({
+      status: 'ACTIVE',
+      periodsCharged: 121,
+      current: 121,
+      period: [iso(new Date(JAN1.getTime() + 120 * DAY)), iso(new Date(JAN1.getTime() + 121 * DAY))],
+      balances: { C: '880' },
+    });
+    expect(first.postings).toHaveLength(120);
+    const next = planChainRenewal(
+      {
+        ...daily,
+        periodsCharged: first.outcome.periodsCharged,
+        currentPeriodNumber: first.outcome.currentPeriodNumber,
+        currentPeriodStart: first.outcome.periodStart,
+        currentPeriodEnd: first.outcome.periodEnd,
+      },
+      [level(0, 'C', '1')],
+      first.balances,
+      asOf,
+    );
+    expect(summary(next)).toMatchObject({
+      periodsCharged: 201,
+      current: 201,
+      period: [iso(asOf), iso(new Date(JAN1.getTime() + 201 * DAY))],
+      balances: { C: '800' },
+    });
+  });
+
+  it('needs the balance of every level it charges', () => {
+    expect(() => planChainRenewal(chain(), margin, funds({ R2: '87', R1: '89' }), E1)).toThrow(/C/);
+  });
+
+  it.each([
+    { name: 'at its period end', chain: chain(), due: E1 },
+    {
+      name: 'advance-renew hours before it',
+      chain: chain({ advanceRenewHours: ADVANCE }),
+      due: new Date(E1.getTime() - ADVANCE * HOUR),
+    },
+    { name: 'paid ahead: at its boundary', chain: paidAhead(), due: E1 },
+    { name: 'ONE_TIME: at its end', chain: chain({ billingType: 'ONE_TIME', advanceRenewHours: ADVANCE }), due: E1 },
+    {
+      name: 'ending (end date at the period end): at its end',
+      chain: chain({ endDate: E1, advanceRenewHours: ADVANCE }),
+      due: E1,
+    },
+    {
+      name: 'end date after the period end: advance hours apply',
+      chain: chain({ endDate: new Date(E1.getTime() + 1), advanceRenewHours: ADVANCE }),
+      due: new Date(E1.getTime() - ADVANCE * HOUR),
+    },
+  ])('due: $name', ({ chain: c, due }) => {
+    expect(renewalDueAt(c).toISOString()).toBe(due.toISOString());
+  });
+});
