@@ -12,6 +12,7 @@ import {
   availableFunds,
   billedSeconds,
   canAfford,
+  chargeCall,
   chargeFor,
   chooseSubscription,
   commissionOn,
@@ -175,6 +176,91 @@ describe('calls: billed seconds and cost (DOMAIN.md 5)', () => {
       expect(secondsBudget({ ratePerMinute: d(rate), connectionFee: d(fee) }, free, d(money))).toBe(budget);
     },
   );
+});
+
+describe('a call at every level (DOMAIN.md 5)', () => {
+  const rate = (ratePerMinute: string, connectionFee = '0', initialIncrement = 60, increment = 60) => ({
+    prefix: '44',
+    ratePerMinute: new Decimal(ratePerMinute),
+    connectionFee: new Decimal(connectionFee),
+    initialIncrement,
+    increment,
+  });
+  const amounts = (result: ReturnType<typeof chargeCall>) =>
+    'charges' in result
+      ? result.charges.map((c) => [c.billedSeconds, c.freeSeconds, c.amount.toFixed(), c.subscriptionId])
+      : result;
+
+  it.each([
+    // [case, duration, levels (rate, free seconds left), expected per level: billed, free, amount, subscription]
+    [
+      'each level by its own increments and rate',
+      61,
+      [[rate('0.06')], [rate('0.03', '0', 1, 1)]],
+      [
+        [120, 0, '0.12', null],
+        [61, 0, '0.0305', null],
+      ],
+    ],
+    [
+      'free seconds cover the billed duration at each level',
+      90,
+      [
+        [rate('0.06'), 100],
+        [rate('0.03'), 200],
+      ],
+      [
+        [120, 100, '0.02', 's0'],
+        [120, 120, '0', 's1'],
+      ],
+    ],
+    [
+      'the connection fee only when some part is charged',
+      30,
+      [
+        [rate('0.06', '0.05'), 60],
+        [rate('0.06', '0.05'), 10],
+      ],
+      [
+        [60, 60, '0', 's0'],
+        [60, 10, '0.1', 's1'],
+      ],
+    ],
+    [
+      'a 0-second call costs nothing anywhere',
+      0,
+      [[rate('0.06', '0.05')], [rate('1', '1')]],
+      [
+        [0, 0, '0', null],
+        [0, 0, '0', null],
+      ],
+    ],
+    ['rounded half-up to 4 places', 1, [[rate('0.00015', '0', 1, 1)]], [[1, 0, '0', null]]],
+    ['rounded half-up to 4 places, upwards', 1, [[rate('0.003', '0', 1, 1)]], [[1, 0, '0.0001', null]]],
+  ] as [string, number, [ReturnType<typeof rate>, number?][], unknown[]][])('%s', (_name, duration, levels, expected) => {
+    const result = chargeCall(
+      duration,
+      'OUTBOUND',
+      levels.map(([r, free], i) => ({
+        accountId: `a${i}`,
+        rate: r,
+        source: free === undefined ? undefined : { id: `s${i}`, freeTotal: free, freeUsed: 0 },
+      })),
+    );
+    expect(amounts(result)).toEqual(expected);
+  });
+
+  it('an outbound call with no rate at some level names it; an inbound one costs nothing there', () => {
+    const levels = [
+      { accountId: 'a0', rate: rate('0.06') },
+      { accountId: 'a1', rate: null },
+    ];
+    expect(chargeCall(60, 'OUTBOUND', levels)).toEqual({ noRateAt: 1 });
+    expect(amounts(chargeCall(60, 'INBOUND', levels))).toEqual([
+      [60, 0, '0.06', null],
+      [0, 0, '0', null],
+    ]);
+  });
 });
 
 describe('longest prefix', () => {

@@ -1,4 +1,6 @@
+import type { Direction } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
+import { drawFree, type FreeSource } from './free-seconds.js';
 
 /** The longest call rated: a week. */
 export const MAX_CALL_SECONDS = 7 * 86_400;
@@ -72,4 +74,57 @@ export function secondsBudget(rate: CallRate, freeSecondsLeft: number, money: De
     ? 0
     : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
   return freeSecondsLeft + paid;
+}
+
+/** What one level of a call is priced by: its rate for the number (null: none) and the chain level it draws from. */
+export interface LevelTerms {
+  accountId: string;
+  rate: (CallRate & { prefix: string; initialIncrement: number; increment: number }) | null;
+  /** The chosen chain's subscription at this level, if the call draws free seconds. */
+  source?: Pick<FreeSource, 'id' | 'freeTotal' | 'freeUsed'>;
+}
+
+/** One level's share of a call: a call_charges row. */
+export interface LevelCharge {
+  level: number;
+  accountId: string;
+  amount: Decimal;
+  billedSeconds: number;
+  freeSeconds: number;
+  subscriptionId: string | null;
+  ratePrefix: string | null;
+}
+
+/**
+ * A call's charge at every level, the call's account first (DOMAIN.md 5): billed seconds by the level's own
+ * increments, free seconds drawn from the level's subscription in the chosen chain, the rest at its rate. An
+ * outbound call with no rate at some level cannot be rated (`noRateAt` names the level); an inbound call with
+ * no inbound rate costs nothing there. Does not record the draws: the caller adds `freeSeconds` to its
+ * sources so that later calls of a batch see them.
+ */
+export function chargeCall(
+  durationSeconds: number,
+  direction: `${Direction}`,
+  levels: readonly LevelTerms[],
+): { charges: LevelCharge[] } | { noRateAt: number } {
+  const charges: LevelCharge[] = [];
+  for (const [level, { accountId, rate, source }] of levels.entries()) {
+    if (!rate) {
+      if (direction === 'OUTBOUND') return { noRateAt: level };
+      charges.push({ level, accountId, amount: ZERO, billedSeconds: 0, freeSeconds: 0, subscriptionId: null, ratePrefix: null });
+      continue;
+    }
+    const billed = billedSeconds(durationSeconds, rate.initialIncrement, rate.increment);
+    const free = drawFree(source, billed);
+    charges.push({
+      level,
+      accountId,
+      amount: chargeFor(rate, billed - free),
+      billedSeconds: billed,
+      freeSeconds: free,
+      subscriptionId: source && free > 0 ? source.id : null,
+      ratePrefix: rate.prefix,
+    });
+  }
+  return { charges };
 }

@@ -1,14 +1,22 @@
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
-import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
-import { Account, AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
+import { withPlatformScope, type Em } from '../db/orm.js';
+import {
+  authorizationLevels,
+  freeSourcesForAuthorization,
+  lockFreeSources,
+  lockRatingOf,
+  ratedCalls,
+  rateGroupsOf,
+  writeCalls,
+  type CallToWrite,
+} from '../calls/rating.js';
+import { Account, AccountStatus, CallRecord, Direction } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { post } from '../ledger/post.js';
 import {
-  billedSeconds,
-  chargeFor,
+  chargeCall,
   chooseSubscription,
-  drawFree,
   longestBilledWithin,
   longestOf,
   MAX_CALL_SECONDS,
@@ -42,35 +50,6 @@ const MAX_CALL_LEAD_MS = 5 * 60_000;
 
 /** The most calls one rateCalls request may carry. */
 export const MAX_CALLS_PER_BATCH = 5_000;
-
-interface LevelAccount {
-  id: string;
-  path: string;
-  depth: number;
-  rate_group_id: string | null;
-  balance: string;
-  credit_limit: string;
-  status: AccountStatus;
-  daily_spend_limit: string | null;
-  monthly_spend_limit: string | null;
-}
-
-interface PlannedCharge {
-  level: number;
-  accountId: string;
-  amount: Decimal;
-  billedSeconds: number;
-  freeSeconds: number;
-  subscriptionId: string | null;
-  ratePrefix: string | null;
-}
-
-interface PlannedCall {
-  id: string;
-  input: CallData & { destination: string };
-  account: Account;
-  charges: PlannedCharge[];
-}
 
 function levelIds(path: string): string[] {
   // "/root/a/b/c/" -> [c, b, a]: the call's account first, then each reseller up; the root is never charged.
@@ -141,8 +120,8 @@ export class RatingService {
   }
 
   /**
-   * Everything above the caller: the levels' accounts, rates, subscriptions and balances. Returns the record id
-   * of every input (a retried call's first record) and the records written now.
+   * Everything above the caller: the levels' rates, subscriptions and balances. Returns the record id of every
+   * input (a retried call's first record) and the records written now.
    */
   private async rateInScope(
     ctx: AuthedRequest,
@@ -150,48 +129,31 @@ export class RatingService {
     inputs: CallData[],
     accounts: Map<string, Account>,
   ): Promise<{ ids: string[]; created: Map<string, CallRecord> }> {
-    const rootId = ctx.actor.rootId;
-    // Concurrent ratings of one account (a switch retrying a batch) queue here, in a fixed order, so the check
-    // for ids already rated below sees what the other committed.
-    for (const accountId of [...new Set(inputs.map((c) => c.accountId))].sort()) {
-      await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`rating:${accountId}`]);
-    }
-    const existing = await executeBound<{ id: string; account_id: string; call_id: string }[]>(
-      em,
-      // One probe of the unique (account_id, call_id) index per call, whatever the number of calls stored.
-      `select c.id, c.account_id, c.call_id from json_to_recordset(?::json) as j(account_id text, call_id text)
-         cross join lateral (select id, account_id, call_id from calls where account_id = j.account_id and call_id = j.call_id limit 1) c`,
-      [JSON.stringify(inputs.map((c) => ({ account_id: c.accountId, call_id: c.callId })))],
-    );
     const callKey = (accountId: string, callId: string) => `${accountId}\u0000${callId}`;
-    const known = new Map(existing.map((r) => [callKey(r.account_id, r.call_id), r.id]));
+    await lockRatingOf(em, [...new Set(inputs.map((c) => c.accountId))]);
+    const known = new Map((await ratedCalls(em, inputs)).map((r) => [callKey(r.accountId, r.callId), r.id]));
 
-    // Level accounts of every new call.
-    const fresh = inputs.filter((c) => !known.has(callKey(c.accountId, c.callId)));
-    const allLevelIds = [...new Set(fresh.flatMap((c) => levelIds(accounts.get(c.accountId)!.path)))];
-    const levelRows = allLevelIds.length
-      ? await em.execute<LevelAccount[]>(
-          `select id, path, depth, rate_group_id, balance::text, credit_limit::text, status,
-                  daily_spend_limit::text, monthly_spend_limit::text
-             from accounts where id = any(?::text[])`,
-          [`{${allLevelIds.join(',')}}`],
-        )
-      : [];
-    const levelById = new Map(levelRows.map((a) => [a.id, a]));
+    // Each new call once (a batch may repeat a call id), with its levels: the call's account, then each reseller up.
+    const fresh = new Map<string, CallData & { index: number; levels: string[] }>();
+    inputs.forEach((c, index) => {
+      const key = callKey(c.accountId, c.callId);
+      if (!known.has(key) && !fresh.has(key)) fresh.set(key, { ...c, index, levels: levelIds(accounts.get(c.accountId)!.path) });
+    });
+    const calls = [...fresh.values()];
+    const groups = await rateGroupsOf(em, [...new Set(calls.flatMap((c) => c.levels))]);
 
-    // Rates for every (level, call), in one statement.
-    const queries: { call: number; level: number; rateGroupId: string; number: string; direction: Direction }[] = [];
-    fresh.forEach((c, ci) =>
-      levelIds(accounts.get(c.accountId)!.path).forEach((id, level) => {
-        const groupId = levelById.get(id)?.rate_group_id;
-        if (groupId) queries.push({ call: ci, level, rateGroupId: groupId, number: c.destination, direction: c.direction });
+    // Rates for every (call, level), in one lookup.
+    const queries = calls.flatMap((c, ci) =>
+      c.levels.flatMap((id, level) => {
+        const rateGroupId = groups.get(id);
+        return rateGroupId ? [{ ci, level, rateGroupId, number: c.destination, direction: c.direction }] : [];
       }),
     );
     const found = await this.rates.findRates(em, queries);
-    const rateOf = new Map(queries.map((q, i) => [`${q.call}:${q.level}`, found[i]]));
+    const rateOf = new Map(queries.map((q, i) => [`${q.ci}:${q.level}`, found[i]]));
 
     // Free seconds: the call accounts' chains that have any, locked by id.
-    const sources = await this.lockFreeSources(em, [...new Set(fresh.map((c) => c.accountId))]);
+    const sources = await lockFreeSources(em, [...new Set(calls.map((c) => c.accountId))]);
     const byAccount = new Map<string, FreeSource[]>();
     const byChainLevel = new Map<string, FreeSource>();
     for (const s of sources) {
@@ -199,167 +161,50 @@ export class RatingService {
       byChainLevel.set(`${s.chainId}:${s.level}`, s);
     }
 
-    const planned: PlannedCall[] = [];
-    const ids: string[] = [];
-    const seenInBatch = new Map<string, string>();
-    fresh.forEach((c, ci) => {
-      if (seenInBatch.has(callKey(c.accountId, c.callId))) return;
-      const account = accounts.get(c.accountId)!;
-      const levels = levelIds(account.path);
-      if (levels.length === 0)
-        throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index: inputs.indexOf(c) } });
+    const sourceById = new Map(sources.map((s) => [s.id, s]));
+    const planned: CallToWrite[] = calls.map(({ index, levels, ...c }, ci) => {
+      if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index } });
       const chosen = chooseSubscription(byAccount.get(c.accountId) ?? [], c.destination, c.direction, c.startedAt);
-      const charges: PlannedCharge[] = levels.map((accountId, level) => {
-        const rate = rateOf.get(`${ci}:${level}`) ?? null;
-        if (!rate) {
-          if (c.direction === Direction.OUTBOUND) {
-            throw new DomainError('NO_RATE', `No rate for ${c.destination} at level ${level}`, {
-              details: { index: inputs.indexOf(c), level },
-            });
-          }
-          // An inbound call with no inbound rate costs nothing at this level.
-          return { level, accountId, amount: ZERO, billedSeconds: 0, freeSeconds: 0, subscriptionId: null, ratePrefix: null };
-        }
-        const billed = billedSeconds(c.durationSeconds, rate.initialIncrement, rate.increment);
-        const source = chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}`)) : undefined;
-        const free = drawFree(source, billed);
-        if (source && free > 0) source.freeUsed += free;
-        return {
-          level,
+      const plan = chargeCall(
+        c.durationSeconds,
+        c.direction,
+        levels.map((accountId, level) => ({
           accountId,
-          amount: chargeFor(rate, billed - free),
-          billedSeconds: billed,
-          freeSeconds: free,
-          subscriptionId: source && free > 0 ? source.id : null,
-          ratePrefix: rate.prefix,
-        };
-      });
-      const id = newId('CallRecord');
-      seenInBatch.set(callKey(c.accountId, c.callId), id);
-      planned.push({ id, input: c, account, charges });
+          rate: rateOf.get(`${ci}:${level}`) ?? null,
+          source: chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}`)) : undefined,
+        })),
+      );
+      if ('noRateAt' in plan) {
+        throw new DomainError('NO_RATE', `No rate for ${c.destination} at level ${plan.noRateAt}`, {
+          details: { index, level: plan.noRateAt },
+        });
+      }
+      // Later calls of the batch draw from what this one left.
+      for (const charge of plan.charges) {
+        if (charge.subscriptionId) sourceById.get(charge.subscriptionId)!.freeUsed += charge.freeSeconds;
+      }
+      const account = accounts.get(c.accountId)!;
+      return { ...c, id: newId('CallRecord'), ownerPath: account.path, charges: plan.charges };
     });
-    for (const c of inputs)
-      ids.push(known.get(callKey(c.accountId, c.callId)) ?? seenInBatch.get(callKey(c.accountId, c.callId))!);
+    const newIds = new Map(planned.map((p) => [callKey(p.accountId, p.callId), p.id]));
+    const ids = inputs.map((c) => known.get(callKey(c.accountId, c.callId)) ?? newIds.get(callKey(c.accountId, c.callId))!);
     if (planned.length === 0) return { ids, created: new Map() };
-    return { ids, created: await this.write(ctx, em, rootId, planned, sources) };
-  }
 
-  private async lockFreeSources(em: Em, accountIds: string[]): Promise<FreeSource[]> {
-    const rows = await em.execute<FreeSourceRow[]>(
-      `select s.id, s.chain_id, s.account_id, s.level, s.seq, s.current_period_start, s.current_period_end,
-              s.free_seconds_total, s.free_seconds_used, t.destinations, t.applicable_for, t.priority
-         from package_subscriptions s
-         join packages p on p.id = s.package_id
-         join package_terms t on t.id = p.terms_id
-        where s.status = 'ACTIVE' and s.chain_id in (
-                select chain_id from package_subscriptions
-                 where account_id = any(?::text[]) and level = 0 and status = 'ACTIVE' and free_seconds_total > 0)
-        order by s.id
-          for no key update of s`,
-      [`{${accountIds.join(',')}}`],
+    const drawnIds = new Set(planned.flatMap((p) => p.charges.map((c) => c.subscriptionId)));
+    const created = await writeCalls(
+      em,
+      ctx.actor.rootId,
+      planned,
+      sources.filter((s) => drawnIds.has(s.id)),
     );
-    return rows.map(toFreeSource);
-  }
-
-  private async write(
-    ctx: AuthedRequest,
-    em: Em,
-    rootId: string,
-    planned: PlannedCall[],
-    sources: FreeSource[],
-  ): Promise<Map<string, CallRecord>> {
     // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
     const totals = new Map<string, { amount: Decimal; calls: number }>();
-    for (const p of planned) {
-      for (const c of p.charges) {
-        if (c.amount.isZero()) continue;
-        const t = totals.get(c.accountId) ?? { amount: ZERO, calls: 0 };
-        totals.set(c.accountId, { amount: t.amount.plus(c.amount), calls: t.calls + 1 });
-      }
+    for (const charge of planned.flatMap((p) => p.charges)) {
+      if (charge.amount.isZero()) continue;
+      const t = totals.get(charge.accountId) ?? { amount: ZERO, calls: 0 };
+      totals.set(charge.accountId, { amount: t.amount.plus(charge.amount), calls: t.calls + 1 });
     }
-    const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(
-      em,
-      `insert into calls (id, root_id, call_id, account_id, owner_path, destination, direction, duration_seconds,
-                          billed_seconds, started_at, cost)
-       select x.id, ?, x.call_id, x.account_id, x.owner_path, x.destination, x.direction, x.duration, x.billed,
-              x.started_at, x.cost
-         from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[],
-                     ?::timestamptz[], ?::numeric[])
-              as x(id, call_id, account_id, owner_path, destination, direction, duration, billed, started_at, cost)
-       returning id, seq::text as seq, created_at`,
-      [
-        rootId,
-        pgArray(planned.map((p) => p.id)),
-        pgArray(planned.map((p) => p.input.callId)),
-        pgArray(planned.map((p) => p.account.id)),
-        pgArray(planned.map((p) => p.account.path)),
-        pgArray(planned.map((p) => p.input.destination)),
-        pgArray(planned.map((p) => p.input.direction)),
-        pgArray(planned.map((p) => p.input.durationSeconds)),
-        pgArray(planned.map((p) => p.charges[0].billedSeconds)),
-        pgArray(planned.map((p) => p.input.startedAt.toISOString())),
-        pgArray(planned.map((p) => p.charges[0].amount.toFixed())),
-      ],
-    );
-    const charges = planned.flatMap((p) => p.charges.map((c) => ({ p, c })));
-    await executeBound(
-      em,
-      `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
-                                 subscription_id, rate_prefix)
-       select * from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::numeric[], ?::int[], ?::int[],
-                            ?::text[], ?::text[])`,
-      [
-        pgArray(charges.map(({ p }) => p.id)),
-        pgArray(charges.map(({ c }) => c.level)),
-        pgArray(charges.map(({ p }) => p.account.path)),
-        pgArray(charges.map(({ c }) => c.accountId)),
-        pgArray(charges.map(({ p }) => p.input.startedAt.toISOString())),
-        pgArray(charges.map(({ c }) => c.amount.toFixed())),
-        pgArray(charges.map(({ c }) => c.billedSeconds)),
-        pgArray(charges.map(({ c }) => c.freeSeconds)),
-        pgArray(charges.map(({ c }) => c.subscriptionId)),
-        pgArray(charges.map(({ c }) => c.ratePrefix)),
-      ],
-    );
-    const used = new Set(charges.map(({ c }) => c.subscriptionId));
-    const usedSources = sources.filter((s) => used.has(s.id));
-    if (usedSources.length) {
-      await executeBound(
-        em,
-        `update package_subscriptions s set free_seconds_used = x.used
-           from json_to_recordset(?::json) as x(id text, used int) where s.id = x.id`,
-        [JSON.stringify(usedSources.map((s) => ({ id: s.id, used: s.freeUsed })))],
-      );
-    }
-
-    // The records as the API returns them, built from what was written rather than read back.
-    const generated = new Map(inserted.map((r) => [r.id, r]));
-    // Plain objects, not entity instances: the entity's property setters were a tenth of a batch's CPU.
-    const created = new Map(
-      planned.map((p): [string, CallRecord] => {
-        const { seq, created_at } = generated.get(p.id)!;
-        return [
-          p.id,
-          {
-            id: p.id,
-            seq,
-            rootId,
-            callId: p.input.callId,
-            accountId: p.account.id,
-            ownerPath: p.account.path,
-            destination: p.input.destination,
-            direction: p.input.direction,
-            durationSeconds: p.input.durationSeconds,
-            billedSeconds: p.charges[0].billedSeconds,
-            startedAt: p.input.startedAt,
-            cost: p.charges[0].amount,
-            createdAt: new Date(created_at),
-          },
-        ];
-      }),
-    );
-
-    const single = planned.length === 1 ? `call ${planned[0].input.callId}` : null;
+    const single = planned.length === 1 ? `call ${planned[0].callId}` : null;
     await post(
       em,
       [...totals].map(([accountId, t]) => ({
@@ -370,7 +215,7 @@ export class RatingService {
         actorId: ctx.actor.accountId,
       })),
     );
-    return created;
+    return { ids, created };
   }
 
   async find(ctx: Request, id: string): Promise<CallRecord | null> {
@@ -402,35 +247,16 @@ export class RatingService {
     if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');
     if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
     const now = new Date();
-    const levels = await ctx.em.execute<
-      {
-        level: number;
-        account_id: string;
-        status: AccountStatus;
-        balance: string;
-        credit_limit: string;
-        daily_spend_limit: string | null;
-        monthly_spend_limit: string | null;
-        day_spend: string;
-        month_spend: string;
-        rates: { prefix: string; ratePerMinute: string; connectionFee: string; initialIncrement: number; increment: number }[];
-      }[]
-    >(
-      `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
-              monthly_spend_limit::text, day_spend::text, month_spend::text, rates
-         from trellis_call_levels(?, ?, ?, ?, ?)`,
-      [
-        account.id,
-        number,
-        direction,
-        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
-        new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
-      ],
+    const levels = await authorizationLevels(
+      ctx.em,
+      account.id,
+      number,
+      direction,
+      new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
+      new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
     );
     if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
-    const sources = (await ctx.em.execute<FreeSourceRow[]>(`select * from trellis_call_free_sources(?)`, [account.id])).map(
-      toFreeSource,
-    );
+    const sources = await freeSourcesForAuthorization(ctx.em, account.id);
     const chosen = chooseSubscription(sources, number, direction, now);
 
     let max: number | null = null;
@@ -449,9 +275,9 @@ export class RatingService {
           : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)
         : undefined;
       const free = source ? source.freeTotal - source.freeUsed : 0;
-      const { money, limited } = spendableMoney(new Decimal(l.balance), new Decimal(l.credit_limit), [
-        { limit: l.daily_spend_limit === null ? null : new Decimal(l.daily_spend_limit), spent: new Decimal(l.day_spend) },
-        { limit: l.monthly_spend_limit === null ? null : new Decimal(l.monthly_spend_limit), spent: new Decimal(l.month_spend) },
+      const { money, limited } = spendableMoney(new Decimal(l.balance), new Decimal(l.creditLimit), [
+        { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
+        { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
       ]);
       const budget = secondsBudget(rate, free, money);
       if (budget === null) continue;
@@ -465,36 +291,4 @@ export class RatingService {
     // Capped at the longest call rating accepts (and within GraphQL's Int).
     return { allowed: true, maxDurationSeconds: max === null ? null : Math.min(max, MAX_CALL_SECONDS), reason: null };
   }
-}
-
-interface FreeSourceRow {
-  id: string;
-  chain_id: string;
-  account_id: string;
-  level: number;
-  seq: string;
-  current_period_start: Date;
-  current_period_end: Date;
-  free_seconds_total: number;
-  free_seconds_used: number;
-  destinations: string[];
-  applicable_for: Applicability;
-  priority: number;
-}
-
-function toFreeSource(r: FreeSourceRow): FreeSource {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    accountId: r.account_id,
-    level: r.level,
-    seq: Number(r.seq),
-    periodStart: new Date(r.current_period_start),
-    periodEnd: new Date(r.current_period_end),
-    freeTotal: r.free_seconds_total,
-    freeUsed: r.free_seconds_used,
-    destinations: r.destinations,
-    applicableFor: r.applicable_for,
-    priority: r.priority,
-  };
 }
