@@ -18,12 +18,14 @@ import {
   commissionOn,
   commissionReversal,
   discountedPrice,
+  firstCharge,
   drawFree,
   longestBilledWithin,
   longestOf,
   longestPrefix,
   matchLength,
   periodEnd,
+  periodRefund,
   planChainRenewal,
   prefixLengths,
   prefixesOf,
@@ -643,6 +645,57 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
   it('ledger kinds', () => {
     expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND']);
     expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
+  });
+});
+
+describe('a chain: first charges and termination refunds (DOMAIN.md 4, 6)', () => {
+  const d = (v: string) => new Decimal(v);
+  it.each([
+    // [case, level, package (setup, price, rate), reseller model, expected (setup, price, rate, commission)]
+    ['the customer never earns', 0, ['1', '10', '10'], 'COMMISSION', ['1', '10', '0', '0']],
+    ['worked example (margin): R1 pays 1.00 + 10.00', 2, ['1', '10', '0'], 'MARGIN', ['1', '10', '0', '0']],
+    ['worked example (commission): 10 % of 10.00', 1, ['0', '10', '10'], 'COMMISSION', ['0', '10', '10', '1']],
+    [
+      'commission on setup fee + price, rounded once',
+      1,
+      ['0.333', '3.3333', '12.5'],
+      'COMMISSION',
+      ['0.333', '3.3333', '12.5', '0.4583'],
+    ],
+    ['prices rounded half-up to 4 places', 1, ['0.00005', '1.23456', '0'], 'MARGIN', ['0.0001', '1.2346', '0', '0']],
+  ] as [string, number, string[], string, string[]][])('%s', (_name, level, [setupFee, price, rate], model, expected) => {
+    const charge = firstCharge(level, { setupFee: d(setupFee), price: d(price), commissionRate: d(rate) }, model);
+    expect([charge.setupFee, charge.price, charge.commissionRate, charge.commission].map((x) => x.toFixed())).toEqual(expected);
+  });
+
+  // DOMAIN.md 6: 28 days, price 28.00, 100 free minutes, terminated 6 days and 1 hour in with 60 minutes used.
+  const start = new Date('2026-03-01T00:00:00.000Z');
+  const period = {
+    subscriptionId: 's',
+    periodNumber: 1,
+    price: d('28'),
+    commission: d('2.8'),
+    commissionRate: d('10'),
+    current: true,
+    periodStart: start,
+    periodEnd: new Date(start.getTime() + 28 * 86_400_000),
+    freeSecondsTotal: 6000,
+    freeSecondsUsed: 3600,
+  };
+  const at = new Date(start.getTime() + 6 * 86_400_000 + 3_600_000);
+  it.each([
+    ['FULL', '0', '0'],
+    ['UTILIZED_DAYS', '21', '2.1'],
+    ['UTILIZED_MINUTES', '11.2', '1.12'],
+    ['HIGHEST_UTILIZATION', '11.2', '1.12'],
+  ] as const)('the worked example, %s: refund %s, commission reversed %s', (chargeType, refund, reversal) => {
+    const result = periodRefund(period, chargeType, at);
+    expect([result.refund.toFixed(), result.reversal.toFixed()]).toEqual([refund, reversal]);
+  });
+
+  it('a period paid ahead comes back whole, whatever the charge type', () => {
+    const result = periodRefund({ ...period, periodNumber: 2, current: false }, 'FULL', at);
+    expect([result.refund.toFixed(), result.reversal.toFixed()]).toEqual(['28', '2.8']);
   });
 });
 

@@ -73,3 +73,62 @@ export function availableFunds(balance: Decimal, creditLimit: Decimal): Decimal 
 export function canAfford(available: Decimal, charge: Decimal): boolean {
   return !available.lt(charge);
 }
+
+/** What one level of a new chain is charged for its first period (DOMAIN.md 4). */
+export interface FirstCharge {
+  setupFee: Decimal;
+  price: Decimal;
+  /** The rate the level earns on it (0 unless a COMMISSION reseller). */
+  commissionRate: Decimal;
+  commission: Decimal;
+}
+
+/**
+ * Level `level` of a new chain pays its package's setup fee and first-period price (each rounded to 4 places);
+ * a COMMISSION reseller (never the customer at level 0) is credited its rate on their sum.
+ */
+export function firstCharge(
+  level: number,
+  pkg: { setupFee: Decimal; price: Decimal; commissionRate: Decimal },
+  resellerModel: string | null,
+): FirstCharge {
+  const setupFee = roundMoney(pkg.setupFee);
+  const price = roundMoney(pkg.price);
+  const commissionRate = level > 0 && resellerModel === 'COMMISSION' ? pkg.commissionRate : ZERO;
+  return { setupFee, price, commissionRate, commission: commissionOn(commissionRate, setupFee.plus(price)) };
+}
+
+/** A period a level has been charged and not yet refunded, with the state its refund depends on. */
+export interface ChargedLevelPeriod {
+  subscriptionId: string;
+  periodNumber: number;
+  price: Decimal;
+  commission: Decimal;
+  commissionRate: Decimal;
+  /** The level's running period: refunded by the charge type. Later ones were paid ahead: refunded whole. */
+  current: boolean;
+  periodStart: Date;
+  periodEnd: Date;
+  freeSecondsTotal: number;
+  freeSecondsUsed: number;
+}
+
+/** What early termination at `at` gives back of one charged period, and the commission it takes back. */
+export function periodRefund(
+  period: ChargedLevelPeriod,
+  chargeType: `${ChargeType}`,
+  at: Date,
+): { refund: Decimal; reversal: Decimal } {
+  const refund = period.current
+    ? refundFor({
+        chargeType,
+        price: period.price,
+        periodStart: period.periodStart,
+        periodEnd: period.periodEnd,
+        at,
+        freeSecondsTotal: period.freeSecondsTotal,
+        freeSecondsUsed: period.freeSecondsUsed,
+      })
+    : period.price;
+  return { refund, reversal: commissionReversal(period.commission, period.commissionRate, refund) };
+}

@@ -183,12 +183,21 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
  * Widens row-level security from the caller's subtree to its whole platform for the duration of `fn`: for
  * domain operations that must touch the levels above the caller, such as charging every reseller of a chain.
  * Only mutations use it (GraphQL runs them one at a time, so no other resolver shares the widened window),
- * only with raw SQL on ids the service derived itself, and a failure rolls the setting back with the savepoint.
+ * only with raw SQL on ids the service derived itself. The caller's scope comes back whatever `fn` does: after
+ * a failure the statement may be refused (the transaction is aborted), and then the savepoint the mutation runs
+ * in restores it as it rolls back.
  */
 export async function withPlatformScope<T>(em: Em, rootId: string, callerPath: string, fn: () => Promise<T>): Promise<T> {
-  await em.execute(`select set_config('trellis.scope_path', ?, true)`, [`/${rootId}/`]);
-  const result = await fn();
-  await em.execute(`select set_config('trellis.scope_path', ?, true)`, [callerPath]);
+  const scope = (path: string) => em.execute(`select set_config('trellis.scope_path', ?, true)`, [path]);
+  await scope(`/${rootId}/`);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    await scope(callerPath).catch(() => undefined);
+    throw error;
+  }
+  await scope(callerPath);
   return result;
 }
 
