@@ -14,7 +14,7 @@ import { RESOLVERS } from '../resolvers/index.js';
 import { authChecker } from '../resolvers/roles.js';
 import { Decimal } from '../money.js';
 import { DomainError } from '../errors.js';
-import { PublicAccount } from '../services/account.service.js';
+import { PublicAccount } from '../accounts/rows.js';
 import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
 import { createEvents } from '../events.js';
 

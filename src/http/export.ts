@@ -2,42 +2,27 @@ import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import { Router, type Request, type Response } from 'express';
 import type { Context } from '../context.js';
-import { executeBound } from '../db/orm.js';
-import { AccountKind } from '../entities/index.js';
-import { likePrefix } from '../entities/scope.js';
 import { badInput, DomainError } from '../errors.js';
 import { DateTimeScalar } from '../schema/scalars.js';
-import { CHARGE_KINDS, COMMISSION_KINDS } from '../billing/index.js';
+import { openExportCursor, type ExportColumn, type ExportRow, type ExportTable } from '../exports/cursor.js';
+import { ACCOUNTS_EXPORT } from '../accounts/export.js';
+import { LEDGER_EXPORT } from '../ledger/export.js';
+import { CALLS_EXPORT } from '../calls/export.js';
 
-/** Rows per keyset read: large enough that round trips are a small share, small enough that memory stays flat. */
+/** Rows per cursor read: large enough that round trips are a small share, small enough that memory stays flat. */
 const BATCH = 5000;
-
-const LEDGER_KINDS = ['TOPUP', 'ADJUSTMENT', ...CHARGE_KINDS, ...COMMISSION_KINDS] as const;
 
 /**
  * A column's type, not its value, decides how a cell is written. Text is anything a user or a client typed, or
  * could have: a spreadsheet evaluates a cell starting with = + - @ tab or CR as a formula, and "-1+HYPERLINK(..)"
  * looks as numeric as "-12.5", so every text cell with such a start gets a leading quote (OWASP's advice).
  * Numbers (money, counts, durations) are written plain: a negative amount stays a number a sheet can sum.
- * Every value arrives as text from PostgreSQL (formatted there), so no row is turned into objects or Decimals.
  */
-interface Column {
-  name: string;
-  sql: string;
-  number: boolean;
-}
-
 const FORMULA_START = /^[=+\-@\t\r]/;
 /** What trim_scale(numeric) and integers print: a number column can never carry text. */
 const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
 
-const text = (name: string, sql = name): Column => ({ name, sql, number: false });
-/** As Date#toISOString writes it (PostgreSQL keeps microseconds; the API's DateTime has milliseconds). */
-const instant = (name: string): Column => text(name, `to_char(${name} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
-const money = (name: string, sql = name): Column => ({ name, sql: `trim_scale(${sql})::text`, number: true });
-const integer = (name: string): Column => ({ name, sql: `${name}::text`, number: true });
-
-function cell(column: Column, value: string | null): string {
+function cell(column: ExportColumn, value: string | null): string {
   if (column.number) {
     if (value === null || !PLAIN_NUMBER.test(value)) throw new Error(`Export column ${column.name} is not a plain number`);
     return value;
@@ -59,75 +44,10 @@ interface Filters {
   accountId?: string;
 }
 
-interface ExportSpec {
+/** A file and the table it is read from (src/accounts/export.ts, src/ledger/export.ts, src/calls/export.ts). */
+interface ExportSpec extends ExportTable {
   file: string;
-  table: string;
-  columns: Column[];
-  /** The instant `from` and `to` bound. */
-  timeColumn: string;
-  /** Values `kind` may take; without it the export has no kind filter. */
-  kinds?: readonly string[];
-  perAccount: boolean;
 }
-
-const ACCOUNTS: ExportSpec = {
-  file: 'accounts.csv',
-  table: 'accounts',
-  timeColumn: 'created_at',
-  kinds: Object.values(AccountKind),
-  perAccount: false,
-  columns: [
-    text('id'),
-    text('number'),
-    text('kind'),
-    text('name'),
-    text('email'),
-    text('parent_id'),
-    text('status'),
-    text('currency'),
-    text('billing_mode'),
-    money('balance'),
-    money('credit_limit'),
-    money('available_balance', 'balance + credit_limit'),
-    text('reseller_model'),
-    instant('created_at'),
-  ],
-};
-
-const LEDGER: ExportSpec = {
-  file: 'ledger.csv',
-  table: 'ledger_entries',
-  timeColumn: 'created_at',
-  kinds: LEDGER_KINDS,
-  perAccount: true,
-  columns: [
-    text('id'),
-    text('account_id'),
-    instant('created_at'),
-    text('kind'),
-    money('amount'),
-    money('balance_after'),
-    text('description'),
-  ],
-};
-
-const CALLS: ExportSpec = {
-  file: 'calls.csv',
-  table: 'calls',
-  timeColumn: 'started_at',
-  perAccount: true,
-  columns: [
-    text('id'),
-    text('call_id'),
-    text('account_id'),
-    instant('started_at'),
-    text('destination'),
-    text('direction'),
-    integer('duration_seconds'),
-    integer('billed_seconds'),
-    money('cost'),
-  ],
-};
 
 /**
  * A typo in a filter must not silently export everything, so every parameter is checked: unknown ones, repeated
@@ -161,8 +81,6 @@ function sendError(res: Response, status: number, code: string, message: string,
 
 const STATUS: Partial<Record<string, number>> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, BAD_USER_INPUT: 400 };
 
-type Row = Record<string, string | null>;
-
 /**
  * CSV exports of what the caller's scope holds. Everything that can refuse a request (credential, parameters,
  * the account's scope, the first read) happens before the status line, so a refusal is JSON with its status;
@@ -178,7 +96,7 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
     const gone = new AbortController();
     res.once('close', () => gone.abort());
     let ctx: Context | undefined;
-    let pending: Promise<Row[]> | undefined;
+    let pending: Promise<ExportRow[]> | undefined;
     let sent = 0;
     const started = performance.now();
     try {
@@ -192,39 +110,21 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
       const filters = parseFilters(spec, req.query);
       await ctx.ensureTransaction();
 
-      const where = [`${spec.table}.${spec.table === 'accounts' ? 'path' : 'owner_path'} like ?`];
-      const values: unknown[] = [likePrefix(actor.path)];
+      let accountId: string | undefined;
       if (spec.perAccount) {
         // Found through the scope filter: an id outside the caller's subtree is as missing as an unknown one.
         const account = await ctx.services.accounts.find(ctx, filters.accountId ?? actor.accountId);
         if (!account) throw new DomainError('NOT_FOUND', 'Account not found');
-        where.push('account_id = ?');
-        values.push(account.id);
+        accountId = account.id;
       }
-      if (filters.kind) {
-        where.push('kind = ?');
-        values.push(filters.kind);
-      }
-      if (filters.from) {
-        where.push(`${spec.timeColumn} >= ?::timestamptz`);
-        values.push(filters.from.toISOString());
-      }
-      if (filters.to) {
-        where.push(`${spec.timeColumn} < ?::timestamptz`);
-        values.push(filters.to.toISOString());
-      }
-      // A cursor rather than keyset pages: row-level security's conditions make the planner expect a handful of
-      // rows, so a page with LIMIT was planned as a scan and sort of the whole table, once per page. A cursor is
-      // planned once, for the first rows fast (along the seq index), and reads one snapshot.
-      const em = ctx.em;
-      await executeBound(
-        em,
-        `declare trellis_export no scroll cursor for
-           select ${spec.columns.map((c) => `${c.sql} as "${c.name}"`).join(', ')}
-             from ${spec.table} where ${where.join(' and ')} order by ${spec.table}.seq`,
-        values,
-      );
-      const read = () => executeBound<Row[]>(em, `fetch forward ${BATCH} from trellis_export`, []);
+      const reader = await openExportCursor(ctx.em, spec, {
+        path: actor.path,
+        accountId,
+        kind: filters.kind,
+        from: filters.from,
+        to: filters.to,
+      });
+      const read = () => reader(BATCH);
 
       let rows = await read();
       res.setHeader('content-type', 'text/csv; charset=utf-8');
@@ -271,8 +171,8 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
     }
   };
 
-  router.get('/accounts.csv', route(ACCOUNTS));
-  router.get('/ledger.csv', route(LEDGER));
-  router.get('/calls.csv', route(CALLS));
+  router.get('/accounts.csv', route({ ...ACCOUNTS_EXPORT, file: 'accounts.csv' }));
+  router.get('/ledger.csv', route({ ...LEDGER_EXPORT, file: 'ledger.csv' }));
+  router.get('/calls.csv', route({ ...CALLS_EXPORT, file: 'calls.csv' }));
   return router;
 }

@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
-import type { Account } from '../entities/index.js';
+import type { AccountView, PublicAccount } from '../accounts/rows.js';
 import {
   AccountConnection,
   AccountsArgs,
@@ -15,61 +15,66 @@ import { RateGroupType, RateLookupArgs, RateType } from '../schema/rate.js';
 import { PackageSubscriptionConnection, SubscriptionsArgs } from '../schema/subscription.js';
 import { PageArgs } from '../schema/connection.js';
 import { LedgerEntryConnection } from '../schema/ledger.js';
+import type { Page } from '../services/pagination.js';
 import { Role } from './roles.js';
 
 @Resolver(() => AccountType)
 @Authorized()
 export class AccountResolver {
   @Query(() => AccountType)
-  me(@Ctx() ctx: Context) {
+  me(@Ctx() ctx: Context): Promise<AccountView> {
     return ctx.services.accounts.me(ctx);
   }
 
   @Query(() => AccountType, { nullable: true })
-  account(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+  account(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<AccountView | null> {
     return ctx.services.accounts.find(ctx, id);
   }
 
   @Query(() => AccountConnection, { description: "The caller's descendants (not the caller)" })
-  accounts(@Args() args: AccountsArgs, @Ctx() ctx: Context) {
+  accounts(@Args() args: AccountsArgs, @Ctx() ctx: Context): Promise<Page<AccountView>> {
     return ctx.services.accounts.list(ctx, args);
   }
 
   @Mutation(() => AccountType)
   @Authorized(Role.ADMIN, Role.RESELLER)
-  createAccount(@Arg('input') input: CreateAccountInput, @Ctx() ctx: Context) {
+  createAccount(@Arg('input') input: CreateAccountInput, @Ctx() ctx: Context): Promise<AccountView> {
     return ctx.services.accounts.create(ctx, input);
   }
 
   @Mutation(() => AccountType)
-  updateAccount(@Arg('id', () => ID) id: string, @Arg('input') input: UpdateAccountInput, @Ctx() ctx: Context) {
+  updateAccount(
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: UpdateAccountInput,
+    @Ctx() ctx: Context,
+  ): Promise<AccountView> {
     return ctx.services.accounts.update(ctx, id, input);
   }
 
   @Mutation(() => AccountType, { description: 'Soft delete: status DELETED, data kept' })
   @Authorized(Role.ADMIN, Role.RESELLER)
-  deleteAccount(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+  deleteAccount(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<AccountView> {
     return ctx.services.accounts.delete(ctx, id);
   }
 
   @FieldResolver(() => AccountType, { nullable: true, description: "null when the parent is outside the caller's scope" })
   @Extensions(PUBLIC_IDENTITY)
-  parent(@Root() account: Account, @Ctx() ctx: Context) {
+  parent(@Root() account: AccountView | PublicAccount, @Ctx() ctx: Context) {
     return account.parentId ? ctx.loaders.account.load(account.parentId) : null;
   }
 
   @FieldResolver(() => AccountConnection)
-  children(@Root() account: Account, @Args() args: ChildrenArgs, @Ctx() ctx: Context) {
+  children(@Root() account: AccountView, @Args() args: ChildrenArgs, @Ctx() ctx: Context): Promise<Page<AccountView>> {
     return ctx.services.accounts.children(ctx, account, args);
   }
 
   @FieldResolver(() => LedgerEntryConnection, { description: 'Newest first' })
-  ledger(@Root() account: Account, @Args() args: PageArgs, @Ctx() ctx: Context) {
+  ledger(@Root() account: AccountView, @Args() args: PageArgs, @Ctx() ctx: Context) {
     return ctx.services.balances.ledger(ctx, account.id, args);
   }
 
   @FieldResolver(() => RateGroupType, { nullable: true, description: "One of the parent's rate groups: what this account pays" })
-  rateGroup(@Root() account: Account, @Ctx() ctx: Context) {
+  rateGroup(@Root() account: AccountView, @Ctx() ctx: Context) {
     return account.rateGroupId ? ctx.services.rates.findGroup(ctx, account.rateGroupId) : null;
   }
 
@@ -77,17 +82,17 @@ export class AccountResolver {
     nullable: true,
     description: 'What this account pays for a number: the longest matching prefix of its rate group',
   })
-  rate(@Root() account: Account, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
+  rate(@Root() account: AccountView, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
     return ctx.services.rates.rateFor(ctx, account.id, args.destination, args.direction);
   }
 
   @FieldResolver(() => PackageSubscriptionConnection, { description: 'Its own level of each chain, oldest first' })
-  subscriptions(@Root() account: Account, @Args() args: SubscriptionsArgs, @Ctx() ctx: Context) {
+  subscriptions(@Root() account: AccountView, @Args() args: SubscriptionsArgs, @Ctx() ctx: Context) {
     return ctx.services.subscriptions.list(ctx, account.id, args);
   }
 
   @FieldResolver(() => PackageConnection)
-  ownedPackages(@Root() account: Account, @Args() args: PackagesArgs, @Ctx() ctx: Context) {
+  ownedPackages(@Root() account: AccountView, @Args() args: PackagesArgs, @Ctx() ctx: Context) {
     return ctx.services.packages.owned(ctx, account.id, args);
   }
 }

@@ -1,13 +1,21 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
-import { requireActor, type AuthedRequest, type Request } from '../request.js';
+import { requireActor, type Request } from '../request.js';
 import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
-import { likePrefix } from '../entities/scope.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
-import { findRowsPage, type Page, type PageArgs } from './pagination.js';
+import type { Page } from './pagination.js';
 import { requireLoginToken, type AuthService } from './auth.service.js';
+import {
+  findChildrenPage,
+  findDescendantsPage,
+  findParentPublic,
+  type AccountListFilter,
+  type AccountView,
+  type PublicAccount,
+} from '../accounts/rows.js';
+import { lockForCloning } from '../packages/queries.js';
 import { requireParentsGroup } from '../rates/groups.js';
 import { hashPassword } from './passwords.js';
 import { nonNegative, normalizeCurrency, normalizeEmail, requireText, validatePassword } from './validate.js';
@@ -28,22 +36,6 @@ export interface CreateAccountData {
   rateGroupId?: string | null;
 }
 
-/**
- * The caller's direct parent as the caller may see it: identity only. It is the owner of the packages and the
- * rate group a child reads; every other Account field on it answers FORBIDDEN (see withScope in src/graphql/schema.ts).
- */
-export class PublicAccount {
-  readonly parentId = null;
-  constructor(
-    readonly id: string,
-    readonly number: string,
-    readonly kind: AccountKind,
-    readonly name: string,
-    readonly currency: string,
-    readonly createdAt: Date,
-  ) {}
-}
-
 export interface UpdateAccountData {
   name?: string | null;
   email?: string | null;
@@ -58,12 +50,6 @@ export interface UpdateAccountData {
   dailySpendLimit?: Decimal | null;
   monthlySpendLimit?: Decimal | null;
   rateGroupId?: string | null;
-}
-
-export interface AccountListFilter extends PageArgs {
-  kind?: AccountKind | null;
-  status?: AccountStatus | null;
-  search?: string | null;
 }
 
 /** Fields an account may change on itself; the rest are its parent's (or another ancestor's) to set. */
@@ -95,15 +81,13 @@ export class AccountService {
    * The owner of something the caller may read: an account in scope, or, for a parent's package or rate
    * group, the parent's public identity.
    */
-  async ownerView(ctx: Request, ownerId: string): Promise<Account | PublicAccount> {
+  async ownerView(ctx: Request, ownerId: string): Promise<AccountView | PublicAccount> {
     requireActor(ctx);
     const inScope = await ctx.loaders.account.load(ownerId);
     if (inScope) return inScope;
-    const [row] = await ctx.em.execute<
-      { id: string; number: string; kind: AccountKind; name: string; currency: string; created_at: Date }[]
-    >('select * from trellis_parent_public()');
-    if (!row || row.id !== ownerId) throw notFound('Account not found');
-    return new PublicAccount(row.id, row.number, row.kind, row.name, row.currency, new Date(row.created_at));
+    const parent = await findParentPublic(ctx.em);
+    if (!parent || parent.id !== ownerId) throw notFound('Account not found');
+    return parent;
   }
 
   async me(ctx: Request): Promise<Account> {
@@ -112,51 +96,14 @@ export class AccountService {
   }
 
   /** The caller's descendants (not the caller). Deleted accounts are listed only when asked for by status. */
-  async list(ctx: Request, filter: AccountListFilter): Promise<Page<Account>> {
+  async list(ctx: Request, filter: AccountListFilter): Promise<Page<AccountView>> {
     requireActor(ctx);
-    return this.page(ctx, ['path like ?', 'id <> ?'], [likePrefix(ctx.actor.path), ctx.actor.accountId], filter);
+    return findDescendantsPage(ctx.em, ctx.actor.path, ctx.actor.accountId, filter);
   }
 
-  async children(ctx: Request, parent: Account, filter: AccountListFilter): Promise<Page<Account>> {
+  async children(ctx: Request, parent: Pick<AccountView, 'id'>, filter: AccountListFilter): Promise<Page<AccountView>> {
     requireActor(ctx);
-    return this.page(ctx, ['parent_id = ?'], [parent.id], filter);
-  }
-
-  /**
-   * A page of accounts as plain rows (see accountFromRow). Lists are read-only and are the largest reads the
-   * API serves: building and registering a MikroORM entity per account was the largest part of a list
-   * request's CPU.
-   */
-  private async page(
-    ctx: AuthedRequest,
-    conditions: string[],
-    params: unknown[],
-    filter: AccountListFilter,
-  ): Promise<Page<Account>> {
-    const where = [...conditions];
-    const values = [...params];
-    if (filter.status) {
-      where.push('status = ?');
-      values.push(filter.status);
-    } else {
-      where.push(`status <> 'DELETED'`);
-    }
-    if (filter.kind) {
-      where.push('kind = ?');
-      values.push(filter.kind);
-    }
-    const search = filter.search?.trim();
-    if (search) {
-      const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push('(name ilike ? or email ilike ? or number like ?)');
-      values.push(pattern, pattern, pattern);
-    }
-    return findRowsPage(
-      ctx.em,
-      { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values },
-      filter,
-      accountFromRow,
-    );
+    return findChildrenPage(ctx.em, parent.id, filter);
   }
 
   async create(ctx: Request, data: CreateAccountData): Promise<Account> {
@@ -285,7 +232,7 @@ export class AccountService {
         if (account.kind !== AccountKind.RESELLER) throw badInput('resellerModel', 'Only resellers have a reseller model');
         // Clones were priced under the old model (own prices vs. following the source): keep them consistent.
         // The lock is the one optIn takes on the reseller, so a concurrent opt-in cannot slip in between.
-        await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [account.id]);
+        await lockForCloning(em, account.id);
         const clones = await em.count(Package, { ownerId: account.id, sourceId: { $ne: null }, optedOutAt: null });
         if (clones > 0) {
           throw new DomainError('INVALID_STATE', 'The reseller model cannot change while the reseller has opted into packages');
@@ -345,69 +292,4 @@ export class AccountService {
   private optionalAmount(field: string, value: Decimal | null | undefined): Decimal | null {
     return value === undefined || value === null ? null : nonNegative(field, value);
   }
-}
-
-const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
-  billing_mode, balance::text as balance, credit_limit::text as credit_limit, reseller_model,
-  low_balance_threshold::text as low_balance_threshold, daily_spend_limit::text as daily_spend_limit,
-  monthly_spend_limit::text as monthly_spend_limit, rate_group_id, created_at, updated_at`;
-
-interface AccountRow {
-  id: string;
-  seq: string;
-  number: string;
-  kind: AccountKind;
-  name: string;
-  email: string | null;
-  parent_id: string | null;
-  root_id: string;
-  path: string;
-  depth: number;
-  status: AccountStatus;
-  currency: string;
-  billing_mode: BillingMode;
-  balance: string;
-  credit_limit: string;
-  reseller_model: ResellerModel | null;
-  low_balance_threshold: string | null;
-  daily_spend_limit: string | null;
-  monthly_spend_limit: string | null;
-  rate_group_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/**
- * An account of a list, as a plain object with the entity's fields (and its availableBalance): not managed,
- * so nothing may change it and expect a flush to save it. Lists only read.
- */
-function accountFromRow(r: AccountRow): Account {
-  const decimal = (v: string | null) => (v === null ? null : new Decimal(v));
-  const balance = new Decimal(r.balance);
-  const creditLimit = new Decimal(r.credit_limit);
-  return {
-    id: r.id,
-    seq: r.seq,
-    number: r.number,
-    kind: r.kind,
-    name: r.name,
-    email: r.email,
-    parentId: r.parent_id,
-    rootId: r.root_id,
-    path: r.path,
-    depth: r.depth,
-    status: r.status,
-    currency: r.currency,
-    billingMode: r.billing_mode,
-    balance,
-    creditLimit,
-    resellerModel: r.reseller_model,
-    lowBalanceThreshold: decimal(r.low_balance_threshold),
-    dailySpendLimit: decimal(r.daily_spend_limit),
-    monthlySpendLimit: decimal(r.monthly_spend_limit),
-    rateGroupId: r.rate_group_id,
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-    availableBalance: balance.plus(creditLimit),
-  } as unknown as Account;
 }

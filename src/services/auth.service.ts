@@ -3,9 +3,18 @@ import jwt from 'jsonwebtoken';
 import type { Config } from '../config.js';
 import { requireActor, type Actor, type ApiKeyScope, type Request } from '../request.js';
 import { systemEm, type Em, type Orm } from '../db/orm.js';
-import { Account, AccountKind, ApiKey } from '../entities/index.js';
+import { Account, ApiKey } from '../entities/index.js';
 import { badInput, DomainError, forbidden, notFound } from '../errors.js';
-import { CHANNEL, type CredentialChange } from '../events.js';
+import type { CredentialChange } from '../events.js';
+import {
+  announceCredentialChange,
+  endTokensOf,
+  endTokensUnder,
+  findApiKeyByHash,
+  findCredentialAccount,
+  findPasswordHash,
+  setApiKeyLastUsed,
+} from '../accounts/credentials.js';
 import { newId } from '../ids.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { verifyPassword } from './passwords.js';
@@ -26,16 +35,6 @@ const invalidToken = () => new DomainError('UNAUTHENTICATED', 'Invalid or expire
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
-}
-
-interface ActorRow {
-  id: string;
-  kind: AccountKind;
-  path: string;
-  root_id: string;
-  rate_group_id: string | null;
-  token_version: number;
-  usable: boolean;
 }
 
 export class AuthService {
@@ -111,38 +110,29 @@ export class AuthService {
   }
 
   private async authenticateApiKey(em: Em, secret: string): Promise<Actor> {
-    const [key] = await em.execute<{ id: string; account_id: string; last_used_at: Date | null; scopes: ApiKeyScope[] }[]>(
-      `select id, account_id, last_used_at, scopes from api_keys where key_hash = ? and revoked_at is null`,
-      [sha256(secret)],
-    );
+    const key = await findApiKeyByHash(em, sha256(secret));
     if (!key) throw invalidToken();
-    const actor = await this.loadActor(em, key.account_id, 'apiKey');
+    const actor = await this.loadActor(em, key.accountId, 'apiKey');
     if (!actor) throw invalidToken();
     const now = Date.now();
-    if (!key.last_used_at || now - new Date(key.last_used_at).getTime() > LAST_USED_RESOLUTION_MS) {
-      await em.execute(`update api_keys set last_used_at = ? where id = ?`, [new Date(now), key.id]);
+    if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      await setApiKeyLastUsed(em, key.id, new Date(now));
     }
     return { ...actor, apiKeyId: key.id, scopes: key.scopes };
   }
 
   /** The account, if it and every ancestor are ACTIVE: suspending a reseller locks out its whole subtree. */
   private async loadActor(em: Em, accountId: string, via: Actor['via']): Promise<Actor | null> {
-    const [row] = await em.execute<ActorRow[]>(
-      `select a.id, a.kind, a.path, a.root_id, a.rate_group_id, a.token_version,
-              not exists (select 1 from accounts up
-                           where starts_with(a.path, up.path) and up.status <> 'ACTIVE') as usable
-         from accounts a where a.id = ?`,
-      [accountId],
-    );
-    if (!row || !row.usable) return null;
+    const account = await findCredentialAccount(em, accountId);
+    if (!account || !account.usable) return null;
     return {
-      accountId: row.id,
-      kind: row.kind,
-      path: row.path,
-      rootId: row.root_id,
-      rateGroupId: row.rate_group_id,
+      accountId: account.id,
+      kind: account.kind,
+      path: account.path,
+      rootId: account.rootId,
+      rateGroupId: account.rateGroupId,
       via,
-      tokenVersion: row.token_version,
+      tokenVersion: account.tokenVersion,
     };
   }
 
@@ -176,7 +166,7 @@ export class AuthService {
       if (!apiKey.revokedAt) {
         apiKey.revokedAt = new Date();
         await em.flush();
-        await this.announce(em, { type: 'credentials', apiKeyId: apiKey.id });
+        await announceCredentialChange(em, { type: 'credentials', apiKeyId: apiKey.id });
       }
       return apiKey;
     });
@@ -187,15 +177,9 @@ export class AuthService {
    * with, and open subscriptions on every instance by a notification delivered when the change commits.
    */
   async endCredentials(em: Em, change: CredentialChange): Promise<void> {
-    if ('tokensOf' in change)
-      await em.execute(`update accounts set token_version = token_version + 1 where id = ?`, [change.tokensOf]);
-    if ('under' in change)
-      await em.execute(`update accounts set token_version = token_version + 1 where starts_with(path, ?)`, [change.under]);
-    await this.announce(em, change);
-  }
-
-  private async announce(em: Em, change: CredentialChange): Promise<void> {
-    await em.execute(`select pg_notify(?, ?)`, [CHANNEL, JSON.stringify(change)]);
+    if ('tokensOf' in change) await endTokensOf(em, change.tokensOf);
+    if ('under' in change) await endTokensUnder(em, change.under);
+    await announceCredentialChange(em, change);
   }
 
   /** Checks the current password before the caller changes its own. */
@@ -204,10 +188,7 @@ export class AuthService {
     if (!currentPassword) throw badInput('currentPassword', 'Changing your own password needs your current password');
     const subject = `account:${accountId}`;
     await this.throttle.beforePasswordCheck(subject, address);
-    const [row] = await em.execute<{ password_hash: string | null }[]>(`select password_hash from accounts where id = ?`, [
-      accountId,
-    ]);
-    if (!(await verifyPassword(row?.password_hash, currentPassword)))
+    if (!(await verifyPassword(await findPasswordHash(em, accountId), currentPassword)))
       throw badInput('currentPassword', 'The current password is wrong');
     await this.throttle.passwordAccepted(subject, address);
   }

@@ -19,7 +19,8 @@ import {
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
-import { findPage, Keyset, seqSql, type Page, type PageArgs } from './pagination.js';
+import { findPage, Keyset, type Page, type PageArgs } from './pagination.js';
+import { findOffers, lineageSellable, lockForCloning } from '../packages/queries.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 import type { AccountService } from './account.service.js';
 import type { SubscriptionService } from './subscription.service.js';
@@ -242,7 +243,7 @@ export class PackageService {
   async update(ctx: Request, id: string, data: UpdatePackageData): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
-      await this.lock(em, id);
+      await lockForCloning(em, id);
       const pkg = await this.requireOwned(ctx, em, id);
       if (pkg.status === PackageStatus.ARCHIVED) throw new DomainError('INVALID_STATE', 'Archived packages are read-only');
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
@@ -305,8 +306,8 @@ export class PackageService {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
       // Against a concurrent repricing or opt-out of the source, and a concurrent model change of the reseller.
-      await this.lock(em, data.packageId);
-      await this.lock(em, ctx.actor.accountId);
+      await lockForCloning(em, data.packageId);
+      await lockForCloning(em, ctx.actor.accountId);
       const me = await this.accounts.load(em, ctx.actor.accountId);
       const source = await em.findOne(Package, { id: data.packageId }, { refresh: true });
       const terms = source && (await em.findOne(PackageTerms, { id: source.termsId }));
@@ -372,7 +373,7 @@ export class PackageService {
   async optOut(ctx: Request, packageId: string): Promise<PackageView> {
     requireActor(ctx);
     return ctx.mutate(async (em) => {
-      await this.lock(em, packageId);
+      await lockForCloning(em, packageId);
       const pkg = await this.requireOwned(ctx, em, packageId);
       if (!pkg.sourceId) throw new DomainError('INVALID_STATE', 'Only a package opted into from a parent can be opted out of');
       if (pkg.optedOutAt) throw new DomainError('INVALID_STATE', 'Already opted out');
@@ -430,54 +431,14 @@ export class PackageService {
           async () => false,
         ),
       );
-    const flag = ctx.actor.kind === AccountKind.CUSTOMER ? 'can_be_purchased' : 'reseller_can_resell';
-    const base = `from packages p join package_terms t on t.id = p.terms_id
-      where p.owner_id = ? and p.status = 'ACTIVE' and p.opted_out_at is null and p.${flag}
-        and (t.start_date is null or t.start_date <= now()) and (t.end_date is null or t.end_date > now())
-        and trellis_lineage_sellable(p.lineage)`;
-    const range = keyset.bounds;
-    const ids = await ctx.em.execute<{ id: string }[]>(
-      `select p.id ${base} ${range.map((b) => `and ${seqSql('p.seq', b)}`).join(' ')} order by p.seq ${keyset.fetchOrder} limit ?`,
-      [parentId, ...range.map((b) => b.seq), keyset.limit],
-    );
-    const loaded = ids.length ? await ctx.em.find(Package, { id: { $in: ids.map((r) => r.id) } }) : [];
-    const byId = new Map(loaded.map((p) => [p.id, p]));
-    const rows = ids.flatMap((r) => byId.get(r.id) ?? []);
-    const page = keyset.page(
-      rows,
-      async () => {
-        const [{ n }] = await ctx.em.execute<{ n: string }[]>(`select count(*)::text as n ${base}`, [parentId]);
-        return Number(n);
-      },
-      async (bound) => {
-        const [{ found }] = await ctx.em.execute<{ found: boolean }[]>(
-          `select exists (select 1 ${base} and ${seqSql('p.seq', bound)}) as found`,
-          [parentId, bound.seq],
-        );
-        return found;
-      },
-    );
-    return this.viewPage(ctx.em, page);
+    return this.viewPage(ctx.em, await findOffers(ctx.em, parentId, ctx.actor.kind, keyset));
   }
 
   /** An offer: ACTIVE, in date, flagged for the caller's kind, and every package up its chain still sellable. */
   private async isOffer(em: Em, pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): Promise<boolean> {
     if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !isSellableNow(terms, at)) return false;
     const flagged = kind === AccountKind.CUSTOMER ? pkg.canBePurchased : kind === AccountKind.RESELLER && pkg.resellerCanResell;
-    return flagged && (await this.lineageSellable(em, pkg));
-  }
-
-  async lineageSellable(em: Em, pkg: Pick<Package, 'lineage'>): Promise<boolean> {
-    if (pkg.lineage.length === 0) return true;
-    const [row] = await em.execute<{ ok: boolean }[]>(`select trellis_lineage_sellable(?::text[]) as ok`, [
-      `{${pkg.lineage.join(',')}}`,
-    ]);
-    return row.ok;
-  }
-
-  /** Serializes changes that depend on one package's prices or clones (opt-in, opt-out, repricing). */
-  private lock(em: Em, key: string): Promise<unknown> {
-    return em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [key]);
+    return flagged && (await lineageSellable(em, pkg.lineage));
   }
 
   private async requireOwned(ctx: AuthedRequest, em: Em, id: string): Promise<Package> {

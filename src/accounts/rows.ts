@@ -1,0 +1,185 @@
+import type { Em } from '../db/orm.js';
+import type { AccountKind, AccountStatus, BillingMode, ResellerModel } from '../entities/index.js';
+import { likePrefix } from '../entities/scope.js';
+import { Decimal } from '../money.js';
+import { findRowsPage, type Page, type PageArgs } from '../services/pagination.js';
+
+/**
+ * An account as the API serves it: what AccountType's fields and resolvers read. A list builds it from a row;
+ * the entity (me, account, the mutations) is one too, which is why the fields the entity declares optional are
+ * optional here (a row sets every one). Read-only: a view is not managed, so a change to it would never be saved.
+ */
+export interface AccountView {
+  readonly id: string;
+  /** The keyset for cursors. */
+  readonly seq?: string;
+  readonly number: string;
+  readonly kind: AccountKind;
+  readonly name: string;
+  readonly email?: string | null;
+  readonly parentId?: string | null;
+  readonly rootId: string;
+  readonly path: string;
+  readonly depth: number;
+  readonly status: AccountStatus;
+  readonly currency: string;
+  readonly billingMode: BillingMode;
+  readonly balance: Decimal;
+  readonly creditLimit: Decimal;
+  /** balance + creditLimit (DOMAIN.md 2). */
+  readonly availableBalance: Decimal;
+  readonly resellerModel?: ResellerModel | null;
+  readonly lowBalanceThreshold?: Decimal | null;
+  readonly dailySpendLimit?: Decimal | null;
+  readonly monthlySpendLimit?: Decimal | null;
+  readonly rateGroupId?: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** The fields of an account anyone it sells to may read (PUBLIC_IDENTITY in src/schema/account.ts). */
+export type PublicIdentity = Pick<AccountView, 'id' | 'number' | 'kind' | 'name' | 'currency' | 'createdAt'>;
+
+/**
+ * The caller's direct parent as the caller may see it: identity only. It is the owner of the packages and the
+ * rate group a child reads; every other Account field on it answers FORBIDDEN, which withScope in
+ * src/graphql/schema.ts decides by `instanceof`: that is why this is a class and not a plain row.
+ */
+export class PublicAccount implements PublicIdentity {
+  /** Its own parent is outside anything the caller may know. */
+  readonly parentId = null;
+  constructor(
+    readonly id: string,
+    readonly number: string,
+    readonly kind: AccountKind,
+    readonly name: string,
+    readonly currency: string,
+    readonly createdAt: Date,
+  ) {}
+}
+
+export interface AccountListFilter extends PageArgs {
+  kind?: AccountKind | null;
+  status?: AccountStatus | null;
+  search?: string | null;
+}
+
+const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
+  billing_mode, balance::text as balance, credit_limit::text as credit_limit, reseller_model,
+  low_balance_threshold::text as low_balance_threshold, daily_spend_limit::text as daily_spend_limit,
+  monthly_spend_limit::text as monthly_spend_limit, rate_group_id, created_at, updated_at`;
+
+interface AccountRow {
+  id: string;
+  seq: string;
+  number: string;
+  kind: AccountKind;
+  name: string;
+  email: string | null;
+  parent_id: string | null;
+  root_id: string;
+  path: string;
+  depth: number;
+  status: AccountStatus;
+  currency: string;
+  billing_mode: BillingMode;
+  balance: string;
+  credit_limit: string;
+  reseller_model: ResellerModel | null;
+  low_balance_threshold: string | null;
+  daily_spend_limit: string | null;
+  monthly_spend_limit: string | null;
+  rate_group_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function accountView(r: AccountRow): AccountView {
+  const decimal = (v: string | null) => (v === null ? null : new Decimal(v));
+  const balance = new Decimal(r.balance);
+  const creditLimit = new Decimal(r.credit_limit);
+  return {
+    id: r.id,
+    seq: r.seq,
+    number: r.number,
+    kind: r.kind,
+    name: r.name,
+    email: r.email,
+    parentId: r.parent_id,
+    rootId: r.root_id,
+    path: r.path,
+    depth: r.depth,
+    status: r.status,
+    currency: r.currency,
+    billingMode: r.billing_mode,
+    balance,
+    creditLimit,
+    availableBalance: balance.plus(creditLimit),
+    resellerModel: r.reseller_model,
+    lowBalanceThreshold: decimal(r.low_balance_threshold),
+    dailySpendLimit: decimal(r.daily_spend_limit),
+    monthlySpendLimit: decimal(r.monthly_spend_limit),
+    rateGroupId: r.rate_group_id,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+/** The accounts under `path` (not the account `id` at it). */
+export function findDescendantsPage(em: Em, path: string, id: string, filter: AccountListFilter): Promise<Page<AccountView>> {
+  return findAccountPage(em, ['path like ?', 'id <> ?'], [likePrefix(path), id], filter);
+}
+
+export function findChildrenPage(em: Em, parentId: string, filter: AccountListFilter): Promise<Page<AccountView>> {
+  return findAccountPage(em, ['parent_id = ?'], [parentId], filter);
+}
+
+/**
+ * Lists read plain rows: they are the largest reads the API serves, and building and registering a MikroORM
+ * entity per account was the largest part of a list request's CPU. Deleted accounts are listed only when asked
+ * for by status; the scope's own condition is findRowsPage's.
+ */
+function findAccountPage(em: Em, conditions: string[], params: unknown[], filter: AccountListFilter): Promise<Page<AccountView>> {
+  const where = [...conditions];
+  const values = [...params];
+  if (filter.status) {
+    where.push('status = ?');
+    values.push(filter.status);
+  } else {
+    where.push(`status <> 'DELETED'`);
+  }
+  if (filter.kind) {
+    where.push('kind = ?');
+    values.push(filter.kind);
+  }
+  const search = filter.search?.trim();
+  if (search) {
+    const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push('(name ilike ? or email ilike ? or number like ?)');
+    values.push(pattern, pattern, pattern);
+  }
+  return findRowsPage(
+    em,
+    { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values },
+    filter,
+    accountView,
+  );
+}
+
+interface ParentPublicRow {
+  id: string;
+  number: string;
+  kind: AccountKind;
+  name: string;
+  currency: string;
+  created_at: Date;
+}
+
+/**
+ * The caller's direct parent's identity, read through a SECURITY DEFINER function since the parent lies above
+ * the caller's scope; null for a root.
+ */
+export async function findParentPublic(em: Em): Promise<PublicAccount | null> {
+  const [row] = await em.execute<ParentPublicRow[]>('select * from trellis_parent_public()');
+  return row ? new PublicAccount(row.id, row.number, row.kind, row.name, row.currency, new Date(row.created_at)) : null;
+}
