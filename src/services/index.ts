@@ -6,7 +6,7 @@ import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { PackageService } from './package.service.js';
-import { RateDecks } from './rate-decks.js';
+import { RateDecks } from '../rates/decks.js';
 import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
 import { RenewalService } from './renewal.service.js';

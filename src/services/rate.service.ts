@@ -1,4 +1,4 @@
-import { executeBound, type Em } from '../db/orm.js';
+import type { Em } from '../db/orm.js';
 import { requireActor, type Actor, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
 import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
@@ -7,7 +7,8 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
-import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from './rate-decks.js';
+import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from '../rates/decks.js';
+import { groupRates, groupSizes, groupVersions, rateCandidates, upsertRates } from '../rates/rates.js';
 import { longestOf } from '../billing/index.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
@@ -80,7 +81,7 @@ export class RateService {
     });
   }
 
-  /** One statement for the whole batch: rows travel as one JSON document and are upserted set-wise. */
+  /** Validated, then upserted in one statement. */
   private async write(em: Em, group: RateGroup, rates: RateData[]): Promise<void> {
     if (rates.length > MAX_RATES_PER_CALL) throw badInput('rates', `At most ${MAX_RATES_PER_CALL} rates per call`);
     const seen = new Set<string>();
@@ -115,20 +116,7 @@ export class RateService {
       };
     });
     if (rows.length === 0) return;
-    await executeBound(
-      em,
-      `insert into rates (rate_group_id, direction, prefix, owner_path, destination, rate_per_minute, connection_fee,
-                          initial_increment, increment, updated_at)
-       select ?, x.direction, x.prefix, ?, x.destination, x.rate_per_minute::numeric, x.connection_fee::numeric,
-              x.initial_increment, x.increment, now()
-         from json_to_recordset(?::json) as x(direction text, prefix text, destination text, rate_per_minute text,
-                                                connection_fee text, initial_increment int, increment int)
-       on conflict (rate_group_id, direction, prefix) do update set
-         destination = excluded.destination, rate_per_minute = excluded.rate_per_minute,
-         connection_fee = excluded.connection_fee, initial_increment = excluded.initial_increment,
-         increment = excluded.increment, updated_at = excluded.updated_at`,
-      [group.id, group.ownerPath, JSON.stringify(rows)],
-    );
+    await upsertRates(em, group.id, group.ownerPath, rows);
   }
 
   /** The rate for a number at one level; see findRates. */
@@ -152,10 +140,7 @@ export class RateService {
     if (!this.decks.enabled) return this.lookupInDatabase(em, rows, result);
 
     const groupIds = [...new Set(rows.map((q) => q.grp))];
-    const versions = await em.execute<{ id: string; version: string }[]>(
-      `select id, version::text from rate_groups where id = any(?::text[])`,
-      [`{${groupIds.join(',')}}`],
-    );
+    const versions = await groupVersions(em, groupIds);
     const decks = new Map<string, Deck>();
     const missing: string[] = [];
     for (const v of versions) {
@@ -188,12 +173,7 @@ export class RateService {
    * under its version, without its rates crossing the wire.
    */
   private async loadDecks(em: Em, groupIds: string[]): Promise<Map<string, Deck>> {
-    const sizes = await em.execute<{ id: string; version: string; n: number }[]>(
-      `select g.id, g.version::text as version,
-              (select count(*) from (select 1 from rates r where r.rate_group_id = g.id limit ?) x)::int as n
-         from rate_groups g where g.id = any(?::text[])`,
-      [this.decks.maxRates + 1, `{${groupIds.join(',')}}`],
-    );
+    const sizes = await groupSizes(em, groupIds, this.decks.maxRates + 1);
     const decks = new Map<string, Deck>();
     const small: string[] = [];
     for (const g of sizes) {
@@ -201,51 +181,19 @@ export class RateService {
       else small.push(g.id);
     }
     if (small.length === 0) return decks;
-    const rows = await em.execute<(RateRow & { gid: string; gversion: string })[]>(
-      `select g.id as gid, g.version::text as gversion, r.rate_group_id, r.direction, r.prefix, r.destination,
-              r.rate_per_minute::text, r.connection_fee::text, r.initial_increment, r.increment
-         from rate_groups g left join rates r on r.rate_group_id = g.id
-        where g.id = any(?::text[])`,
-      [`{${small.join(',')}}`],
-    );
-    const byGroup = new Map<string, { version: string; rates: RateRow[] }>();
-    for (const { gid, gversion, ...rate } of rows) {
-      const g = byGroup.get(gid) ?? { version: gversion, rates: [] };
-      byGroup.set(gid, g);
-      if (rate.prefix !== null) g.rates.push(rate);
-    }
+    const byGroup = await groupRates(em, small);
     // A group that grew past the limit between the two statements is held anyway, once: it is still exact.
     for (const [id, g] of byGroup) decks.set(id, buildDeck(g.version, g.rates));
     return decks;
   }
 
-  /**
-   * Longest-prefix lookups in the database, in one statement. For each query, every prefix of the number is
-   * probed, each as one equality lookup on the primary key (group, direction, prefix): at most
-   * 20 index probes per query whatever the size of the group, and no dependence on table statistics (a plain
-   * `prefix = any(...)` was planned as a scan of the whole group on a freshly loaded table). The LIMIT inside
-   * each lateral keeps the planner from flattening it into a join, and the prefixes are computed before the
-   * probe: under row-level security a comparison with `left(...)` is not leakproof, so PostgreSQL would apply
-   * it after the policy filter instead of using the index. The statement returns every hit; longestOf chooses.
-   */
+  /** Groups too large to hold: every candidate is fetched (rateCandidates), and the one matcher chooses. */
   private async lookupInDatabase(
     em: Em,
     rows: { k: number; grp: string; dir: Direction; num: string }[],
     result: (Rate | null)[],
   ): Promise<(Rate | null)[]> {
-    const found = await executeBound<(RateRow & { k: number })[]>(
-      em,
-      `select q.k, r.rate_group_id, r.direction, r.prefix, r.destination, r.rate_per_minute::text,
-              r.connection_fee::text, r.initial_increment, r.increment
-         from json_to_recordset(?::json) as q(k int, grp text, dir text, num text)
-         cross join unnest(array(select left(q.num, n) from generate_series(length(q.num), 1, -1) as n)) as g(p)
-         cross join lateral (
-           select * from rates where rate_group_id = q.grp and direction = q.dir and prefix = g.p limit 1
-         ) r`,
-      [JSON.stringify(rows)],
-    );
-    const candidates = new Map<number, RateRow[]>();
-    for (const r of found) candidates.set(Number(r.k), [...(candidates.get(Number(r.k)) ?? []), r]);
+    const candidates = await rateCandidates(em, rows);
     for (const q of rows) {
       const hit = longestOf(q.num, candidates.get(q.k) ?? []);
       result[q.k] = hit ? toRate(hit) : null;
