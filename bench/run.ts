@@ -782,6 +782,7 @@ const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret'
   requestBudget: 1_000_000_000,
   // The renewal section measures runAll itself; a scheduler tick landing in it renewed half the chains itself.
   renewalIntervalMs: 0,
+  ...(env.RENEWAL_CONCURRENCY ? { renewalConcurrency: Number(env.RENEWAL_CONCURRENCY) } : {}),
 });
 const app = await createApp(config, pino({ level: 'warn' }));
 try {

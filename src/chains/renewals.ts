@@ -11,6 +11,8 @@ export interface LockedChain {
   levels: RenewalLevel[];
   /** Every level's account, its balance and credit limit read without a lock (the posting engine takes it). */
   funds: { accountId: string; balance: Decimal; creditLimit: Decimal }[];
+  /** Each level's owner path, by subscription id: what its period rows are scoped by. */
+  ownerPaths: Map<string, string>;
 }
 
 /** The longest advance-renew interval among a platform's packages, in hours. */
@@ -46,6 +48,7 @@ interface LevelRow {
   level: number;
   status: string;
   account_id: string;
+  owner_path: string;
   package_id: string;
   balance: string;
   credit_limit: string;
@@ -75,14 +78,15 @@ interface LevelRow {
 export async function lockChains(em: Em, chainIds: string[]): Promise<LockedChain[]> {
   const rows = await executeBound<LevelRow[]>(
     em,
-    `select s.id, s.chain_id, s.level, s.status, s.account_id, s.package_id, a.balance::text, a.credit_limit::text,
+    `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, a.balance::text, a.credit_limit::text,
             a.reseller_model, p.price::text, p.commission_rate::text, s.activated_at, s.current_period_start,
             s.current_period_end, s.periods_charged, s.current_period_number, t.billing_type, t.billing_days,
             t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date, t.advance_renew_hours,
-            (select count(*)::int from package_subscriptions x where x.chain_id = s.chain_id) as chain_size
+            n.chain_size
        -- Each chain probed by its index (OFFSET 0 keeps it a lateral probe: the planner otherwise hashed
-       -- every subscription) and locked there, skipping rows another renewer holds.
+       -- every subscription), counted once, and locked there, skipping rows another renewer holds.
        from unnest(?::text[]) c(id)
+       cross join lateral (select count(*)::int as chain_size from package_subscriptions x where x.chain_id = c.id) n
        cross join lateral (
          select * from package_subscriptions x where x.chain_id = c.id offset 0 for no key update skip locked
        ) s
@@ -128,26 +132,27 @@ export async function lockChains(em: Em, chainIds: string[]): Promise<LockedChai
         balance: new Decimal(l.balance),
         creditLimit: new Decimal(l.credit_limit),
       })),
+      ownerPaths: new Map(levels.map((l) => [l.id, l.owner_path])),
     });
   }
   return chains;
 }
 
 /** The primary key (subscription_id, period_number) is the last word: a period cannot be charged twice. */
-export async function insertRenewedPeriods(em: Em, periods: ChargedPeriod[]): Promise<void> {
+export async function insertRenewedPeriods(em: Em, periods: (ChargedPeriod & { ownerPath: string })[]): Promise<void> {
   if (periods.length === 0) return;
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
                                        price, commission_rate, commission, charged_at)
-     select x.subscription_id, x.period_number, s.owner_path, x.period_start, x.period_end, 0, x.price, x.commission_rate,
+     select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price, x.commission_rate,
             x.commission, now()
-       from unnest(?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[])
-            as x(subscription_id, period_number, period_start, period_end, price, commission_rate, commission)
-       join package_subscriptions s on s.id = x.subscription_id`,
+       from unnest(?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[])
+            as x(subscription_id, period_number, owner_path, period_start, period_end, price, commission_rate, commission)`,
     [
       pgArray(periods.map((p) => p.subscriptionId)),
       pgArray(periods.map((p) => p.periodNumber)),
+      pgArray(periods.map((p) => p.ownerPath)),
       pgArray(periods.map((p) => p.start.toISOString())),
       pgArray(periods.map((p) => p.end.toISOString())),
       pgArray(periods.map((p) => p.price.toFixed())),

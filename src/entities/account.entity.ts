@@ -76,7 +76,7 @@ export class Account {
   @Enum({ items: () => BillingMode, type: 'text' })
   billingMode: BillingMode = BillingMode.PREPAID;
 
-  /** Only ever changed by BalanceService, by SQL that locks the row and writes the ledger entry with it. */
+  /** Moved only by the posting engine (src/ledger/post.ts), which writes the ledger entry in the same statement. */
   @Property({ type: DecimalType, columnType: 'numeric(20,6)' })
   balance: Decimal = new Decimal(0);
 

@@ -3,7 +3,7 @@ import { DecimalType } from './decimal.type.js';
 import { ScopedByPath } from './scope.js';
 import type { Decimal } from '../money.js';
 
-/** Append-only. Written only by BalanceService, in the transaction that moves the balance. */
+/** Append-only. Written only by the posting engine (src/ledger/post.ts), in the statement that moves the balance. */
 @Entity({ tableName: 'ledger_entries' })
 @ScopedByPath('ownerPath')
 export class LedgerEntry {

@@ -47,7 +47,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     packages: new PackageService(accounts, subscriptions),
     subscriptions,
     rating: new RatingService(rates, accounts),
-    renewals: new RenewalService(),
+    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency),
     alerts: new AlertService(accounts),
     throttle,
   };

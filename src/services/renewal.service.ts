@@ -20,7 +20,7 @@ export interface RenewalReport {
 }
 
 /** Chains taken per transaction: bounded so a large run commits as it goes and a crash loses one batch at most. */
-export const RENEWAL_BATCH = 200;
+export const RENEWAL_BATCH = 500;
 /** Batches' worth of due chains found per search. */
 const CANDIDATE_BATCHES = 10;
 /**
@@ -70,23 +70,43 @@ export class RenewalService {
   }
 
   /**
-   * Runs batches until nothing is due; each batch is its own transaction on a fork of `em`. Due chains are
+   * `concurrency`: batches run at once by the scheduler, each in its own transaction on its own connection. They
+   * take disjoint chains, and accounts are locked only for a batch's posting and commit, so two batches of
+   * chains sold by the same resellers overlap in everything but that. 1 on the embedded engine (one session).
+   */
+  private readonly concurrency: number;
+
+  constructor(concurrency = 1) {
+    this.concurrency = Math.max(1, concurrency);
+  }
+
+  /**
+   * Runs batches until nothing is due; each batch is its own transaction on a fork of `em` (up to
+   * `concurrency` at once), or all in the caller's transaction when `transactional` is false. Due chains are
    * found CANDIDATE_BATCHES batches at a time: finding them sorts every active chain, whatever the limit.
    */
   async runAll(em: Em, asOf: Date, options: { rootPath?: string; transactional?: boolean } = {}): Promise<RenewalReport> {
     const total: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    const own = options.transactional !== false;
     for (;;) {
       const candidates = await findDueChains(em, asOf, options.rootPath, RENEWAL_BATCH * CANDIDATE_BATCHES);
+      const batches: string[][] = [];
+      for (let i = 0; i < candidates.length; i += RENEWAL_BATCH) batches.push(candidates.slice(i, i + RENEWAL_BATCH));
       let moved = 0;
-      for (let i = 0; i < candidates.length; i += RENEWAL_BATCH) {
-        const chainIds = candidates.slice(i, i + RENEWAL_BATCH);
-        const run = (tx: Em) => this.renewBatch(tx, asOf, chainIds);
-        const report = options.transactional === false ? await run(em) : await em.fork().transactional(run);
-        total.renewed += report.renewed;
-        total.released += report.released;
-        total.expired += report.expired;
-        moved += report.renewed + report.released + report.expired;
-      }
+      const worker = async () => {
+        for (let chainIds = batches.shift(); chainIds; chainIds = batches.shift()) {
+          const run = (tx: Em) => this.renewBatch(tx, asOf, chainIds);
+          const report = own ? await em.fork().transactional(run) : await run(em);
+          total.renewed += report.renewed;
+          total.released += report.released;
+          total.expired += report.expired;
+          moved += report.renewed + report.released + report.expired;
+        }
+      };
+      // Every worker finishes before a failure is reported: none is left running behind the caller.
+      const settled = await Promise.allSettled(Array.from({ length: own ? this.concurrency : 1 }, worker));
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       // Stop when all that was due fitted, or nothing moved (never spin on chains that are due but cannot move).
       if (candidates.length < RENEWAL_BATCH * CANDIDATE_BATCHES || moved === 0) return total;
     }
@@ -125,7 +145,7 @@ export class RenewalService {
     let funds = new Map<string, Funds>();
     for (const c of due) for (const f of c.funds) funds.set(f.accountId, f);
     const read = new Map(funds);
-    const periods: ChargedPeriod[] = [];
+    const periods: (ChargedPeriod & { ownerPath: string })[] = [];
     const postings: Posting[] = [];
     const updates: { chainId: string; outcome: RenewalOutcome }[] = [];
     const floors = new Map<string, Decimal>();
@@ -137,7 +157,7 @@ export class RenewalService {
       else if (plan.outcome.status === 'EXPIRED') report.expired++;
       else if (plan.outcome.chargedAny) report.renewed++;
       updates.push({ chainId: c.chainId, outcome: plan.outcome });
-      periods.push(...plan.periods);
+      periods.push(...plan.periods.map((p) => ({ ...p, ownerPath: c.ownerPaths.get(p.subscriptionId)! })));
       postings.push(
         ...plan.postings.map((p) => ({
           accountId: p.accountId,
