@@ -1,7 +1,6 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
-import type { FreeSource } from '../billing/index.js';
+import type { FreeSource, LevelCharge } from '../billing/index.js';
 import type { AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
-import type { Decimal } from '../money.js';
 
 /** A call as written: its record and one charge per level, bottom-up. */
 export interface CallToWrite {
@@ -13,15 +12,8 @@ export interface CallToWrite {
   direction: Direction;
   durationSeconds: number;
   startedAt: Date;
-  charges: {
-    level: number;
-    accountId: string;
-    amount: Decimal;
-    billedSeconds: number;
-    freeSeconds: number;
-    subscriptionId: string | null;
-    ratePrefix: string | null;
-  }[];
+  /** Per level, bottom-up (chargeCall's result). */
+  charges: LevelCharge[];
 }
 
 /**

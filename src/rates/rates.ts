@@ -2,16 +2,8 @@ import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { Direction } from '../entities/index.js';
 import type { RateRow } from './decks.js';
 
-/** A rate as validated for writing. */
-export interface RateInput {
-  direction: Direction;
-  prefix: string;
-  destination: string | null;
-  rate_per_minute: string;
-  connection_fee: string;
-  initial_increment: number;
-  increment: number;
-}
+/** A rate as validated for writing: a row without its group, which the statement gives it. */
+export type RateInput = Omit<RateRow, 'rate_group_id'>;
 
 /** One statement for the whole batch: rows travel as one JSON document and are upserted set-wise. */
 export async function upsertRates(em: Em, groupId: string, ownerPath: string, rows: RateInput[]): Promise<void> {
