@@ -2,15 +2,16 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * authorizeCall chose each level's rate inside trellis_call_levels, by a longest-prefix rule of its own, so an
- * authorization could disagree with the rating of the same call. The function now returns, per level, every
- * rate whose prefix is a prefix of the number (at most one per length, each found by a primary-key probe), and
- * the application picks the longest with the one matcher rating uses (src/billing/prefix.ts).
+ * authorization could disagree with the rating of the same call. trellis_authorization_levels returns instead,
+ * per level, every rate whose prefix is a prefix of the number (at most one per length, each found by a
+ * primary-key probe), and the application picks the longest with the one matcher rating uses
+ * (src/billing/prefix.ts). The old function stays for instances still running the previous release during a
+ * rolling deploy; a later migration drops it.
  */
 export class Migration20261201020000_one_matcher extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`DROP FUNCTION trellis_call_levels(text, text, text, timestamptz, timestamptz);`);
     this.addSql(`
-CREATE FUNCTION trellis_call_levels(p_account text, p_number text, p_direction text, p_day timestamptz, p_month timestamptz)
+CREATE FUNCTION trellis_authorization_levels(p_account text, p_number text, p_direction text, p_day timestamptz, p_month timestamptz)
 RETURNS TABLE (level integer, account_id text, status text, balance numeric, credit_limit numeric,
                daily_spend_limit numeric, monthly_spend_limit numeric, day_spend numeric, month_spend numeric,
                rates json)

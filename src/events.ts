@@ -4,15 +4,15 @@ import type { Database } from './db/orm.js';
 import type { Logger } from './logger.js';
 import { rateLimited } from './services/throttle.service.js';
 
-/** What the database announces for each ledger entry (see the alerts migration). */
 /**
- * What ends credentials, announced to every instance when it commits (src/events.ts) so that open
+ * What ends credentials, announced to every instance when it commits so that open
  * subscriptions end at once: one API key; the login tokens of one account (a password change); or every
  * credential at or below a path (a suspension or deletion).
  */
 export type CredentialChange =
   { type: 'credentials'; apiKeyId: string } | { type: 'credentials'; tokensOf: string } | { type: 'credentials'; under: string };
 
+/** What the database announces for each ledger entry (see the alerts migration). */
 export interface BalanceEventPayload {
   type: 'balance';
   accountId: string;

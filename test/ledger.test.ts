@@ -79,6 +79,22 @@ describe('the posting engine', () => {
     expect(await entriesOf(b.id)).toHaveLength(1);
   });
 
+  it('refuses, under its lock, an account that must be open and was deleted, and a ceiling reached', async () => {
+    const a = await freshCustomer();
+    const b = await freshCustomer();
+    await sql(server, `update accounts set status = 'DELETED' where id = ?`, [b.id]);
+    const charge = [{ accountId: a.id, amount: money('-1'), kind: 'PACKAGE_FEE' as const }];
+    await expect(
+      systemEm(server.app.db.orm).transactional((em) => post(em, charge, { open: [a.id, b.id] })),
+    ).rejects.toMatchObject({ name: 'AccountClosed', accountId: b.id });
+    await expect(
+      systemEm(server.app.db.orm).transactional((em) => post(em, charge, { ceilings: new Map([[a.id, money('100')]]) })),
+    ).rejects.toMatchObject({ name: 'StaleBalance', kind: 'ceiling', accountId: a.id });
+    expect(await balanceOf(a.id)).toBe('100');
+    await systemEm(server.app.db.orm).transactional((em) => post(em, charge, { ceilings: new Map([[a.id, money('100.01')]]) }));
+    expect(await balanceOf(a.id)).toBe('99');
+  });
+
   it('refuses a balance out of range as INVALID_STATE', async () => {
     const a = await freshCustomer();
     const attempt = postAll([{ accountId: a.id, amount: money('99999999999999'), kind: 'ADJUSTMENT' }]);

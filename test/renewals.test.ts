@@ -295,6 +295,42 @@ describe('exactly once under concurrency', () => {
     },
   );
 
+  it.skipIf(ENGINE === 'pglite')(
+    'a top-up landing between planning and posting is seen: the chain that can pay after all is renewed, not released',
+    async () => {
+      const t0 = Date.parse('2026-10-01T00:00:00.000Z');
+      // 15 - 12 leaves 3: short of the 10 of a renewal when the run reads it.
+      const t = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '15');
+      const holder = new pg.Client({ connectionString: inject('databaseUrl') });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select id from accounts where id = $1 for no key update', [t.c.id]);
+        const run = renew(t.admin, t0 + 30 * DAY);
+        for (let i = 0; i < 200; i++) {
+          const { rows } = await holder.query(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          if (rows[0].n > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        await holder.query(
+          `with moved as (update accounts set balance = balance + 20 where id = $1 returning id, path, balance)
+           insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
+           select 'led_race' || md5(random()::text), id, path, 20, balance, 'TOPUP' from moved`,
+          [t.c.id],
+        );
+        await holder.query('commit');
+        expect(await run).toEqual({ renewed: 1, released: 0, expired: 0 });
+      } finally {
+        await holder.end();
+      }
+      expect(await sub(t.sub.id, t.c)).toMatchObject({ status: 'ACTIVE', periodsCharged: 2 });
+      expect(await balance(t.c, t.admin)).toBe('13');
+      expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
+    },
+  );
+
   it('two renewers and the scheduler racing over many chains charge every period once', async () => {
     const t0 = Date.parse('2026-07-01T00:00:00.000Z');
     const p = await createPlatform(server);

@@ -86,6 +86,8 @@ export interface RenewalOutcome {
   freeSecondsReset: boolean;
   freeSecondsTotal: number;
   endedAt: Date | null;
+  /** Released: the level found short, with its price and its running balance when judged. */
+  shortfall: { accountId: string; price: Decimal; balanceBefore: Decimal } | null;
 }
 
 export interface RenewalPlan {
@@ -165,6 +167,7 @@ export function planChainRenewal(
   let status: RenewalOutcome['status'] = 'ACTIVE';
   let chargedAny = false;
   let switched = false;
+  let shortfall: RenewalOutcome['shortfall'] = null;
   // Each period takes at most two steps (its charge, then its switch to current).
   for (let i = 0; i < MAX_PERIODS_PER_RUN * 2; i++) {
     // A period paid ahead becomes current at the boundary, not before: until then calls, free seconds and
@@ -189,12 +192,13 @@ export function planChainRenewal(
       const earns = l.level > 0 && l.resellerModel === 'COMMISSION';
       return { l, price, commission: earns ? commissionOn(l.commissionRate, price) : ZERO };
     });
-    const short = charges.some((c) => {
+    const short = charges.find((c) => {
       const funds = fundsOf(c.l.accountId);
       return !canAfford(availableFunds(funds.balance, funds.creditLimit), c.price);
     });
     if (short && chain.releaseIfNoBalance) {
       status = 'RELEASED';
+      shortfall = { accountId: short.l.accountId, price: short.price, balanceBefore: fundsOf(short.l.accountId).balance };
       break;
     }
     const nextEnd = periodEnd(chain.billingType, chain.billingDays, activated, next);
@@ -232,6 +236,7 @@ export function planChainRenewal(
       freeSecondsReset: switched,
       freeSecondsTotal: chain.freeMinutes * 60,
       endedAt: status === 'ACTIVE' ? null : end,
+      shortfall,
     },
     balances: running,
   };

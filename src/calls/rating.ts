@@ -146,7 +146,7 @@ export async function authorizationLevels(
   >(
     `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
             monthly_spend_limit::text, day_spend::text, month_spend::text, rates
-       from trellis_call_levels(?, ?, ?, ?, ?)`,
+       from trellis_authorization_levels(?, ?, ?, ?, ?)`,
     [accountId, number, direction, day, month],
   );
   return rows.map((r) => ({

@@ -24,7 +24,7 @@ export async function maxAdvanceRenewHours(em: Em, rootPath: string): Promise<nu
   return Number(hours);
 }
 
-/** Heads of due chains, oldest period end first, read without locks (lockDueChains locks and re-checks). */
+/** Heads of due chains, oldest period end first, read without locks (lockChains locks and re-checks). */
 export async function findDueChains(em: Em, asOf: Date, rootPath: string | undefined, limit: number): Promise<string[]> {
   const rows = await em.execute<{ chain_id: string }[]>(
     `select s.chain_id from package_subscriptions s

@@ -64,7 +64,7 @@ export async function terminationTerms(em: Em, packageId: string): Promise<{ cha
 }
 
 /** Each level's running period and any paid ahead, with what their refunds depend on. */
-export async function unrefundedPeriods(em: Em, subscriptionIds: string[]): Promise<ChargedLevelPeriod[]> {
+export async function periodsToRefund(em: Em, subscriptionIds: string[]): Promise<ChargedLevelPeriod[]> {
   const rows = await executeBound<
     {
       subscription_id: string;

@@ -45,30 +45,62 @@ export interface PostOptions {
   /**
    * The least available balance (balance + credit limit) each named account must have before the postings,
    * checked under the lock: a plan made from balances read earlier (a DENY_IF_INSUFFICIENT purchase, a renewal
-   * that releases when short) still holds exactly when every floor is met. Checked in insertion order.
+   * that charged a chain which releases when short) still holds exactly when every floor is met. Checked in
+   * insertion order.
    */
   floors?: ReadonlyMap<string, Decimal>;
+  /**
+   * The available balance each named account must stay below: a plan that decided an account could not pay
+   * (a renewal that released a chain) holds only while it still cannot.
+   */
+  ceilings?: ReadonlyMap<string, Decimal>;
+  /** Accounts that must not be DELETED, checked under the lock (the levels of a new chain). */
+  open?: readonly string[];
 }
 
-/** A floor was not met: nothing was written by this call; the caller refuses or plans again. */
-export class FloorNotMet extends Error {
+/** A plan's assumption about a balance no longer holds under the lock: nothing was written by this call. */
+export class StaleBalance extends Error {
   constructor(
     readonly accountId: string,
     readonly available: Decimal,
-    readonly floor: Decimal,
+    /** The floor missed, or the ceiling reached. */
+    readonly bound: Decimal,
+    readonly kind: 'floor' | 'ceiling',
   ) {
-    super(`Account ${accountId} has ${available.toFixed()} available, ${floor.toFixed()} needed`);
+    super(`Account ${accountId} has ${available.toFixed()} available (${kind} ${bound.toFixed()})`);
+    this.name = 'StaleBalance';
+  }
+}
+
+/** A floor was not met: the account cannot pay what the plan charges it. */
+export class FloorNotMet extends StaleBalance {
+  constructor(accountId: string, available: Decimal, floor: Decimal) {
+    super(accountId, available, floor, 'floor');
     this.name = 'FloorNotMet';
+  }
+
+  get floor(): Decimal {
+    return this.bound;
+  }
+}
+
+/** An account the posting needs open was deleted. */
+export class AccountClosed extends Error {
+  constructor(readonly accountId: string) {
+    super(`Account ${accountId} is deleted`);
+    this.name = 'AccountClosed';
   }
 }
 
 /**
  * The one way a balance moves and a ledger entry is written (DOMAIN.md 2). In the caller's transaction:
  *
- * 1. When more than one account moves, or a floor is to be checked, the accounts are locked first in the one
- *    global order, deepest first then by id, FOR NO KEY UPDATE (the lock a balance update needs, which does not
- *    conflict with the KEY SHARE locks that rows referencing an account take). Every operation that moves
- *    several balances locks through here, so two of them cannot deadlock on accounts.
+ * 1. When more than one account moves, or a condition is to be checked (floors, ceilings, open accounts), the
+ *    accounts are locked first in the one global order, deepest first then by id, FOR NO KEY UPDATE (the lock a
+ *    balance update needs, which does not conflict with the KEY SHARE locks that rows referencing an account
+ *    take), and the conditions checked under that lock. Every operation locks accounts through here, as its
+ *    last step, so two of them cannot deadlock on accounts within one call (a transaction that posts several
+ *    times, such as a request of several mutations, holds the earlier calls' locks too).
  * 2. One statement moves every balance by its postings' sum and inserts the entries in posting order, each with
  *    its exact running balance_after. created_at is the column's default, the clock as each row is written
  *    after the lock, so one account's entries are in the same order by time as by seq.
@@ -80,8 +112,22 @@ export class FloorNotMet extends Error {
 export async function post(em: Em, postings: readonly Posting[], options: PostOptions = {}): Promise<LedgerRow[]> {
   const moving = postings.filter((p) => !p.amount.isZero());
   const floors = options.floors ?? new Map<string, Decimal>();
-  const accountIds = [...new Set([...moving.map((p) => p.accountId), ...floors.keys()])];
-  if (accountIds.length > 1 || floors.size > 0) await lockAccounts(em, accountIds, floors);
+  const ceilings = options.ceilings ?? new Map<string, Decimal>();
+  const open = options.open ?? [];
+  const accountIds = [...new Set([...moving.map((p) => p.accountId), ...floors.keys(), ...ceilings.keys(), ...open])];
+  if (accountIds.length > 1 || floors.size > 0 || ceilings.size > 0 || open.length > 0) {
+    const locked = await lockAccounts(em, accountIds);
+    const row = (id: string) => {
+      const found = locked.get(id);
+      if (!found) throw notFound('Account not found');
+      return found;
+    };
+    for (const id of open) if (row(id).status === 'DELETED') throw new AccountClosed(id);
+    for (const [id, floor] of floors) if (row(id).available.lt(floor)) throw new FloorNotMet(id, row(id).available, floor);
+    for (const [id, ceiling] of ceilings) {
+      if (row(id).available.gte(ceiling)) throw new StaleBalance(id, row(id).available, ceiling, 'ceiling');
+    }
+  }
   if (moving.length === 0) return [];
 
   const ids = moving.map(() => newId('LedgerEntry'));
@@ -138,20 +184,28 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
   });
 }
 
-async function lockAccounts(em: Em, accountIds: string[], floors: ReadonlyMap<string, Decimal>): Promise<void> {
-  const locked = await executeBound<{ id: string; available: string }[]>(
+/**
+ * Locks accounts in the one global order (deepest first, then id) and returns what they hold. For post(), and
+ * for a caller that must read balances that cannot move before it posts (a renewal batch planned again after
+ * its plans kept going stale).
+ */
+export async function lockAccounts(
+  em: Em,
+  accountIds: string[],
+): Promise<Map<string, { balance: Decimal; creditLimit: Decimal; available: Decimal; status: string }>> {
+  const rows = await executeBound<{ id: string; balance: string; credit_limit: string; status: string }[]>(
     em,
-    `select id, (balance + credit_limit)::text as available from accounts where id = any(?::text[])
+    `select id, balance::text, credit_limit::text, status from accounts where id = any(?::text[])
       order by depth desc, id for no key update`,
     [pgArray(accountIds)],
   );
-  if (floors.size === 0) return;
-  const available = new Map(locked.map((a) => [a.id, new Decimal(a.available)]));
-  for (const [accountId, floor] of floors) {
-    const has = available.get(accountId);
-    if (!has) throw notFound('Account not found');
-    if (has.lt(floor)) throw new FloorNotMet(accountId, has, floor);
-  }
+  return new Map(
+    rows.map((r) => {
+      const balance = new Decimal(r.balance);
+      const creditLimit = new Decimal(r.credit_limit);
+      return [r.id, { balance, creditLimit, available: balance.plus(creditLimit), status: r.status }];
+    }),
+  );
 }
 
 /** numeric(20,6) holds 14 integer digits; a balance pushed past that is refused, not a server error. */

@@ -198,22 +198,28 @@ export class RatingService {
       sources.filter((s) => drawnIds.has(s.id)),
     );
     // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
-    const totals = new Map<string, { amount: Decimal; calls: number }>();
-    for (const charge of planned.flatMap((p) => p.charges)) {
-      if (charge.amount.isZero()) continue;
-      const t = totals.get(charge.accountId) ?? { amount: ZERO, calls: 0 };
-      totals.set(charge.accountId, { amount: t.amount.plus(charge.amount), calls: t.calls + 1 });
+    // Entries (and so events and alerts) in the accounts' lock order: deepest first, then id.
+    const totals = new Map<string, { amount: Decimal; calls: number; depth: number }>();
+    for (const call of planned) {
+      const depth = accounts.get(call.accountId)!.depth;
+      for (const charge of call.charges) {
+        if (charge.amount.isZero()) continue;
+        const t = totals.get(charge.accountId) ?? { amount: ZERO, calls: 0, depth: depth - charge.level };
+        totals.set(charge.accountId, { ...t, amount: t.amount.plus(charge.amount), calls: t.calls + 1 });
+      }
     }
     const single = planned.length === 1 ? `call ${planned[0].callId}` : null;
     await post(
       em,
-      [...totals].map(([accountId, t]) => ({
-        accountId,
-        amount: t.amount.neg(),
-        kind: 'USAGE' as const,
-        description: single ?? `${t.calls} calls`,
-        actorId: ctx.actor.accountId,
-      })),
+      [...totals]
+        .sort(([a, x], [b, y]) => y.depth - x.depth || (a < b ? -1 : a > b ? 1 : 0))
+        .map(([accountId, t]) => ({
+          accountId,
+          amount: t.amount.neg(),
+          kind: 'USAGE' as const,
+          description: single ?? `${t.calls} calls`,
+          actorId: ctx.actor.accountId,
+        })),
     );
     return { ids, created };
   }

@@ -9,7 +9,7 @@ import {
 import type { Em } from '../db/orm.js';
 import { AccountKind } from '../entities/index.js';
 import { badInput, forbidden } from '../errors.js';
-import { FloorNotMet, post, type Posting } from '../ledger/post.js';
+import { lockAccounts, post, StaleBalance, type Posting } from '../ledger/post.js';
 import type { Decimal } from '../money.js';
 import { requireActor, type Request } from '../request.js';
 
@@ -30,7 +30,7 @@ const CANDIDATE_BATCHES = 10;
  */
 const RENEW_AHEAD_MS = 86_400_000;
 
-/** Plans made from moving balances: how many times a batch is planned again before it is left to the next run. */
+/** How many times a batch is planned from balances read without a lock; the last attempt locks them first. */
 const PLAN_ATTEMPTS = 5;
 
 /**
@@ -93,17 +93,22 @@ export class RenewalService {
       const batches: string[][] = [];
       for (let i = 0; i < candidates.length; i += RENEWAL_BATCH) batches.push(candidates.slice(i, i + RENEWAL_BATCH));
       let moved = 0;
+      let failing = false;
       const worker = async () => {
-        for (let chainIds = batches.shift(); chainIds; chainIds = batches.shift()) {
+        for (let chainIds = batches.shift(); chainIds && !failing; chainIds = batches.shift()) {
           const run = (tx: Em) => this.renewBatch(tx, asOf, chainIds);
-          const report = own ? await em.fork().transactional(run) : await run(em);
+          const report = await (own ? em.fork().transactional(run) : run(em)).catch((error: unknown) => {
+            failing = true;
+            throw error;
+          });
           total.renewed += report.renewed;
           total.released += report.released;
           total.expired += report.expired;
           moved += report.renewed + report.released + report.expired;
         }
       };
-      // Every worker finishes before a failure is reported: none is left running behind the caller.
+      // After a failure no worker takes another batch, and each finishes the one it has before the failure is
+      // reported: none is left running behind the caller.
       const settled = await Promise.allSettled(Array.from({ length: own ? this.concurrency : 1 }, worker));
       const failed = settled.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -119,24 +124,26 @@ export class RenewalService {
    * anything is charged.
    */
   async renewBatch(em: Em, asOf: Date, chainIds: string[]): Promise<RenewalReport> {
-    for (let attempt = 0; attempt < PLAN_ATTEMPTS; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      // The last attempt holds the accounts from the start: balances that kept moving under every plan so far
+      // cannot move under this one.
+      const lockFirst = attempt === PLAN_ATTEMPTS;
       try {
-        return await em.transactional((tx) => this.renewOnce(tx, asOf, chainIds));
+        return await em.transactional((tx) => this.renewOnce(tx, asOf, chainIds, lockFirst));
       } catch (error) {
-        if (!(error instanceof FloorNotMet)) throw error;
+        if (!(error instanceof StaleBalance) || lockFirst) throw error;
       }
     }
-    // Balances kept moving under this batch's plans: its chains stay due and the next run takes them.
-    return { renewed: 0, released: 0, expired: 0 };
   }
 
   /**
    * Plans from balances read without a lock, writes the periods and the chains, and posts last: the accounts
-   * are locked only by the posting engine, for its statement and the commit. A chain that releases when short
-   * was judged on those balances, so its charges carry floors; a floor missed (a concurrent debit) throws
-   * FloorNotMet and renewBatch plans the batch again.
+   * are locked only by the posting engine, for its statement and the commit. Chains that release when short
+   * were judged on those balances, so the posting carries what each judgement assumed: a floor for every charge
+   * (the account could pay it) and a ceiling for every release (the account could not). A balance that moved
+   * across one (a concurrent debit or top-up) throws StaleBalance and renewBatch plans the batch again.
    */
-  private async renewOnce(em: Em, asOf: Date, chainIds: string[]): Promise<RenewalReport> {
+  private async renewOnce(em: Em, asOf: Date, chainIds: string[], lockFirst: boolean): Promise<RenewalReport> {
     const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
     const due = (await lockChains(em, chainIds)).filter((c) => renewalDueAt(c.chain) <= asOf);
     // Everything due is held by another renewer right now: stop here, it is being renewed.
@@ -144,11 +151,15 @@ export class RenewalService {
 
     let funds = new Map<string, Funds>();
     for (const c of due) for (const f of c.funds) funds.set(f.accountId, f);
+    if (lockFirst) for (const [id, held] of await lockAccounts(em, [...funds.keys()])) funds.set(id, held);
     const read = new Map(funds);
     const periods: (ChargedPeriod & { ownerPath: string })[] = [];
     const postings: Posting[] = [];
     const updates: { chainId: string; outcome: RenewalOutcome }[] = [];
     const floors = new Map<string, Decimal>();
+    const ceilings = new Map<string, Decimal>();
+    // What a judgement at running balance `before` assumed of the available balance before the batch.
+    const bound = (accountId: string, price: Decimal, before: Decimal) => price.minus(before.minus(read.get(accountId)!.balance));
     for (const c of due) {
       const plan = planChainRenewal(c.chain, c.levels, funds, asOf);
       funds = plan.balances;
@@ -167,18 +178,21 @@ export class RenewalService {
           subscriptionId: p.subscriptionId,
         })),
       );
-      // Judged on balances read without a lock: each charge of a chain that releases when short needed this
-      // much available before the batch.
       if (c.chain.releaseIfNoBalance) {
         for (const p of plan.periods) {
-          const floor = p.price.minus(p.balanceBefore.minus(read.get(p.accountId)!.balance));
-          if (!floors.has(p.accountId) || floors.get(p.accountId)!.lt(floor)) floors.set(p.accountId, floor);
+          const floor = bound(p.accountId, p.price, p.balanceBefore);
+          if (!floors.get(p.accountId)?.gte(floor)) floors.set(p.accountId, floor);
+        }
+        const short = plan.outcome.shortfall;
+        if (short) {
+          const ceiling = bound(short.accountId, short.price, short.balanceBefore);
+          if (!ceilings.get(short.accountId)?.lte(ceiling)) ceilings.set(short.accountId, ceiling);
         }
       }
     }
     await insertRenewedPeriods(em, periods);
     await updateRenewedChains(em, updates);
-    await post(em, postings, { floors });
+    await post(em, postings, { floors, ceilings });
     return report;
   }
 }

@@ -1,6 +1,6 @@
 import { DAY_MS, firstCharge, periodEnd, periodRefund } from '../billing/index.js';
 import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
-import { endChain, lockChain, packageInUse, terminationTerms, unrefundedPeriods } from '../chains/termination.js';
+import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
 import {
   Account,
@@ -16,7 +16,7 @@ import {
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { earningsOf } from '../ledger/earnings.js';
-import { FloorNotMet, post } from '../ledger/post.js';
+import { AccountClosed, FloorNotMet, post } from '../ledger/post.js';
 import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
@@ -152,8 +152,10 @@ export class SubscriptionService {
       const deny = terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT;
       const floors = new Map(deny ? levels.map((l) => [l.accountId, l.setupFee.plus(l.price)]) : []);
       try {
-        await post(em, postings, { floors });
+        // `open`: a level deleted since it was read is refused under the lock, as it was before posting moved last.
+        await post(em, postings, { floors, open: levels.map((l) => l.accountId) });
       } catch (error) {
+        if (error instanceof AccountClosed) throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
         if (!(error instanceof FloorNotMet)) throw error;
         const { level } = levels.find((x) => x.accountId === error.accountId)!;
         throw new DomainError(
@@ -232,7 +234,7 @@ export class SubscriptionService {
         // Bottom-up, each level's periods in order: the running one by its charge type, any paid ahead whole.
         const levelOf = new Map(chain.map((sub) => [sub.id, sub]));
         const periods = (
-          await unrefundedPeriods(
+          await periodsToRefund(
             em,
             chain.map((sub) => sub.id),
           )
