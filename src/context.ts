@@ -115,6 +115,9 @@ export class Context implements Request {
       return await this.em.transactional(fn, { clear: true });
     } finally {
       this.loaders.account.clearAll();
+      this.loaders.rows.pages.clearAll();
+      this.loaders.rows.counts.clearAll();
+      this.loaders.rows.exists.clearAll();
       this.loaders.callCharges.clearAll();
       this.loaders.subscriptionPages.clearAll();
       this.loaders.subscriptionCounts.clearAll();

@@ -17,6 +17,11 @@ beforeAll(async () => {
     const c = await addAccount(server, reseller.token, { kind: 'CUSTOMER' });
     if (i % 2) await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg } }, reseller.token);
   }
+  // A tree two levels deep under one sub-reseller's siblings: 4 sub-resellers with 3 customers each.
+  for (let i = 0; i < 4; i++) {
+    const sub = await addAccount(server, reseller.token, { kind: 'RESELLER', name: `sub ${i}` });
+    for (let j = 0; j < 3; j++) await addAccount(server, sub.token, { kind: 'CUSTOMER' });
+  }
 });
 afterAll(() => server.close());
 
@@ -41,5 +46,25 @@ describe('SQL statements per request', () => {
     const large = await statementsFor(page(31));
     expect(large).toBe(small);
     expect(large).toBeLessThanOrEqual(10);
+  });
+
+  it('children and ledgers, at two depths, cost one statement per list level whatever the number of parents', async () => {
+    const shape = (first: number) => `{ account(id: "${tree.r2.id}") {
+      children(first: ${first}, kind: RESELLER) { totalCount pageInfo { hasNextPage }
+        edges { node { id name children(first: 20) { totalCount pageInfo { hasNextPage hasPreviousPage }
+          edges { node { id name balance parent { id name } ledger(first: 2) { totalCount edges { node { id amount } } } } } }
+        ledger(first: 2) { edges { node { id kind } } } } } } } }`;
+    const one = await statementsFor(shape(1));
+    const four = await statementsFor(shape(4));
+    expect(four).toBe(one);
+    expect(four).toBeLessThanOrEqual(13);
+    type Tree = { account: { children: { edges: { node: { children: { totalCount: number; edges: unknown[] } } }[] } } };
+    const subs = ((await server.ok(shape(4), {}, tree.r2.token)) as Tree).account.children.edges;
+    expect(subs.map((e) => [e.node.children.totalCount, e.node.children.edges.length])).toEqual([
+      [3, 3],
+      [3, 3],
+      [3, 3],
+      [3, 3],
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import type { AccountKind, AccountStatus, BillingMode, ResellerModel } from '../
 import { likePrefix } from '../entities/scope.js';
 import { Decimal } from '../money.js';
 import { findRowsPage, type Page, type PageArgs } from '../services/pagination.js';
+import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
 
 /**
  * An account as the API serves it: what AccountType's fields and resolvers read. A list builds it from a row;
@@ -130,8 +131,14 @@ export function findDescendantsPage(em: Em, path: string, id: string, filter: Ac
   return findAccountPage(em, ['path like ?', 'id <> ?'], [likePrefix(path), id], filter);
 }
 
-export function findChildrenPage(em: Em, parentId: string, filter: AccountListFilter): Promise<Page<AccountView>> {
-  return findAccountPage(em, ['parent_id = ?'], [parentId], filter);
+/**
+ * An account's children, batched: every account of a list level asking for its children with the same
+ * arguments shares one statement (src/services/row-pages.ts).
+ */
+export function childrenPage(loaders: RowPageLoaders, parentId: string, filter: AccountListFilter): Promise<Page<AccountView>> {
+  const { where, values } = filterConditions(filter);
+  const list = { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', parentColumn: 'parent_id', where, values };
+  return rowPage(loaders, { ...list, order: 'asc' }, parentId, filter, accountView);
 }
 
 /**
@@ -140,8 +147,24 @@ export function findChildrenPage(em: Em, parentId: string, filter: AccountListFi
  * for by status; the scope's own condition is findRowsPage's.
  */
 function findAccountPage(em: Em, conditions: string[], params: unknown[], filter: AccountListFilter): Promise<Page<AccountView>> {
-  const where = [...conditions];
-  const values = [...params];
+  const { where, values } = filterConditions(filter);
+  return findRowsPage(
+    em,
+    {
+      table: 'accounts',
+      columns: ACCOUNT_COLUMNS,
+      pathColumn: 'path',
+      where: [...conditions, ...where],
+      values: [...params, ...values],
+    },
+    filter,
+    accountView,
+  );
+}
+
+function filterConditions(filter: AccountListFilter): { where: string[]; values: unknown[] } {
+  const where: string[] = [];
+  const values: unknown[] = [];
   if (filter.status) {
     where.push('status = ?');
     values.push(filter.status);
@@ -158,12 +181,7 @@ function findAccountPage(em: Em, conditions: string[], params: unknown[], filter
     where.push('(name ilike ? or email ilike ? or number like ?)');
     values.push(pattern, pattern, pattern);
   }
-  return findRowsPage(
-    em,
-    { table: 'accounts', columns: ACCOUNT_COLUMNS, pathColumn: 'path', where, values },
-    filter,
-    accountView,
-  );
+  return { where, values };
 }
 
 interface ParentPublicRow {

@@ -3,6 +3,7 @@ import type { Em } from '../db/orm.js';
 import { Account, CallCharge, PackageSubscription } from '../entities/index.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
+import { createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
 
 /** One account's subscriptions, one page of them. */
 export interface SubscriptionPageKey {
@@ -23,6 +24,8 @@ export interface SubscriptionCountKey {
 
 export interface Loaders {
   account: DataLoader<string, Account | null>;
+  /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
+  rows: RowPageLoaders;
   callCharges: DataLoader<string, CallCharge[]>;
   subscriptionPages: DataLoader<SubscriptionPageKey, PackageSubscription[], string>;
   subscriptionCounts: DataLoader<SubscriptionCountKey, number, string>;
@@ -46,6 +49,7 @@ const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
 export function createLoaders(em: Em): Loaders {
   return {
+    rows: createRowPageLoaders(em),
     // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
     account: new DataLoader(async (ids) => {
       const rows = await em.find(Account, { id: { $in: [...ids] } });

@@ -8,7 +8,7 @@ import { Decimal, ZERO } from '../money.js';
 import type { Page } from './pagination.js';
 import { requireLoginToken, type AuthService } from './auth.service.js';
 import {
-  findChildrenPage,
+  childrenPage,
   findDescendantsPage,
   findParentPublic,
   type AccountListFilter,
@@ -103,7 +103,7 @@ export class AccountService {
 
   async children(ctx: Request, parent: Pick<AccountView, 'id'>, filter: AccountListFilter): Promise<Page<AccountView>> {
     requireActor(ctx);
-    return findChildrenPage(ctx.em, parent.id, filter);
+    return childrenPage(ctx.loaders.rows, parent.id, filter);
   }
 
   async create(ctx: Request, data: CreateAccountData): Promise<Account> {

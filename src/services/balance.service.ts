@@ -1,11 +1,12 @@
 import { requireActor, type Request } from '../request.js';
 import { AccountStatus, LedgerEntry } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
+import { ledgerPage } from '../ledger/entries.js';
 import { post, type LedgerRow } from '../ledger/post.js';
 import type { Decimal } from '../money.js';
 import type { AccountService } from './account.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
-import { findPage, type Page, type PageArgs } from './pagination.js';
+import type { Page, PageArgs } from './pagination.js';
 import { optionalText } from './validate.js';
 
 export interface BalanceChangeData {
@@ -60,9 +61,9 @@ export class BalanceService {
   }
 
   /** Newest first. */
-  async ledger(ctx: Request, accountId: string, args: PageArgs): Promise<Page<LedgerEntry>> {
+  async ledger(ctx: Request, accountId: string, args: PageArgs): Promise<Page<LedgerRow>> {
     requireActor(ctx);
-    return findPage(ctx.em, LedgerEntry, { accountId }, args, 'desc');
+    return ledgerPage(ctx.loaders.rows, accountId, args);
   }
 
   async entry(ctx: Request, id: string): Promise<LedgerEntry | null> {
