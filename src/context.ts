@@ -115,6 +115,8 @@ export class Context implements Request {
       return await this.em.transactional(fn, { clear: true });
     } finally {
       this.loaders.account.clearAll();
+      this.loaders.rateGroup.clearAll();
+      this.loaders.subscription.clearAll();
       this.loaders.rows.pages.clearAll();
       this.loaders.rows.counts.clearAll();
       this.loaders.rows.exists.clearAll();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssignPackageDocument } from './generated/graphql.js';
+import { AssignPackageDocument, CreateRateGroupDocument } from './generated/graphql.js';
 import { startServer, type TestServer } from './support/harness.js';
 import { original } from './support/chain.js';
 import { addAccount, buildTree } from './support/tree.js';
@@ -17,9 +17,15 @@ beforeAll(async () => {
     const c = await addAccount(server, reseller.token, { kind: 'CUSTOMER' });
     if (i % 2) await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg } }, reseller.token);
   }
-  // A tree two levels deep under one sub-reseller's siblings: 4 sub-resellers with 3 customers each.
+  // A tree two levels deep under one sub-reseller's siblings: 4 sub-resellers with 3 customers each, each
+  // sub-reseller paying by a rate group of its own.
   for (let i = 0; i < 4; i++) {
-    const sub = await addAccount(server, reseller.token, { kind: 'RESELLER', name: `sub ${i}` });
+    const { createRateGroup } = await server.ok(
+      CreateRateGroupDocument,
+      { input: { name: `qc-${i}`, rates: [{ prefix: '44', ratePerMinute: '0.01' }] } },
+      reseller.token,
+    );
+    const sub = await addAccount(server, reseller.token, { kind: 'RESELLER', name: `sub ${i}`, rateGroupId: createRateGroup.id });
     for (let j = 0; j < 3; j++) await addAccount(server, sub.token, { kind: 'CUSTOMER' });
   }
 });
@@ -51,20 +57,26 @@ describe('SQL statements per request', () => {
   it('children and ledgers, at two depths, cost one statement per list level whatever the number of parents', async () => {
     const shape = (first: number) => `{ account(id: "${tree.r2.id}") {
       children(first: ${first}, kind: RESELLER) { totalCount pageInfo { hasNextPage }
-        edges { node { id name children(first: 20) { totalCount pageInfo { hasNextPage hasPreviousPage }
+        edges { node { id name rateGroup { id name } children(first: 20) { totalCount pageInfo { hasNextPage hasPreviousPage }
           edges { node { id name balance parent { id name } ledger(first: 2) { totalCount edges { node { id amount } } } } } }
         ledger(first: 2) { edges { node { id kind } } } } } } } }`;
     const one = await statementsFor(shape(1));
     const four = await statementsFor(shape(4));
     expect(four).toBe(one);
-    expect(four).toBeLessThanOrEqual(13);
-    type Tree = { account: { children: { edges: { node: { children: { totalCount: number; edges: unknown[] } } }[] } } };
+    expect(four).toBeLessThanOrEqual(14);
+    type Tree = {
+      account: {
+        children: {
+          edges: { node: { rateGroup: { name: string } | null; children: { totalCount: number; edges: unknown[] } } }[];
+        };
+      };
+    };
     const subs = ((await server.ok(shape(4), {}, tree.r2.token)) as Tree).account.children.edges;
-    expect(subs.map((e) => [e.node.children.totalCount, e.node.children.edges.length])).toEqual([
-      [3, 3],
-      [3, 3],
-      [3, 3],
-      [3, 3],
+    expect(subs.map((e) => [e.node.rateGroup?.name, e.node.children.totalCount, e.node.children.edges.length])).toEqual([
+      ['qc-0', 3, 3],
+      ['qc-1', 3, 3],
+      ['qc-2', 3, 3],
+      ['qc-3', 3, 3],
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Em } from '../db/orm.js';
-import { Account, CallCharge, PackageSubscription } from '../entities/index.js';
+import { Account, CallCharge, PackageSubscription, RateGroup } from '../entities/index.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
 import { createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
@@ -24,6 +24,9 @@ export interface SubscriptionCountKey {
 
 export interface Loaders {
   account: DataLoader<string, Account | null>;
+  /** Rows by id through the scope filter, many at once: out of scope comes back null, like missing. */
+  rateGroup: DataLoader<string, RateGroup | null>;
+  subscription: DataLoader<string, PackageSubscription | null>;
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
   callCharges: DataLoader<string, CallCharge[]>;
@@ -48,8 +51,15 @@ function groupByArgs<K extends { accountId: string }>(keys: readonly K[], args: 
 const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
 export function createLoaders(em: Em): Loaders {
+  const byId = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
+    new DataLoader<string, T | null>(async (ids) => {
+      const found = new Map((await find([...ids])).map((r) => [r.id, r]));
+      return ids.map((id) => found.get(id) ?? null);
+    });
   return {
     rows: createRowPageLoaders(em),
+    rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
+    subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),
     // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
     account: new DataLoader(async (ids) => {
       const rows = await em.find(Account, { id: { $in: [...ids] } });

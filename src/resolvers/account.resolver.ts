@@ -75,7 +75,7 @@ export class AccountResolver {
 
   @FieldResolver(() => RateGroupType, { nullable: true, description: "One of the parent's rate groups: what this account pays" })
   rateGroup(@Root() account: AccountView, @Ctx() ctx: Context) {
-    return account.rateGroupId ? ctx.services.rates.findGroup(ctx, account.rateGroupId) : null;
+    return account.rateGroupId ? ctx.loaders.rateGroup.load(account.rateGroupId) : null;
   }
 
   @FieldResolver(() => RateType, {

@@ -70,6 +70,6 @@ export class CallChargeResolver {
 
   @FieldResolver(() => PackageSubscriptionType, { nullable: true, description: 'The subscription the free seconds came from' })
   subscription(@Root() charge: CallCharge, @Ctx() ctx: Context) {
-    return charge.subscriptionId ? ctx.services.subscriptions.find(ctx, charge.subscriptionId) : null;
+    return charge.subscriptionId ? ctx.loaders.subscription.load(charge.subscriptionId) : null;
   }
 }
