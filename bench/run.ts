@@ -28,6 +28,7 @@ const RENEWAL_CHAINS = Number(env.BENCH_RENEWAL_CHAINS ?? 10_000);
 const SUBSCRIBERS = Number(env.BENCH_SUBSCRIBERS ?? 100);
 const EVENTS = Number(env.BENCH_EVENTS ?? 50);
 const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
+const TREE_REQUESTS = Number(env.BENCH_TREE_REQUESTS ?? 400);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
@@ -496,6 +497,45 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
     figure: `subtree page (50 of 230 accounts), ${CONCURRENCY} clients`,
     value: `${Math.round(rate)} req/s`,
     note: `p50 ${stats.median.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms; SQL statements per request at 10/50/200: ${perPage[10]}/${perPage[50]}/${perPage[200]}`,
+  });
+
+  // The same accounts as a tree: the reseller's 10 sub-resellers, each with its 20 customers.
+  const tree = `{ account(id: "${reseller}") { children(first: 10, kind: RESELLER) { edges { node { id name
+      children(first: 20) { edges { node { id name balance parent { id name } } } } } } } } }`;
+  knex.on('query', count);
+  await gql(url, token, tree);
+  statements = 0;
+  await gql(url, token, tree);
+  const treeStatements = statements;
+  knex.off('query', count);
+  const treeSamples: number[] = [];
+  let sent = 0;
+  const t1 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (sent < TREE_REQUESTS) {
+        sent++;
+        const s = performance.now();
+        await gql(url, token, tree);
+        treeSamples.push(performance.now() - s);
+      }
+    }),
+  );
+  const treeRate = (TREE_REQUESTS / (performance.now() - t1)) * 1000;
+  const treeStats = summarize(treeSamples);
+  results.subtreeTree = {
+    parents: 10,
+    childrenEach: 20,
+    concurrency: CONCURRENCY,
+    requestsPerSecond: Math.round(treeRate),
+    p50Ms: treeStats.median,
+    p99Ms: treeStats.p99,
+    statementsPerRequest: treeStatements,
+  };
+  rows.push({
+    figure: `subtree tree (10 resellers x 20 customers), ${CONCURRENCY} clients`,
+    value: `${Math.round(treeRate)} req/s`,
+    note: `p50 ${treeStats.median.toFixed(1)} ms, p99 ${treeStats.p99.toFixed(1)} ms; ${treeStatements} SQL statements per request`,
   });
 }
 
