@@ -182,7 +182,7 @@ async function benchRateLookup(app: App, url: string, token: string) {
     return { found, samples, total: performance.now() - t0 };
   };
   const { found, samples, total } = await measure(app.services.rates);
-  const db = await measure(new RateService(app.services.accounts));
+  const db = await measure(new RateService());
   const dbStats = summarize(db.samples);
   // The same statement findRate runs, explained with real values.
   const probe = Array.from({ length: 11 }, (_, i) => numbers[0].slice(0, i + 1)).join(',');

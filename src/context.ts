@@ -37,7 +37,7 @@ export class Context implements Request {
     this.requestId = requestId ?? randomUUID();
     this.log = log.child({ requestId: this.requestId });
     this.em = orm.em.fork() as Em;
-    this.loaders = createLoaders(this.em);
+    this.loaders = createLoaders(this.em, services.rates);
   }
 
   get transactionStarted(): boolean {
@@ -115,6 +115,7 @@ export class Context implements Request {
       return await this.em.transactional(fn, { clear: true });
     } finally {
       this.loaders.account.clearAll();
+      this.loaders.rate.clearAll();
       this.loaders.rateGroup.clearAll();
       this.loaders.subscription.clearAll();
       this.loaders.rows.pages.clearAll();

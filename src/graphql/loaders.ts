@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Em } from '../db/orm.js';
-import { Account, CallCharge, PackageSubscription, RateGroup } from '../entities/index.js';
+import { Account, CallCharge, PackageSubscription, RateGroup, type Rate } from '../entities/index.js';
+import type { RateQuery, RateService } from '../services/rate.service.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
 import { createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
@@ -27,6 +28,8 @@ export interface Loaders {
   /** Rows by id through the scope filter, many at once: out of scope comes back null, like missing. */
   rateGroup: DataLoader<string, RateGroup | null>;
   subscription: DataLoader<string, PackageSubscription | null>;
+  /** Longest-prefix rates for many (group, number, direction) at once, through the rate decks. */
+  rate: DataLoader<RateQuery, Rate | null, string>;
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
   callCharges: DataLoader<string, CallCharge[]>;
@@ -50,7 +53,7 @@ function groupByArgs<K extends { accountId: string }>(keys: readonly K[], args: 
 
 const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
-export function createLoaders(em: Em): Loaders {
+export function createLoaders(em: Em, rates: Pick<RateService, 'findRates'>): Loaders {
   const byId = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T | null>(async (ids) => {
       const found = new Map((await find([...ids])).map((r) => [r.id, r]));
@@ -58,6 +61,7 @@ export function createLoaders(em: Em): Loaders {
     });
   return {
     rows: createRowPageLoaders(em),
+    rate: new DataLoader<RateQuery, Rate | null, string>((queries) => rates.findRates(em, [...queries]), byValue),
     rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
     subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),
     // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.

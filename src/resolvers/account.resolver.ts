@@ -83,7 +83,10 @@ export class AccountResolver {
     description: 'What this account pays for a number: the longest matching prefix of its rate group',
   })
   rate(@Root() account: AccountView, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
-    return ctx.services.rates.rateFor(ctx, account.id, args.destination, args.direction);
+    // The account is in scope (it is being resolved): its group's rate, batched with the rest of the list.
+    return account.rateGroupId
+      ? ctx.loaders.rate.load({ rateGroupId: account.rateGroupId, number: args.destination, direction: args.direction })
+      : null;
   }
 
   @FieldResolver(() => PackageSubscriptionConnection, { description: 'Its own level of each chain, oldest first' })

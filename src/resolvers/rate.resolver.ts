@@ -51,6 +51,6 @@ export class RateResolver {
 
   @FieldResolver(() => RateType, { nullable: true, description: 'The longest prefix matching a number' })
   rateFor(@Root() group: RateGroup, @Args() args: RateLookupArgs, @Ctx() ctx: Context) {
-    return ctx.services.rates.findRate(ctx.em, group.id, args.destination, args.direction);
+    return ctx.loaders.rate.load({ rateGroupId: group.id, number: args.destination, direction: args.direction });
   }
 }

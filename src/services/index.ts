@@ -36,7 +36,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
   const auth = new AuthService(config, db.orm, throttle);
   const accounts = new AccountService(auth);
   const idempotency = new IdempotencyService();
-  const rates = new RateService(accounts, new RateDecks(config.rateCacheMaxRates));
+  const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
   const subscriptions = new SubscriptionService(idempotency, accounts);
   return {
     accounts,

@@ -1,6 +1,5 @@
 import type { Em } from '../db/orm.js';
 import { requireActor, type Actor, type Request } from '../request.js';
-import type { AccountService } from './account.service.js';
 import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -44,10 +43,7 @@ export function normalizeNumber(value: string): string {
 
 export class RateService {
   /** Rate decks held in memory (RATE_CACHE_MAX_RATES; 0 looks every rate up in the database). */
-  constructor(
-    private readonly accounts: AccountService,
-    private readonly decks = new RateDecks(0),
-  ) {}
+  constructor(private readonly decks = new RateDecks(0)) {}
 
   async createGroup(ctx: Request, data: { name: string; rates?: RateData[] | null }) {
     requireActor(ctx);
@@ -222,15 +218,6 @@ export class RateService {
       where.prefix = { $like: `${prefix}%` };
     }
     return findPage(ctx.em, Rate, where, filter, 'asc');
-  }
-
-  /** The rate an account pays for a number: its assigned group (its parent's), longest prefix. */
-  async rateFor(ctx: Request, accountId: string, number: string, direction: Direction): Promise<Rate | null> {
-    requireActor(ctx);
-    const account = await this.accounts.find(ctx, accountId);
-    if (!account) throw notFound('Account not found');
-    if (!account.rateGroupId) return null;
-    return this.findRate(ctx.em, account.rateGroupId, number, direction);
   }
 
   /** Writable only by the owner's subtree (an account may read its assigned group but not edit it). */
