@@ -37,7 +37,10 @@ export class Context implements Request {
     this.requestId = requestId ?? randomUUID();
     this.log = log.child({ requestId: this.requestId });
     this.em = orm.em.fork() as Em;
-    this.loaders = createLoaders(this.em, services.rates);
+    this.loaders = createLoaders(this.em, {
+      rates: services.rates,
+      packages: (ids) => services.packages.findMany(this, ids),
+    });
   }
 
   get transactionStarted(): boolean {
@@ -115,6 +118,7 @@ export class Context implements Request {
       return await this.em.transactional(fn, { clear: true });
     } finally {
       this.loaders.account.clearAll();
+      this.loaders.package.clearAll();
       this.loaders.rate.clearAll();
       this.loaders.rateGroup.clearAll();
       this.loaders.subscription.clearAll();

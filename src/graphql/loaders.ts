@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Em } from '../db/orm.js';
 import { Account, CallCharge, PackageSubscription, RateGroup, type Rate } from '../entities/index.js';
-import type { RateQuery, RateService } from '../services/rate.service.js';
+import type { PackageView } from '../packages/view.js';
+import type { RateQuery } from '../rates/rates.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
 import { createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
@@ -30,6 +31,8 @@ export interface Loaders {
   subscription: DataLoader<string, PackageSubscription | null>;
   /** Longest-prefix rates for many (group, number, direction) at once, through the rate decks. */
   rate: DataLoader<RateQuery, Rate | null, string>;
+  /** Packages as the caller may see them (PackageService.findMany). */
+  package: DataLoader<string, PackageView | null>;
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
   callCharges: DataLoader<string, CallCharge[]>;
@@ -53,7 +56,12 @@ function groupByArgs<K extends { accountId: string }>(keys: readonly K[], args: 
 
 const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
-export function createLoaders(em: Em, rates: Pick<RateService, 'findRates'>): Loaders {
+export interface LoaderSources {
+  rates: { findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> };
+  packages: (ids: readonly string[]) => Promise<(PackageView | null)[]>;
+}
+
+export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loaders {
   const byId = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T | null>(async (ids) => {
       const found = new Map((await find([...ids])).map((r) => [r.id, r]));
@@ -61,6 +69,7 @@ export function createLoaders(em: Em, rates: Pick<RateService, 'findRates'>): Lo
     });
   return {
     rows: createRowPageLoaders(em),
+    package: new DataLoader((ids) => packages(ids)),
     rate: new DataLoader<RateQuery, Rate | null, string>((queries) => rates.findRates(em, [...queries]), byValue),
     rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
     subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),

@@ -2,6 +2,13 @@ import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { Direction } from '../entities/index.js';
 import type { RateRow } from './decks.js';
 
+/** A longest-prefix question: which rate of a group applies to a number, in a direction. */
+export interface RateQuery {
+  rateGroupId: string;
+  number: string;
+  direction: Direction;
+}
+
 /** A rate as validated for writing: a row without its group, which the statement gives it. */
 export type RateInput = Omit<RateRow, 'rate_group_id'>;
 

@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
-import type { PackageView } from '../services/package.service.js';
+import type { PackageView } from '../packages/view.js';
 import { AccountType } from '../schema/account.js';
 import { PageArgs } from '../schema/connection.js';
 import {
@@ -70,6 +70,6 @@ export class PackageResolver {
     description: 'The package this one was opted in from (null if original or not visible)',
   })
   source(@Root() pkg: PackageView, @Ctx() ctx: Context) {
-    return pkg.sourceId ? ctx.services.packages.find(ctx, pkg.sourceId) : null;
+    return pkg.sourceId ? ctx.loaders.package.load(pkg.sourceId) : null;
   }
 }

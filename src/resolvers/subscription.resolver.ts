@@ -66,6 +66,6 @@ export class SubscriptionResolver {
 
   @FieldResolver(() => PackageType)
   package(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
-    return ctx.services.packages.find(ctx, sub.packageId);
+    return ctx.loaders.package.load(sub.packageId);
   }
 }

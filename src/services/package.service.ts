@@ -22,13 +22,9 @@ import { Decimal, ZERO, formatMoney } from '../money.js';
 import { findPage, Keyset, type Page, type PageArgs } from './pagination.js';
 import { findOffers, lineageSellable, lockForCloning } from '../packages/queries.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
+import { toView, type DiscountData, type PackageView } from '../packages/view.js';
 import type { AccountService } from './account.service.js';
 import type { SubscriptionService } from './subscription.service.js';
-
-export interface DiscountData {
-  fromActivation: number;
-  amount: Decimal;
-}
 
 /** The lifecycle terms: set on an original, shared (read-only) by its clones. */
 export interface TermsData {
@@ -95,75 +91,6 @@ const TERMS_FIELDS = [
   'startDate',
   'endDate',
 ] as const satisfies readonly (keyof TermsData)[];
-
-/** A package as the API shows it: its own fields over the terms it shares with its chain. */
-export interface PackageView {
-  id: string;
-  ownerId: string;
-  sourceId: string | null;
-  name: string;
-  description: string | null;
-  status: PackageStatus;
-  statusReason: PackageStatusReason | null;
-  currency: string;
-  price: Decimal;
-  setupFee: Decimal;
-  commissionRate: string;
-  canBePurchased: boolean;
-  resellerCanResell: boolean;
-  country: string | null;
-  category: string | null;
-  billingType: BillingType;
-  billingDays: number;
-  freeMinutes: number;
-  applicableFor: Applicability;
-  destinations: string[];
-  chargeType: ChargeType;
-  releaseIfNoBalance: boolean;
-  priority: number;
-  minimumDays: number;
-  activationPolicy: ActivationPolicy;
-  advanceRenewHours: number;
-  discounts: DiscountData[];
-  startDate: Date | null;
-  endDate: Date | null;
-  createdAt: Date;
-}
-
-export function toView(pkg: Package, terms: PackageTerms): PackageView {
-  return {
-    id: pkg.id,
-    ownerId: pkg.ownerId,
-    sourceId: pkg.sourceId ?? null,
-    name: pkg.name,
-    description: pkg.description ?? null,
-    status: pkg.status,
-    statusReason: pkg.statusReason ?? null,
-    currency: terms.currency,
-    price: pkg.price,
-    setupFee: pkg.setupFee,
-    commissionRate: formatMoney(pkg.commissionRate),
-    canBePurchased: pkg.canBePurchased,
-    resellerCanResell: pkg.resellerCanResell,
-    country: terms.country ?? null,
-    category: terms.category ?? null,
-    billingType: terms.billingType,
-    billingDays: terms.billingDays,
-    freeMinutes: terms.freeMinutes,
-    applicableFor: terms.applicableFor,
-    destinations: terms.destinations,
-    chargeType: terms.chargeType,
-    releaseIfNoBalance: terms.releaseIfNoBalance,
-    priority: terms.priority,
-    minimumDays: terms.minimumDays,
-    activationPolicy: terms.activationPolicy,
-    advanceRenewHours: terms.advanceRenewHours,
-    discounts: terms.discounts.map((d) => ({ fromActivation: d.fromActivation, amount: new Decimal(d.amount) })),
-    startDate: terms.startDate ?? null,
-    endDate: terms.endDate ?? null,
-    createdAt: pkg.createdAt,
-  };
-}
 
 /** "/a/b/c/" -> "b": the direct parent of the account at the end of a path. */
 export function parentIdOf(path: string): string | null {
@@ -396,17 +323,40 @@ export class PackageService {
    * the source of one of its own clones. Anything else is null, like a missing id.
    */
   async find(ctx: Request, id: string): Promise<PackageView | null> {
+    return (await this.findMany(ctx, [id]))[0];
+  }
+
+  /**
+   * Packages by id as the caller may see them, many at once (the package loader): its subtree's own, its offers,
+   * the sources of its own clones and what it is subscribed to, whatever their status now; null otherwise.
+   */
+  async findMany(ctx: Request, ids: readonly string[]): Promise<(PackageView | null)[]> {
     requireActor(ctx);
-    const pkg = await ctx.em.findOne(Package, { id });
-    if (!pkg) return null;
-    const terms = await ctx.em.findOneOrFail(PackageTerms, { id: pkg.termsId });
-    if (pkg.ownerPath.startsWith(ctx.actor.path)) return toView(pkg, terms);
-    if (await this.isOffer(ctx.em, pkg, terms, ctx.actor.kind, new Date())) return toView(pkg, terms);
-    // Its own clones' sources, and what it is subscribed to, whatever their status now.
-    const cloned = await ctx.em.count(Package, { ownerId: ctx.actor.accountId, sourceId: pkg.id });
-    if (cloned > 0) return toView(pkg, terms);
-    const subscribed = await ctx.em.count(PackageSubscription, { accountId: ctx.actor.accountId, packageId: pkg.id });
-    return subscribed > 0 ? toView(pkg, terms) : null;
+    const packages = await ctx.em.find(Package, { id: { $in: [...ids] } });
+    const termsIds = [...new Set(packages.map((p) => p.termsId))];
+    const terms = new Map(
+      (termsIds.length ? await ctx.em.find(PackageTerms, { id: { $in: termsIds } }) : []).map((t) => [t.id, t]),
+    );
+    const now = new Date();
+    const visible = new Map<string, PackageView>();
+    const undecided: Package[] = [];
+    for (const pkg of packages) {
+      const t = terms.get(pkg.termsId)!;
+      if (pkg.ownerPath.startsWith(ctx.actor.path) || (await this.isOffer(ctx.em, pkg, t, ctx.actor.kind, now))) {
+        visible.set(pkg.id, toView(pkg, t));
+      } else undecided.push(pkg);
+    }
+    if (undecided.length) {
+      const undecidedIds = undecided.map((p) => p.id);
+      const clones = await ctx.em.find(Package, { ownerId: ctx.actor.accountId, sourceId: { $in: undecidedIds } });
+      const subscribed = await ctx.em.find(PackageSubscription, {
+        accountId: ctx.actor.accountId,
+        packageId: { $in: undecidedIds },
+      });
+      const known = new Set([...clones.map((c) => c.sourceId), ...subscribed.map((s) => s.packageId)]);
+      for (const pkg of undecided) if (known.has(pkg.id)) visible.set(pkg.id, toView(pkg, terms.get(pkg.termsId)!));
+    }
+    return ids.map((id) => visible.get(id) ?? null);
   }
 
   async owned(ctx: Request, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {

@@ -7,7 +7,7 @@ import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
 import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from '../rates/decks.js';
-import { groupRates, groupSizes, groupVersions, rateCandidates, upsertRates } from '../rates/rates.js';
+import { groupRates, groupSizes, groupVersions, rateCandidates, upsertRates, type RateQuery } from '../rates/rates.js';
 import { longestOf } from '../billing/index.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
@@ -19,12 +19,6 @@ export interface RateData {
   initialIncrement?: number | null;
   increment?: number | null;
   direction?: Direction | null;
-}
-
-export interface RateQuery {
-  rateGroupId: string;
-  number: string;
-  direction: Direction;
 }
 
 export interface RateFilter extends PageArgs {
