@@ -35,6 +35,34 @@ const sub = async (id: string, viewer: Node) =>
   (await server.ok(PackageSubscriptionDocument, { id }, viewer.token)).packageSubscription!;
 const renew = async (admin: Node, at: number) => (await server.ok(RUN, { at: iso(at) }, admin.token)).runRenewals;
 
+/**
+ * Runs `run` while another connection holds the account's row lock; once the run waits on it, `meanwhile` is
+ * committed on that connection, so it lands between the run's planning and its posting.
+ */
+async function whileAccountHeld<T>(accountId: string, run: () => Promise<T>, meanwhile: string): Promise<T> {
+  const holder = new pg.Client({ connectionString: inject('databaseUrl') });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query('select id from accounts where id = $1 for no key update', [accountId]);
+    const result = run();
+    // Awaited below, after the commit; meanwhile a failure must not count as unhandled.
+    result.catch(() => undefined);
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await holder.query(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+      );
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await holder.query(meanwhile, [accountId]);
+    await holder.query('commit');
+    return await result;
+  } finally {
+    await holder.end();
+  }
+}
+
 describe('runRenewals', () => {
   it('renews at the period end, from the previous end, with the discount, no setup fee, commission and fresh free seconds', async () => {
     const t0 = Date.parse('2026-09-01T06:00:00.000Z');
@@ -264,31 +292,14 @@ describe('exactly once under concurrency', () => {
       const t0 = Date.parse('2026-10-01T00:00:00.000Z');
       // 25 - 12 (setup and first period) leaves 13: enough for the 10 of a renewal when the run reads it.
       const t = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '25');
-      const holder = new pg.Client({ connectionString: inject('databaseUrl') });
-      await holder.connect();
-      try {
-        await holder.query('begin');
-        await holder.query('select id from accounts where id = $1 for no key update', [t.c.id]);
-        const run = renew(t.admin, t0 + 30 * DAY);
-        // The run plans without account locks, then waits for this one at its posting.
-        for (let i = 0; i < 200; i++) {
-          const { rows } = await holder.query(
-            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-          );
-          if (rows[0].n > 0) break;
-          await new Promise((r) => setTimeout(r, 25));
-        }
-        await holder.query(
-          `with moved as (update accounts set balance = balance - 5 where id = $1 returning id, path, balance)
-           insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
-           select 'led_race' || md5(random()::text), id, path, -5, balance, 'ADJUSTMENT' from moved`,
-          [t.c.id],
-        );
-        await holder.query('commit');
-        expect(await run).toEqual({ renewed: 0, released: 1, expired: 0 });
-      } finally {
-        await holder.end();
-      }
+      const report = await whileAccountHeld(
+        t.c.id,
+        () => renew(t.admin, t0 + 30 * DAY),
+        `with moved as (update accounts set balance = balance - 5 where id = $1 returning id, path, balance)
+         insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
+         select 'led_race' || md5(random()::text), id, path, -5, balance, 'ADJUSTMENT' from moved`,
+      );
+      expect(report).toEqual({ renewed: 0, released: 1, expired: 0 });
       expect(await sub(t.sub.id, t.c)).toMatchObject({ status: 'RELEASED', periodsCharged: 1 });
       expect(await balance(t.c, t.admin)).toBe('8');
       expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
@@ -301,30 +312,14 @@ describe('exactly once under concurrency', () => {
       const t0 = Date.parse('2026-10-01T00:00:00.000Z');
       // 15 - 12 leaves 3: short of the 10 of a renewal when the run reads it.
       const t = await chain({ billingDays: 30, releaseIfNoBalance: true }, iso(t0), '15');
-      const holder = new pg.Client({ connectionString: inject('databaseUrl') });
-      await holder.connect();
-      try {
-        await holder.query('begin');
-        await holder.query('select id from accounts where id = $1 for no key update', [t.c.id]);
-        const run = renew(t.admin, t0 + 30 * DAY);
-        for (let i = 0; i < 200; i++) {
-          const { rows } = await holder.query(
-            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-          );
-          if (rows[0].n > 0) break;
-          await new Promise((r) => setTimeout(r, 25));
-        }
-        await holder.query(
-          `with moved as (update accounts set balance = balance + 20 where id = $1 returning id, path, balance)
-           insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
-           select 'led_race' || md5(random()::text), id, path, 20, balance, 'TOPUP' from moved`,
-          [t.c.id],
-        );
-        await holder.query('commit');
-        expect(await run).toEqual({ renewed: 1, released: 0, expired: 0 });
-      } finally {
-        await holder.end();
-      }
+      const report = await whileAccountHeld(
+        t.c.id,
+        () => renew(t.admin, t0 + 30 * DAY),
+        `with moved as (update accounts set balance = balance + 20 where id = $1 returning id, path, balance)
+         insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind)
+         select 'led_race' || md5(random()::text), id, path, 20, balance, 'TOPUP' from moved`,
+      );
+      expect(report).toEqual({ renewed: 1, released: 0, expired: 0 });
       expect(await sub(t.sub.id, t.c)).toMatchObject({ status: 'ACTIVE', periodsCharged: 2 });
       expect(await balance(t.c, t.admin)).toBe('13');
       expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);

@@ -5,7 +5,7 @@ import type { PackageView } from '../packages/view.js';
 import type { RateQuery } from '../rates/rates.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
-import { createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
+import { byValue, createRowPageLoaders, groupByArgs, type RowPageLoaders } from '../services/row-pages.js';
 
 /** One account's subscriptions, one page of them. */
 export interface SubscriptionPageKey {
@@ -41,21 +41,6 @@ export interface Loaders {
   subscriptionExists: DataLoader<SubscriptionExistsKey, boolean, string>;
 }
 
-/** Keys that share every argument but the account: one statement serves the whole group. */
-function groupByArgs<K extends { accountId: string }>(keys: readonly K[], args: (key: K) => unknown[]) {
-  const groups = new Map<string, { key: K; accountIds: string[] }>();
-  const groupOf = keys.map((key) => {
-    const g = JSON.stringify(args(key));
-    const group = groups.get(g) ?? { key, accountIds: [] };
-    groups.set(g, group);
-    group.accountIds.push(key.accountId);
-    return g;
-  });
-  return { groups, groupOf };
-}
-
-const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
-
 export interface LoaderSources {
   rates: { findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> };
   packages: (ids: readonly string[]) => Promise<(PackageView | null)[]>;
@@ -80,9 +65,13 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return ids.map((id) => byId.get(id) ?? null);
     }),
     subscriptionPages: new DataLoader<SubscriptionPageKey, PackageSubscription[], string>(async (keys) => {
-      const { groups, groupOf } = groupByArgs(keys, (k) => [k.window, k.status]);
+      const { byArgs: groups, groupOf } = groupByArgs(
+        keys,
+        (k) => k.accountId,
+        (k) => [k.window, k.status],
+      );
       const found = new Map<string, PackageSubscription[]>();
-      for (const [g, { key, accountIds }] of groups) {
+      for (const [g, { key, parents: accountIds }] of groups) {
         const keyset = new Keyset(key.window, 'asc');
         const range = keyset.bounds;
         // Each account's rows come back in fetch order (reversed for `last`), as Keyset.page expects.
@@ -103,9 +92,13 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return keys.map((k, i) => found.get(`${groupOf[i]}|${k.accountId}`) ?? []);
     }, byValue),
     subscriptionExists: new DataLoader<SubscriptionExistsKey, boolean, string>(async (keys) => {
-      const { groups, groupOf } = groupByArgs(keys, (k) => [k.status, k.bound]);
+      const { byArgs: groups, groupOf } = groupByArgs(
+        keys,
+        (k) => k.accountId,
+        (k) => [k.status, k.bound],
+      );
       const found = new Set<string>();
-      for (const [g, { key, accountIds }] of groups) {
+      for (const [g, { key, parents: accountIds }] of groups) {
         const rows = await em.execute<{ id: string }[]>(
           `select a.id from unnest(?::text[]) as a(id)
             where exists (select 1 from package_subscriptions s
@@ -118,9 +111,13 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return keys.map((k, i) => found.has(`${groupOf[i]}|${k.accountId}`));
     }, byValue),
     subscriptionCounts: new DataLoader<SubscriptionCountKey, number, string>(async (keys) => {
-      const { groups, groupOf } = groupByArgs(keys, (k) => [k.status]);
+      const { byArgs: groups, groupOf } = groupByArgs(
+        keys,
+        (k) => k.accountId,
+        (k) => [k.status],
+      );
       const counts = new Map<string, number>();
-      for (const [g, { key, accountIds }] of groups) {
+      for (const [g, { key, parents: accountIds }] of groups) {
         const rows = await em.execute<{ account_id: string; n: number }[]>(
           `select account_id, count(*)::int as n from package_subscriptions
             where account_id = any(?::text[]) and starts_with(owner_path, ?) and (?::text is null or status = ?)

@@ -36,16 +36,20 @@ export interface RowPageLoaders {
   exists: DataLoader<ExistsKey, boolean, string>;
 }
 
-const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
+/** DataLoader options for object keys: equal keys are one key. */
+export const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
 
-/** Keys that share every argument but the parent: one statement serves the whole group. */
-function groups<K extends { parent: string }>(keys: readonly K[], args: (key: K) => unknown) {
+/**
+ * Keys that share every argument but the parent: one statement serves each group. Returns the groups (by their
+ * arguments, with one key of each and all its parents) and each key's group.
+ */
+export function groupByArgs<K>(keys: readonly K[], parentOf: (key: K) => string, args: (key: K) => unknown) {
   const byArgs = new Map<string, { key: K; parents: string[] }>();
   const groupOf = keys.map((key) => {
     const g = JSON.stringify(args(key));
     const group = byArgs.get(g) ?? { key, parents: [] };
     byArgs.set(g, group);
-    group.parents.push(key.parent);
+    group.parents.push(parentOf(key));
     return g;
   });
   return { byArgs, groupOf };
@@ -69,7 +73,11 @@ function condition(em: Em, list: RowList, parents = 'any(?::text[])'): { sql: st
 export function createRowPageLoaders(em: Em): RowPageLoaders {
   return {
     pages: new DataLoader<PageKey, Record<string, unknown>[], string>(async (keys) => {
-      const { byArgs, groupOf } = groups(keys, (k) => [k.list, k.window]);
+      const { byArgs, groupOf } = groupByArgs(
+        keys,
+        (k) => k.parent,
+        (k) => [k.list, k.window],
+      );
       const found = new Map<string, Record<string, unknown>[]>();
       for (const [g, { key, parents }] of byArgs) {
         const { list, window } = key;
@@ -96,7 +104,11 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
       return keys.map((k, i) => found.get(`${groupOf[i]}|${k.parent}`) ?? []);
     }, byValue),
     counts: new DataLoader<CountKey, number, string>(async (keys) => {
-      const { byArgs, groupOf } = groups(keys, (k) => [k.list]);
+      const { byArgs, groupOf } = groupByArgs(
+        keys,
+        (k) => k.parent,
+        (k) => [k.list],
+      );
       const counts = new Map<string, number>();
       for (const [g, { key, parents }] of byArgs) {
         const where = condition(em, key.list);
@@ -110,7 +122,11 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
       return keys.map((k, i) => counts.get(`${groupOf[i]}|${k.parent}`) ?? 0);
     }, byValue),
     exists: new DataLoader<ExistsKey, boolean, string>(async (keys) => {
-      const { byArgs, groupOf } = groups(keys, (k) => [k.list, k.bound]);
+      const { byArgs, groupOf } = groupByArgs(
+        keys,
+        (k) => k.parent,
+        (k) => [k.list, k.bound],
+      );
       const found = new Set<string>();
       for (const [g, { key, parents }] of byArgs) {
         const where = condition(em, key.list);
