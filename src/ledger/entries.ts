@@ -1,3 +1,5 @@
+import { executeBound, type Em } from '../db/orm.js';
+import { scopePath } from '../entities/scope.js';
 import { Decimal } from '../money.js';
 import type { Page, PageArgs } from '../services/pagination.js';
 import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
@@ -48,4 +50,14 @@ export function ledgerPage(loaders: RowPageLoaders, accountId: string, args: Pag
     order: 'desc' as const,
   };
   return rowPage(loaders, list, accountId, args, toLedgerRow);
+}
+
+/** One entry by id, within the caller's subtree (null outside it, like a missing one). */
+export async function entryById(em: Em, id: string): Promise<LedgerRow | null> {
+  const [row] = await executeBound<EntryRow[]>(
+    em,
+    `select ${ENTRY_COLUMNS} from ledger_entries where id = ? and starts_with(owner_path, ?)`,
+    [id, scopePath(em)],
+  );
+  return row ? toLedgerRow(row) : null;
 }

@@ -1,7 +1,7 @@
 import { requireActor, type Request } from '../request.js';
-import { AccountStatus, LedgerEntry } from '../entities/index.js';
+import { AccountStatus } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
-import { ledgerPage } from '../ledger/entries.js';
+import { entryById, ledgerPage } from '../ledger/entries.js';
 import { post, type LedgerRow } from '../ledger/post.js';
 import type { Decimal } from '../money.js';
 import type { AccountService } from './account.service.js';
@@ -22,18 +22,18 @@ export class BalanceService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  topUp(ctx: Request, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
+  topUp(ctx: Request, data: BalanceChangeData): Promise<LedgerRow> {
     if (data.amount.lte(0)) throw badInput('amount', 'A top-up amount must be greater than 0');
     return this.change(ctx, data, 'TOPUP');
   }
 
-  adjustBalance(ctx: Request, data: BalanceChangeData): Promise<LedgerRow | LedgerEntry> {
+  adjustBalance(ctx: Request, data: BalanceChangeData): Promise<LedgerRow> {
     if (data.amount.isZero()) throw badInput('amount', 'An adjustment cannot be 0');
     return this.change(ctx, data, 'ADJUSTMENT');
   }
 
   /** Top-ups and adjustments are made by an ancestor of the account, never by the account itself. */
-  private change(ctx: Request, data: BalanceChangeData, kind: 'TOPUP' | 'ADJUSTMENT'): Promise<LedgerRow | LedgerEntry> {
+  private change(ctx: Request, data: BalanceChangeData, kind: 'TOPUP' | 'ADJUSTMENT'): Promise<LedgerRow> {
     requireActor(ctx);
     const amount = data.amount;
     const description = optionalText('description', data.description, 500);
@@ -49,10 +49,10 @@ export class BalanceService {
           }
           if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is deleted');
           const [entry] = await post(em, [{ accountId: account.id, amount, kind, description, actorId: ctx.actor.accountId }]);
-          return { id: entry.id, result: entry as LedgerRow | LedgerEntry };
+          return { id: entry.id, result: entry };
         },
         replay: async (id) => {
-          const entry = await em.findOne(LedgerEntry, { id });
+          const entry = await entryById(em, id);
           if (!entry) throw notFound('Ledger entry not found');
           return entry;
         },
@@ -66,8 +66,8 @@ export class BalanceService {
     return ledgerPage(ctx.loaders.rows, accountId, args);
   }
 
-  async entry(ctx: Request, id: string): Promise<LedgerEntry | null> {
+  async entry(ctx: Request, id: string): Promise<LedgerRow | null> {
     requireActor(ctx);
-    return ctx.em.findOne(LedgerEntry, { id });
+    return entryById(ctx.em, id);
   }
 }
