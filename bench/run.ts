@@ -10,6 +10,7 @@ import { systemEm } from '../src/db/orm.js';
 import { Direction } from '../src/entities/index.js';
 import { createApp, type App } from '../src/server.js';
 import { RateService } from '../src/services/rate.service.js';
+import { cannon, PAGE_QUERY, sameResponse, startCeiling, TREE_QUERY, type Cannon } from './reads.js';
 
 /**
  * npm run bench: figures for the things that must be fast, against a fresh PostgreSQL database on
@@ -27,8 +28,7 @@ const BATCH_SIZE = Number(env.BENCH_BATCH_SIZE ?? 1000);
 const RENEWAL_CHAINS = Number(env.BENCH_RENEWAL_CHAINS ?? 10_000);
 const SUBSCRIBERS = Number(env.BENCH_SUBSCRIBERS ?? 100);
 const EVENTS = Number(env.BENCH_EVENTS ?? 50);
-const PAGE_REQUESTS = Number(env.BENCH_PAGE_REQUESTS ?? 800);
-const TREE_REQUESTS = Number(env.BENCH_TREE_REQUESTS ?? 400);
+const READ_SECONDS = Number(env.BENCH_READ_SECONDS ?? 10);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
@@ -433,110 +433,73 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
   const mk = async (token: string, kind: string) =>
     (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "t" }) { id } }`)).createAccount.id as string;
+  // A reseller with 210 descendants: 10 sub-resellers with 20 customers each.
   const reseller = await mk(adminToken, 'RESELLER');
-  const pkg = (
-    await gql(url, sign(reseller), 'mutation { createPackage(input: { name: "p", price: "0", billingDays: 30 }) { id } }')
-  ).createPackage.id;
   for (let i = 0; i < 10; i++) {
     const sub = await mk(sign(reseller), 'RESELLER');
     await Promise.all(Array.from({ length: 20 }, () => mk(sign(sub), 'CUSTOMER')));
   }
-  // Some customers of the reseller itself hold subscriptions, so the page has some to show.
-  for (let i = 0; i < 20; i++) {
-    const c = await mk(sign(reseller), 'CUSTOMER');
-    await gql(
-      url,
-      sign(reseller),
-      'mutation($c: ID!, $p: ID!) { assignPackage(input: { accountId: $c, packageId: $p }) { id } }',
-      { c, p: pkg },
-    );
-  }
   const token = sign(reseller);
-  const page = (first: number) =>
-    `{ accounts(first: ${first}) { totalCount edges { node { id name balance availableBalance parent { id name }
-       subscriptions(first: 5) { totalCount edges { node { id status currentPeriodEnd } } } } } } }`;
+  const shapes = {
+    page: JSON.stringify({ query: PAGE_QUERY }),
+    tree: JSON.stringify({ query: TREE_QUERY, variables: { id: reseller } }),
+  };
 
   const knex = app.db.orm.em.getConnection().getKnex();
   let statements = 0;
   const count = () => statements++;
-  knex.on('query', count);
-  const perPage: Record<number, number> = {};
-  for (const first of [10, 50, 200]) {
-    await gql(url, token, page(first));
+  const statementsOf = async (body: string) => {
+    const { query, variables } = JSON.parse(body) as { query: string; variables?: object };
+    await gql(url, token, query, variables);
+    knex.on('query', count);
     statements = 0;
-    await gql(url, token, page(first));
-    perPage[first] = statements;
+    await gql(url, token, query, variables);
+    knex.off('query', count);
+    return statements;
+  };
+
+  const ceiling = await startCeiling(config, db.url!, CONCURRENCY);
+  try {
+    for (const [shape, body] of Object.entries(shapes) as [keyof typeof shapes, string][]) {
+      const bytes = await sameResponse(`${url}/graphql`, ceiling.url, token, body);
+      const perRequest = await statementsOf(body);
+      const measured: Record<string, Cannon> = {};
+      for (const [name, target] of [
+        ['trellis', `${url}/graphql`],
+        ['ceiling', ceiling.url],
+      ] as const) {
+        await cannon(target, token, body, CONCURRENCY, 2); // warm-up
+        measured[name] = await cannon(target, token, body, CONCURRENCY, READ_SECONDS);
+        if (measured[name].failures) throw new Error(`${shape} via ${name}: ${measured[name].failures} failed requests`);
+      }
+      const ratio = measured.trellis.requestsPerSecond / measured.ceiling.requestsPerSecond;
+      results[shape === 'page' ? 'subtreePage' : 'subtreeTree'] = {
+        shape: JSON.parse(body),
+        responseBytes: bytes,
+        concurrency: CONCURRENCY,
+        seconds: READ_SECONDS,
+        statementsPerRequest: perRequest,
+        trellis: measured.trellis,
+        ceiling: measured.ceiling,
+        ratioOfCeiling: Number(ratio.toFixed(2)),
+      };
+      const label = shape === 'page' ? 'page: accounts(first: 50) of 210' : 'tree: 10 children x 20 children';
+      for (const name of ['trellis', 'ceiling'] as const) {
+        const m = measured[name];
+        rows.push({
+          figure: `${label}, ${name === 'trellis' ? 'Trellis' : 'ceiling (json_agg, node:http)'}`,
+          value: `${m.requestsPerSecond} req/s`,
+          note:
+            `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms` +
+            (name === 'trellis'
+              ? `; ${(ratio * 100).toFixed(0)}% of the ceiling; ${perRequest} SQL statements`
+              : '; 1 SQL statement'),
+        });
+      }
+    }
+  } finally {
+    await ceiling.close();
   }
-  knex.off('query', count);
-
-  const samples: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < PAGE_REQUESTS) {
-        next++;
-        const s = performance.now();
-        await gql(url, token, page(50));
-        samples.push(performance.now() - s);
-      }
-    }),
-  );
-  const rate = (PAGE_REQUESTS / (performance.now() - t0)) * 1000;
-  const stats = summarize(samples);
-  results.subtreePage = {
-    accounts: 230,
-    pageSize: 50,
-    concurrency: CONCURRENCY,
-    requestsPerSecond: Math.round(rate),
-    p50Ms: stats.median,
-    p99Ms: stats.p99,
-    statementsPerRequest: perPage,
-  };
-  rows.push({
-    figure: `subtree page (50 of 230 accounts), ${CONCURRENCY} clients`,
-    value: `${Math.round(rate)} req/s`,
-    note: `p50 ${stats.median.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms; SQL statements per request at 10/50/200: ${perPage[10]}/${perPage[50]}/${perPage[200]}`,
-  });
-
-  // The same accounts as a tree: the reseller's 10 sub-resellers, each with its 20 customers.
-  const tree = `{ account(id: "${reseller}") { children(first: 10, kind: RESELLER) { edges { node { id name
-      children(first: 20) { edges { node { id name balance parent { id name } } } } } } } } }`;
-  knex.on('query', count);
-  await gql(url, token, tree);
-  statements = 0;
-  await gql(url, token, tree);
-  const treeStatements = statements;
-  knex.off('query', count);
-  const treeSamples: number[] = [];
-  let sent = 0;
-  const t1 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (sent < TREE_REQUESTS) {
-        sent++;
-        const s = performance.now();
-        await gql(url, token, tree);
-        treeSamples.push(performance.now() - s);
-      }
-    }),
-  );
-  const treeRate = (TREE_REQUESTS / (performance.now() - t1)) * 1000;
-  const treeStats = summarize(treeSamples);
-  results.subtreeTree = {
-    parents: 10,
-    childrenEach: 20,
-    concurrency: CONCURRENCY,
-    requestsPerSecond: Math.round(treeRate),
-    p50Ms: treeStats.median,
-    p99Ms: treeStats.p99,
-    statementsPerRequest: treeStatements,
-  };
-  rows.push({
-    figure: `subtree tree (10 resellers x 20 customers), ${CONCURRENCY} clients`,
-    value: `${Math.round(treeRate)} req/s`,
-    note: `p50 ${treeStats.median.toFixed(1)} ms, p99 ${treeStats.p99.toFixed(1)} ms; ${treeStatements} SQL statements per request`,
-  });
 }
 
 /** 10,000 due two-level chains (a reseller's clone of the admin's package), renewed by the scheduler's path. */

@@ -1,0 +1,161 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { deepStrictEqual } from 'node:assert';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { createSecretKey } from 'node:crypto';
+import type { Config } from '../src/config.js';
+
+/**
+ * The two read shapes of a frontend (a page of accounts, a two-level tree), each measured twice from a separate
+ * client process (autocannon): through Trellis, and through its ceiling, a bare node:http handler that verifies
+ * the same JWT and builds the same response in one SQL statement (json_agg). Trellis is reported as a ratio of
+ * its ceiling, measured in the same run.
+ */
+
+export const PAGE_QUERY = `query Page { accounts(first: 50) { totalCount edges { node { id name balance availableBalance parent { id name } } } } }`;
+export const TREE_QUERY = `query Tree($id: ID!) { account(id: $id) { children(first: 10) { edges { node { id name
+  children(first: 20) { edges { node { id name balance parent { id name } } } } } } } } }`;
+
+/** One statement per shape, the caller taken from the verified JWT; null when outside the caller's subtree. */
+const CEILING_SQL = {
+  Page: `
+    with me as (select id, path from accounts where id = $1),
+         scope as (select a.* from accounts a, me where a.path like me.path || '%' and a.id <> me.id and a.status <> 'DELETED')
+    select json_build_object('data', json_build_object('accounts', json_build_object(
+      'totalCount', (select count(*) from scope),
+      'edges', coalesce((
+        select json_agg(json_build_object('node', json_build_object(
+                 'id', a.id, 'name', a.name, 'balance', trim_scale(a.balance)::text,
+                 'availableBalance', trim_scale(a.balance + a.credit_limit)::text,
+                 'parent', case when p.id is null then null else json_build_object('id', p.id, 'name', p.name) end)) order by a.seq)
+          from (select * from scope order by seq limit 50) a
+          left join accounts p on p.id = a.parent_id and p.path like (select path from me) || '%'), '[]'::json))))::text as body`,
+  Tree: `
+    with me as (select path from accounts where id = $1),
+         root as (select r.* from accounts r, me where r.id = $2 and r.path like me.path || '%')
+    select json_build_object('data', json_build_object('account', (
+      select json_build_object('children', json_build_object('edges', coalesce((
+        select json_agg(json_build_object('node', json_build_object('id', c.id, 'name', c.name,
+                 'children', json_build_object('edges', coalesce((
+                   select json_agg(json_build_object('node', json_build_object('id', g.id, 'name', g.name,
+                            'balance', trim_scale(g.balance)::text,
+                            'parent', json_build_object('id', c.id, 'name', c.name))) order by g.seq)
+                     from (select * from accounts g where g.parent_id = c.id and g.status <> 'DELETED'
+                            order by g.seq limit 20) g), '[]'::json)))) order by c.seq)
+          from (select * from accounts c where c.parent_id = root.id and c.status <> 'DELETED'
+                 order by c.seq limit 10) c), '[]'::json)))
+      from root)))::text as body`,
+} as const;
+
+/** The ceiling server: verifies the bearer JWT exactly as Trellis does, then one statement, its text sent as is. */
+export async function startCeiling(
+  config: Config,
+  databaseUrl: string,
+  connections: number,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections });
+  pool.on('error', () => undefined); // idle clients killed when the bench database is dropped
+  const key = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        try {
+          const claims = jwt.verify(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '', key, {
+            algorithms: ['HS256'],
+            issuer: config.jwtIssuer,
+            audience: config.jwtAudience,
+          }) as jwt.JwtPayload;
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { query: string; variables?: { id?: string } };
+          const shape = /^query (Page|Tree)\b/.exec(body.query)?.[1] as keyof typeof CEILING_SQL;
+          const params = shape === 'Tree' ? [claims.sub, body.variables?.id] : [claims.sub];
+          const { rows } = await pool.query<{ body: string }>(CEILING_SQL[shape], params);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(rows[0].body);
+        } catch (error) {
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ errors: [{ message: String(error) }] }));
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await pool.end();
+    },
+  };
+}
+
+export interface Cannon {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Answers other than 2xx, and connection errors and timeouts: a figure with any of these is void. */
+  failures: number;
+}
+
+const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+/** autocannon in its own process: the server under test keeps the bench process to itself. */
+export function cannon(url: string, token: string, body: string, connections: number, seconds: number): Promise<Cannon> {
+  const args = [
+    AUTOCANNON,
+    '-j',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-H',
+    `authorization=Bearer ${token}`,
+    '-b',
+    body,
+    url,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => {
+      if (error) return reject(error);
+      const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
+        requests: { average: number; total: number };
+        latency: { p50: number; p99: number };
+        non2xx: number;
+        errors: number;
+        timeouts: number;
+      };
+      resolve({
+        requestsPerSecond: Math.round(r.requests.average),
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        requests: r.requests.total,
+        failures: r.non2xx + r.errors + r.timeouts,
+      });
+    });
+  });
+}
+
+/** Both servers must answer the same document, or the ceiling is not a ceiling of this response. */
+export async function sameResponse(trellisUrl: string, ceilingUrl: string, token: string, body: string): Promise<number> {
+  const ask = async (url: string) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
+    return { status: res.status, json: (await res.json()) as unknown };
+  };
+  const [a, b] = [await ask(trellisUrl), await ask(ceilingUrl)];
+  deepStrictEqual(b, a);
+  return JSON.stringify(a.json).length;
+}
