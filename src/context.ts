@@ -6,7 +6,7 @@ import { SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
 import type { Events } from './events.js';
 import { DomainError } from './errors.js';
-import { createLoaders, type Loaders } from './graphql/loaders.js';
+import { clearLoaders, createLoaders, type Loaders } from './graphql/loaders.js';
 import type { Actor, Request } from './request.js';
 
 export { credentialKey, requireActor, type Actor } from './request.js';
@@ -117,18 +117,7 @@ export class Context implements Request {
     try {
       return await this.em.transactional(fn, { clear: true });
     } finally {
-      this.loaders.account.clearAll();
-      this.loaders.package.clearAll();
-      this.loaders.rate.clearAll();
-      this.loaders.rateGroup.clearAll();
-      this.loaders.subscription.clearAll();
-      this.loaders.rows.pages.clearAll();
-      this.loaders.rows.counts.clearAll();
-      this.loaders.rows.exists.clearAll();
-      this.loaders.callCharges.clearAll();
-      this.loaders.subscriptionPages.clearAll();
-      this.loaders.subscriptionCounts.clearAll();
-      this.loaders.subscriptionExists.clearAll();
+      clearLoaders(this.loaders);
     }
   }
 

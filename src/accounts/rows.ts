@@ -1,6 +1,6 @@
-import type { Em } from '../db/orm.js';
+import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { AccountKind, AccountStatus, BillingMode, ResellerModel } from '../entities/index.js';
-import { likePrefix } from '../entities/scope.js';
+import { likePrefix, scopePath } from '../entities/scope.js';
 import { Decimal } from '../money.js';
 import { findRowsPage, type Page, type PageArgs } from '../services/pagination.js';
 import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
@@ -124,6 +124,16 @@ function accountView(r: AccountRow): AccountView {
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
+}
+
+/** Accounts by id in the caller's scope, as rows: a missing or out-of-scope id is simply not returned. */
+export async function findAccountViews(em: Em, ids: readonly string[]): Promise<AccountView[]> {
+  const rows = await executeBound<AccountRow[]>(
+    em,
+    `select ${ACCOUNT_COLUMNS} from accounts where id = any(?::text[]) and path like ?`,
+    [pgArray(ids), likePrefix(scopePath(em))],
+  );
+  return rows.map(accountView);
 }
 
 /** The accounts under `path` (not the account `id` at it). */

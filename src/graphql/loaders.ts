@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import { Account, CallCharge, PackageSubscription, RateGroup, type Rate } from '../entities/index.js';
 import type { PackageView } from '../packages/view.js';
+import { findAccountViews, type AccountView } from '../accounts/rows.js';
 import type { RateQuery } from '../rates/rates.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
@@ -25,7 +26,10 @@ export interface SubscriptionCountKey {
 }
 
 export interface Loaders {
+  /** Entities, for the services that change what they load. */
   account: DataLoader<string, Account | null>;
+  /** Plain rows, for fields that only show an account (a parent, an entry's account): no entity to build. */
+  accountView: DataLoader<string, AccountView | null>;
   /** Rows by id through the scope filter, many at once: out of scope comes back null, like missing. */
   rateGroup: DataLoader<string, RateGroup | null>;
   subscription: DataLoader<string, PackageSubscription | null>;
@@ -58,6 +62,7 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
     rate: new DataLoader<RateQuery, Rate | null, string>((queries) => rates.findRates(em, [...queries]), byValue),
     rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
     subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),
+    accountView: byId((ids) => findAccountViews(em, ids)),
     // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
     account: new DataLoader(async (ids) => {
       const rows = await em.find(Account, { id: { $in: [...ids] } });
@@ -75,7 +80,8 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
         const keyset = new Keyset(key.window, 'asc');
         const range = keyset.bounds;
         // Each account's rows come back in fetch order (reversed for `last`), as Keyset.page expects.
-        const rows = await em.execute(
+        const rows = await executeBound<Record<string, unknown>[]>(
+          em,
           `select * from (
              select s.*, row_number() over (partition by s.account_id order by s.seq ${keyset.fetchOrder}) as rn from package_subscriptions s
               where s.account_id = any(?::text[]) and starts_with(s.owner_path, ?)
@@ -86,7 +92,9 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
         for (const row of rows) {
           const sub = em.map(PackageSubscription, row);
           const at = `${g}|${sub.accountId}`;
-          found.set(at, [...(found.get(at) ?? []), sub]);
+          const page = found.get(at);
+          if (page) page.push(sub);
+          else found.set(at, [sub]);
         }
       }
       return keys.map((k, i) => found.get(`${groupOf[i]}|${k.accountId}`) ?? []);
@@ -99,7 +107,8 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       );
       const found = new Set<string>();
       for (const [g, { key, parents: accountIds }] of groups) {
-        const rows = await em.execute<{ id: string }[]>(
+        const rows = await executeBound<{ id: string }[]>(
+          em,
           `select a.id from unnest(?::text[]) as a(id)
             where exists (select 1 from package_subscriptions s
                            where s.account_id = a.id and starts_with(s.owner_path, ?) and (?::text is null or s.status = ?)
@@ -118,7 +127,8 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       );
       const counts = new Map<string, number>();
       for (const [g, { key, parents: accountIds }] of groups) {
-        const rows = await em.execute<{ account_id: string; n: number }[]>(
+        const rows = await executeBound<{ account_id: string; n: number }[]>(
+          em,
           `select account_id, count(*)::int as n from package_subscriptions
             where account_id = any(?::text[]) and starts_with(owner_path, ?) and (?::text is null or status = ?)
             group by account_id`,
@@ -133,4 +143,10 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return ids.map((id) => rows.filter((r) => r.callId === id));
     }),
   };
+}
+
+/** After a write: every loader forgets what it read, so fields read afterwards see the write. */
+export function clearLoaders(loaders: Loaders): void {
+  const { rows, ...byKey } = loaders;
+  for (const loader of [...Object.values(byKey), ...Object.values(rows)]) loader.clearAll();
 }

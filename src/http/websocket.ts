@@ -1,3 +1,4 @@
+import { clearLoaders } from '../graphql/loaders.js';
 import type { Server } from 'node:http';
 import {
   execute,
@@ -233,7 +234,7 @@ export function attachWebSocket(deps: {
         const ctx = args.contextValue as Context;
         await ctx.finish();
         ctx.em.clear();
-        ctx.loaders.account.clearAll();
+        clearLoaders(ctx.loaders);
         if (!result.errors) return;
         for (const error of result.errors) {
           if (isUnexpected(error))

@@ -60,7 +60,7 @@ export class AccountResolver {
   @FieldResolver(() => AccountType, { nullable: true, description: "null when the parent is outside the caller's scope" })
   @Extensions(PUBLIC_IDENTITY)
   parent(@Root() account: AccountView | PublicAccount, @Ctx() ctx: Context) {
-    return account.parentId ? ctx.loaders.account.load(account.parentId) : null;
+    return account.parentId ? ctx.loaders.accountView.load(account.parentId) : null;
   }
 
   @FieldResolver(() => AccountConnection)

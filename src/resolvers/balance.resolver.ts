@@ -22,6 +22,6 @@ export class BalanceResolver {
 
   @FieldResolver(() => AccountType)
   account(@Root() entry: LedgerEntry, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(entry.accountId);
+    return ctx.loaders.accountView.load(entry.accountId);
   }
 }

@@ -51,7 +51,7 @@ export class CallResolver {
 
   @FieldResolver(() => AccountType)
   account(@Root() call: CallRecord, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(call.accountId);
+    return ctx.loaders.accountView.load(call.accountId);
   }
 
   @FieldResolver(() => [CallChargeType], { description: "One per level: the call's account first, then each reseller up" })
@@ -65,7 +65,7 @@ export class CallResolver {
 export class CallChargeResolver {
   @FieldResolver(() => AccountType, { nullable: true, description: "null for levels above the viewer's scope" })
   account(@Root() charge: CallCharge, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(charge.accountId);
+    return ctx.loaders.accountView.load(charge.accountId);
   }
 
   @FieldResolver(() => PackageSubscriptionType, { nullable: true, description: 'The subscription the free seconds came from' })

@@ -108,7 +108,7 @@ export class AlertResolver {
 
   @FieldResolver(() => AccountType)
   account(@Root() alert: AlertView, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(alert.accountId);
+    return ctx.loaders.accountView.load(alert.accountId);
   }
 }
 
@@ -125,6 +125,6 @@ export class BalanceEventResolver {
 
   @FieldResolver(() => AccountType)
   account(@Root() event: BalanceEventView, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(event.accountId);
+    return ctx.loaders.accountView.load(event.accountId);
   }
 }

@@ -61,7 +61,7 @@ export class SubscriptionResolver {
 
   @FieldResolver(() => AccountType)
   account(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
-    return ctx.loaders.account.load(sub.accountId);
+    return ctx.loaders.accountView.load(sub.accountId);
   }
 
   @FieldResolver(() => PackageType)

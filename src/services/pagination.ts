@@ -1,5 +1,5 @@
 import type { EntityName, FilterQuery } from '@mikro-orm/core';
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import { likePrefix, scopePath } from '../entities/scope.js';
 import { badInput } from '../errors.js';
 
@@ -237,7 +237,8 @@ export async function findRowsPage<R extends { seq: string }, T extends { seq?: 
   // Qualified: a bare `seq` in ORDER BY would bind to the select list's text copy of it, where "10" sorts before "9".
   const seq = `${query.table}.seq`;
   const range = keyset.bounds;
-  const rows = await em.execute<R[]>(
+  const rows = await executeBound<R[]>(
+    em,
     `select ${query.columns} from ${query.table} where ${[condition, ...range.map((b) => seqSql(seq, b))].join(' and ')}
       order by ${seq} ${keyset.fetchOrder} limit ?`,
     [...values, ...range.map((b) => b.seq), keyset.limit],
@@ -245,14 +246,16 @@ export async function findRowsPage<R extends { seq: string }, T extends { seq?: 
   return keyset.page(
     rows.map(toNode),
     async () => {
-      const [{ n }] = await em.execute<{ n: number }[]>(
+      const [{ n }] = await executeBound<{ n: number }[]>(
+        em,
         `select count(*)::int as n from ${query.table} where ${condition}`,
         values,
       );
       return n;
     },
     async (bound) => {
-      const [{ found }] = await em.execute<{ found: boolean }[]>(
+      const [{ found }] = await executeBound<{ found: boolean }[]>(
+        em,
         `select exists (select 1 from ${query.table} where ${condition} and ${seqSql(seq, bound)}) as found`,
         [...values, bound.seq],
       );

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import { likePrefix, scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type Order, type Page, type PageArgs, type PageWindow, type SeqBound } from './pagination.js';
 
@@ -86,7 +86,8 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
         const where = condition(em, list, 'p.id');
         // Each parent's page probed by its own (parent, seq) index scan with a limit: a window over all of a
         // parent's rows would read a long ledger whole for a page of 50.
-        const rows = await em.execute<(Record<string, unknown> & { _parent: string; _seq: string })[]>(
+        const rows = await executeBound<(Record<string, unknown> & { _parent: string; _seq: string })[]>(
+          em,
           `select x.* from unnest(?::text[]) as p(id)
             cross join lateral (
               select ${list.columns}, p.id as _parent, ${seq} as _seq from ${list.table}
@@ -95,10 +96,11 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
             order by x._parent, x._seq ${keyset.fetchOrder}`,
           [`{${parents.join(',')}}`, ...where.values, ...list.values, ...keyset.bounds.map((b) => b.seq), keyset.limit],
         );
-        for (const { _parent, _seq, ...row } of rows) {
-          void _seq;
-          const at = `${g}|${_parent}`;
-          found.set(at, [...(found.get(at) ?? []), row]);
+        for (const row of rows) {
+          const at = `${g}|${row._parent}`;
+          const page = found.get(at);
+          if (page) page.push(row);
+          else found.set(at, [row]);
         }
       }
       return keys.map((k, i) => found.get(`${groupOf[i]}|${k.parent}`) ?? []);
@@ -112,7 +114,8 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
       const counts = new Map<string, number>();
       for (const [g, { key, parents }] of byArgs) {
         const where = condition(em, key.list);
-        const rows = await em.execute<{ parent: string; n: number }[]>(
+        const rows = await executeBound<{ parent: string; n: number }[]>(
+          em,
           `select ${key.list.table}.${key.list.parentColumn} as parent, count(*)::int as n from ${key.list.table}
             where ${where.sql} group by 1`,
           [...where.values, `{${parents.join(',')}}`, ...key.list.values],
@@ -131,7 +134,8 @@ export function createRowPageLoaders(em: Em): RowPageLoaders {
       for (const [g, { key, parents }] of byArgs) {
         const where = condition(em, key.list);
         const seq = `${key.list.table}.seq`;
-        const rows = await em.execute<{ parent: string }[]>(
+        const rows = await executeBound<{ parent: string }[]>(
+          em,
           `select distinct ${key.list.table}.${key.list.parentColumn} as parent from ${key.list.table}
             where ${where.sql} and ${seqSql(seq, key.bound)}`,
           [...where.values, `{${parents.join(',')}}`, ...key.list.values, key.bound.seq],
