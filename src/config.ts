@@ -70,6 +70,8 @@ export interface Config {
   drainDelayMs: number;
   /** GET /graphql answers browsers with the GraphQL IDE (on by default outside production). */
   ideEnabled: boolean;
+  /** Queries run compiled by graphql-jit (src/graphql/executor.ts); off, everything runs on graphql-js. */
+  compiledQueries: boolean;
   /**
    * Test-only: turn off the application's scope filter so a test can prove that row-level security alone
    * still hides other subtrees. Never read from the environment.
@@ -188,6 +190,7 @@ const SPECS = {
   MIGRATE_ON_START: bool({ default: true }),
   METRICS_TOKEN: optional(str()),
   IDE_ENABLED: optional(bool()),
+  COMPILED_QUERIES: bool({ default: true }),
 };
 
 /** Reads and checks every setting; throws a ConfigError naming each bad variable, before anything opens. */
@@ -261,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsToken: e.METRICS_TOKEN,
     drainDelayMs: e.DRAIN_DELAY_MS,
     ideEnabled: e.IDE_ENABLED ?? !production,
+    compiledQueries: e.COMPILED_QUERIES,
     ...overrides,
   };
 }

@@ -5,6 +5,7 @@ import {
   Kind,
   printSchema,
   type GraphQLFieldResolver,
+  type GraphQLInterfaceType,
   type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
@@ -17,6 +18,7 @@ import { DomainError } from '../errors.js';
 import { PublicAccount } from '../accounts/rows.js';
 import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
 import { createEvents } from '../events.js';
+import { nodeTypeOf } from '../ids.js';
 
 /**
  * Wraps the resolver of every field of the schema (one place, applied after the schema is built):
@@ -81,7 +83,12 @@ export function createSchema(): Promise<GraphQLSchema> {
       { type: Decimal, scalar: MoneyScalar },
       { type: Date, scalar: DateTimeScalar },
     ],
-  }).then(withScope);
+  }).then((schema) => {
+    // type-graphql wraps resolveType in an async function; ids name their type, so it can answer at once, which a
+    // compiled executor needs (src/graphql/executor.ts).
+    (schema.getType('Node') as GraphQLInterfaceType).resolveType = (value) => nodeTypeOf((value as { id: string }).id);
+    return withScope(schema);
+  });
   return cached;
 }
 
