@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssignPackageDocument, CreateRateGroupDocument } from './generated/graphql.js';
+import { AssignPackageDocument, CreateRateGroupDocument, RateCallDocument } from './generated/graphql.js';
 import { startServer, type TestServer } from './support/harness.js';
-import { original } from './support/chain.js';
-import { addAccount, buildTree } from './support/tree.js';
+import { optIn, original } from './support/chain.js';
+import { addAccount, buildTree, topUp } from './support/tree.js';
 
 /** A page of accounts with their parents and subscriptions costs the same statements whatever its size. */
 let server: TestServer;
 let tree: Awaited<ReturnType<typeof buildTree>>;
+let calledCustomer: string;
+let calledReseller: string;
 
 beforeAll(async () => {
   server = await startServer();
@@ -26,18 +28,54 @@ beforeAll(async () => {
       reseller.token,
     );
     const sub = await addAccount(server, reseller.token, { kind: 'RESELLER', name: `sub ${i}`, rateGroupId: createRateGroup.id });
-    for (let j = 0; j < 3; j++) await addAccount(server, sub.token, { kind: 'CUSTOMER' });
+    // Every sub-reseller alike: a clone of the reseller's package, a top-up, and customers subscribed to the clone.
+    const clone = await optIn(server, sub.token, pkg);
+    await topUp(server, reseller.token, sub.id, '5');
+    for (let j = 0; j < 3; j++) {
+      const c = await addAccount(server, sub.token, { kind: 'CUSTOMER' });
+      await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: clone } }, sub.token);
+      await topUp(server, sub.token, c.id, '1');
+    }
+  }
+  // Calls of a customer of a reseller: two levels charged, each by its parent's rate group.
+  const group = async (token: string, name: string) =>
+    (await server.ok(CreateRateGroupDocument, { input: { name, rates: [{ prefix: '44', ratePerMinute: '0.01' }] } }, token))
+      .createRateGroup.id as string;
+  const seller = await addAccount(server, tree.admin.token, {
+    kind: 'RESELLER',
+    rateGroupId: await group(tree.admin.token, 'qc-a'),
+  });
+  calledCustomer = (await addAccount(server, seller.token, { kind: 'CUSTOMER', rateGroupId: await group(seller.token, 'qc-r') }))
+    .id;
+  calledReseller = seller.id;
+  await topUp(server, tree.admin.token, seller.id, '10');
+  await topUp(server, seller.token, calledCustomer, '10');
+  for (let i = 0; i < 4; i++) {
+    await server.ok(
+      RateCallDocument,
+      {
+        input: {
+          accountId: calledCustomer,
+          callId: `qc-${i}`,
+          destination: '4420',
+          direction: 'OUTBOUND',
+          durationSeconds: 60,
+          startedAt: new Date(Date.now() - 3_600_000).toISOString(),
+        },
+      },
+      tree.admin.token,
+    );
   }
 });
 afterAll(() => server.close());
 
-async function statementsFor(query: string): Promise<number> {
+async function statementsFor(query: string, token = tree.r2.token): Promise<number> {
   const knex = server.app.db.orm.em.getConnection().getKnex();
   let n = 0;
   const count = () => n++;
   knex.on('query', count);
   try {
-    await server.ok(query, {}, tree.r2.token);
+    await server.ok(query, {}, token);
   } finally {
     knex.off('query', count);
   }
@@ -88,5 +126,75 @@ describe('SQL statements per request', () => {
       ['qc-2', '44', 3, 3],
       ['qc-3', '44', 3, 3],
     ]);
+  });
+
+  // Every connection and object field an account has, on every account of two list levels (the second as deep
+  // as the depth limit lets it go).
+  const EVERY_ACCOUNT_FIELD = `id name balance parent { id name }
+    ledger(first: 2) { totalCount pageInfo { hasNextPage } edges { node { id amount account { id } } } }
+    rateGroup { id name owner { id name } rates(first: 2) { totalCount edges { node { prefix ratePerMinute } } } rateFor(destination: "4420") { prefix } }
+    rate(destination: "4420") { prefix }
+    subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id name owner { id } source { id name owner { id name } } } } }`;
+  const EVERY_ACCOUNT_FIELD_SHALLOW = `id name balance parent { id name }
+    ledger(first: 2) { totalCount edges { node { id account { id } } } }
+    rateGroup { id owner { id } rates(first: 2) { totalCount edges { node { prefix } } } rateFor(destination: "4420") { prefix } }
+    rate(destination: "4420") { prefix }
+    subscriptions(first: 2) { totalCount edges { node { id account { id } package { id } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id owner { id } source { id } } } }`;
+
+  it('every connection and object field of an account, at two depths, costs the same for one parent as for four', async () => {
+    const shape = (
+      first: number,
+    ) => `{ accounts(first: ${first}, kind: RESELLER) { totalCount edges { node { ${EVERY_ACCOUNT_FIELD}
+      children(first: 5) { totalCount pageInfo { hasNextPage } edges { node { ${EVERY_ACCOUNT_FIELD_SHALLOW} } } } } } } }`;
+    const one = await statementsFor(shape(1));
+    const four = await statementsFor(shape(4));
+    expect(four).toBe(one);
+    type Level = {
+      node: {
+        ledger: { totalCount: number };
+        rateGroup: { owner: { id: string }; rates: { totalCount: number } } | null;
+        subscriptions: { edges: { node: { package: { id: string } } }[] };
+        ownedPackages: { edges: { node: { id: string; source: { owner: { id: string } } | null } }[] };
+        children: { edges: Level[] };
+      };
+    };
+    const subs = ((await server.ok(shape(4), {}, tree.r2.token)) as { accounts: { edges: Level[] } }).accounts.edges;
+    // The lists are not empty: each sub-reseller has a rate group with a rate, a clone of the reseller's package and
+    // a top-up; each of its customers a subscription to that clone and a top-up.
+    expect(subs).toHaveLength(4);
+    for (const { node } of subs) {
+      expect(node.rateGroup?.owner.id).toBe(tree.r2.id);
+      expect(node.rateGroup?.rates.totalCount).toBe(1);
+      expect(node.ledger.totalCount).toBe(1);
+      expect(node.ownedPackages.edges.map((e) => e.node.source?.owner.id)).toEqual([tree.r2.id]);
+      expect(node.children.edges).toHaveLength(3);
+      for (const c of node.children.edges) {
+        expect(c.node.ledger.totalCount).toBe(1);
+        expect(c.node.subscriptions.edges.map((e) => e.node.package.id)).toEqual([node.ownedPackages.edges[0].node.id]);
+      }
+    }
+    expect(four).toBeLessThanOrEqual(40);
+  });
+
+  it('rate groups with their owners, rates and lookups cost the same for one group as for four', async () => {
+    const shape = (first: number) => `{ rateGroups(first: ${first}) { edges { node { id owner { id name }
+      rates(first: 3) { totalCount edges { node { prefix } } } rateFor(destination: "4420") { prefix } } } } }`;
+    expect(await statementsFor(shape(4))).toBe(await statementsFor(shape(1)));
+  });
+
+  it('calls with their charges, their accounts and subscriptions cost the same for one call as for four', async () => {
+    const shape = (first: number) => `{ calls(accountId: "${calledCustomer}", first: ${first}) { totalCount edges { node {
+      id account { id name } charges { amount account { id name } subscription { id package { id } } } } } } }`;
+    const one = await statementsFor(shape(1), tree.admin.token);
+    const four = await statementsFor(shape(4), tree.admin.token);
+    expect(four).toBe(one);
+    const { calls } = (await server.ok(shape(4), {}, tree.admin.token)) as {
+      calls: { edges: { node: { charges: { account: { id: string } }[] } }[] };
+    };
+    expect(calls.edges.map((e) => e.node.charges.map((c) => c.account.id))).toEqual(
+      Array.from({ length: 4 }, () => [calledCustomer, calledReseller]),
+    );
   });
 });

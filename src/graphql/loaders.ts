@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { executeBound, type Em } from '../db/orm.js';
 import { Account, CallCharge, PackageSubscription, RateGroup, type Rate } from '../entities/index.js';
 import type { PackageView } from '../packages/view.js';
-import { findAccountViews, type AccountView } from '../accounts/rows.js';
+import { findAccountViews, findParentPublic, type AccountView, type PublicAccount } from '../accounts/rows.js';
 import type { RateQuery } from '../rates/rates.js';
 import { scopePath } from '../entities/scope.js';
 import { Keyset, seqSql, type PageWindow, type SeqBound } from '../services/pagination.js';
@@ -30,6 +30,8 @@ export interface Loaders {
   account: DataLoader<string, Account | null>;
   /** Plain rows, for fields that only show an account (a parent, an entry's account): no entity to build. */
   accountView: DataLoader<string, AccountView | null>;
+  /** The caller's parent's public identity (one key): read once per request, however many packages it owns. */
+  parentPublic: DataLoader<'parent', PublicAccount | null>;
   /** Rows by id through the scope filter, many at once: out of scope comes back null, like missing. */
   rateGroup: DataLoader<string, RateGroup | null>;
   subscription: DataLoader<string, PackageSubscription | null>;
@@ -63,6 +65,10 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
     rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
     subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),
     accountView: byId((ids) => findAccountViews(em, ids)),
+    parentPublic: new DataLoader(async (keys) => {
+      const parent = await findParentPublic(em);
+      return keys.map(() => parent);
+    }),
     // Batched and scoped: ids outside the caller's subtree come back null, exactly like missing ones.
     account: new DataLoader(async (ids) => {
       const rows = await em.find(Account, { id: { $in: [...ids] } });

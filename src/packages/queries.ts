@@ -1,6 +1,7 @@
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import { AccountKind, Package } from '../entities/index.js';
-import { Keyset, seqSql, type Page } from '../services/pagination.js';
+import { Keyset, seqSql, type Page, type PageArgs } from '../services/pagination.js';
+import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
 
 /**
  * Serializes the changes that depend on one package's prices or clones (opt-in, opt-out, repricing), keyed by
@@ -58,4 +59,40 @@ export async function findOffers(em: Em, parentId: string, buyer: OfferBuyer, ke
       return found;
     },
   );
+}
+
+/**
+ * An account's own packages, oldest first, as ids: every account of a list level asking with the same
+ * arguments shares one statement (src/services/row-pages.ts); the packages themselves come from the loader.
+ */
+export function ownedPackageIds(
+  loaders: RowPageLoaders,
+  ownerId: string,
+  args: PageArgs & { status?: string | null },
+): Promise<Page<{ id: string; seq: string }>> {
+  const list = {
+    table: 'packages',
+    columns: 'packages.id, packages.seq::text as seq',
+    pathColumn: 'owner_path',
+    parentColumn: 'owner_id',
+    where: args.status ? ['packages.status = ?'] : [],
+    values: args.status ? [args.status] : [],
+    order: 'asc' as const,
+  };
+  return rowPage(loaders, list, ownerId, args, (row: { id: string; seq: string }) => row);
+}
+
+/** Of these lineages (by package id), the ones whose every package is still sellable: one statement for all. */
+export async function sellableLineages(em: Em, lineages: ReadonlyMap<string, readonly string[]>): Promise<Set<string>> {
+  const unchecked = [...lineages].filter(([, lineage]) => lineage.length > 0);
+  const sellable = new Set([...lineages].filter(([, lineage]) => lineage.length === 0).map(([id]) => id));
+  if (!unchecked.length) return sellable;
+  const rows = await executeBound<{ id: string }[]>(
+    em,
+    `select id from jsonb_each(?::jsonb) as l(id, lineage)
+      where trellis_lineage_sellable(array(select jsonb_array_elements_text(l.lineage)))`,
+    [JSON.stringify(Object.fromEntries(unchecked))],
+  );
+  for (const r of rows) sellable.add(r.id);
+  return sellable;
 }

@@ -1,5 +1,8 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
-import type { Direction } from '../entities/index.js';
+import type { Direction, Rate } from '../entities/index.js';
+import { Decimal } from '../money.js';
+import type { Page, PageArgs } from '../services/pagination.js';
+import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
 import type { RateRow } from './decks.js';
 
 /** A longest-prefix question: which rate of a group applies to a number, in a direction. */
@@ -91,4 +94,42 @@ export async function rateCandidates(
   const candidates = new Map<number, RateRow[]>();
   for (const { k, ...rate } of found) candidates.set(Number(k), [...(candidates.get(Number(k)) ?? []), rate]);
   return candidates;
+}
+
+/** A plain object, not an entity instance: rating makes thousands per batch, and entity setters cost. */
+export function toRate(row: RateRow): Rate {
+  return {
+    rateGroupId: row.rate_group_id,
+    direction: row.direction,
+    prefix: row.prefix,
+    destination: row.destination,
+    ratePerMinute: new Decimal(row.rate_per_minute),
+    connectionFee: new Decimal(row.connection_fee),
+    initialIncrement: row.initial_increment,
+    increment: row.increment,
+  } as Rate;
+}
+
+/**
+ * One page of a rate group's rates, oldest first. Visible in the caller's subtree, and the caller's own assigned
+ * group (its parent's) too, as the scope filter allows.
+ */
+export function ratesPage(
+  loaders: RowPageLoaders,
+  groupId: string,
+  filter: { where: string[]; values: unknown[]; assignedGroup: string | null },
+  args: PageArgs,
+): Promise<Page<Rate>> {
+  const list = {
+    table: 'rates',
+    columns: `rates.rate_group_id, rates.direction, rates.prefix, rates.destination, rates.rate_per_minute::text as rate_per_minute,
+      rates.connection_fee::text as connection_fee, rates.initial_increment, rates.increment, rates.seq::text as seq`,
+    pathColumn: 'owner_path',
+    parentColumn: 'rate_group_id',
+    where: filter.where,
+    values: filter.values,
+    order: 'asc' as const,
+    alsoVisible: filter.assignedGroup ? { sql: 'rates.rate_group_id = ?', values: [filter.assignedGroup] } : undefined,
+  };
+  return rowPage(loaders, list, groupId, args, (row: RateRow & { seq: string }) => ({ ...toRate(row), seq: row.seq }) as Rate);
 }

@@ -10,7 +10,6 @@ import { requireLoginToken, type AuthService } from './auth.service.js';
 import {
   childrenPage,
   findDescendantsPage,
-  findParentPublic,
   type AccountListFilter,
   type AccountView,
   type PublicAccount,
@@ -83,9 +82,9 @@ export class AccountService {
    */
   async ownerView(ctx: Request, ownerId: string): Promise<AccountView | PublicAccount> {
     requireActor(ctx);
-    const inScope = await ctx.loaders.account.load(ownerId);
+    const inScope = await ctx.loaders.accountView.load(ownerId);
     if (inScope) return inScope;
-    const parent = await findParentPublic(ctx.em);
+    const parent = await ctx.loaders.parentPublic.load('parent');
     if (!parent || parent.id !== ownerId) throw notFound('Account not found');
     return parent;
   }

@@ -13,14 +13,13 @@ import {
   PackageSubscription,
   PackageTerms,
   ResellerModel,
-  likePrefix,
   type DiscountRule,
 } from '../entities/index.js';
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
-import { findPage, Keyset, type Page, type PageArgs } from './pagination.js';
-import { findOffers, lineageSellable, lockForCloning } from '../packages/queries.js';
+import { Keyset, type Page, type PageArgs } from './pagination.js';
+import { findOffers, lineageSellable, lockForCloning, ownedPackageIds, sellableLineages } from '../packages/queries.js';
 import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 import { toView, type DiscountData, type PackageView } from '../packages/view.js';
 import type { AccountService } from './account.service.js';
@@ -340,11 +339,19 @@ export class PackageService {
     const now = new Date();
     const visible = new Map<string, PackageView>();
     const undecided: Package[] = [];
+    // Offers need their chain checked in the database: all of them in one statement.
+    const offers = new Map<string, string[]>();
     for (const pkg of packages) {
       const t = terms.get(pkg.termsId)!;
-      if (pkg.ownerPath.startsWith(ctx.actor.path) || (await this.isOffer(ctx.em, pkg, t, ctx.actor.kind, now))) {
-        visible.set(pkg.id, toView(pkg, t));
-      } else undecided.push(pkg);
+      if (pkg.ownerPath.startsWith(ctx.actor.path)) visible.set(pkg.id, toView(pkg, t));
+      else if (this.offeredTo(pkg, t, ctx.actor.kind, now)) offers.set(pkg.id, pkg.lineage);
+      else undecided.push(pkg);
+    }
+    const sellable = await sellableLineages(ctx.em, offers);
+    for (const pkg of packages) {
+      if (!offers.has(pkg.id)) continue;
+      if (sellable.has(pkg.id)) visible.set(pkg.id, toView(pkg, terms.get(pkg.termsId)!));
+      else undecided.push(pkg);
     }
     if (undecided.length) {
       const undecidedIds = undecided.map((p) => p.id);
@@ -359,12 +366,13 @@ export class PackageService {
     return ids.map((id) => visible.get(id) ?? null);
   }
 
+  /** An account's own packages, batched with every other account of a list level asking the same. */
   async owned(ctx: Request, accountId: string, args: PackageListArgs): Promise<Page<PackageView>> {
     requireActor(ctx);
-    const where: Record<string, unknown> = { ownerId: accountId, ownerPath: { $like: likePrefix(ctx.actor.path) } };
-    if (args.status) where.status = args.status;
-    const page = await findPage(ctx.em, Package, where, args, 'asc');
-    return this.viewPage(ctx.em, page);
+    const page = await ownedPackageIds(ctx.loaders.rows, accountId, args);
+    const views = await ctx.loaders.package.loadMany(page.nodes.map((n) => n.id));
+    const byId = new Map(views.flatMap((v) => (v && !(v instanceof Error) ? [[v.id, v] as const] : [])));
+    return page.map((n) => byId.get(n.id)!);
   }
 
   /** The parent's ACTIVE, in-date packages the caller may buy (customers) or opt into (resellers). */
@@ -386,9 +394,13 @@ export class PackageService {
 
   /** An offer: ACTIVE, in date, flagged for the caller's kind, and every package up its chain still sellable. */
   private async isOffer(em: Em, pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): Promise<boolean> {
+    return this.offeredTo(pkg, terms, kind, at) && (await lineageSellable(em, pkg.lineage));
+  }
+
+  /** Everything of an offer but its chain: ACTIVE, in date, flagged for the caller's kind. */
+  private offeredTo(pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): boolean {
     if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !isSellableNow(terms, at)) return false;
-    const flagged = kind === AccountKind.CUSTOMER ? pkg.canBePurchased : kind === AccountKind.RESELLER && pkg.resellerCanResell;
-    return flagged && (await lineageSellable(em, pkg.lineage));
+    return kind === AccountKind.CUSTOMER ? pkg.canBePurchased : kind === AccountKind.RESELLER && pkg.resellerCanResell;
   }
 
   private async requireOwned(ctx: AuthedRequest, em: Em, id: string): Promise<Package> {

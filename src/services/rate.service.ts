@@ -1,13 +1,22 @@
 import type { Em } from '../db/orm.js';
 import { requireActor, type Actor, type Request } from '../request.js';
-import { Direction, likePrefix, Rate, RateGroup } from '../entities/index.js';
+import { Direction, likePrefix, Rate, RateGroup, SCOPE_FILTER, type ScopeParams } from '../entities/index.js';
 import { DomainError, badInput, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal, ZERO } from '../money.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
-import { buildDeck, matchDeck, RateDecks, type Deck, type RateRow } from '../rates/decks.js';
-import { groupRates, groupSizes, groupVersions, rateCandidates, upsertRates, type RateQuery } from '../rates/rates.js';
+import { buildDeck, matchDeck, RateDecks, type Deck } from '../rates/decks.js';
+import {
+  groupRates,
+  groupSizes,
+  groupVersions,
+  rateCandidates,
+  ratesPage,
+  toRate,
+  upsertRates,
+  type RateQuery,
+} from '../rates/rates.js';
 import { longestOf } from '../billing/index.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 
@@ -202,16 +211,23 @@ export class RateService {
     return findPage(ctx.em, RateGroup, { ownerPath: { $like: likePrefix(ctx.actor.path) } }, args, 'asc');
   }
 
+  /** A group's rates, batched with every other group of a list level asking the same (src/services/row-pages.ts). */
   async listRates(ctx: Request, group: RateGroup, filter: RateFilter): Promise<Page<Rate>> {
     requireActor(ctx);
-    const where: Record<string, unknown> = { rateGroupId: group.id };
-    if (filter.direction) where.direction = filter.direction;
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.direction) {
+      where.push('rates.direction = ?');
+      values.push(filter.direction);
+    }
     if (filter.prefix) {
       const prefix = normalizeNumber(filter.prefix);
       if (!/^[0-9]{1,20}$/.test(prefix)) throw badInput('prefix', 'A prefix is 1 to 20 digits');
-      where.prefix = { $like: `${prefix}%` };
+      where.push('rates.prefix like ?');
+      values.push(`${prefix}%`);
     }
-    return findPage(ctx.em, Rate, where, filter, 'asc');
+    const { rateGroupId } = ctx.em.getFilterParams(SCOPE_FILTER) as ScopeParams;
+    return ratesPage(ctx.loaders.rows, group.id, { where, values, assignedGroup: rateGroupId ?? null }, filter);
   }
 
   /** Writable only by the owner's subtree (an account may read its assigned group but not edit it). */
@@ -220,18 +236,4 @@ export class RateService {
     if (!group || !group.ownerPath.startsWith(ctx.actor.path)) throw notFound('Rate group not found');
     return group;
   }
-}
-
-/** A plain object, not an entity instance: rating makes thousands per batch, and entity setters cost. */
-function toRate(row: RateRow): Rate {
-  return {
-    rateGroupId: row.rate_group_id,
-    direction: row.direction,
-    prefix: row.prefix,
-    destination: row.destination,
-    ratePerMinute: new Decimal(row.rate_per_minute),
-    connectionFee: new Decimal(row.connection_fee),
-    initialIncrement: row.initial_increment,
-    increment: row.increment,
-  } as Rate;
 }

@@ -15,6 +15,8 @@ export interface RowList {
   where: string[];
   values: unknown[];
   order: Order;
+  /** Rows also visible outside the subtree (a rate group's rates, to the accounts it is assigned to). */
+  alsoVisible?: { sql: string; values: unknown[] };
 }
 
 interface PageKey {
@@ -57,11 +59,14 @@ export function groupByArgs<K>(keys: readonly K[], parentOf: (key: K) => string,
 
 /** The scope, the parents (`parents`: an SQL expression) and the list's own conditions. */
 function condition(em: Em, list: RowList, parents = 'any(?::text[])'): { sql: string; values: unknown[] } {
+  const scope = `${list.table}.${list.pathColumn} like ?`;
   return {
-    sql: [`${list.table}.${list.pathColumn} like ?`, `${list.table}.${list.parentColumn} = ${parents}`, ...list.where].join(
-      ' and ',
-    ),
-    values: [likePrefix(scopePath(em))],
+    sql: [
+      list.alsoVisible ? `(${scope} or ${list.alsoVisible.sql})` : scope,
+      `${list.table}.${list.parentColumn} = ${parents}`,
+      ...list.where,
+    ].join(' and '),
+    values: [likePrefix(scopePath(em)), ...(list.alsoVisible?.values ?? [])],
   };
 }
 
