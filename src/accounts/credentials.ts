@@ -1,4 +1,4 @@
-import type { Em } from '../db/orm.js';
+import { executeBound, type Em } from '../db/orm.js';
 import type { AccountKind } from '../entities/index.js';
 import { CHANNEL, type CredentialChange } from '../events.js';
 import type { ApiKeyScope } from '../request.js';
@@ -59,7 +59,8 @@ export async function setApiKeyLastUsed(em: Em, id: string, at: Date): Promise<v
 }
 
 export async function findCredentialAccount(em: Em, accountId: string): Promise<CredentialAccount | null> {
-  const [row] = await em.execute<CredentialAccountRow[]>(
+  const [row] = await executeBound<CredentialAccountRow[]>(
+    em,
     `select a.id, a.kind, a.path, a.root_id, a.rate_group_id, a.token_version,
             not exists (select 1 from accounts up
                          where starts_with(a.path, up.path) and up.status <> 'ACTIVE') as usable

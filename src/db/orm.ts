@@ -173,7 +173,8 @@ export function systemEm(orm: Orm): Em {
  */
 export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
   await em.begin();
-  await em.execute(
+  await executeBound(
+    em,
     // JIT compilation only costs time on short OLTP statements (200 ms for a batched rate lookup here).
     `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true), set_config('jit', 'off', true)`,
     [scopePath],

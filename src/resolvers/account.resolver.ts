@@ -28,7 +28,7 @@ export class AccountResolver {
 
   @Query(() => AccountType, { nullable: true })
   account(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<AccountView | null> {
-    return ctx.services.accounts.find(ctx, id);
+    return ctx.services.accounts.view(ctx, id);
   }
 
   @Query(() => AccountConnection, { description: "The caller's descendants (not the caller)" })

@@ -10,7 +10,7 @@ type NodeFinder = (ctx: Context, id: string) => Promise<unknown>;
 
 /** One finder per node type; each applies the caller's scope, so foreign ids come back null. */
 const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
-  Account: (ctx, id) => ctx.services.accounts.find(ctx, id),
+  Account: (ctx, id) => ctx.services.accounts.view(ctx, id),
   LedgerEntry: (ctx, id) => ctx.services.balances.entry(ctx, id),
   ApiKey: (ctx, id) => ctx.services.auth.findApiKey(ctx, id),
   RateGroup: (ctx, id) => ctx.services.rates.findGroup(ctx, id),

@@ -89,9 +89,17 @@ export class AccountService {
     return parent;
   }
 
-  async me(ctx: Request): Promise<Account> {
+  /** An account to show (a query's answer), as a row: no entity to build. Null when missing or out of scope. */
+  async view(ctx: Request, id: string): Promise<AccountView | null> {
     requireActor(ctx);
-    return this.require(ctx, ctx.actor.accountId);
+    return ctx.loaders.accountView.load(id);
+  }
+
+  async me(ctx: Request): Promise<AccountView> {
+    requireActor(ctx);
+    const me = await ctx.loaders.accountView.load(ctx.actor.accountId);
+    if (!me) throw notFound('Account not found');
+    return me;
   }
 
   /** The caller's descendants (not the caller). Deleted accounts are listed only when asked for by status. */
