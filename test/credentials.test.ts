@@ -1,6 +1,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'graphql';
 import { CreateAccountDocument, MeDocument, UpdateAccountDocument } from './generated/graphql.js';
+import { costError } from '../src/graphql/limits.js';
+import { createSchema } from '../src/graphql/schema.js';
 import { ENGINE, errorCode, sql, startServer, unique, type TestServer } from './support/harness.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 import { listen, until } from './support/ws.js';
@@ -428,4 +431,38 @@ describe('request budgets', () => {
       await tight.close();
     }
   });
+
+  it.skipIf(ENGINE === 'pglite')(
+    "two instances spending one credential's budget together never pass it, and refuse at most a lease each early",
+    async () => {
+      // A budget of 20,000 is taken in leases of 200, by requests costing less than a lease.
+      const [a, b] = await Promise.all([startServer({ requestBudget: 20_000 }), startServer({ requestBudget: 20_000 })]);
+      try {
+        const t = await buildTree(a);
+        const query = '{ accounts(first: 20) { edges { node { id name } } } }';
+        const { cost } = costError(await createSchema(), parse(query), {}, undefined, 1_000_000);
+        expect(cost).toBeLessThan(200);
+        const body = JSON.stringify({ query });
+        const ask = (server: TestServer) =>
+          fetch(`${server.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${t.r1.token}` },
+            body,
+          }).then((r) => r.status);
+        let accepted = 0;
+        let refusedBoth = false;
+        for (let i = 0; i < 400 && !refusedBoth; i += 2) {
+          const statuses = await Promise.all([ask(a), ask(b)]);
+          accepted += statuses.filter((s) => s === 200).length;
+          expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+          refusedBoth = statuses.every((s) => s === 429);
+        }
+        expect(refusedBoth).toBe(true);
+        expect(accepted).toBeLessThanOrEqual(Math.floor(20_000 / cost));
+        expect(accepted).toBeGreaterThanOrEqual(Math.floor((20_000 - 2 * 200) / cost));
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
@@ -200,9 +201,13 @@ export async function admitOperation(
 export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandler {
   const refuse = (res: Response, message: string) =>
     res.status(400).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
+  // Documents already found sound, by their text: clients send the same few documents again and again, and
+  // lexing and walking each one again cost as much as a small request's SQL. Bounded by the text it holds.
+  const passed = new LRUCache<string, true>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (_, key) => key.length });
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
+    if (passed.has(query)) return next();
     // Measured before parsing: the parser's own refusal computes a line and column by scanning the whole text,
     // and Apollo would hash and parse it all again.
     const tooLarge = documentTooLarge(query, config);
@@ -215,6 +220,7 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
     }
     const [error] = shapeErrors(schema, document, config);
     if (error) return refuse(res, shapeError(error).message);
+    passed.set(query, true);
     next();
   };
 }

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AssignPackageDocument, CreateRateGroupDocument, UpdateAccountDocument } from './generated/graphql.js';
+import { ENGINE, startServer, type TestServer } from './support/harness.js';
+import { optIn, original } from './support/chain.js';
+import { addAccount, buildTree, topUp } from './support/tree.js';
+
+/**
+ * Queries run compiled by graphql-jit (COMPILED_QUERIES, the default); graphql-js is the reference. Two servers on
+ * one database, one of each, must answer every document alike: data, errors, their codes, paths and locations.
+ * PostgreSQL only, where two servers can share a database; the whole suite runs compiled on both engines.
+ */
+let compiled: TestServer;
+let reference: TestServer;
+let tree: Awaited<ReturnType<typeof buildTree>>;
+let customer: string;
+let customerToken: string;
+let entry: string;
+let pkg: string;
+let subscription: string;
+
+beforeAll(async () => {
+  if (ENGINE === 'pglite') return;
+  [compiled, reference] = await Promise.all([startServer(), startServer({ compiledQueries: false })]);
+  tree = await buildTree(compiled);
+  const { createRateGroup } = await compiled.ok(
+    CreateRateGroupDocument,
+    { input: { name: 'x', rates: [{ prefix: '44', ratePerMinute: '0.0125' }] } },
+    tree.r1.token,
+  );
+  pkg = await original(compiled, tree.r1.token, { price: '0' });
+  const clone = await optIn(compiled, tree.sr1.token, pkg);
+  const c = await addAccount(compiled, tree.sr1.token, { kind: 'CUSTOMER', name: 'Ann' });
+  customer = c.id;
+  customerToken = c.token;
+  subscription = (await compiled.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: clone } }, tree.sr1.token))
+    .assignPackage.id;
+  entry = (await topUp(compiled, tree.sr1.token, c.id, '12.50')).topUp.id;
+  await compiled.ok(UpdateAccountDocument, { id: tree.sr1.id, input: { rateGroupId: createRateGroup.id } }, tree.r1.token);
+});
+afterAll(async () => {
+  if (ENGINE === 'pglite') return;
+  await Promise.all([compiled.close(), reference.close()]);
+});
+
+describe.skipIf(ENGINE === 'pglite')('compiled queries answer as graphql-js does', () => {
+  const documents: [string, RegExp, () => { query: string; variables?: Record<string, unknown>; token: string }][] = [
+    [
+      'a tree with every account field, aliases, fragments and directives',
+      /^(?=.*"balanceAfter":"12.5")(?=.*"source":\{"id":"pkg_)(?=.*"rates":\{"edges":\[\{"node":\{"prefix":"44")/s,
+      () => ({
+        token: tree.r1.token,
+        query: `query T($id: ID!, $withLedger: Boolean = true, $n: Int) {
+          account(id: $id) { ...A children(first: $n) { totalCount pageInfo { hasNextPage endCursor }
+            edges { cursor node { ...A } } } }
+        }
+        fragment A on Account { __typename id name balance availableBalance kind status parent { id name }
+          ledger(first: 2) @include(if: $withLedger) { totalCount edges { node { id kind amount balanceAfter account { id } } } }
+          rateGroup { id name owner { id } rates(first: 2) { edges { node { prefix ratePerMinute } } } }
+          subscriptions(first: 2) @skip(if: false) { totalCount edges { node { id status package { id name price owner { id } source { id } } } } }
+          ownedPackages(first: 2) { totalCount edges { node { id name price source { id name } } } } }`,
+        variables: { id: tree.sr1.id, n: 10 },
+      }),
+    ],
+    [
+      'a page walked backwards',
+      /"hasPreviousPage":true/,
+      () => ({
+        token: tree.r1.token,
+        query: '{ accounts(last: 2) { edges { cursor node { id name } } pageInfo { hasPreviousPage } } }',
+      }),
+    ],
+    [
+      'node(id) of every kind, through inline fragments',
+      /"PackageSubscription".*"missing":null/,
+      () => ({
+        token: tree.sr1.token,
+        query: `query($ids: ID!, $e: ID!, $p: ID!, $s: ID!) {
+          a: node(id: $ids) { __typename id ... on Account { name } }
+          e: node(id: $e) { __typename ... on LedgerEntry { amount account { id } } }
+          p: node(id: $p) { __typename ... on Package { name owner { id name } } }
+          s: node(id: $s) { __typename ... on PackageSubscription { status account { id } } }
+          missing: node(id: "acc_00000000000000000000000000000000") { id } }`,
+        variables: { ids: customer, e: entry, p: pkg, s: subscription },
+      }),
+    ],
+    [
+      'a field of a parent outside the scope: FORBIDDEN with its path, the rest of the answer kept',
+      /"path":\["offers","edges",0,"node","owner","balance"\].*"FORBIDDEN"/,
+      () => ({ token: customerToken, query: '{ offers(first: 5) { edges { node { id name owner { id name balance } } } } }' }),
+    ],
+    [
+      'a refused page size: BAD_USER_INPUT naming the argument',
+      /"BAD_USER_INPUT","field":"first"/,
+      () => ({ token: tree.r1.token, query: '{ accounts(first: -1) { edges { node { id } } } }' }),
+    ],
+    [
+      'first and last together',
+      /"BAD_USER_INPUT","field":"last"/,
+      () => ({ token: tree.r1.token, query: '{ accounts(first: 1, last: 1) { edges { node { id } } } }' }),
+    ],
+    [
+      'a DateTime written in the document beside one given as a variable',
+      /"earnings":\{"sales":"0"/,
+      () => ({
+        token: tree.r1.token,
+        query:
+          'query($f: DateTime!) { earnings(accountId: "' +
+          tree.sr1.id +
+          '", from: $f, to: "2100-01-01T00:00:00Z") { sales costs margin } }',
+        variables: { f: '2000-01-01T00:00:00Z' },
+      }),
+    ],
+    [
+      'an account outside the scope: null, like a missing one',
+      /^\{"data":\{"account":null\}\}$/,
+      () => ({ token: tree.r2.token, query: `{ account(id: "${tree.r1.id}") { id } }` }),
+    ],
+  ];
+
+  for (const [name, expected, make] of documents) {
+    it(name, async () => {
+      const { query, variables, token } = make();
+      const [fast, slow] = await Promise.all([compiled.gql(query, variables, token), reference.gql(query, variables, token)]);
+      expect(fast).toEqual(slow);
+      expect(JSON.stringify(fast)).toMatch(expected);
+    });
+  }
+});
