@@ -46,12 +46,18 @@ export const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
  * arguments, with one key of each and all its parents) and each key's group.
  */
 export function groupByArgs<K>(keys: readonly K[], parentOf: (key: K) => string, args: (key: K) => unknown) {
-  const byArgs = new Map<string, { key: K; parents: string[] }>();
+  // Groups are numbered: their numbers, not their arguments' text, key the rows found, one per row.
+  const numbers = new Map<string, number>();
+  const byArgs = new Map<number, { key: K; parents: string[] }>();
   const groupOf = keys.map((key) => {
-    const g = JSON.stringify(args(key));
-    const group = byArgs.get(g) ?? { key, parents: [] };
-    byArgs.set(g, group);
-    group.parents.push(parentOf(key));
+    const text = JSON.stringify(args(key));
+    let g = numbers.get(text);
+    if (g === undefined) {
+      g = numbers.size;
+      numbers.set(text, g);
+      byArgs.set(g, { key, parents: [] });
+    }
+    byArgs.get(g)!.parents.push(parentOf(key));
     return g;
   });
   return { byArgs, groupOf };
