@@ -484,6 +484,20 @@ describe('page arguments', () => {
     expect(field(await server.gql('{ accounts(first: 50, last: 3) { totalCount } }', {}, admin.token))).toBe('last');
   });
 
+  it('counts the whole list on an empty page past its end, and through a fragment', async () => {
+    const all = (await server.ok('{ accounts(first: 500) { totalCount pageInfo { endCursor } } }', {}, admin.token)).accounts;
+    const past = (
+      await server.ok(
+        'query($after: String) { accounts(first: 5, after: $after) { ...Counted edges { node { id } } } } fragment Counted on AccountConnection { totalCount }',
+        { after: all.pageInfo.endCursor },
+        admin.token,
+      )
+    ).accounts;
+    expect(past.edges).toEqual([]);
+    expect(past.totalCount).toBe(all.totalCount);
+    expect(all.totalCount).toBeGreaterThan(0);
+  });
+
   it('refuses first with last, naming last', async () => {
     const result = await server.gql(ACCOUNTS, { first: 5, last: 5 }, admin.token);
     expect(errorCode(result)).toBe('BAD_USER_INPUT');

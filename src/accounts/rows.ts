@@ -60,6 +60,8 @@ export class PublicAccount implements PublicIdentity {
 }
 
 export interface AccountListFilter extends PageArgs {
+  /** The client selected totalCount: count in the same statement as the rows. */
+  countWithRows?: boolean;
   kind?: AccountKind | null;
   status?: AccountStatus | null;
   search?: string | null;

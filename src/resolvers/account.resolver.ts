@@ -1,4 +1,6 @@
-import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { selects } from '../graphql/selection.js';
 import type { Context } from '../context.js';
 import type { AccountView, PublicAccount } from '../accounts/rows.js';
 import {
@@ -32,8 +34,8 @@ export class AccountResolver {
   }
 
   @Query(() => AccountConnection, { description: "The caller's descendants (not the caller)" })
-  accounts(@Args() args: AccountsArgs, @Ctx() ctx: Context): Promise<Page<AccountView>> {
-    return ctx.services.accounts.list(ctx, args);
+  accounts(@Args() args: AccountsArgs, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo): Promise<Page<AccountView>> {
+    return ctx.services.accounts.list(ctx, { ...args, countWithRows: selects(info, 'totalCount') });
   }
 
   @Mutation(() => AccountType)

@@ -228,7 +228,7 @@ export async function findPage<T extends { seq?: string | null }>(
 export async function findRowsPage<R extends { seq: string }, T extends { seq?: string | null }>(
   em: Em,
   query: { table: string; columns: string; pathColumn: string; where: string[]; values: unknown[] },
-  args: PageArgs,
+  args: PageArgs & { countWithRows?: boolean },
   toNode: (row: R) => T,
 ): Promise<Page<T>> {
   const keyset = Keyset.of(args, 'asc');
@@ -237,20 +237,21 @@ export async function findRowsPage<R extends { seq: string }, T extends { seq?: 
   // Qualified: a bare `seq` in ORDER BY would bind to the select list's text copy of it, where "10" sorts before "9".
   const seq = `${query.table}.seq`;
   const range = keyset.bounds;
-  const rows = await executeBound<R[]>(
+  const counting = `select count(*)::int as n from ${query.table} where ${condition}`;
+  // A client that selects totalCount gets it with the rows, in the same statement (computed once, cursors aside).
+  const rows = await executeBound<(R & { _total?: number })[]>(
     em,
-    `select ${query.columns} from ${query.table} where ${[condition, ...range.map((b) => seqSql(seq, b))].join(' and ')}
+    `select ${query.columns}${args.countWithRows ? `, (${counting}) as _total` : ''} from ${query.table}
+      where ${[condition, ...range.map((b) => seqSql(seq, b))].join(' and ')}
       order by ${seq} ${keyset.fetchOrder} limit ?`,
-    [...values, ...range.map((b) => b.seq), keyset.limit],
+    [...(args.countWithRows ? values : []), ...values, ...range.map((b) => b.seq), keyset.limit],
   );
+  const counted = rows[0]?._total;
   return keyset.page(
     rows.map(toNode),
     async () => {
-      const [{ n }] = await executeBound<{ n: number }[]>(
-        em,
-        `select count(*)::int as n from ${query.table} where ${condition}`,
-        values,
-      );
+      if (counted !== undefined) return counted;
+      const [{ n }] = await executeBound<{ n: number }[]>(em, counting, values);
       return n;
     },
     async (bound) => {
