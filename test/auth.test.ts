@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
+import { getNamedType, isEnumType, isInputObjectType, isListType, isNonNullType, type GraphQLInputType } from 'graphql';
+import { createSchema } from '../src/graphql/schema.js';
 import {
   ApiKeysDocument,
   CreateAccountDocument,
@@ -100,7 +102,47 @@ describe('tokens', () => {
   it('no credentials at all: UNAUTHENTICATED from any protected field', async () => {
     expect(errorCode(await server.gql(MeDocument))).toBe('UNAUTHENTICATED');
   });
+
+  it('every query and mutation but login refuses a caller without credentials', async () => {
+    const schema = await createSchema();
+    const calls: [string, string][] = [];
+    for (const [kind, type] of [
+      ['query', schema.getQueryType()!],
+      ['mutation', schema.getMutationType()!],
+    ] as const) {
+      for (const field of Object.values(type.getFields())) {
+        if (field.name === 'login') continue;
+        const args = field.args.filter((a) => isNonNullType(a.type)).map((a) => `${a.name}: ${literalFor(a.type)}`);
+        calls.push([field.name, `${kind} { ${field.name}${args.length ? `(${args.join(', ')})` : ''} { __typename } }`]);
+      }
+    }
+    expect(calls.length).toBeGreaterThan(30);
+    const answers = await Promise.all(calls.map(async ([name, doc]) => [name, errorCode(await server.gql(doc))]));
+    expect(answers.filter(([, code]) => code !== 'UNAUTHENTICATED')).toEqual([]);
+  });
 });
+
+/** A value of an input type that passes validation: what the resolver would do with it does not matter here. */
+function literalFor(type: GraphQLInputType): string {
+  const named = getNamedType(type);
+  const one = (): string => {
+    if (isEnumType(named)) return named.getValues()[0].name;
+    if (isInputObjectType(named)) {
+      const fields = Object.values(named.getFields()).filter((f) => isNonNullType(f.type));
+      return `{ ${fields.map((f) => `${f.name}: ${literalFor(f.type)}`).join(', ')} }`;
+    }
+    const scalars: Record<string, string> = {
+      Int: '1',
+      Float: '1',
+      Boolean: 'true',
+      DateTime: '"2026-01-01T00:00:00Z"',
+      Money: '"1"',
+    };
+    return scalars[named.name] ?? '"acc_00000000000000000000000000000000"';
+  };
+  const inner = isNonNullType(type) ? type.ofType : type;
+  return isListType(inner) ? `[${one()}]` : one();
+}
 
 describe('API keys', () => {
   it('shows the secret once, stores a hash, acts as the caller, tracks lastUsedAt, and can be revoked', async () => {

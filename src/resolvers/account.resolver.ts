@@ -21,19 +21,21 @@ import type { Page } from '../services/pagination.js';
 import { Role } from './roles.js';
 
 @Resolver(() => AccountType)
-@Authorized()
 export class AccountResolver {
   @Query(() => AccountType)
+  @Authorized()
   me(@Ctx() ctx: Context): Promise<AccountView> {
     return ctx.services.accounts.me(ctx);
   }
 
   @Query(() => AccountType, { nullable: true })
+  @Authorized()
   account(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<AccountView | null> {
     return ctx.services.accounts.view(ctx, id);
   }
 
   @Query(() => AccountConnection, { description: "The caller's descendants (not the caller)" })
+  @Authorized()
   accounts(@Args() args: AccountsArgs, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo): Promise<Page<AccountView>> {
     return ctx.services.accounts.list(ctx, { ...args, countWithRows: selects(info, 'totalCount') });
   }
@@ -45,6 +47,7 @@ export class AccountResolver {
   }
 
   @Mutation(() => AccountType)
+  @Authorized()
   updateAccount(
     @Arg('id', () => ID) id: string,
     @Arg('input') input: UpdateAccountInput,

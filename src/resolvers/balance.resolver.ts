@@ -6,7 +6,6 @@ import { BalanceChangeInput, LedgerEntryType } from '../schema/ledger.js';
 import { Role } from './roles.js';
 
 @Resolver(() => LedgerEntryType)
-@Authorized()
 export class BalanceResolver {
   @Mutation(() => LedgerEntryType, { description: 'Credit a descendant account (amount > 0)' })
   @Authorized(Role.ADMIN, Role.RESELLER)

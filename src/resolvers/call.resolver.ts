@@ -15,7 +15,6 @@ import { PackageSubscriptionType } from '../schema/subscription.js';
 import { Role } from './roles.js';
 
 @Resolver(() => CallRecordType)
-@Authorized()
 export class CallResolver {
   // Rating is a platform operation (DOMAIN.md 5): a reseller posting calls could charge its ancestors for calls
   // that never happened. Only the root admin, by login or by an API key it created (RATING or FULL).
@@ -34,6 +33,7 @@ export class CallResolver {
   }
 
   @Query(() => CallRecordConnection, { description: "An account's calls, newest first" })
+  @Authorized()
   calls(@Args() args: CallsArgs, @Ctx() ctx: Context) {
     return ctx.services.rating.list(ctx, args.accountId, args);
   }
@@ -61,7 +61,6 @@ export class CallResolver {
 }
 
 @Resolver(() => CallChargeType)
-@Authorized()
 export class CallChargeResolver {
   @FieldResolver(() => AccountType, { nullable: true, description: "null for levels above the viewer's scope" })
   account(@Root() charge: CallCharge, @Ctx() ctx: Context) {

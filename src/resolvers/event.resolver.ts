@@ -91,9 +91,9 @@ function untilEnded<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIter
 }
 
 @Resolver(() => AlertType)
-@Authorized()
 export class AlertResolver {
   @Query(() => AlertConnection, { description: 'Stored alerts, newest first' })
+  @Authorized()
   alerts(@Args() args: AlertsArgs, @Ctx() ctx: Context) {
     return ctx.services.alerts.list(ctx, args.accountId, args);
   }
@@ -102,6 +102,7 @@ export class AlertResolver {
     subscribe: (data: Subscribe) => scoped<AlertPayload>(data, 'ALERT'),
   })
   @Extensions(IN_MEMORY)
+  @Authorized()
   alertRaised(@Root() alert: AlertPayload, @Args() _args: EventArgs, @Ctx() ctx: Context): AlertView {
     return ctx.services.alerts.toAlert(alert);
   }
@@ -113,12 +114,12 @@ export class AlertResolver {
 }
 
 @Resolver(() => BalanceEventType)
-@Authorized()
 export class BalanceEventResolver {
   @Subscription(() => BalanceEventType, {
     subscribe: (data: Subscribe) => scoped<BalanceEventPayload>(data, 'BALANCE'),
   })
   @Extensions(IN_MEMORY)
+  @Authorized()
   balanceChanged(@Root() event: BalanceEventPayload, @Args() _args: EventArgs, @Ctx() ctx: Context): BalanceEventView {
     return ctx.services.alerts.toBalanceEvent(event);
   }

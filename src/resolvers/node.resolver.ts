@@ -21,9 +21,9 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
 };
 
 @Resolver()
-@Authorized()
 export class NodeResolver {
   @Query(() => Node, { nullable: true })
+  @Authorized()
   async node(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     const type = nodeTypeOf(id);
     const finder = type && type !== 'PackageTerms' ? FINDERS[type] : undefined;

@@ -14,14 +14,15 @@ import {
 import { Role } from './roles.js';
 
 @Resolver(() => PackageType)
-@Authorized()
 export class PackageResolver {
   @Query(() => PackageType, { nullable: true })
+  @Authorized()
   package(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     return ctx.services.packages.find(ctx, id);
   }
 
   @Query(() => PackageConnection, { description: 'What the caller may buy (customers) or opt into (resellers)' })
+  @Authorized()
   offers(@Args() args: PageArgs, @Ctx() ctx: Context) {
     return ctx.services.packages.offers(ctx, args);
   }

@@ -16,9 +16,9 @@ import {
 import { Role } from './roles.js';
 
 @Resolver(() => RateGroupType)
-@Authorized()
 export class RateResolver {
   @Query(() => RateGroupConnection, { description: "Rate groups owned in the caller's subtree" })
+  @Authorized()
   rateGroups(@Args() args: PageArgs, @Ctx() ctx: Context) {
     return ctx.services.rates.listGroups(ctx, args);
   }

@@ -7,9 +7,9 @@ import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput, Rene
 import { Role } from './roles.js';
 
 @Resolver(() => PackageSubscriptionType)
-@Authorized()
 export class SubscriptionResolver {
   @Query(() => PackageSubscriptionType, { nullable: true })
+  @Authorized()
   packageSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     return ctx.services.subscriptions.find(ctx, id);
   }
@@ -27,6 +27,7 @@ export class SubscriptionResolver {
   }
 
   @Mutation(() => PackageSubscriptionType, { description: 'Ends the whole chain early, with refunds by charge type' })
+  @Authorized()
   terminateSubscription(
     @Arg('id', () => ID) id: string,
     @Arg('at', () => Date, { nullable: true }) at: Date | null,
@@ -50,6 +51,7 @@ export class SubscriptionResolver {
   }
 
   @Query(() => EarningsType, { description: "A reseller's sales, costs, commissions and margin over [from, to)" })
+  @Authorized()
   earnings(
     @Arg('accountId', () => ID) accountId: string,
     @Arg('from', () => Date) from: Date,
