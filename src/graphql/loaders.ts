@@ -1,7 +1,14 @@
 import DataLoader from 'dataloader';
 import { executeBound, type Em } from '../db/orm.js';
-import { Account, CallCharge, PackageSubscription, RateGroup, type Rate } from '../entities/index.js';
+import { Account, CallCharge, RateGroup, type Rate } from '../entities/index.js';
 import type { PackageView } from '../packages/view.js';
+import {
+  findSubscriptionViews,
+  SUBSCRIPTION_COLUMNS,
+  subscriptionView,
+  type SubscriptionRow,
+  type SubscriptionView,
+} from '../chains/subscriptions.js';
 import { findAccountViews, findParentPublic, type AccountView, type PublicAccount } from '../accounts/rows.js';
 import type { RateQuery } from '../rates/rates.js';
 import { scopePath } from '../entities/scope.js';
@@ -34,7 +41,7 @@ export interface Loaders {
   parentPublic: DataLoader<'parent', PublicAccount | null>;
   /** Rows by id through the scope filter, many at once: out of scope comes back null, like missing. */
   rateGroup: DataLoader<string, RateGroup | null>;
-  subscription: DataLoader<string, PackageSubscription | null>;
+  subscription: DataLoader<string, SubscriptionView | null>;
   /** Longest-prefix rates for many (group, number, direction) at once, through the rate decks. */
   rate: DataLoader<RateQuery, Rate | null, string>;
   /** Packages as the caller may see them (PackageService.findMany). */
@@ -42,7 +49,7 @@ export interface Loaders {
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
   callCharges: DataLoader<string, CallCharge[]>;
-  subscriptionPages: DataLoader<SubscriptionPageKey, PackageSubscription[], string>;
+  subscriptionPages: DataLoader<SubscriptionPageKey, SubscriptionView[], string>;
   subscriptionCounts: DataLoader<SubscriptionCountKey, number, string>;
   subscriptionExists: DataLoader<SubscriptionExistsKey, boolean, string>;
 }
@@ -63,7 +70,7 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
     package: new DataLoader((ids) => packages(ids)),
     rate: new DataLoader<RateQuery, Rate | null, string>((queries) => rates.findRates(em, [...queries]), byValue),
     rateGroup: byId((ids) => em.find(RateGroup, { id: { $in: ids } })),
-    subscription: byId((ids) => em.find(PackageSubscription, { id: { $in: ids } })),
+    subscription: byId((ids) => findSubscriptionViews(em, ids)),
     accountView: byId((ids) => findAccountViews(em, ids)),
     parentPublic: new DataLoader(async (keys) => {
       const parent = await findParentPublic(em);
@@ -75,28 +82,28 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       const byId = new Map(rows.map((a) => [a.id, a]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    subscriptionPages: new DataLoader<SubscriptionPageKey, PackageSubscription[], string>(async (keys) => {
+    subscriptionPages: new DataLoader<SubscriptionPageKey, SubscriptionView[], string>(async (keys) => {
       const { byArgs: groups, groupOf } = groupByArgs(
         keys,
         (k) => k.accountId,
         (k) => [k.window, k.status],
       );
-      const found = new Map<string, PackageSubscription[]>();
+      const found = new Map<string, SubscriptionView[]>();
       for (const [g, { key, parents: accountIds }] of groups) {
         const keyset = new Keyset(key.window, 'asc');
         const range = keyset.bounds;
         // Each account's rows come back in fetch order (reversed for `last`), as Keyset.page expects.
-        const rows = await executeBound<Record<string, unknown>[]>(
+        const rows = await executeBound<SubscriptionRow[]>(
           em,
           `select * from (
-             select s.*, row_number() over (partition by s.account_id order by s.seq ${keyset.fetchOrder}) as rn from package_subscriptions s
+             select ${SUBSCRIPTION_COLUMNS}, row_number() over (partition by s.account_id order by s.seq ${keyset.fetchOrder}) as rn from package_subscriptions s
               where s.account_id = any(?::text[]) and starts_with(s.owner_path, ?)
                 and (?::text is null or s.status = ?) ${range.map((b) => `and ${seqSql('s.seq', b)}`).join(' ')}) x
             where rn <= ? order by account_id, rn`,
           [`{${accountIds.join(',')}}`, scopePath(em), key.status, key.status, ...range.map((b) => b.seq), keyset.limit],
         );
         for (const row of rows) {
-          const sub = em.map(PackageSubscription, row);
+          const sub = subscriptionView(row);
           const at = `${g}|${sub.accountId}`;
           const page = found.get(at);
           if (page) page.push(sub);

@@ -1,6 +1,6 @@
+import type { SubscriptionView } from '../chains/subscriptions.js';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
-import type { PackageSubscription } from '../entities/index.js';
 import { AccountType } from '../schema/account.js';
 import { PackageType } from '../schema/package.js';
 import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput, RenewalReportType } from '../schema/subscription.js';
@@ -62,12 +62,12 @@ export class SubscriptionResolver {
   }
 
   @FieldResolver(() => AccountType)
-  account(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
+  account(@Root() sub: SubscriptionView, @Ctx() ctx: Context) {
     return ctx.loaders.accountView.load(sub.accountId);
   }
 
   @FieldResolver(() => PackageType)
-  package(@Root() sub: PackageSubscription, @Ctx() ctx: Context) {
+  package(@Root() sub: SubscriptionView, @Ctx() ctx: Context) {
     return ctx.loaders.package.load(sub.packageId);
   }
 }

@@ -1,3 +1,4 @@
+import type { SubscriptionView } from '../chains/subscriptions.js';
 import { DAY_MS, firstCharge, periodEnd, periodRefund } from '../billing/index.js';
 import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
@@ -272,7 +273,7 @@ export class SubscriptionService {
    * asking for their subscriptions share one query (and one count), so a list costs the same number of
    * statements whatever its size.
    */
-  async list(ctx: Request, accountId: string, args: SubscriptionListArgs): Promise<Page<PackageSubscription>> {
+  async list(ctx: Request, accountId: string, args: SubscriptionListArgs): Promise<Page<SubscriptionView>> {
     requireActor(ctx);
     const window = pageWindow(args);
     const status = args.status ?? null;
