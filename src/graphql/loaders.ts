@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { executeBound, type Em } from '../db/orm.js';
-import { Account, CallCharge, RateGroup, type Rate } from '../entities/index.js';
+import { Account, RateGroup, type Rate } from '../entities/index.js';
+import { chargesOf, type CallChargeView } from '../calls/records.js';
 import type { PackageView } from '../packages/view.js';
 import {
   findSubscriptionViews,
@@ -48,7 +49,7 @@ export interface Loaders {
   package: DataLoader<string, PackageView | null>;
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
-  callCharges: DataLoader<string, CallCharge[]>;
+  callCharges: DataLoader<string, CallChargeView[]>;
   subscriptionPages: DataLoader<SubscriptionPageKey, SubscriptionView[], string>;
   subscriptionCounts: DataLoader<SubscriptionCountKey, number, string>;
   subscriptionExists: DataLoader<SubscriptionExistsKey, boolean, string>;
@@ -152,8 +153,8 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return keys.map((k, i) => counts.get(`${groupOf[i]}|${k.accountId}`) ?? 0);
     }, byValue),
     callCharges: new DataLoader(async (ids) => {
-      const rows = await em.find(CallCharge, { callId: { $in: [...ids] } }, { orderBy: { callId: 'asc', level: 'asc' } });
-      return ids.map((id) => rows.filter((r) => r.callId === id));
+      const byCall = await chargesOf(em, ids);
+      return ids.map((id) => byCall.get(id) ?? []);
     }),
   };
 }

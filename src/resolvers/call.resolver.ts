@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
-import type { CallCharge, CallRecord } from '../entities/index.js';
+import type { CallChargeView, CallRecordView } from '../calls/records.js';
 import { AccountType } from '../schema/account.js';
 import {
   CallAuthorizationType,
@@ -50,12 +50,12 @@ export class CallResolver {
   }
 
   @FieldResolver(() => AccountType)
-  account(@Root() call: CallRecord, @Ctx() ctx: Context) {
+  account(@Root() call: CallRecordView, @Ctx() ctx: Context) {
     return ctx.loaders.accountView.load(call.accountId);
   }
 
   @FieldResolver(() => [CallChargeType], { description: "One per level: the call's account first, then each reseller up" })
-  charges(@Root() call: CallRecord, @Ctx() ctx: Context) {
+  charges(@Root() call: CallRecordView, @Ctx() ctx: Context) {
     return ctx.loaders.callCharges.load(call.id);
   }
 }
@@ -63,12 +63,12 @@ export class CallResolver {
 @Resolver(() => CallChargeType)
 export class CallChargeResolver {
   @FieldResolver(() => AccountType, { nullable: true, description: "null for levels above the viewer's scope" })
-  account(@Root() charge: CallCharge, @Ctx() ctx: Context) {
+  account(@Root() charge: CallChargeView, @Ctx() ctx: Context) {
     return ctx.loaders.accountView.load(charge.accountId);
   }
 
   @FieldResolver(() => PackageSubscriptionType, { nullable: true, description: 'The subscription the free seconds came from' })
-  subscription(@Root() charge: CallCharge, @Ctx() ctx: Context) {
+  subscription(@Root() charge: CallChargeView, @Ctx() ctx: Context) {
     return charge.subscriptionId ? ctx.loaders.subscription.load(charge.subscriptionId) : null;
   }
 }

@@ -222,16 +222,16 @@ export async function findPage<T extends { seq?: string | null }>(
 
 /**
  * findPage for a hand-written query that returns plain rows instead of entities (for lists too large to
- * build an entity per row): the same keyset order on `seq`, oldest first, and the same lazy count. The scope
- * filter cannot reach such a query, so its condition is applied here, on the table's path column.
+ * build an entity per row): the same keyset order on `seq` (oldest first unless told), and the same lazy count.
+ * The scope filter cannot reach such a query, so its condition is applied here, on the table's path column.
  */
 export async function findRowsPage<R extends { seq: string }, T extends { seq?: string | null }>(
   em: Em,
-  query: { table: string; columns: string; pathColumn: string; where: string[]; values: unknown[] },
+  query: { table: string; columns: string; pathColumn: string; where: string[]; values: unknown[]; order?: Order },
   args: PageArgs & { countWithRows?: boolean },
   toNode: (row: R) => T,
 ): Promise<Page<T>> {
-  const keyset = Keyset.of(args, 'asc');
+  const keyset = Keyset.of(args, query.order ?? 'asc');
   const condition = [`${query.pathColumn} like ?`, ...query.where].join(' and ');
   const values = [likePrefix(scopePath(em)), ...query.values];
   // Qualified: a bare `seq` in ORDER BY would bind to the select list's text copy of it, where "10" sorts before "9".

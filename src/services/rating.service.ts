@@ -1,3 +1,4 @@
+import { callsPage, type CallRecordView } from '../calls/records.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
 import {
@@ -25,7 +26,7 @@ import {
   type FreeSource,
 } from '../billing/index.js';
 import { Decimal, ZERO } from '../money.js';
-import { findPage, type Page, type PageArgs } from './pagination.js';
+import { type Page, type PageArgs } from './pagination.js';
 import { normalizeNumber, type RateService } from './rate.service.js';
 import type { AccountService } from './account.service.js';
 
@@ -230,11 +231,11 @@ export class RatingService {
   }
 
   /** Calls of one account, newest first. */
-  async list(ctx: Request, accountId: string, args: PageArgs): Promise<Page<CallRecord>> {
+  async list(ctx: Request, accountId: string, args: PageArgs): Promise<Page<CallRecordView>> {
     requireActor(ctx);
-    const account = await this.accounts.find(ctx, accountId);
+    const account = await this.accounts.view(ctx, accountId);
     if (!account) throw notFound('Account not found');
-    return findPage(ctx.em, CallRecord, { accountId }, args, 'desc');
+    return callsPage(ctx.em, accountId, args);
   }
 
   /**
