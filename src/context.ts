@@ -6,7 +6,7 @@ import { SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
 import type { Events } from './events.js';
 import { DomainError } from './errors.js';
-import { clearLoaders, createLoaders, type Loaders } from './graphql/loaders.js';
+import { createLoaders, type Loaders } from './graphql/loaders.js';
 import type { Actor, Request } from './request.js';
 
 export { credentialKey, requireActor, type Actor } from './request.js';
@@ -117,7 +117,7 @@ export class Context implements Request {
     try {
       return await this.em.transactional(fn, { clear: true });
     } finally {
-      clearLoaders(this.loaders);
+      this.loaders.clearAll();
     }
   }
 

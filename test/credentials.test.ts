@@ -432,6 +432,26 @@ describe('request budgets', () => {
     }
   });
 
+  it.skipIf(ENGINE === 'pglite')('a burst of requests on one instance takes one lease, not one each', async () => {
+    const one = await startServer({ requestBudget: 20_000 });
+    try {
+      const t = await buildTree(one);
+      const ask = () =>
+        fetch(`${one.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t.c1.token}` },
+          body: JSON.stringify({ query: '{ me { id } }' }),
+        }).then((r) => r.status);
+      expect(await Promise.all(Array.from({ length: 16 }, ask))).toEqual(Array.from({ length: 16 }, () => 200));
+      const [row] = await sql<{ points: number }>(one, 'select points from rate_limits where key = ?', [
+        `budget:account:${t.c1.id}`,
+      ]);
+      expect(row.points).toBe(200);
+    } finally {
+      await one.close();
+    }
+  });
+
   it.skipIf(ENGINE === 'pglite')(
     "two instances spending one credential's budget together never pass it, and refuse at most a lease each early",
     async () => {

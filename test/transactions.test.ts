@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountDocument, OffersDocument, OptInDocument, PurchasePackageDocument } from './generated/graphql.js';
 import { errorCode, sql, startServer, type TestServer } from './support/harness.js';
+import { beginScopedTransaction, executeBound } from '../src/db/orm.js';
+import { SCOPE_FILTER } from '../src/entities/index.js';
 import { optIn, original } from './support/chain.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 import { connect, query } from './support/ws.js';
@@ -144,5 +146,22 @@ describe('graphql-ws enforces the same cost limit', () => {
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/too expensive/);
     await client.dispose();
+  });
+});
+
+describe('a request statement runs only inside its scoped transaction', () => {
+  it('after the commit, and without a transaction, a read is refused instead of running as the connecting user', async () => {
+    const em = server.app.db.orm.em.fork();
+    em.setFilterParams(SCOPE_FILTER, { path: `/${tree.admin.id}/` });
+    await expect(executeBound(em, 'select 1 as one', [])).rejects.toThrow(/outside its transaction/);
+    await beginScopedTransaction(em, `/${tree.admin.id}/`);
+    const trx = em.getTransactionContext();
+    expect(await executeBound(em, 'select 1 as one', [])).toEqual([{ one: 1 }]);
+    await em.commit();
+    // A resolver still running when the response's commit went out holds the ended transaction.
+    em.setTransactionContext(trx);
+    await expect(executeBound(em, 'select 1 as one', [])).rejects.toThrow(/already complete/);
+    em.resetTransactionContext();
+    await expect(executeBound(em, 'select ? as one', [undefined])).rejects.toThrow(/undefined parameter/);
   });
 });

@@ -93,8 +93,9 @@ interface AccountRow {
   daily_spend_limit: string | null;
   monthly_spend_limit: string | null;
   rate_group_id: string | null;
-  created_at: Date;
-  updated_at: Date;
+  /** Text through MikroORM's connection, which maps timestamps itself. */
+  created_at: Date | string;
+  updated_at: Date | string;
 }
 
 function accountView(r: AccountRow): AccountView {

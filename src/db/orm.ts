@@ -209,13 +209,17 @@ export async function withPlatformScope<T>(em: Em, rootId: string, callerPath: s
  * thousand calls, their four thousand charges, or twenty thousand rates) that was most of the request's
  * time and garbage. Same transaction as `em`, same `?` placeholders.
  *
- * Inside a transaction the statement goes straight to the transaction's connection through the dialect's own
- * `_query` (knex's, or the embedded engine's): knex's raw builder and runner around it cost more CPU than a
- * read of fifty rows. The `query` event still fires, so statement counts see it.
+ * Inside a transaction the statement goes straight to the transaction's client (knex's raw builder and runner
+ * around it cost more CPU than a read of fifty rows); that client still refuses a statement once the transaction
+ * has ended, and still reports it to knex's `query` listeners. A request's manager never runs a statement outside
+ * its transaction: there it would run as the connecting user, which row-level security does not restrict.
  */
 export async function executeBound<T>(em: Em, sql: string, params: readonly unknown[]): Promise<T> {
+  if (params.includes(undefined)) throw new Error(`undefined parameter in: ${sql.slice(0, 120)}`);
   const trx = em.getTransactionContext<Knex.Transaction>();
   if (!trx) {
+    const scope = em.getFilterParams(SCOPE_FILTER) as { path?: string } | undefined;
+    if (scope?.path && scope.path !== '/') throw new Error('a request statement outside its transaction');
     const result = (await em
       .getConnection()
       .getKnex()
@@ -223,19 +227,15 @@ export async function executeBound<T>(em: Em, sql: string, params: readonly unkn
     return result.rows;
   }
   const client = trx.client as unknown as TransactionClient;
-  const query = { sql: client.positionBindings(sql), bindings: params, method: 'raw' };
-  client.emit('query', query);
   const connection = await client.acquireConnection();
-  const { response } = await client._query(connection, query);
+  const { response } = await client.query(connection, { sql, bindings: params, method: 'raw' });
   return response.rows as T;
 }
 
-/** What executeBound uses of a knex transaction's client: documented in knex's dialects, not in its types. */
+/** What executeBound uses of a knex transaction's client (knex's Client API, not in its types). */
 interface TransactionClient {
-  positionBindings(sql: string): string;
-  emit(event: 'query', query: object): void;
   acquireConnection(): Promise<unknown>;
-  _query(connection: unknown, query: object): Promise<{ response: { rows: unknown } }>;
+  query(connection: unknown, query: object): Promise<{ response: { rows: unknown } }>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
-import { execute, GraphQLError, Kind, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 
@@ -9,8 +9,8 @@ import { LRUCache } from 'lru-cache';
  * limits, the lifecycle) and formats errors; only execution changes. Apollo takes a custom executor only through
  * its gateway interface, which is what this is.
  *
- * Mutations, and documents with an object literal that holds a variable, run on graphql-js as before: graphql-jit
- * leaves custom scalars (Money, DateTime) unparsed inside such literals.
+ * Mutations, and documents with an object or list literal that holds a variable, run on graphql-js as before:
+ * graphql-jit leaves custom scalars (Money, DateTime) unparsed inside such literals.
  */
 export function compiledExecutor(schema: GraphQLSchema, cacheSize = 1000): GatewayInterface {
   const cache = new LRUCache<string, CompiledQuery | false>({ max: cacheSize });
@@ -24,7 +24,7 @@ export function compiledExecutor(schema: GraphQLSchema, cacheSize = 1000): Gatew
           let compiled = cache.get(key);
           if (compiled === undefined) {
             const made =
-              request.operation?.operation === 'query' && !hasVariableInObjectLiteral(request.document)
+              request.operation?.operation === 'query' && !hasVariableInLiteral(request.document)
                 ? compileQuery(schema, request.document, request.operationName ?? undefined)
                 : false;
             compiled = made && isCompiledQuery(made) ? made : false;
@@ -66,14 +66,14 @@ function asGraphQLError(error: GraphQLError): GraphQLError {
   return made;
 }
 
-function hasVariableInObjectLiteral(document: DocumentNode): boolean {
+function hasVariableInLiteral(document: DocumentNode): boolean {
   let depth = 0;
   let found = false;
   visit(document, {
     ObjectValue: { enter: () => void depth++, leave: () => void depth-- },
     ListValue: { enter: () => void depth++, leave: () => void depth-- },
-    Variable: (node) => {
-      if (depth > 0 && node.kind === Kind.VARIABLE) found = true;
+    Variable: () => {
+      if (depth > 0) found = true;
     },
   });
   return found;

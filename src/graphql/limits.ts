@@ -207,7 +207,7 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
-    if (passed.has(query)) return next();
+    if (passed.get(query)) return next();
     // Measured before parsing: the parser's own refusal computes a line and column by scanning the whole text,
     // and Apollo would hash and parse it all again.
     const tooLarge = documentTooLarge(query, config);

@@ -53,6 +53,8 @@ export interface Loaders {
   subscriptionPages: DataLoader<SubscriptionPageKey, SubscriptionView[], string>;
   subscriptionCounts: DataLoader<SubscriptionCountKey, number, string>;
   subscriptionExists: DataLoader<SubscriptionExistsKey, boolean, string>;
+  /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
+  clearAll(): void;
 }
 
 export interface LoaderSources {
@@ -61,6 +63,17 @@ export interface LoaderSources {
 }
 
 export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loaders {
+  const loaders = createEach(em, { rates, packages });
+  return {
+    ...loaders,
+    clearAll() {
+      const { rows, ...byKey } = loaders;
+      for (const loader of [...Object.values(byKey), ...Object.values(rows)]) loader.clearAll();
+    },
+  };
+}
+
+function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, 'clearAll'> {
   const byId = <T extends { id: string }>(find: (ids: string[]) => Promise<T[]>) =>
     new DataLoader<string, T | null>(async (ids) => {
       const found = new Map((await find([...ids])).map((r) => [r.id, r]));
@@ -157,10 +170,4 @@ export function createLoaders(em: Em, { rates, packages }: LoaderSources): Loade
       return ids.map((id) => byCall.get(id) ?? []);
     }),
   };
-}
-
-/** After a write: every loader forgets what it read, so fields read afterwards see the write. */
-export function clearLoaders(loaders: Loaders): void {
-  const { rows, ...byKey } = loaders;
-  for (const loader of [...Object.values(byKey), ...Object.values(rows)]) loader.clearAll();
 }

@@ -18,7 +18,7 @@ import { DomainError } from '../errors.js';
 import { PublicAccount } from '../accounts/rows.js';
 import { DateTimeScalar, MoneyScalar } from '../schema/scalars.js';
 import { createEvents } from '../events.js';
-import { nodeTypeOf } from '../ids.js';
+import { resolveNodeType } from '../schema/node.js';
 
 /**
  * Wraps the resolver of every field of the schema (one place, applied after the schema is built):
@@ -84,9 +84,9 @@ export function createSchema(): Promise<GraphQLSchema> {
       { type: Date, scalar: DateTimeScalar },
     ],
   }).then((schema) => {
-    // type-graphql wraps resolveType in an async function; ids name their type, so it can answer at once, which a
-    // compiled executor needs (src/graphql/executor.ts).
-    (schema.getType('Node') as GraphQLInterfaceType).resolveType = (value) => nodeTypeOf((value as { id: string }).id);
+    // type-graphql wraps resolveType in an async function, which a compiled executor does not await
+    // (src/graphql/executor.ts): the interface gets the synchronous one back.
+    (schema.getType('Node') as GraphQLInterfaceType).resolveType = (value) => resolveNodeType(value as { id: string });
     return withScope(schema);
   });
   return cached;

@@ -1,4 +1,3 @@
-import { clearLoaders } from '../graphql/loaders.js';
 import type { Server } from 'node:http';
 import {
   execute,
@@ -234,7 +233,7 @@ export function attachWebSocket(deps: {
         const ctx = args.contextValue as Context;
         await ctx.finish();
         ctx.em.clear();
-        clearLoaders(ctx.loaders);
+        ctx.loaders.clearAll();
         if (!result.errors) return;
         for (const error of result.errors) {
           if (isUnexpected(error))

@@ -9,9 +9,9 @@ import { nodeTypeOf } from '../ids.js';
 export const IN_MEMORY = { inMemory: true };
 
 /** Ids carry their type, so resolveType needs no lookup (see src/ids.ts). */
-@InterfaceType('Node', {
-  resolveType: (value: { id: string }) => nodeTypeOf(value.id),
-})
+export const resolveNodeType = (value: { id: string }) => nodeTypeOf(value.id);
+
+@InterfaceType('Node', { resolveType: resolveNodeType })
 export abstract class Node {
   @Field(() => ID)
   @Extensions(IN_MEMORY)

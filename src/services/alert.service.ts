@@ -1,4 +1,3 @@
-import { clearLoaders } from '../graphql/loaders.js';
 import { requireActor, type Request } from '../request.js';
 import { Alert, type AlertKind } from '../entities/index.js';
 import type { AccountService } from './account.service.js';
@@ -71,7 +70,7 @@ export class AlertService {
       if (!(await this.accounts.find(ctx, accountId))) throw notFound('Account not found');
     } finally {
       await ctx.finish();
-      clearLoaders(ctx.loaders);
+      ctx.loaders.clearAll();
     }
   }
 

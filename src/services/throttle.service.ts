@@ -89,12 +89,15 @@ export class ThrottleService {
 /**
  * A request budget spent from leases: an instance takes a hundredth of the budget from the shared counter at once
  * and spends it in memory, so the counter's row is written once every many requests instead of once per request
- * (that write was a sixth of a small request's cost). Leases are taken from the shared count, so instances
- * together never exceed the budget; they may refuse up to one lease per instance early, and a lease ends with
- * the window it was taken in. A request costing more than a lease takes exactly its cost, as before.
+ * (that write was a sixth of a small request's cost). Leases come out of the shared count, so instances together
+ * never spend more than the budget within a window; requests that find the lease spent wait for the one taking
+ * the next instead of each taking one, so an instance holds at most one lease per credential and may refuse at
+ * most that much early. A lease ends a second before the window it was taken in, so that instances whose clocks
+ * differ by less cannot carry one into the next window. A request costing more than a lease takes exactly its cost.
  */
 class LeasedBudget {
-  private readonly leases = new LRUCache<string, { points: number }>({ max: 100_000, ttlAutopurge: false });
+  private readonly leases = new LRUCache<string, { points: number }>({ max: 100_000 });
+  private readonly taking = new Map<string, Promise<void>>();
 
   constructor(
     private readonly shared: RateLimiterAbstract,
@@ -102,15 +105,31 @@ class LeasedBudget {
   ) {}
 
   async consume(key: string, cost: number): Promise<void> {
-    const held = this.leases.get(key);
-    if (held && held.points >= cost) {
-      held.points -= cost;
-      return;
+    for (;;) {
+      const held = this.leases.get(key);
+      if (held && held.points >= cost) {
+        held.points -= cost;
+        return;
+      }
+      const pending = this.taking.get(key);
+      if (!pending) break;
+      await pending;
     }
     const take = Math.max(cost, this.lease);
-    const taken = await this.shared.consume(key, take);
-    const now = this.leases.get(key);
-    if (now) now.points += take - cost;
-    else this.leases.set(key, { points: take - cost }, { ttl: Math.max(1, taken.msBeforeNext) });
+    const taking = this.shared.consume(key, take).then((taken) => {
+      // What is left of the last lease was taken in this window too (an expired one is gone): it is kept.
+      const left = this.leases.get(key);
+      const ttl = taken.msBeforeNext - 1000;
+      if (left) left.points += take;
+      else if (ttl > 0) this.leases.set(key, { points: take }, { ttl });
+    });
+    this.taking.set(key, taking);
+    try {
+      await taking;
+    } finally {
+      this.taking.delete(key);
+    }
+    const held = this.leases.get(key);
+    if (held) held.points -= cost;
   }
 }
