@@ -1,6 +1,8 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { SubscriptionStatus } from '../entities/index.js';
 import { likePrefix, scopePath } from '../entities/scope.js';
+import type { Page, PageArgs } from '../services/pagination.js';
+import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
 
 /** A subscription as the API shows it: what PackageSubscriptionType and its resolvers read. */
 export interface SubscriptionView {
@@ -18,11 +20,10 @@ export interface SubscriptionView {
   readonly endedAt?: Date | null;
 }
 
-/** Columns of a SubscriptionView row, for package_subscriptions aliased `s`. */
-export const SUBSCRIPTION_COLUMNS = `s.id, s.seq::text as seq, s.account_id, s.package_id, s.status, s.activated_at,
-  s.current_period_start, s.current_period_end, s.periods_charged, s.free_seconds_total, s.free_seconds_used, s.ended_at`;
+const SUBSCRIPTION_COLUMNS = `id, seq::text as seq, account_id, package_id, status, activated_at,
+  current_period_start, current_period_end, periods_charged, free_seconds_total, free_seconds_used, ended_at`;
 
-export interface SubscriptionRow {
+interface SubscriptionRow {
   id: string;
   seq: string;
   account_id: string;
@@ -38,7 +39,7 @@ export interface SubscriptionRow {
 }
 
 /** Lists read plain rows: no entity to build and register per subscription. */
-export function subscriptionView(r: SubscriptionRow): SubscriptionView {
+function subscriptionView(r: SubscriptionRow): SubscriptionView {
   return {
     id: r.id,
     seq: r.seq,
@@ -60,8 +61,29 @@ export function subscriptionView(r: SubscriptionRow): SubscriptionView {
 export async function findSubscriptionViews(em: Em, ids: readonly string[]): Promise<SubscriptionView[]> {
   const rows = await executeBound<SubscriptionRow[]>(
     em,
-    `select ${SUBSCRIPTION_COLUMNS} from package_subscriptions s where s.id = any(?::text[]) and s.owner_path like ?`,
+    `select ${SUBSCRIPTION_COLUMNS} from package_subscriptions where id = any(?::text[]) and owner_path like ?`,
     [pgArray(ids), likePrefix(scopePath(em))],
   );
   return rows.map(subscriptionView);
+}
+
+/**
+ * An account's own subscriptions (its level of each chain), oldest first: every account of a list level asking with
+ * the same arguments shares one statement (src/services/row-pages.ts).
+ */
+export function subscriptionsPage(
+  loaders: RowPageLoaders,
+  accountId: string,
+  args: PageArgs & { status?: SubscriptionStatus | null },
+): Promise<Page<SubscriptionView>> {
+  const list = {
+    table: 'package_subscriptions',
+    columns: SUBSCRIPTION_COLUMNS,
+    pathColumn: 'owner_path',
+    parentColumn: 'account_id',
+    where: args.status ? ['package_subscriptions.status = ?'] : [],
+    values: args.status ? [args.status] : [],
+    order: 'asc' as const,
+  };
+  return rowPage(loaders, list, accountId, args, subscriptionView);
 }

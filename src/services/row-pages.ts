@@ -45,7 +45,7 @@ export const byValue = { cacheKeyFn: (key: unknown) => JSON.stringify(key) };
  * Keys that share every argument but the parent: one statement serves each group. Returns the groups (by their
  * arguments, with one key of each and all its parents) and each key's group.
  */
-export function groupByArgs<K>(keys: readonly K[], parentOf: (key: K) => string, args: (key: K) => unknown) {
+function groupByArgs<K>(keys: readonly K[], parentOf: (key: K) => string, args: (key: K) => unknown) {
   // Groups are numbered: their numbers, not their arguments' text, key the rows found, one per row.
   const numbers = new Map<string, number>();
   const byArgs = new Map<number, { key: K; parents: string[] }>();

@@ -1,4 +1,4 @@
-import type { SubscriptionView } from '../chains/subscriptions.js';
+import { subscriptionsPage, type SubscriptionView } from '../chains/subscriptions.js';
 import { DAY_MS, firstCharge, periodEnd, periodRefund } from '../billing/index.js';
 import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
@@ -22,7 +22,7 @@ import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
-import { Keyset, pageWindow, type Page, type PageArgs } from './pagination.js';
+import { type Page, type PageArgs } from './pagination.js';
 
 export interface PurchaseData {
   packageId: string;
@@ -275,14 +275,7 @@ export class SubscriptionService {
    */
   async list(ctx: Request, accountId: string, args: SubscriptionListArgs): Promise<Page<SubscriptionView>> {
     requireActor(ctx);
-    const window = pageWindow(args);
-    const status = args.status ?? null;
-    const rows = await ctx.loaders.subscriptionPages.load({ accountId, window, status });
-    return new Keyset(window, 'asc').page(
-      rows,
-      () => ctx.loaders.subscriptionCounts.load({ accountId, status }),
-      (bound) => ctx.loaders.subscriptionExists.load({ accountId, status, bound }),
-    );
+    return subscriptionsPage(ctx.loaders.rows, accountId, args);
   }
 
   /** optOut and the like: a package some live subscription still uses. */
