@@ -7,6 +7,7 @@ import { Migration20261122000000_throughput } from './Migration20261122000000_th
 import { Migration20261201000000_credentials } from './Migration20261201000000_credentials.js';
 import { Migration20261201010000_ledger_clock } from './Migration20261201010000_ledger_clock.js';
 import { Migration20261201020000_one_matcher } from './Migration20261201020000_one_matcher.js';
+import { Migration20261202000000_taxes_invoices } from './Migration20261202000000_taxes_invoices.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000000_credentials', class: Migration20261201000000_credentials },
   { name: 'Migration20261201010000_ledger_clock', class: Migration20261201010000_ledger_clock },
   { name: 'Migration20261201020000_one_matcher', class: Migration20261201020000_one_matcher },
+  { name: 'Migration20261202000000_taxes_invoices', class: Migration20261202000000_taxes_invoices },
 ];

@@ -58,6 +58,8 @@ export interface Config {
   renewalIntervalMs: number;
   /** Renewal batches the scheduler runs at once (PostgreSQL; the embedded engine runs one). */
   renewalConcurrency: number;
+  /** How often the invoice scheduler looks for ended periods; 0 switches it off. */
+  invoiceIntervalMs: number;
   /** Rates held in memory for rating, across all rate groups; 0 looks every rate up in the database. */
   rateCacheMaxRates: number;
   /** Origins a browser may call from: '*' for any (never in production), none when empty. */
@@ -184,6 +186,7 @@ const SPECS = {
   DRAIN_DELAY_MS: count({ default: 0 }),
   RENEWAL_INTERVAL_MS: count({ default: 60_000 }),
   RENEWAL_CONCURRENCY: count({ default: 2 }),
+  INVOICE_INTERVAL_MS: count({ default: 300_000 }),
   CREDENTIAL_RECHECK_MS: count({ default: 10_000 }),
   RATE_CACHE_MAX_RATES: count({ default: 500_000 }),
   CORS_ORIGINS: optional(origins()),
@@ -256,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     renewalIntervalMs: e.RENEWAL_INTERVAL_MS,
     renewalConcurrency: e.RENEWAL_CONCURRENCY,
+    invoiceIntervalMs: e.INVOICE_INTERVAL_MS,
     credentialRecheckMs: e.CREDENTIAL_RECHECK_MS,
     rateCacheMaxRates: e.RATE_CACHE_MAX_RATES,
     // Open while developing, so a console on another port just works; production lists its origins.

@@ -14,6 +14,8 @@ export const ID_PREFIX = {
   PackageSubscription: 'sub',
   CallRecord: 'call',
   Alert: 'alr',
+  TaxRate: 'tax',
+  Invoice: 'inv',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

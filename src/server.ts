@@ -27,6 +27,7 @@ import { attachWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { createEvents, relayDatabaseEvents } from './events.js';
 import { startRenewalScheduler } from './jobs/renew-subscriptions.job.js';
+import { startInvoiceScheduler } from './jobs/issue-invoices.job.js';
 import { bootstrapRoot } from './services/bootstrap.service.js';
 import { createServices, type Services } from './services/index.js';
 
@@ -230,6 +231,12 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     log,
     onRun: (report, seconds) => metrics.renewalRun(report, seconds),
   });
+  const invoicing = startInvoiceScheduler({
+    orm: db.orm,
+    invoices: services.invoices,
+    intervalMs: config.invoiceIntervalMs,
+    log,
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -254,6 +261,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
         if (config.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
         await apollo.stop();
         await scheduler.stop();
+        await invoicing.stop();
         await stopRelay();
         if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await db.close();

@@ -677,6 +677,7 @@ describe('a chain: first charges and termination refunds (DOMAIN.md 4, 6)', () =
     commission: d('2.8'),
     commissionRate: d('10'),
     current: true,
+    taxes: [],
     periodStart: start,
     periodEnd: new Date(start.getTime() + 28 * 86_400_000),
     freeSecondsTotal: 6000,
@@ -767,6 +768,8 @@ describe('renewals (DOMAIN.md 6)', () => {
     price: d(price),
     commissionRate: d(rate),
     resellerModel,
+    taxes: [],
+    taxInclusive: false,
   });
   // DOMAIN.md 4 margin example: C buys R2's package (15.00), R2 holds R1's clone (12.00), R1 the admin's (10.00).
   const margin = [level(0, 'C', '15'), level(1, 'R2', '12', 'MARGIN'), level(2, 'R1', '10', 'MARGIN')];

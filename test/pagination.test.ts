@@ -194,6 +194,32 @@ describe('every connection, both ways', () => {
       await server.ok('mutation($name: String!) { createApiKey(name: $name) { secret } }', { name: `key ${i}` }, customer.token);
     }
 
+    // Tax rates (101), the admin's own.
+    await straddle('tax_rates', 101);
+    for (let i = 0; i < 101; i++) {
+      await server.ok(
+        'mutation($input: CreateTaxRateInput!) { createTaxRate(input: $input) { id } }',
+        { input: { name: `Tax ${i}`, percent: '1' } },
+        admin.token,
+      );
+    }
+    // Invoices (30 months of them), written as issued ones are: the paging is what is tested here.
+    await straddle('invoices', 30);
+    for (let i = 0; i < 30; i++) {
+      const start = new Date(Date.UTC(2020, i, 1)).toISOString();
+      const end = new Date(Date.UTC(2020, i + 1, 1)).toISOString();
+      const path = (await sql<{ path: string }>(server, 'select path from accounts where id = ?', [customer.id]))[0].path;
+      await sql(
+        server,
+        `insert into invoices (id, issuer_id, account_id, owner_path, sequence_number, number, status, period_start,
+                               period_end, issued_at, due_at, currency, timezone, lines, taxes, subtotal, tax_total, total,
+                               payments, opening_balance, closing_balance, issuer_details, customer_details)
+         values (?, ?, ?, ?, ?, ?, 'FINALIZED', ?, ?, ?, ?, 'USD', 'UTC', '[]', '[]', 0, 0, 0, 0, 0, 0, '{}', '{}')`,
+        [`inv_${String(i).padStart(32, '0')}`, admin.id, customer.id, path, i + 1, `INV-${i}`, start, end, end, end],
+      );
+    }
+    await sql(server, `insert into invoice_sequences (issuer_id, last_number) values (?, 30)`, [admin.id]);
+
     const id = (n: Record<string, string>) => n.id;
     const byId = (table: string, where: string, order: 'asc' | 'desc', params: unknown[]) => () =>
       rows(`select id as key, seq::text as seq from ${table} where ${where} order by ${table}.seq ${order}`, params);
@@ -311,6 +337,36 @@ describe('every connection, both ways', () => {
         key: id,
         expected: byId('api_keys', 'account_id = ?', 'desc', [customer.id]),
         minimum: 101,
+      },
+      {
+        name: 'taxRates',
+        query: `query(${PAGE_VARS}) { taxRates(${PAGE_ARGS}) ${connection('id')} }`,
+        variables: {},
+        token: admin.token,
+        select: (d) => d.taxRates,
+        key: id,
+        expected: byId('tax_rates', 'owner_id = ?', 'asc', [admin.id]),
+        minimum: 101,
+      },
+      {
+        name: 'invoices',
+        query: `query(${PAGE_VARS}, $id: ID!) { account(id: $id) { invoices(${PAGE_ARGS}) ${connection('id')} } }`,
+        variables: { id: customer.id },
+        token: admin.token,
+        select: (d) => d.account.invoices,
+        key: id,
+        expected: byId('invoices', 'account_id = ?', 'desc', [customer.id]),
+        minimum: 30,
+      },
+      {
+        name: 'issuedInvoices',
+        query: `query(${PAGE_VARS}) { me { issuedInvoices(${PAGE_ARGS}) ${connection('id')} } }`,
+        variables: {},
+        token: admin.token,
+        select: (d) => d.me.issuedInvoices,
+        key: id,
+        expected: byId('invoices', 'issuer_id = ?', 'desc', [admin.id]),
+        minimum: 30,
       },
     );
   }, 300_000);

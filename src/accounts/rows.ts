@@ -34,6 +34,19 @@ export interface AccountView {
   readonly dailySpendLimit?: Decimal | null;
   readonly monthlySpendLimit?: Decimal | null;
   readonly rateGroupId?: string | null;
+  readonly timezone: string;
+  readonly billingDay: number;
+  readonly paymentTermsDays: number;
+  readonly invoicePrefix: string;
+  readonly companyName?: string | null;
+  readonly addressLine1?: string | null;
+  readonly addressLine2?: string | null;
+  readonly city?: string | null;
+  readonly region?: string | null;
+  readonly postalCode?: string | null;
+  readonly country?: string | null;
+  readonly taxNumber?: string | null;
+  readonly notificationEmail?: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -70,7 +83,9 @@ export interface AccountListFilter extends PageArgs {
 const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
   billing_mode, balance::text as balance, credit_limit::text as credit_limit, reseller_model,
   low_balance_threshold::text as low_balance_threshold, daily_spend_limit::text as daily_spend_limit,
-  monthly_spend_limit::text as monthly_spend_limit, rate_group_id, created_at, updated_at`;
+  monthly_spend_limit::text as monthly_spend_limit, rate_group_id, timezone, billing_day, payment_terms_days,
+  invoice_prefix, company_name, address_line1, address_line2, city, region, postal_code, country, tax_number,
+  notification_email, created_at, updated_at`;
 
 interface AccountRow {
   id: string;
@@ -93,6 +108,19 @@ interface AccountRow {
   daily_spend_limit: string | null;
   monthly_spend_limit: string | null;
   rate_group_id: string | null;
+  timezone: string;
+  billing_day: number;
+  payment_terms_days: number;
+  invoice_prefix: string;
+  company_name: string | null;
+  address_line1: string | null;
+  address_line2: string | null;
+  city: string | null;
+  region: string | null;
+  postal_code: string | null;
+  country: string | null;
+  tax_number: string | null;
+  notification_email: string | null;
   /** Text through MikroORM's connection, which maps timestamps itself. */
   created_at: Date | string;
   updated_at: Date | string;
@@ -124,6 +152,19 @@ function accountView(r: AccountRow): AccountView {
     dailySpendLimit: decimal(r.daily_spend_limit),
     monthlySpendLimit: decimal(r.monthly_spend_limit),
     rateGroupId: r.rate_group_id,
+    timezone: r.timezone,
+    billingDay: r.billing_day,
+    paymentTermsDays: r.payment_terms_days,
+    invoicePrefix: r.invoice_prefix,
+    companyName: r.company_name,
+    addressLine1: r.address_line1,
+    addressLine2: r.address_line2,
+    city: r.city,
+    region: r.region,
+    postalCode: r.postal_code,
+    country: r.country,
+    taxNumber: r.tax_number,
+    notificationEmail: r.notification_email,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };

@@ -4,3 +4,5 @@ export * from './packages.js';
 export * from './periods.js';
 export * from './prefix.js';
 export * from './renewals.js';
+export * from './taxes.js';
+export * from './invoices.js';

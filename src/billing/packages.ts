@@ -1,10 +1,13 @@
 import type { ChargeType, DiscountRule } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
 import { DAY_MS } from './periods.js';
+import { sumTaxes, taxFee, totalOf, type AppliedTax, type TaxAmount } from './taxes.js';
 
 /** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
 export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
 export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
+/** A parent's taxes on what it charges the account (DOMAIN.md 8), and their reversal with a refund. */
+export const TAX_KINDS = ['TAX', 'TAX_REFUND'] as const;
 
 /** The price of period `n` after the renewal discount that applies to it, never below 0 (DOMAIN.md 3). */
 export function discountedPrice(price: Decimal, discounts: readonly DiscountRule[], n: number): Decimal {
@@ -74,28 +77,49 @@ export function canAfford(available: Decimal, charge: Decimal): boolean {
   return !available.lt(charge);
 }
 
-/** What one level of a new chain is charged for its first period (DOMAIN.md 4). */
+/** What one level of a new chain is charged for its first period (DOMAIN.md 4 and 8). */
 export interface FirstCharge {
+  /** Net of taxes. */
   setupFee: Decimal;
+  /** Net of taxes. */
   price: Decimal;
+  /** Per tax rate, the setup fee's and the price's taxes summed: one TAX entry each. */
+  taxes: TaxAmount[];
+  /** The taxes applied, kept with the period so that a refund reverses them at these percentages. */
+  applied: AppliedTax[];
   /** The rate the level earns on it (0 unless a COMMISSION reseller). */
   commissionRate: Decimal;
+  /** On the net fees: commissions are not taxed. */
   commission: Decimal;
 }
 
 /**
- * Level `level` of a new chain pays its package's setup fee and first-period price (each rounded to 4 places);
- * a COMMISSION reseller (never the customer at level 0) is credited its rate on their sum.
+ * Level `level` of a new chain pays its package's setup fee and first-period price (each rounded to 4 places)
+ * with its taxes, each fee taxed on its own (or, for a tax-inclusive package, split into net and taxes); a
+ * COMMISSION reseller (never the customer at level 0) is credited its rate on the net fees' sum.
  */
 export function firstCharge(
   level: number,
-  pkg: { setupFee: Decimal; price: Decimal; commissionRate: Decimal },
+  pkg: { setupFee: Decimal; price: Decimal; commissionRate: Decimal; taxInclusive?: boolean },
   resellerModel: string | null,
+  taxes: readonly AppliedTax[] = [],
 ): FirstCharge {
-  const setupFee = roundMoney(pkg.setupFee);
-  const price = roundMoney(pkg.price);
+  const setup = taxFee(roundMoney(pkg.setupFee), taxes, pkg.taxInclusive ?? false);
+  const price = taxFee(roundMoney(pkg.price), taxes, pkg.taxInclusive ?? false);
   const commissionRate = level > 0 && resellerModel === 'COMMISSION' ? pkg.commissionRate : ZERO;
-  return { setupFee, price, commissionRate, commission: commissionOn(commissionRate, setupFee.plus(price)) };
+  return {
+    setupFee: setup.net,
+    price: price.net,
+    taxes: sumTaxes([setup.taxes, price.taxes]),
+    applied: [...taxes],
+    commissionRate,
+    commission: commissionOn(commissionRate, setup.net.plus(price.net)),
+  };
+}
+
+/** What a first charge costs the level in all: what its funds must cover. */
+export function firstChargeGross(charge: FirstCharge): Decimal {
+  return charge.setupFee.plus(charge.price).plus(totalOf(charge.taxes));
 }
 
 /** A period a level has been charged and not yet refunded, with the state its refund depends on. */
@@ -111,6 +135,8 @@ export interface ChargedLevelPeriod {
   periodEnd: Date;
   freeSecondsTotal: number;
   freeSecondsUsed: number;
+  /** The taxes that applied to the period's fees: its refund gives each back (TAX_REFUND). */
+  taxes: AppliedTax[];
 }
 
 /** What early termination at `at` gives back of one charged period, and the commission it takes back. */

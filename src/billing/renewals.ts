@@ -2,6 +2,7 @@ import type { BillingType, DiscountRule, ResellerModel } from '../entities/index
 import { Decimal, ZERO } from '../money.js';
 import { availableFunds, canAfford, commissionOn, discountedPrice } from './packages.js';
 import { periodEnd } from './periods.js';
+import { grossOf, taxFee, type AppliedTax } from './taxes.js';
 
 /** A chain that was down for longer than this many periods is caught up over several runs. */
 export const MAX_PERIODS_PER_RUN = 120;
@@ -34,6 +35,10 @@ export interface RenewalLevel {
   price: Decimal;
   commissionRate: Decimal;
   resellerModel: `${ResellerModel}` | null;
+  /** The taxes the level's parent adds to what it charges it now. */
+  taxes: readonly AppliedTax[];
+  /** The package's price includes those taxes. */
+  taxInclusive: boolean;
 }
 
 export interface Funds {
@@ -49,7 +54,12 @@ export interface ChargedPeriod {
   periodNumber: number;
   start: Date;
   end: Date;
+  /** Net of taxes. */
   price: Decimal;
+  /** The price with its taxes: what the level's funds had to cover. */
+  gross: Decimal;
+  /** The taxes applied to the price, kept with the period for its refund. */
+  taxes: AppliedTax[];
   /** The level's rate where it earned a commission, else 0. */
   commissionRate: Decimal;
   commission: Decimal;
@@ -66,8 +76,10 @@ export interface RenewalPosting {
   level: number;
   accountId: string;
   periodNumber: number;
-  kind: 'RENEWAL_FEE' | 'COMMISSION';
+  kind: 'RENEWAL_FEE' | 'TAX' | 'COMMISSION';
   amount: Decimal;
+  /** A TAX posting's rate. */
+  taxRateId?: string;
   balanceAfter: Decimal;
   description: string;
 }
@@ -141,7 +153,7 @@ export function planChainRenewal(
   };
   const periods: ChargedPeriod[] = [];
   const postings: RenewalPosting[] = [];
-  const post = (l: RenewalLevel, amount: Decimal, kind: RenewalPosting['kind'], n: number) => {
+  const post = (l: RenewalLevel, amount: Decimal, kind: RenewalPosting['kind'], n: number, taxRateId?: string) => {
     const funds = fundsOf(l.accountId);
     const after = funds.balance.plus(amount);
     running.set(l.accountId, { ...funds, balance: after });
@@ -154,6 +166,7 @@ export function planChainRenewal(
       amount,
       balanceAfter: after,
       description: `${l.packageId} period ${n}`,
+      ...(taxRateId ? { taxRateId } : {}),
     });
   };
 
@@ -187,24 +200,27 @@ export function planChainRenewal(
     }
     if (asOf.getTime() < end.getTime() - advanceMs) break;
     const next = charged + 1;
+    // Each level's price with that period's discount, then its taxes (DOMAIN.md 8): funds must cover both,
+    // and a commission is earned on the net.
     const charges = chainLevels.map((l) => {
-      const price = discountedPrice(l.price, chain.discounts, next);
+      const fee = taxFee(discountedPrice(l.price, chain.discounts, next), l.taxes, l.taxInclusive);
       const earns = l.level > 0 && l.resellerModel === 'COMMISSION';
-      return { l, price, commission: earns ? commissionOn(l.commissionRate, price) : ZERO };
+      return { l, fee, gross: grossOf(fee), commission: earns ? commissionOn(l.commissionRate, fee.net) : ZERO };
     });
     const short = charges.find((c) => {
       const funds = fundsOf(c.l.accountId);
-      return !canAfford(availableFunds(funds.balance, funds.creditLimit), c.price);
+      return !canAfford(availableFunds(funds.balance, funds.creditLimit), c.gross);
     });
     if (short && chain.releaseIfNoBalance) {
       status = 'RELEASED';
-      shortfall = { accountId: short.l.accountId, price: short.price, balanceBefore: fundsOf(short.l.accountId).balance };
+      shortfall = { accountId: short.l.accountId, price: short.gross, balanceBefore: fundsOf(short.l.accountId).balance };
       break;
     }
     const nextEnd = periodEnd(chain.billingType, chain.billingDays, activated, next);
     for (const c of charges) {
       const balanceBefore = fundsOf(c.l.accountId).balance;
-      if (c.price.gt(0)) post(c.l, c.price.neg(), 'RENEWAL_FEE', next);
+      if (c.fee.net.gt(0)) post(c.l, c.fee.net.neg(), 'RENEWAL_FEE', next);
+      for (const t of c.fee.taxes) if (t.amount.gt(0)) post(c.l, t.amount.neg(), 'TAX', next, t.taxRateId);
       if (c.commission.gt(0)) post(c.l, c.commission, 'COMMISSION', next);
       periods.push({
         subscriptionId: c.l.subscriptionId,
@@ -213,7 +229,9 @@ export function planChainRenewal(
         periodNumber: next,
         start: end,
         end: nextEnd,
-        price: c.price,
+        price: c.fee.net,
+        gross: c.gross,
+        taxes: [...c.l.taxes],
         commissionRate: c.commission.gt(0) ? c.l.commissionRate : ZERO,
         commission: c.commission,
         balanceBefore,

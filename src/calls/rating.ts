@@ -1,5 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
-import type { FreeSource, LevelCharge } from '../billing/index.js';
+import type { AppliedTax, FreeSource, LevelCharge } from '../billing/index.js';
+import { appliedTaxesOf } from '../taxes/rates.js';
+
 import type { AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
 
 /** A call as written: its record and one charge per level, bottom-up. */
@@ -119,6 +121,8 @@ export interface AuthorizationLevel {
   monthSpend: string;
   /** Every rate whose prefix starts the number: the caller chooses with the one matcher. */
   rates: { prefix: string; ratePerMinute: string; connectionFee: string; initialIncrement: number; increment: number }[];
+  /** The taxes the level's parent adds to its charges. */
+  taxes: AppliedTax[];
 }
 
 /** authorizeCall's view of the levels above an account in the caller's scope (empty outside it). */
@@ -127,8 +131,7 @@ export async function authorizationLevels(
   accountId: string,
   number: string,
   direction: Direction,
-  day: Date,
-  month: Date,
+  now: Date,
 ): Promise<AuthorizationLevel[]> {
   const rows = await em.execute<
     {
@@ -142,12 +145,13 @@ export async function authorizationLevels(
       day_spend: string;
       month_spend: string;
       rates: AuthorizationLevel['rates'];
+      taxes: { taxRateId: string; percent: string }[];
     }[]
   >(
     `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
-            monthly_spend_limit::text, day_spend::text, month_spend::text, rates
-       from trellis_authorization_levels(?, ?, ?, ?, ?)`,
-    [accountId, number, direction, day, month],
+            monthly_spend_limit::text, day_spend::text, month_spend::text, rates, taxes
+       from trellis_admission_levels(?, ?, ?, ?)`,
+    [accountId, number, direction, now],
   );
   return rows.map((r) => ({
     level: r.level,
@@ -160,6 +164,7 @@ export async function authorizationLevels(
     daySpend: r.day_spend,
     monthSpend: r.month_spend,
     rates: r.rates,
+    taxes: appliedTaxesOf(r.taxes),
   }));
 }
 

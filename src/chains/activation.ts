@@ -1,5 +1,6 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { FirstCharge } from '../billing/index.js';
+import { appliedTaxesJson } from '../taxes/rates.js';
 import type { AccountStatus, PackageStatus, ResellerModel } from '../entities/index.js';
 import { Decimal } from '../money.js';
 
@@ -12,6 +13,7 @@ export interface LineagePackage {
   price: Decimal;
   setupFee: Decimal;
   commissionRate: Decimal;
+  taxInclusive: boolean;
 }
 
 /** An account that takes a level of a new chain. */
@@ -33,10 +35,11 @@ export async function lineagePackages(em: Em, ids: string[]): Promise<Map<string
       price: string;
       setup_fee: string;
       commission_rate: string;
+      tax_inclusive: boolean;
     }[]
   >(
     em,
-    `select id, owner_id, status, opted_out_at, price::text, setup_fee::text, commission_rate::text
+    `select id, owner_id, status, opted_out_at, price::text, setup_fee::text, commission_rate::text, tax_inclusive
        from packages where id = any(?::text[])`,
     [pgArray(ids)],
   );
@@ -51,6 +54,7 @@ export async function lineagePackages(em: Em, ids: string[]): Promise<Map<string
         price: new Decimal(r.price),
         setupFee: new Decimal(r.setup_fee),
         commissionRate: new Decimal(r.commission_rate),
+        taxInclusive: r.tax_inclusive,
       },
     ]),
   );
@@ -102,10 +106,10 @@ export async function insertChain(
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, charged_at)
-     select x.id, 1, x.owner_path, ?, ?, x.setup_fee, x.price, x.rate, x.commission, now()
-       from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])
-            as x(id, owner_path, setup_fee, price, rate, commission)`,
+                                       price, commission_rate, commission, taxes, charged_at)
+     select x.id, 1, x.owner_path, ?, ?, x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now()
+       from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::text[])
+            as x(id, owner_path, setup_fee, price, rate, commission, taxes)`,
     [
       chain.start,
       chain.end,
@@ -115,6 +119,7 @@ export async function insertChain(
       pgArray(levels.map((l) => l.price.toFixed())),
       pgArray(levels.map((l) => l.commissionRate.toFixed())),
       pgArray(levels.map((l) => l.commission.toFixed())),
+      pgArray(levels.map((l) => appliedTaxesJson(l.applied))),
     ],
   );
 }

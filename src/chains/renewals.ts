@@ -3,6 +3,7 @@ import type { ChargedPeriod, RenewalChain, RenewalLevel, RenewalOutcome } from '
 import type { BillingType, DiscountRule, ResellerModel } from '../entities/index.js';
 import { likePrefix } from '../entities/scope.js';
 import { Decimal } from '../money.js';
+import { appliedTaxesJson, taxesOf } from '../taxes/rates.js';
 
 /** A chain due for renewal as locked for it: its terms, its levels, and each level's balance as read. */
 export interface LockedChain {
@@ -55,6 +56,7 @@ interface LevelRow {
   reseller_model: ResellerModel | null;
   price: string;
   commission_rate: string;
+  tax_inclusive: boolean;
   activated_at: Date;
   current_period_start: Date;
   current_period_end: Date;
@@ -76,10 +78,17 @@ interface LevelRow {
  * order). Balances are read as they are, without a lock.
  */
 export async function lockChains(em: Em, chainIds: string[]): Promise<LockedChain[]> {
+  const chains = await lockChainRows(em, chainIds);
+  const taxes = await taxesOf(em, [...new Set(chains.flatMap((c) => c.levels.map((l) => l.accountId)))]);
+  for (const c of chains) for (const l of c.levels) l.taxes = taxes.get(l.accountId) ?? [];
+  return chains;
+}
+
+async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]> {
   const rows = await executeBound<LevelRow[]>(
     em,
     `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, a.balance::text, a.credit_limit::text,
-            a.reseller_model, p.price::text, p.commission_rate::text, s.activated_at, s.current_period_start,
+            a.reseller_model, p.price::text, p.commission_rate::text, p.tax_inclusive, s.activated_at, s.current_period_start,
             s.current_period_end, s.periods_charged, s.current_period_number, t.billing_type, t.billing_days,
             t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date, t.advance_renew_hours,
             n.chain_size
@@ -126,6 +135,8 @@ export async function lockChains(em: Em, chainIds: string[]): Promise<LockedChai
         price: new Decimal(l.price),
         commissionRate: new Decimal(l.commission_rate),
         resellerModel: l.reseller_model,
+        taxes: [],
+        taxInclusive: l.tax_inclusive,
       })),
       funds: levels.map((l) => ({
         accountId: l.account_id,
@@ -144,11 +155,13 @@ export async function insertRenewedPeriods(em: Em, periods: (ChargedPeriod & { o
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, charged_at)
+                                       price, commission_rate, commission, taxes, charged_at)
      select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price, x.commission_rate,
-            x.commission, now()
-       from unnest(?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[])
-            as x(subscription_id, period_number, owner_path, period_start, period_end, price, commission_rate, commission)`,
+            x.commission, x.taxes::jsonb, now()
+       from unnest(?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[],
+                   ?::text[])
+            as x(subscription_id, period_number, owner_path, period_start, period_end, price, commission_rate, commission,
+                 taxes)`,
     [
       pgArray(periods.map((p) => p.subscriptionId)),
       pgArray(periods.map((p) => p.periodNumber)),
@@ -158,6 +171,7 @@ export async function insertRenewedPeriods(em: Em, periods: (ChargedPeriod & { o
       pgArray(periods.map((p) => p.price.toFixed())),
       pgArray(periods.map((p) => p.commissionRate.toFixed())),
       pgArray(periods.map((p) => p.commission.toFixed())),
+      pgArray(periods.map((p) => appliedTaxesJson(p.taxes))),
     ],
   );
 }

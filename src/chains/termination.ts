@@ -2,6 +2,7 @@ import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { ChargedLevelPeriod } from '../billing/index.js';
 import type { ChargeType, SubscriptionStatus } from '../entities/index.js';
 import { Decimal } from '../money.js';
+import { appliedTaxesOf } from '../taxes/rates.js';
 
 /** One level of a chain, as termination reads it under its lock. */
 export interface ChainLevel {
@@ -77,10 +78,11 @@ export async function periodsToRefund(em: Em, subscriptionIds: string[]): Promis
       current_period_end: Date;
       free_seconds_total: number;
       free_seconds_used: number;
+      taxes: { taxRateId: string; percent: string }[];
     }[]
   >(
     em,
-    `select p.subscription_id, p.period_number, p.price::text, p.commission::text, p.commission_rate::text,
+    `select p.subscription_id, p.period_number, p.price::text, p.commission::text, p.commission_rate::text, p.taxes,
             p.period_number = s.current_period_number as current, s.current_period_start, s.current_period_end,
             s.free_seconds_total, s.free_seconds_used
        from subscription_periods p join package_subscriptions s on s.id = p.subscription_id
@@ -99,6 +101,7 @@ export async function periodsToRefund(em: Em, subscriptionIds: string[]): Promis
     periodEnd: new Date(r.current_period_end),
     freeSecondsTotal: r.free_seconds_total,
     freeSecondsUsed: r.free_seconds_used,
+    taxes: appliedTaxesOf(r.taxes),
   }));
 }
 

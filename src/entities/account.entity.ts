@@ -25,7 +25,19 @@ export enum ResellerModel {
 @Entity({ tableName: 'accounts' })
 @ScopedByPath('path')
 export class Account {
-  [OptionalProps]?: 'seq' | 'status' | 'billingMode' | 'balance' | 'creditLimit' | 'createdAt' | 'updatedAt' | 'tokenVersion';
+  [OptionalProps]?:
+    | 'seq'
+    | 'status'
+    | 'billingMode'
+    | 'balance'
+    | 'creditLimit'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'tokenVersion'
+    | 'timezone'
+    | 'billingDay'
+    | 'paymentTermsDays'
+    | 'invoicePrefix';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -103,6 +115,48 @@ export class Account {
   /** One of the parent's rate groups: what this account pays per minute. */
   @Property({ type: 'text', nullable: true })
   rateGroupId?: string | null;
+
+  /** IANA name: the account's invoice periods and daily and monthly spend limits run on its local days. */
+  @Property({ type: 'text' })
+  timezone: string = 'UTC';
+
+  /** 1-28: each invoice period starts at 00:00 local time on this day of the month (DOMAIN.md 9). */
+  @Property({ type: 'integer' })
+  billingDay: number = 1;
+
+  @Property({ type: 'integer' })
+  paymentTermsDays: number = 15;
+
+  /** Prefixes the numbers of the invoices this account issues to its children. */
+  @Property({ type: 'text' })
+  invoicePrefix: string = 'INV-';
+
+  @Property({ type: 'text', nullable: true })
+  companyName?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  addressLine1?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  addressLine2?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  city?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  region?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  postalCode?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  country?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  taxNumber?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  notificationEmail?: string | null;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -39,6 +39,10 @@ export class LedgerEntry {
   @Property({ type: 'text', nullable: true })
   subscriptionId?: string | null;
 
+  /** The tax rate of a TAX or TAX_REFUND entry. */
+  @Property({ type: 'text', nullable: true })
+  taxRateId?: string | null;
+
   @Property({ type: 'timestamptz' })
   createdAt!: Date;
 }

@@ -177,6 +177,10 @@ export class Package {
   @Property({ type: 'boolean' })
   resellerCanResell!: boolean;
 
+  /** Price and setup fee include the buyer's taxes (DOMAIN.md 8); the package's own, not shared by clones. */
+  @Property({ type: 'boolean' })
+  taxInclusive: boolean = false;
+
   @Property({ type: 'timestamptz', nullable: true })
   optedOutAt?: Date | null = null;
 

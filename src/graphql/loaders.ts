@@ -6,6 +6,7 @@ import type { PackageView } from '../packages/view.js';
 import { findSubscriptionViews, type SubscriptionView } from '../chains/subscriptions.js';
 import { findAccountViews, findParentPublic, type AccountView, type PublicAccount } from '../accounts/rows.js';
 import type { RateQuery } from '../rates/rates.js';
+import { assignedTaxRates, findTaxRates, type TaxRateRow } from '../taxes/rates.js';
 import { byValue, createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
 
 export interface Loaders {
@@ -25,6 +26,9 @@ export interface Loaders {
   /** Pages of lists read as plain rows, many parents at once (src/services/row-pages.ts). */
   rows: RowPageLoaders;
   callCharges: DataLoader<string, CallChargeView[]>;
+  /** Tax rates the caller may read (its subtree's and those assigned to it), and each account's assigned rates. */
+  taxRate: DataLoader<string, TaxRateRow | null>;
+  assignedTaxRates: DataLoader<string, TaxRateRow[]>;
   /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
   clearAll(): void;
 }
@@ -67,6 +71,11 @@ function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, '
       const rows = await em.find(Account, { id: { $in: [...ids] } });
       const byId = new Map(rows.map((a) => [a.id, a]));
       return ids.map((id) => byId.get(id) ?? null);
+    }),
+    taxRate: byId((ids) => findTaxRates(em, ids)),
+    assignedTaxRates: new DataLoader(async (ids) => {
+      const byAccount = await assignedTaxRates(em, ids);
+      return ids.map((id) => byAccount.get(id) ?? []);
     }),
     callCharges: new DataLoader(async (ids) => {
       const byCall = await chargesOf(em, ids);

@@ -8,6 +8,7 @@ import { openExportCursor, type ExportColumn, type ExportRow, type ExportTable }
 import { ACCOUNTS_EXPORT } from '../accounts/export.js';
 import { LEDGER_EXPORT } from '../ledger/export.js';
 import { CALLS_EXPORT } from '../calls/export.js';
+import { writeInvoicePdf } from '../invoices/pdf.js';
 
 /** Rows per cursor read: large enough that round trips are a small share, small enough that memory stays flat. */
 const BATCH = 5000;
@@ -74,6 +75,16 @@ function parseFilters(spec: ExportSpec, query: Request['query']): Filters {
   return filters;
 }
 
+/** The caller, if it may read exports: as on GraphQL, a RATING key may rate calls and nothing else. */
+function mayExport(ctx: Context): NonNullable<Context['actor']> {
+  const actor = ctx.actor;
+  if (!actor) throw new DomainError('UNAUTHENTICATED');
+  if (actor.via === 'apiKey' && actor.scopes && !actor.scopes.some((s) => s === 'FULL' || s === 'READ_ONLY')) {
+    throw new DomainError('FORBIDDEN', `This API key's scopes (${actor.scopes.join(', ')}) do not allow exports`);
+  }
+  return actor;
+}
+
 /** The same body GraphQL errors have, so a client reads one shape whatever it called. */
 function sendError(res: Response, status: number, code: string, message: string, field?: string): void {
   res.status(status).json({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
@@ -101,12 +112,7 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
     const started = performance.now();
     try {
       ctx = await createContext(req);
-      const actor = ctx.actor;
-      if (!actor) throw new DomainError('UNAUTHENTICATED');
-      // As on GraphQL: a RATING key may rate calls and nothing else.
-      if (actor.via === 'apiKey' && actor.scopes && !actor.scopes.some((s) => s === 'FULL' || s === 'READ_ONLY')) {
-        throw new DomainError('FORBIDDEN', `This API key's scopes (${actor.scopes.join(', ')}) do not allow exports`);
-      }
+      const actor = mayExport(ctx);
       const filters = parseFilters(spec, req.query);
       await ctx.ensureTransaction();
 
@@ -171,6 +177,33 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
     }
   };
 
+  // An invoice's PDF (DOMAIN.md 9): for the account and its ancestors, like the invoice itself.
+  router.get('/invoices/:file', async (req: Request, res: Response) => {
+    let ctx: Context | undefined;
+    try {
+      ctx = await createContext(req);
+      mayExport(ctx);
+      const id = /^(inv_[0-9a-f]{32})\.pdf$/.exec(String(req.params.file))?.[1];
+      if (!id) throw new DomainError('NOT_FOUND', 'Invoice not found');
+      await ctx.ensureTransaction();
+      const doc = await ctx.services.invoices.document(ctx, id);
+      res.setHeader('content-type', 'application/pdf');
+      res.setHeader('content-disposition', `inline; filename="${doc.number.replace(/[^A-Za-z0-9._/-]/g, '_')}.pdf"`);
+      await writeInvoicePdf(doc, res);
+    } catch (error) {
+      if (res.headersSent) {
+        ctx?.log.error({ err: error }, 'invoice PDF failed after its first bytes; connection cut');
+        res.destroy();
+      } else if (error instanceof DomainError && STATUS[error.code]) {
+        sendError(res, STATUS[error.code]!, error.code, error.message, error.field);
+      } else {
+        ctx?.log.error({ err: error }, 'invoice PDF failed');
+        sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+      }
+    } finally {
+      await ctx?.abort();
+    }
+  });
   router.get('/accounts.csv', route({ ...ACCOUNTS_EXPORT, file: 'accounts.csv' }));
   router.get('/ledger.csv', route({ ...LEDGER_EXPORT, file: 'ledger.csv' }));
   router.get('/calls.csv', route({ ...CALLS_EXPORT, file: 'calls.csv' }));

@@ -6,7 +6,7 @@ import { rowPage, type RowPageLoaders } from '../services/row-pages.js';
 import type { LedgerRow } from './post.js';
 
 const ENTRY_COLUMNS = `id, seq::text as seq, account_id, owner_path, amount::text as amount, balance_after::text as balance_after,
-  kind, description, actor_id, subscription_id, created_at`;
+  kind, description, actor_id, subscription_id, tax_rate_id, created_at`;
 
 interface EntryRow {
   id: string;
@@ -19,6 +19,7 @@ interface EntryRow {
   description: string | null;
   actor_id: string | null;
   subscription_id: string | null;
+  tax_rate_id: string | null;
   created_at: Date;
 }
 
@@ -34,6 +35,7 @@ function toLedgerRow(r: EntryRow): LedgerRow {
     description: r.description,
     actorId: r.actor_id,
     subscriptionId: r.subscription_id,
+    taxRateId: r.tax_rate_id,
     createdAt: new Date(r.created_at),
   };
 }

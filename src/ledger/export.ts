@@ -1,7 +1,7 @@
-import { CHARGE_KINDS, COMMISSION_KINDS } from '../billing/index.js';
+import { CHARGE_KINDS, COMMISSION_KINDS, TAX_KINDS } from '../billing/index.js';
 import { instant, money, text, type ExportTable } from '../exports/cursor.js';
 
-const LEDGER_KINDS = ['TOPUP', 'ADJUSTMENT', ...CHARGE_KINDS, ...COMMISSION_KINDS] as const;
+const LEDGER_KINDS = ['TOPUP', 'ADJUSTMENT', ...CHARGE_KINDS, ...COMMISSION_KINDS, ...TAX_KINDS] as const;
 
 /** ledger.csv: one account's entries, the caller's unless it names one in its subtree. */
 export const LEDGER_EXPORT: ExportTable = {
@@ -18,5 +18,6 @@ export const LEDGER_EXPORT: ExportTable = {
     money('amount'),
     money('balance_after'),
     text('description'),
+    text('tax_rate_id'),
   ],
 };

@@ -13,7 +13,9 @@ export type LedgerKind =
   | 'REFUND'
   | 'COMMISSION'
   | 'COMMISSION_REVERSAL'
-  | 'USAGE';
+  | 'USAGE'
+  | 'TAX'
+  | 'TAX_REFUND';
 
 /** One balance movement, signed: negative is a debit. */
 export interface Posting {
@@ -24,6 +26,10 @@ export interface Posting {
   /** The account whose request caused it; null for the scheduler. */
   actorId?: string | null;
   subscriptionId?: string | null;
+  /** The tax rate of a TAX or TAX_REFUND entry. */
+  taxRateId?: string | null;
+  /** A USAGE entry's calls: their direction, how many, and the seconds billed to this account (its invoice lines). */
+  calls?: { direction: string; count: number; billedSeconds: number } | null;
 }
 
 /** A ledger entry as written: the row the API returns, built from what the statement gave back. */
@@ -38,6 +44,7 @@ export interface LedgerRow {
   description: string | null;
   actorId: string | null;
   subscriptionId: string | null;
+  taxRateId: string | null;
   createdAt: Date;
 }
 
@@ -136,8 +143,10 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
     executeBound<Written[]>(
       em,
       `with d as (
-         select * from unnest(?::text[], ?::text[], ?::numeric[], ?::text[], ?::text[], ?::text[], ?::text[])
-                  with ordinality as x(id, account_id, amount, kind, description, actor_id, subscription_id, ord)
+         select * from unnest(?::text[], ?::text[], ?::numeric[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                              ?::text[], ?::int[], ?::int[])
+                  with ordinality as x(id, account_id, amount, kind, description, actor_id, subscription_id, tax_rate_id,
+                                       call_direction, call_count, billed_seconds, ord)
        ), total as (
          select account_id, sum(amount) as amount from d group by account_id
        ), moved as (
@@ -146,10 +155,11 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
          returning a.id, a.path, a.balance, t.amount as moved
        )
        insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id,
-                                   subscription_id)
+                                   subscription_id, tax_rate_id, call_direction, call_count, billed_seconds)
        select d.id, d.account_id, m.path, d.amount,
               m.balance - m.moved + sum(d.amount) over (partition by d.account_id order by d.ord),
-              d.kind, d.description, d.actor_id, d.subscription_id
+              d.kind, d.description, d.actor_id, d.subscription_id, d.tax_rate_id, d.call_direction, d.call_count,
+              d.billed_seconds
          from d join moved m on m.id = d.account_id
         order by d.ord
        returning id, seq::text as seq, owner_path, balance_after::text as balance_after, created_at`,
@@ -161,6 +171,10 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
         pgArray(moving.map((p) => p.description ?? null)),
         pgArray(moving.map((p) => p.actorId ?? null)),
         pgArray(moving.map((p) => p.subscriptionId ?? null)),
+        pgArray(moving.map((p) => p.taxRateId ?? null)),
+        pgArray(moving.map((p) => p.calls?.direction ?? null)),
+        pgArray(moving.map((p) => p.calls?.count ?? null)),
+        pgArray(moving.map((p) => p.calls?.billedSeconds ?? null)),
       ],
     ),
   );
@@ -179,6 +193,7 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
       description: p.description ?? null,
       actorId: p.actorId ?? null,
       subscriptionId: p.subscriptionId ?? null,
+      taxRateId: p.taxRateId ?? null,
       createdAt: new Date(row.created_at),
     };
   });

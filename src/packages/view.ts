@@ -30,6 +30,7 @@ export interface PackageView {
   commissionRate: string;
   canBePurchased: boolean;
   resellerCanResell: boolean;
+  taxInclusive: boolean;
   country: string | null;
   category: string | null;
   billingType: BillingType;
@@ -64,6 +65,7 @@ export function toView(pkg: Package, terms: PackageTerms): PackageView {
     commissionRate: formatMoney(pkg.commissionRate),
     canBePurchased: pkg.canBePurchased,
     resellerCanResell: pkg.resellerCanResell,
+    taxInclusive: pkg.taxInclusive,
     country: terms.country ?? null,
     category: terms.category ?? null,
     billingType: terms.billingType,

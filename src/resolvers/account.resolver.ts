@@ -17,6 +17,8 @@ import { RateGroupType, RateLookupArgs, RateType } from '../schema/rate.js';
 import { PackageSubscriptionConnection, SubscriptionsArgs } from '../schema/subscription.js';
 import { PageArgs } from '../schema/connection.js';
 import { LedgerEntryConnection } from '../schema/ledger.js';
+import { TaxRateType } from '../schema/tax.js';
+import { InvoiceConnection, InvoicesArgs } from '../schema/invoice.js';
 import type { Page } from '../services/pagination.js';
 import { Role } from './roles.js';
 
@@ -66,6 +68,21 @@ export class AccountResolver {
   @Extensions(PUBLIC_IDENTITY)
   parent(@Root() account: AccountView | PublicAccount, @Ctx() ctx: Context) {
     return account.parentId ? ctx.loaders.accountView.load(account.parentId) : null;
+  }
+
+  @FieldResolver(() => [TaxRateType], { description: 'Assigned by the parent: the taxes it adds to what it charges' })
+  taxRates(@Root() account: AccountView, @Ctx() ctx: Context) {
+    return ctx.services.taxes.ofAccount(ctx, account);
+  }
+
+  @FieldResolver(() => InvoiceConnection, { description: 'Received from the parent, newest first' })
+  invoices(@Root() account: AccountView, @Args() args: InvoicesArgs, @Ctx() ctx: Context) {
+    return ctx.services.invoices.received(ctx, account, args);
+  }
+
+  @FieldResolver(() => InvoiceConnection, { description: 'Issued to its children, newest first' })
+  issuedInvoices(@Root() account: AccountView, @Args() args: PageArgs, @Ctx() ctx: Context) {
+    return ctx.services.invoices.issued(ctx, account, args);
   }
 
   @FieldResolver(() => AccountConnection)

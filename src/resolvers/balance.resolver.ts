@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import type { LedgerEntry } from '../entities/index.js';
 import { AccountType } from '../schema/account.js';
 import { BalanceChangeInput, LedgerEntryType } from '../schema/ledger.js';
+import { TaxRateType } from '../schema/tax.js';
 import { Role } from './roles.js';
 
 @Resolver(() => LedgerEntryType)
@@ -22,5 +23,10 @@ export class BalanceResolver {
   @FieldResolver(() => AccountType)
   account(@Root() entry: LedgerEntry, @Ctx() ctx: Context) {
     return ctx.loaders.accountView.load(entry.accountId);
+  }
+
+  @FieldResolver(() => TaxRateType, { nullable: true, description: 'The tax rate of a TAX or TAX_REFUND entry' })
+  taxRate(@Root() entry: LedgerEntry, @Ctx() ctx: Context) {
+    return entry.taxRateId ? ctx.services.taxes.find(ctx, entry.taxRateId) : null;
   }
 }

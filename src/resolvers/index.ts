@@ -4,10 +4,12 @@ import { AuthResolver } from './auth.resolver.js';
 import { CallChargeResolver, CallResolver } from './call.resolver.js';
 import { AlertResolver, BalanceEventResolver } from './event.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
+import { InvoiceResolver, InvoiceTaxResolver } from './invoice.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { PackageResolver } from './package.resolver.js';
 import { RateResolver } from './rate.resolver.js';
 import { SubscriptionResolver } from './subscription.resolver.js';
+import { TaxRateResolver } from './tax.resolver.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
@@ -18,8 +20,11 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   BalanceResolver,
   CallChargeResolver,
   CallResolver,
+  InvoiceResolver,
+  InvoiceTaxResolver,
   NodeResolver,
   PackageResolver,
   RateResolver,
   SubscriptionResolver,
+  TaxRateResolver,
 ];

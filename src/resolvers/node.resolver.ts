@@ -18,6 +18,8 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   PackageSubscription: (ctx, id) => ctx.services.subscriptions.find(ctx, id),
   CallRecord: (ctx, id) => ctx.services.rating.find(ctx, id),
   Alert: (ctx, id) => ctx.services.alerts.find(ctx, id),
+  TaxRate: (ctx, id) => ctx.services.taxes.find(ctx, id),
+  Invoice: (ctx, id) => ctx.services.invoices.find(ctx, id),
 };
 
 @Resolver()

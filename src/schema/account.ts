@@ -1,4 +1,4 @@
-import { ArgsType, Extensions, Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ArgsType, Extensions, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { Decimal } from '../money.js';
 import { AccountKind, AccountStatus, BillingMode, ResellerModel } from './enums.js';
 import { Connection, PageArgs } from './connection.js';
@@ -59,6 +59,45 @@ export class AccountType extends Node {
   @Field(() => MoneyScalar, { nullable: true })
   monthlySpendLimit!: Decimal | null;
 
+  @Field({ description: 'IANA timezone: invoice periods and daily/monthly spend limits follow its local days' })
+  timezone!: string;
+
+  @Field(() => Int, { description: '1-28: invoice periods start at 00:00 local time on this day' })
+  billingDay!: number;
+
+  @Field(() => Int, { description: 'Days from an invoice to its due date' })
+  paymentTermsDays!: number;
+
+  @Field({ description: 'Prefixes the numbers of the invoices this account issues to its children' })
+  invoicePrefix!: string;
+
+  @Field(() => String, { nullable: true })
+  companyName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  addressLine1!: string | null;
+
+  @Field(() => String, { nullable: true })
+  addressLine2!: string | null;
+
+  @Field(() => String, { nullable: true })
+  city!: string | null;
+
+  @Field(() => String, { nullable: true })
+  region!: string | null;
+
+  @Field(() => String, { nullable: true })
+  postalCode!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'ISO 3166 alpha-2' })
+  country!: string | null;
+
+  @Field(() => String, { nullable: true })
+  taxNumber!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Where invoices and notices go' })
+  notificationEmail!: string | null;
+
   @Field()
   @Extensions(PUBLIC_IDENTITY)
   createdAt!: Date;
@@ -84,8 +123,54 @@ export class ChildrenArgs extends PageArgs {
   kind?: AccountKind | null;
 }
 
+/** Profile and billing settings, on create and update alike. */
+@InputType('AccountProfileInput')
+export abstract class AccountProfileInput {
+  @Field(() => String, { nullable: true, description: 'IANA name; default UTC' })
+  timezone?: string | null;
+
+  @Field(() => Int, { nullable: true, description: '1-28; default 1' })
+  billingDay?: number | null;
+
+  @Field(() => Int, { nullable: true, description: '0-365; default 15' })
+  paymentTermsDays?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Default "INV-"' })
+  invoicePrefix?: string | null;
+
+  @Field(() => String, { nullable: true })
+  companyName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  addressLine1?: string | null;
+
+  @Field(() => String, { nullable: true })
+  addressLine2?: string | null;
+
+  @Field(() => String, { nullable: true })
+  city?: string | null;
+
+  @Field(() => String, { nullable: true })
+  region?: string | null;
+
+  @Field(() => String, { nullable: true })
+  postalCode?: string | null;
+
+  @Field(() => String, { nullable: true })
+  country?: string | null;
+
+  @Field(() => String, { nullable: true })
+  taxNumber?: string | null;
+
+  @Field(() => String, { nullable: true })
+  notificationEmail?: string | null;
+
+  @Field(() => [ID], { nullable: true, description: "The parent's tax rates to add to what it charges (as setAccountTaxes)" })
+  taxRateIds?: string[] | null;
+}
+
 @InputType()
-export class CreateAccountInput {
+export class CreateAccountInput extends AccountProfileInput {
   @Field(() => ID, { nullable: true, description: 'Defaults to the caller' })
   parentId?: string | null;
 
@@ -127,7 +212,7 @@ export class CreateAccountInput {
 }
 
 @InputType({ description: 'Never balance, parent or kind. An account may change its own name, email, password and threshold.' })
-export class UpdateAccountInput {
+export class UpdateAccountInput extends AccountProfileInput {
   @Field(() => String, { nullable: true })
   name?: string | null;
 

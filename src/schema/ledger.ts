@@ -12,7 +12,10 @@ export class LedgerEntryType extends Node {
   @Field(() => MoneyScalar)
   balanceAfter!: Decimal;
 
-  @Field({ description: 'TOPUP, ADJUSTMENT, SETUP_FEE, PACKAGE_FEE, RENEWAL_FEE, REFUND, COMMISSION, USAGE, ...' })
+  @Field({
+    description:
+      'TOPUP, ADJUSTMENT, SETUP_FEE, PACKAGE_FEE, RENEWAL_FEE, REFUND, COMMISSION, COMMISSION_REVERSAL, USAGE, TAX, TAX_REFUND',
+  })
   kind!: string;
 
   @Field(() => String, { nullable: true })

@@ -92,6 +92,9 @@ export class PackageType extends Node {
   @Field()
   resellerCanResell!: boolean;
 
+  @Field({ description: "Price and setup fee include the buyer's taxes" })
+  taxInclusive!: boolean;
+
   @Field(() => Int, { description: '1 beats 2' })
   priority!: number;
 
@@ -199,6 +202,9 @@ abstract class PackageFieldsInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Default false' })
   resellerCanResell?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: "Price and setup fee include the buyer's taxes; default false" })
+  taxInclusive?: boolean | null;
 }
 
 @InputType()
@@ -213,7 +219,9 @@ export class CreatePackageInput extends PackageFieldsInput {
   currency?: string | null;
 }
 
-@InputType({ description: 'On a clone only name, description, price, setupFee, commissionRate and the two flags apply' })
+@InputType({
+  description: 'On a clone only name, description, price, setupFee, commissionRate, taxInclusive and the two flags apply',
+})
 export class UpdatePackageInput extends PackageFieldsInput {
   @Field(() => String, { nullable: true })
   name?: string | null;
@@ -247,4 +255,7 @@ export class OptInInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Default false' })
   resellerCanResell?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: "Default: the source's" })
+  taxInclusive?: boolean | null;
 }

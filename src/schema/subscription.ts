@@ -81,8 +81,11 @@ export class EarningsType {
   @Field(() => MoneyScalar, { description: 'Commissions it received, net of reversals' })
   commissions!: Decimal;
 
-  @Field(() => MoneyScalar, { description: 'sales - costs + commissions' })
+  @Field(() => MoneyScalar, { description: 'sales - costs + commissions (all net of taxes)' })
   margin!: Decimal;
+
+  @Field(() => MoneyScalar, { description: 'Taxes it charged its children, net of tax refunds (not part of the margin)' })
+  taxes!: Decimal;
 }
 
 @ObjectType('RenewalReport', { description: 'Counted in chains (one per customer subscription)' })

@@ -17,9 +17,70 @@ import {
 import { lockForCloning } from '../packages/queries.js';
 import { requireParentsGroup } from '../rates/groups.js';
 import { hashPassword } from './passwords.js';
-import { nonNegative, normalizeCurrency, normalizeEmail, requireText, validatePassword } from './validate.js';
+import { assignTaxRates } from '../taxes/rates.js';
+import {
+  intInRange,
+  nonNegative,
+  normalizeCountry,
+  normalizeCurrency,
+  normalizeEmail,
+  normalizeTimezone,
+  optionalText,
+  requireText,
+  validatePassword,
+} from './validate.js';
 
-export interface CreateAccountData {
+/** Profile and billing settings (DOMAIN.md 9), on create and update alike; undefined leaves a field as it is. */
+export interface AccountProfileData {
+  timezone?: string | null;
+  billingDay?: number | null;
+  paymentTermsDays?: number | null;
+  invoicePrefix?: string | null;
+  companyName?: string | null;
+  addressLine1?: string | null;
+  addressLine2?: string | null;
+  city?: string | null;
+  region?: string | null;
+  postalCode?: string | null;
+  country?: string | null;
+  taxNumber?: string | null;
+  notificationEmail?: string | null;
+  /** The parent's tax rates for this account (setAccountTaxes). */
+  taxRateIds?: string[] | null;
+}
+
+const PROFILE_TEXT = ['companyName', 'addressLine1', 'addressLine2', 'city', 'region', 'postalCode', 'taxNumber'] as const;
+
+/** The profile fields given, validated and normalized; null clears an optional one. */
+function profileOf(data: AccountProfileData): Partial<Account> {
+  const out: Partial<Account> = {};
+  if (data.timezone !== undefined && data.timezone !== null) out.timezone = normalizeTimezone('timezone', data.timezone);
+  if (data.billingDay !== undefined && data.billingDay !== null)
+    out.billingDay = intInRange('billingDay', data.billingDay, 1, 28);
+  if (data.paymentTermsDays !== undefined && data.paymentTermsDays !== null) {
+    out.paymentTermsDays = intInRange('paymentTermsDays', data.paymentTermsDays, 0, 365);
+  }
+  if (data.invoicePrefix !== undefined && data.invoicePrefix !== null) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9/_.-]{0,19}$/.test(data.invoicePrefix) && data.invoicePrefix !== '') {
+      throw badInput('invoicePrefix', 'invoicePrefix is up to 20 letters, digits and - _ . /');
+    }
+    out.invoicePrefix = data.invoicePrefix;
+  }
+  for (const field of PROFILE_TEXT) {
+    const value = optionalText(field, data[field], 200);
+    if (value !== undefined) out[field] = value;
+  }
+  if (data.country !== undefined) out.country = data.country === null ? null : normalizeCountry('country', data.country);
+  if (data.notificationEmail !== undefined) {
+    out.notificationEmail =
+      data.notificationEmail === null || data.notificationEmail.trim() === ''
+        ? null
+        : normalizeEmail('notificationEmail', data.notificationEmail);
+  }
+  return out;
+}
+
+export interface CreateAccountData extends AccountProfileData {
   parentId?: string | null;
   kind: AccountKind;
   name: string;
@@ -35,7 +96,7 @@ export interface CreateAccountData {
   rateGroupId?: string | null;
 }
 
-export interface UpdateAccountData {
+export interface UpdateAccountData extends AccountProfileData {
   name?: string | null;
   email?: string | null;
   password?: string | null;
@@ -52,7 +113,17 @@ export interface UpdateAccountData {
 }
 
 /** Fields an account may change on itself; the rest are its parent's (or another ancestor's) to set. */
-const SELF_EDITABLE = new Set<keyof UpdateAccountData>(['name', 'email', 'password', 'currentPassword', 'lowBalanceThreshold']);
+const SELF_EDITABLE = new Set<keyof UpdateAccountData>([
+  'name',
+  'email',
+  'password',
+  'currentPassword',
+  'lowBalanceThreshold',
+  'invoicePrefix',
+  ...PROFILE_TEXT,
+  'country',
+  'notificationEmail',
+]);
 
 export class AccountService {
   constructor(private readonly auth: AuthService) {}
@@ -152,8 +223,11 @@ export class AccountService {
         dailySpendLimit: this.optionalAmount('dailySpendLimit', data.dailySpendLimit),
         monthlySpendLimit: this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit),
         rateGroupId: data.rateGroupId ?? null,
+        ...profileOf(data),
       };
-      return this.insert(em, fields);
+      const account = await this.insert(em, fields);
+      if (data.taxRateIds?.length) await assignTaxRates(em, account, data.taxRateIds);
+      return account;
     });
   }
 
@@ -262,6 +336,8 @@ export class AccountService {
       if (data.monthlySpendLimit !== undefined) {
         account.monthlySpendLimit = this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit);
       }
+      Object.assign(account, profileOf(data));
+      if (data.taxRateIds !== undefined && data.taxRateIds !== null) await assignTaxRates(em, account, data.taxRateIds);
       em.persist(account);
       try {
         await em.flush();

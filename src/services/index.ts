@@ -5,12 +5,14 @@ import { AlertService } from './alert.service.js';
 import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
 import { IdempotencyService } from './idempotency.service.js';
+import { InvoiceService } from './invoice.service.js';
 import { PackageService } from './package.service.js';
 import { RateDecks } from '../rates/decks.js';
 import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
 import { RenewalService } from './renewal.service.js';
 import { SubscriptionService } from './subscription.service.js';
+import { TaxService } from './tax.service.js';
 import { ThrottleService } from './throttle.service.js';
 
 export interface Services {
@@ -25,6 +27,8 @@ export interface Services {
   renewals: RenewalService;
   alerts: AlertService;
   throttle: ThrottleService;
+  taxes: TaxService;
+  invoices: InvoiceService;
 }
 
 /**
@@ -50,5 +54,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency),
     alerts: new AlertService(accounts),
     throttle,
+    taxes: new TaxService(accounts),
+    invoices: new InvoiceService(),
   };
 }

@@ -54,6 +54,7 @@ export interface OwnData {
   commissionRate?: string | null;
   canBePurchased?: boolean | null;
   resellerCanResell?: boolean | null;
+  taxInclusive?: boolean | null;
 }
 
 export interface CreatePackageData extends TermsData, OwnData {
@@ -160,6 +161,7 @@ export class PackageService {
         commissionRate: data.commissionRate ? parseCommissionRate(data.commissionRate) : ZERO,
         canBePurchased: data.canBePurchased ?? true,
         resellerCanResell: data.resellerCanResell ?? false,
+        taxInclusive: data.taxInclusive ?? false,
       });
       await em.flush();
       return toView(pkg, terms);
@@ -186,6 +188,7 @@ export class PackageService {
         pkg.commissionRate = parseCommissionRate(data.commissionRate);
       if (data.canBePurchased !== undefined && data.canBePurchased !== null) pkg.canBePurchased = data.canBePurchased;
       if (data.resellerCanResell !== undefined && data.resellerCanResell !== null) pkg.resellerCanResell = data.resellerCanResell;
+      if (data.taxInclusive !== undefined && data.taxInclusive !== null) pkg.taxInclusive = data.taxInclusive;
 
       const price = data.price ?? pkg.price;
       const setupFee = data.setupFee ?? pkg.setupFee;
@@ -282,6 +285,7 @@ export class PackageService {
         commissionRate: data.commissionRate ? parseCommissionRate(data.commissionRate) : ZERO,
         canBePurchased: data.canBePurchased ?? true,
         resellerCanResell: data.resellerCanResell ?? false,
+        taxInclusive: data.taxInclusive ?? source.taxInclusive,
       });
       try {
         await em.flush();

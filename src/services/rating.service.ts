@@ -14,7 +14,8 @@ import {
 import { Account, AccountStatus, CallRecord, Direction } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import { post } from '../ledger/post.js';
+import { post, type Posting } from '../ledger/post.js';
+import { taxesOf } from '../taxes/rates.js';
 import {
   chargeCall,
   chooseSubscription,
@@ -23,7 +24,11 @@ import {
   MAX_CALL_SECONDS,
   secondsBudget,
   spendableMoney,
+  netOfTaxes,
+  sumTaxes,
+  taxesOn,
   type FreeSource,
+  type TaxAmount,
 } from '../billing/index.js';
 import { Decimal, ZERO } from '../money.js';
 import { type Page, type PageArgs } from './pagination.js';
@@ -37,6 +42,13 @@ export interface CallData {
   direction: Direction;
   durationSeconds: number;
   startedAt: Date;
+}
+
+interface UsageTotal {
+  amount: Decimal;
+  calls: number;
+  /** Billed seconds not covered by free seconds: what the account paid for. */
+  seconds: number;
 }
 
 export interface CallAuthorization {
@@ -198,29 +210,51 @@ export class RatingService {
       planned,
       sources.filter((s) => drawnIds.has(s.id)),
     );
-    // One balance movement and one USAGE entry per account for the batch; each call's share is in call_charges.
-    // Entries (and so events and alerts) in the accounts' lock order: deepest first, then id.
-    const totals = new Map<string, { amount: Decimal; calls: number; depth: number }>();
+    // Per account, one USAGE entry per call direction for the batch (with the calls' count and charged seconds,
+    // for invoices), then one TAX entry per tax rate: each call's charge taxed on its own (DOMAIN.md 8), summed.
+    // Each call's share is in call_charges. Entries (and so events and alerts) in the accounts' lock order:
+    // deepest first, then id.
+    const taxes = await taxesOf(em, [...new Set(planned.flatMap((p) => p.charges.map((c) => c.accountId)))]);
+    const totals = new Map<string, { depth: number; usage: Map<string, UsageTotal>; taxes: TaxAmount[][] }>();
     for (const call of planned) {
       const depth = accounts.get(call.accountId)!.depth;
       for (const charge of call.charges) {
         if (charge.amount.isZero()) continue;
-        const t = totals.get(charge.accountId) ?? { amount: ZERO, calls: 0, depth: depth - charge.level };
-        totals.set(charge.accountId, { ...t, amount: t.amount.plus(charge.amount), calls: t.calls + 1 });
+        const t = totals.get(charge.accountId) ?? { depth: depth - charge.level, usage: new Map(), taxes: [] as TaxAmount[][] };
+        const u = t.usage.get(call.direction) ?? { amount: ZERO, calls: 0, seconds: 0 };
+        t.usage.set(call.direction, {
+          amount: u.amount.plus(charge.amount),
+          calls: u.calls + 1,
+          seconds: u.seconds + charge.billedSeconds - charge.freeSeconds,
+        });
+        t.taxes.push(taxesOn(charge.amount, taxes.get(charge.accountId) ?? []));
+        totals.set(charge.accountId, t);
       }
     }
     const single = planned.length === 1 ? `call ${planned[0].callId}` : null;
+    const actorId = ctx.actor.accountId;
     await post(
       em,
       [...totals]
         .sort(([a, x], [b, y]) => y.depth - x.depth || (a < b ? -1 : a > b ? 1 : 0))
-        .map(([accountId, t]) => ({
-          accountId,
-          amount: t.amount.neg(),
-          kind: 'USAGE' as const,
-          description: single ?? `${t.calls} calls`,
-          actorId: ctx.actor.accountId,
-        })),
+        .flatMap(([accountId, t]): Posting[] => [
+          ...[...t.usage].map(([direction, u]) => ({
+            accountId,
+            amount: u.amount.neg(),
+            kind: 'USAGE' as const,
+            description: single ?? `${u.calls} ${direction.toLowerCase()} calls`,
+            actorId,
+            calls: { direction, count: u.calls, billedSeconds: u.seconds },
+          })),
+          ...sumTaxes(t.taxes).map((tax) => ({
+            accountId,
+            amount: tax.amount.neg(),
+            kind: 'TAX' as const,
+            description: single ?? `${t.taxes.length} calls`,
+            actorId,
+            taxRateId: tax.taxRateId,
+          })),
+        ]),
     );
     return { ids, created };
   }
@@ -241,7 +275,7 @@ export class RatingService {
   /**
    * Whether a call may start now, and for how long at most: at every level, the rate (NO_RATE if an outbound
    * level has none), the free seconds the call would draw, the available balance and, where set, what is
-   * left of the daily and monthly spend limits (charges for calls started that UTC day or month). A level
+   * left of the daily and monthly spend limits (charges for calls started since midnight or the 1st in that level's timezone). A level
    * whose rate is free does not limit the duration; null means no limit at all.
    */
   async authorize(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
@@ -254,14 +288,7 @@ export class RatingService {
     if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');
     if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
     const now = new Date();
-    const levels = await authorizationLevels(
-      ctx.em,
-      account.id,
-      number,
-      direction,
-      new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
-      new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
-    );
+    const levels = await authorizationLevels(ctx.em, account.id, number, direction, now);
     if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
     const sources = await freeSourcesForAuthorization(ctx.em, account.id);
     const chosen = chooseSubscription(sources, number, direction, now);
@@ -286,7 +313,8 @@ export class RatingService {
         { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
         { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
       ]);
-      const budget = secondsBudget(rate, free, money);
+      // The call's charge is taxed: what the level may spend covers the net charge and its taxes.
+      const budget = secondsBudget(rate, free, netOfTaxes(money, l.taxes));
       if (budget === null) continue;
       const longest = longestBilledWithin(budget, found.initialIncrement, found.increment);
       if (max === null || longest < max) {

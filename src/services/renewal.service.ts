@@ -176,11 +176,12 @@ export class RenewalService {
           kind: p.kind,
           description: p.description,
           subscriptionId: p.subscriptionId,
+          taxRateId: p.taxRateId ?? null,
         })),
       );
       if (c.chain.releaseIfNoBalance) {
         for (const p of plan.periods) {
-          const floor = bound(p.accountId, p.price, p.balanceBefore);
+          const floor = bound(p.accountId, p.gross, p.balanceBefore);
           if (!floors.get(p.accountId)?.gte(floor)) floors.set(p.accountId, floor);
         }
         const short = plan.outcome.shortfall;

@@ -1,5 +1,5 @@
 import { subscriptionsPage, type SubscriptionView } from '../chains/subscriptions.js';
-import { DAY_MS, firstCharge, periodEnd, periodRefund } from '../billing/index.js';
+import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOn } from '../billing/index.js';
 import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
@@ -17,7 +17,8 @@ import {
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { earningsOf } from '../ledger/earnings.js';
-import { AccountClosed, FloorNotMet, post } from '../ledger/post.js';
+import { AccountClosed, FloorNotMet, post, type Posting } from '../ledger/post.js';
+import { taxesOf } from '../taxes/rates.js';
 import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
@@ -43,6 +44,7 @@ export interface Earnings {
   costs: Decimal;
   commissions: Decimal;
   margin: Decimal;
+  taxes: Decimal;
 }
 
 export class SubscriptionService {
@@ -139,19 +141,21 @@ export class SubscriptionService {
       const levels = await this.priceChain(em, buyer, pkg, chainId);
       const end = periodEnd(terms.billingType, terms.billingDays, start, 1);
       await insertChain(em, { chainId, start, end, freeSeconds: terms.freeMinutes * 60, levels });
-      // Bottom-up, each level's fees then its commission. DENY_IF_INSUFFICIENT is a floor on every level's
-      // available balance, checked under the posting engine's locks, so the check and the charge cannot drift.
-      const postings = levels.flatMap((l) => {
+      // Bottom-up, each level's fees, their taxes, then its commission. DENY_IF_INSUFFICIENT is a floor on every
+      // level's available balance (fees with their taxes), checked under the posting engine's locks, so the
+      // check and the charge cannot drift.
+      const postings = levels.flatMap((l): Posting[] => {
         const base = { accountId: l.accountId, actorId: ctx.actor.accountId, subscriptionId: l.subscriptionId };
         const description = `${l.packageId} period 1`;
         return [
-          { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE' as const, description },
-          { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE' as const, description },
-          { ...base, amount: l.commission, kind: 'COMMISSION' as const, description },
+          { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description },
+          { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description },
+          ...l.taxes.map((t) => ({ ...base, amount: t.amount.neg(), kind: 'TAX' as const, description, taxRateId: t.taxRateId })),
+          { ...base, amount: l.commission, kind: 'COMMISSION', description },
         ];
       });
       const deny = terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT;
-      const floors = new Map(deny ? levels.map((l) => [l.accountId, l.setupFee.plus(l.price)]) : []);
+      const floors = new Map(deny ? levels.map((l) => [l.accountId, firstChargeGross(l)]) : []);
       try {
         // `open`: a level deleted since it was read is refused under the lock, as it was before posting moved last.
         await post(em, postings, { floors, open: levels.map((l) => l.accountId) });
@@ -184,10 +188,9 @@ export class SubscriptionService {
     }
     const plan = [{ accountId: buyer.id, pkg: chain.at(-1)! }];
     for (let i = chain.length - 1; i >= 1; i--) plan.push({ accountId: chain[i]!.ownerId, pkg: chain[i - 1]! });
-    const accounts = await levelAccounts(
-      em,
-      plan.map((p) => p.accountId),
-    );
+    const accountIds = plan.map((p) => p.accountId);
+    const accounts = await levelAccounts(em, accountIds);
+    const taxes = await taxesOf(em, accountIds);
     return plan.map((p, level) => {
       const account = accounts.get(p.accountId)!;
       if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
@@ -197,7 +200,7 @@ export class SubscriptionService {
         accountId: account.id,
         ownerPath: account.path,
         packageId: p.pkg.id,
-        ...firstCharge(level, p.pkg, account.resellerModel),
+        ...firstCharge(level, p.pkg, account.resellerModel, taxes.get(account.id) ?? []),
       };
     });
   }
@@ -251,8 +254,16 @@ export class SubscriptionService {
             const sub = levelOf.get(r.subscriptionId)!;
             const base = { accountId: sub.accountId, actorId: ctx.actor.accountId, subscriptionId: sub.id };
             const description = `${sub.packageId} period ${r.periodNumber}`;
+            // Each tax that applied to the refunded fee is given back on the net refund, at its percentage then.
             return [
               { ...base, amount: r.refund, kind: 'REFUND' as const, description },
+              ...taxesOn(r.refund, r.taxes).map((t) => ({
+                ...base,
+                amount: t.amount,
+                kind: 'TAX_REFUND' as const,
+                description,
+                taxRateId: t.taxRateId,
+              })),
               { ...base, amount: r.reversal.neg(), kind: 'COMMISSION_REVERSAL' as const, description },
             ];
           }),

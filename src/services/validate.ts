@@ -1,4 +1,5 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { IANAZone } from 'luxon';
 import { badInput } from '../errors.js';
 import { Decimal } from '../money.js';
 
@@ -54,5 +55,33 @@ export function nonNegative(field: string, value: Decimal): Decimal {
 
 export function positive(field: string, value: Decimal): Decimal {
   if (value.lte(0)) throw badInput(field, `${field} must be greater than 0`);
+  return value;
+}
+
+/** ISO 3166-1 alpha-2, the officially assigned codes. */
+const COUNTRIES = new Set(
+  `AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC
+   CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE
+   GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM
+   KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
+   NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH
+   SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG
+   VI VN VU WF WS YE YT ZA ZM ZW`.split(/\s+/),
+);
+
+export function normalizeCountry(field: string, value: string): string {
+  const v = value.trim().toUpperCase();
+  if (!COUNTRIES.has(v)) throw badInput(field, 'Not an ISO 3166 alpha-2 country code');
+  return v;
+}
+
+export function normalizeTimezone(field: string, value: string): string {
+  const v = value.trim();
+  if (!IANAZone.isValidZone(v)) throw badInput(field, 'Not an IANA timezone name (such as Europe/London)');
+  return v;
+}
+
+export function intInRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw badInput(field, `${field} must be from ${min} to ${max}`);
   return value;
 }

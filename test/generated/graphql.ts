@@ -67,26 +67,45 @@ export type ChargeType =
   | 'UTILIZED_MINUTES';
 
 export type CreateAccountInput = {
+  addressLine1?: string | null | undefined;
+  addressLine2?: string | null | undefined;
+  /** 1-28; default 1 */
+  billingDay?: number | null | undefined;
   billingMode?: BillingMode | null | undefined;
+  city?: string | null | undefined;
+  companyName?: string | null | undefined;
+  country?: string | null | undefined;
   /** POSTPAID only */
   creditLimit?: string | null | undefined;
   /** ISO 4217; defaults to the parent's currency */
   currency?: string | null | undefined;
   dailySpendLimit?: string | null | undefined;
   email?: string | null | undefined;
+  /** Default "INV-" */
+  invoicePrefix?: string | null | undefined;
   /** RESELLER or CUSTOMER */
   kind: AccountKind;
   lowBalanceThreshold?: string | null | undefined;
   monthlySpendLimit?: string | null | undefined;
   name: string;
+  notificationEmail?: string | null | undefined;
   /** Defaults to the caller */
   parentId?: string | number | null | undefined;
   /** Lets the account log in; needs an email */
   password?: string | null | undefined;
+  /** 0-365; default 15 */
+  paymentTermsDays?: number | null | undefined;
+  postalCode?: string | null | undefined;
   /** One of the parent's own rate groups */
   rateGroupId?: string | number | null | undefined;
+  region?: string | null | undefined;
   /** Resellers only; default MARGIN */
   resellerModel?: ResellerModel | null | undefined;
+  taxNumber?: string | null | undefined;
+  /** The parent's tax rates to add to what it charges (as setAccountTaxes) */
+  taxRateIds?: Array<string | number> | null | undefined;
+  /** IANA name; default UTC */
+  timezone?: string | null | undefined;
 };
 
 export type CreatePackageInput = {
@@ -130,6 +149,8 @@ export type CreatePackageInput = {
   /** Default 0 */
   setupFee?: string | null | undefined;
   startDate?: string | null | undefined;
+  /** Price and setup fee include the buyer's taxes; default false */
+  taxInclusive?: boolean | null | undefined;
 };
 
 export type CreateRateGroupInput = {
@@ -164,6 +185,8 @@ export type OptInInput = {
   resellerCanResell?: boolean | null | undefined;
   /** MARGIN only; at least the source's setup fee */
   setupFee?: string | null | undefined;
+  /** Default: the source's */
+  taxInclusive?: boolean | null | undefined;
 };
 
 export type PackageStatus =
@@ -208,28 +231,47 @@ export type SubscriptionStatus =
 
 /** Never balance, parent or kind. An account may change its own name, email, password and threshold. */
 export type UpdateAccountInput = {
+  addressLine1?: string | null | undefined;
+  addressLine2?: string | null | undefined;
+  /** 1-28; default 1 */
+  billingDay?: number | null | undefined;
   billingMode?: BillingMode | null | undefined;
+  city?: string | null | undefined;
+  companyName?: string | null | undefined;
+  country?: string | null | undefined;
   creditLimit?: string | null | undefined;
   /** Required with password when changing one's own password */
   currentPassword?: string | null | undefined;
   /** null clears it */
   dailySpendLimit?: string | null | undefined;
   email?: string | null | undefined;
+  /** Default "INV-" */
+  invoicePrefix?: string | null | undefined;
   /** null clears it */
   lowBalanceThreshold?: string | null | undefined;
   /** null clears it */
   monthlySpendLimit?: string | null | undefined;
   name?: string | null | undefined;
+  notificationEmail?: string | null | undefined;
   /** At least 10 characters, not the email, not a common password; ends the tokens issued before it */
   password?: string | null | undefined;
+  /** 0-365; default 15 */
+  paymentTermsDays?: number | null | undefined;
+  postalCode?: string | null | undefined;
   /** One of the parent's own rate groups; null removes it */
   rateGroupId?: string | number | null | undefined;
+  region?: string | null | undefined;
   resellerModel?: ResellerModel | null | undefined;
   /** ACTIVE or SUSPENDED */
   status?: AccountStatus | null | undefined;
+  taxNumber?: string | null | undefined;
+  /** The parent's tax rates to add to what it charges (as setAccountTaxes) */
+  taxRateIds?: Array<string | number> | null | undefined;
+  /** IANA name; default UTC */
+  timezone?: string | null | undefined;
 };
 
-/** On a clone only name, description, price, setupFee, commissionRate and the two flags apply */
+/** On a clone only name, description, price, setupFee, commissionRate, taxInclusive and the two flags apply */
 export type UpdatePackageInput = {
   /** Default DENY_IF_INSUFFICIENT */
   activationPolicy?: ActivationPolicy | null | undefined;
@@ -269,6 +311,8 @@ export type UpdatePackageInput = {
   /** Default 0 */
   setupFee?: string | null | undefined;
   startDate?: string | null | undefined;
+  /** Price and setup fee include the buyer's taxes; default false */
+  taxInclusive?: boolean | null | undefined;
 };
 
 export type AccountFieldsFragment = { id: string, number: string, kind: AccountKind, name: string, email: string | null, status: AccountStatus, currency: string, billingMode: BillingMode, balance: string, creditLimit: string, availableBalance: string, lowBalanceThreshold: string | null, resellerModel: ResellerModel | null, dailySpendLimit: string | null, monthlySpendLimit: string | null, parent: { id: string } | null };
@@ -346,10 +390,12 @@ export type NodeQuery = { node:
     | { __typename: 'Alert', id: string }
     | { __typename: 'ApiKey', name: string, id: string }
     | { __typename: 'CallRecord', id: string }
+    | { __typename: 'Invoice', id: string }
     | { __typename: 'LedgerEntry', amount: string, id: string }
     | { __typename: 'Package', id: string }
     | { __typename: 'PackageSubscription', id: string }
     | { __typename: 'RateGroup', id: string }
+    | { __typename: 'TaxRate', id: string }
    | null };
 
 export type CreateApiKeyMutationVariables = Exact<{

@@ -43,6 +43,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     dataDir: 'memory://',
     dbPoolMax: 20,
     renewalIntervalMs: 0,
+    invoiceIntervalMs: 0,
     ...overrides,
   });
 }
