@@ -33,8 +33,19 @@ import {
   renewalDueAt,
   secondsBudget,
   spendableMoney,
+  grossOf,
+  invoiceNumber,
+  invoiceTotals,
+  netOfTaxes,
+  periodAt,
+  periodFor,
+  planInvoices,
+  splitInclusive,
+  sumTaxes,
+  taxesOn,
   type FreeSource,
   type Funds,
+  type InvoiceEntry,
   type RenewalChain,
   type RenewalLevel,
   type RenewalPlan,
@@ -1296,5 +1307,193 @@ describe('renewals (DOMAIN.md 6)', () => {
     },
   ])('due: $name', ({ chain: c, due }) => {
     expect(renewalDueAt(c).toISOString()).toBe(due.toISOString());
+  });
+});
+
+describe('taxes (DOMAIN.md 8)', () => {
+  const t = (id: string, percent: string) => ({ taxRateId: id, percent: d(percent) });
+  it.each([
+    // [fee, percent, tax]: round_half_up(fee x percent / 100, 4)
+    ['2', '20', '0.4'],
+    ['15', '2.5', '0.375'],
+    ['0.015', '2.5', '0.0004'], // 0.000375 rounds up
+    ['0.045', '2.5', '0.0011'], // why each call is taxed on its own
+    ['10', '0', '0'],
+  ])('%s at %s %% is %s', (fee, percent, tax) => {
+    expect(taxesOn(d(fee), [t('x', percent)])[0].amount.toFixed()).toBe(tax);
+  });
+
+  it('inclusive: 10.00 with 7 % and 5 % is net 8.9286, taxes 0.6250 and 0.4464, exactly 10.00 in all', () => {
+    const fee = splitInclusive(d('10'), [t('a', '7'), t('b', '5')]);
+    expect([fee.net, ...fee.taxes.map((x) => x.amount)].map((x) => x.toFixed())).toEqual(['8.9286', '0.625', '0.4464']);
+    expect(grossOf(fee).toFixed()).toBe('10');
+  });
+
+  it('a first charge taxes the setup fee and the price on their own, sums per rate, and pays commission on net', () => {
+    const charge = firstCharge(1, { setupFee: d('2'), price: d('15'), commissionRate: d('10') }, 'COMMISSION', [
+      t('vat', '20'),
+      t('local', '2.5'),
+    ]);
+    expect(charge.taxes.map((x) => [x.taxRateId, x.amount.toFixed()])).toEqual([
+      ['vat', '3.4'],
+      ['local', '0.425'],
+    ]);
+    expect(charge.commission.toFixed()).toBe('1.7');
+    const inclusive = firstCharge(0, { setupFee: d('0'), price: d('12'), commissionRate: d('0'), taxInclusive: true }, null, [
+      t('vat', '20'),
+    ]);
+    expect([inclusive.price.toFixed(), inclusive.taxes[0].amount.toFixed()]).toEqual(['10', '2']);
+  });
+
+  it('sums per rate across fees, in the order rates first appear', () => {
+    expect(sumTaxes([[{ taxRateId: 'a', amount: d('0.0004') }], [{ taxRateId: 'a', amount: d('0.0004') }]])).toEqual([
+      { taxRateId: 'a', amount: d('0.0008') },
+    ]);
+  });
+
+  it('the net a budget buys: money x 100 / (100 + S), floored to 4 places', () => {
+    expect(netOfTaxes(d('1.2'), [t('vat', '20')]).toFixed()).toBe('1');
+    expect(netOfTaxes(d('1.1999'), [t('vat', '20')]).toFixed()).toBe('0.9999');
+    expect(netOfTaxes(d('5'), []).toFixed()).toBe('5');
+  });
+
+  it('a renewal is taxed and judged on the gross', () => {
+    const chainDue = {
+      activatedAt: at('2026-01-01T00:00:00Z'),
+      currentPeriodStart: at('2026-01-01T00:00:00Z'),
+      currentPeriodEnd: at('2026-01-31T00:00:00Z'),
+      periodsCharged: 1,
+      currentPeriodNumber: 1,
+      billingType: 'RECURRING' as const,
+      billingDays: 30,
+      freeMinutes: 0,
+      releaseIfNoBalance: true,
+      discounts: [],
+      endDate: null,
+      advanceRenewHours: 0,
+    };
+    const level = {
+      subscriptionId: 's',
+      level: 0,
+      accountId: 'C',
+      packageId: 'p',
+      price: d('10'),
+      commissionRate: d('0'),
+      resellerModel: null,
+      taxes: [t('vat', '20')],
+      taxInclusive: false,
+    };
+    const rich = planChainRenewal(
+      chainDue,
+      [level],
+      new Map([['C', { balance: d('12'), creditLimit: d('0') }]]),
+      at('2026-01-31T00:00:00Z'),
+    );
+    expect(rich.postings.map((p) => [p.kind, p.amount.toFixed(), p.taxRateId])).toEqual([
+      ['RENEWAL_FEE', '-10', undefined],
+      ['TAX', '-2', 'vat'],
+    ]);
+    expect(rich.periods[0]).toMatchObject({ price: d('10'), gross: d('12') });
+    const short = planChainRenewal(
+      chainDue,
+      [level],
+      new Map([['C', { balance: d('11.9999'), creditLimit: d('0') }]]),
+      at('2026-01-31T00:00:00Z'),
+    );
+    expect(short.outcome.status).toBe('RELEASED');
+  });
+});
+
+describe('invoices (DOMAIN.md 9)', () => {
+  const utc = { billingDay: 1, timezone: 'UTC' };
+  it.each([
+    // [instant, billing day, timezone, start, end]
+    ['2026-11-15T12:00:00Z', 1, 'UTC', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'],
+    ['2026-11-01T00:00:00Z', 1, 'UTC', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'],
+    ['2026-11-14T23:59:59Z', 15, 'UTC', '2026-10-15T00:00:00.000Z', '2026-11-15T00:00:00.000Z'],
+    ['2026-12-31T23:30:00Z', 1, 'Europe/Berlin', '2026-12-31T23:00:00.000Z', '2027-01-31T23:00:00.000Z'],
+    ['2026-03-20T12:00:00Z', 28, 'America/New_York', '2026-02-28T05:00:00.000Z', '2026-03-28T04:00:00.000Z'],
+  ])('%s with day %s in %s is [%s, %s)', (instant, billingDay, timezone, start, end) => {
+    const p = periodAt(at(instant), { billingDay, timezone });
+    expect([p.start.toISOString(), p.end.toISOString()]).toEqual([start, end]);
+  });
+
+  it('an entry dated before the last invoice end goes on the period that starts there', () => {
+    const last = at('2026-11-01T00:00:00Z');
+    expect(periodFor(at('2026-10-20T00:00:00Z'), last, utc)).toEqual({ start: last, end: at('2026-12-01T00:00:00Z') });
+    // A billing day changed to the 15th: the next period starts where the last invoice ended.
+    expect(periodFor(at('2026-11-03T00:00:00Z'), last, { billingDay: 15, timezone: 'UTC' })).toEqual({
+      start: last,
+      end: at('2026-11-15T00:00:00Z'),
+    });
+  });
+
+  const entry = (kind: string, amount: string, over: Partial<InvoiceEntry> = {}): InvoiceEntry => ({
+    id: `${kind}${amount}`,
+    kind,
+    amount: d(amount),
+    description: null,
+    createdAt: at('2026-11-10T00:00:00Z'),
+    taxRateId: null,
+    taxName: null,
+    taxPercent: null,
+    packageName: null,
+    callDirection: null,
+    callCount: null,
+    billedSeconds: null,
+    ...over,
+  });
+
+  it('plans one invoice per ended period and leaves the running one', () => {
+    const entries = [
+      entry('TOPUP', '1', { createdAt: at('2026-10-05T00:00:00Z') }),
+      entry('TOPUP', '2', { createdAt: at('2026-11-05T00:00:00Z') }),
+      entry('TOPUP', '3', { createdAt: at('2026-12-05T00:00:00Z') }),
+    ];
+    const plans = planInvoices(entries, null, utc, at('2026-12-10T00:00:00Z'));
+    expect(plans.map((p) => [p.period.start.toISOString(), p.entries.map((e) => e.id)])).toEqual([
+      ['2026-10-01T00:00:00.000Z', ['TOPUP1']],
+      ['2026-11-01T00:00:00.000Z', ['TOPUP2']],
+    ]);
+  });
+
+  it('the worked example: lines, taxes per rate, totals and payments', () => {
+    const vat = { taxRateId: 'vat', taxName: 'VAT', taxPercent: d('20') };
+    const local = { taxRateId: 'local', taxName: 'Local', taxPercent: d('2.5') };
+    const totals = invoiceTotals([
+      entry('TOPUP', '50'),
+      entry('SETUP_FEE', '-2', { packageName: 'UK100', description: 'pkg period 1' }),
+      entry('PACKAGE_FEE', '-15', { packageName: 'UK100', description: 'pkg period 1' }),
+      entry('TAX', '-3.4', vat),
+      entry('TAX', '-0.425', local),
+      ...[1, 2, 3].flatMap((n) => [
+        entry('USAGE', '-0.015', { id: `u${n}`, callDirection: 'OUTBOUND', callCount: 1, billedSeconds: 60 }),
+        entry('TAX', '-0.003', { ...vat, id: `v${n}` }),
+        entry('TAX', '-0.0004', { ...local, id: `l${n}` }),
+      ]),
+      entry('REFUND', '1', { packageName: 'UK100', description: 'pkg period 1' }),
+      entry('TAX_REFUND', '0.2', vat),
+    ]);
+    expect(totals.lines.map((l) => [l.description, l.quantity, l.minutes, l.amount.toFixed()])).toEqual([
+      ['Setup fee: UK100, period 1', 1, null, '2'],
+      ['Package: UK100, period 1', 1, null, '15'],
+      ['Refund: UK100, period 1', 1, null, '-1'],
+      ['Outbound calls', 3, '3', '0.045'],
+    ]);
+    expect(totals.taxes.map((x) => [x.name, x.percent, x.amount.toFixed()])).toEqual([
+      ['VAT', '20', '3.209'],
+      ['Local', '2.5', '0.4262'],
+    ]);
+    expect([totals.subtotal, totals.taxTotal, totals.total, totals.payments].map((x) => x.toFixed())).toEqual([
+      '16.045',
+      '3.6352',
+      '19.6802',
+      '50',
+    ]);
+  });
+
+  it('numbers are the prefix and six digits', () => {
+    expect(invoiceNumber('INV-', 1)).toBe('INV-000001');
+    expect(invoiceNumber('R/2026/', 1234567)).toBe('R/2026/1234567');
   });
 });

@@ -1,6 +1,7 @@
 // Taxes end to end (DOMAIN.md 8): the worked examples to the last digit, through the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPlatform, errorCode, ledgerMismatches, startServer, unique, type TestServer } from './support/harness.js';
+import { systemEm } from '../src/db/orm.js';
+import { createPlatform, errorCode, ledgerMismatches, sql, startServer, unique, type TestServer } from './support/harness.js';
 import { addAccount, topUp, type Node } from './support/tree.js';
 
 let server: TestServer;
@@ -302,5 +303,84 @@ describe('tax rates and assignments', () => {
       r.token,
     );
     expect(cleared.updateAccount.taxRates).toEqual([]);
+  });
+});
+
+describe('renewals are taxed, and judged on the gross', () => {
+  it('renews with RENEWAL_FEE and its TAX; releases a chain whose level covers the net but not its tax', async () => {
+    const root = await createPlatform(server);
+    const c = await addAccount(server, root.token, { kind: 'CUSTOMER', name: 'C' });
+    const poor = await addAccount(server, root.token, { kind: 'CUSTOMER', name: 'Poor' });
+    const vat = await tax(root.token, 'VAT', '20');
+    await setTaxes(root.token, c.id, [vat]);
+    await setTaxes(root.token, poor.id, [vat]);
+    await topUp(server, root.token, c.id, '100');
+    // Poor can pay the first period (12.00 with VAT) and then holds 10.00: the net renewal, not its 2.00 tax.
+    await topUp(server, root.token, poor.id, '22');
+    const id = await pkg(root.token, { price: '10', billingDays: 1, releaseIfNoBalance: true });
+    const start = new Date(Date.now() - 3_600_000);
+    const assign = `mutation ($a: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $a, packageId: $p, startAt: $s }) { id } }`;
+    await server.ok(assign, { a: c.id, p: id, s: start.toISOString() }, root.token);
+    const { assignPackage } = await server.ok(assign, { a: poor.id, p: id, s: start.toISOString() }, root.token);
+    const asOf = new Date(start.getTime() + 86_400_000).toISOString();
+    const { runRenewals } = await server.ok(
+      `mutation ($at: DateTime!) { runRenewals(asOf: $at) { renewed released expired } }`,
+      { at: asOf },
+      root.token,
+    );
+    expect(runRenewals).toEqual({ renewed: 1, released: 1, expired: 0 });
+    expect((await entries(root.token, c.id)).rows.slice(1)).toEqual([
+      ['PACKAGE_FEE', '-10', null],
+      ['TAX', '-2', 'VAT'],
+      ['RENEWAL_FEE', '-10', null],
+      ['TAX', '-2', 'VAT'],
+    ]);
+    const released = await server.ok(
+      `query ($id: ID!) { packageSubscription(id: $id) { status } }`,
+      { id: assignPackage.id },
+      root.token,
+    );
+    expect(released.packageSubscription.status).toBe('RELEASED');
+    expect((await entries(root.token, poor.id)).balance).toBe('10');
+  });
+});
+
+describe('spend limits follow the account timezone', () => {
+  it("a call counts towards the level's own local day: Asia/Tokyo and UTC disagree about the same instant", async () => {
+    const root = await createPlatform(server);
+    const c = await addAccount(server, root.token, { kind: 'CUSTOMER', name: 'C', timezone: 'UTC' });
+    await setRateGroup(root.token, c.id, await rateGroup(root.token, '1'));
+    await topUp(server, root.token, c.id, '100');
+    // A call 30 minutes before today's UTC midnight: yesterday in UTC, but today in Tokyo by 10:00 UTC.
+    const midnight = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z').getTime();
+    const startedAt = new Date(midnight - 30 * 60_000).toISOString();
+    await server.ok(
+      `mutation ($input: CallInput!) { rateCall(input: $input) { id } }`,
+      {
+        input: {
+          accountId: c.id,
+          callId: unique('late'),
+          destination: '4412',
+          direction: 'OUTBOUND',
+          durationSeconds: 60,
+          startedAt,
+        },
+      },
+      root.token,
+    );
+    const daySpend = async (timezone: string) => {
+      await sql(server, 'update accounts set timezone = ? where id = ?', [timezone, c.id]);
+      const em = systemEm(server.app.db.orm);
+      return em.transactional(async (tx) => {
+        await tx.execute(`select set_config('trellis.scope_path', ?, true)`, [`/${root.id}/`]);
+        const [row] = await tx.execute<{ day_spend: string }[]>(
+          `select day_spend::text from trellis_admission_levels(?, '4412', 'OUTBOUND', ?)`,
+          [c.id, new Date(midnight + 10 * 3_600_000)],
+        );
+        return row.day_spend;
+      });
+    };
+    expect(Number(await daySpend('UTC'))).toBe(0);
+    expect(Number(await daySpend('Asia/Tokyo'))).toBe(1);
   });
 });
