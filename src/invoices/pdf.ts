@@ -333,7 +333,7 @@ function drawFooters(pdf: Pdf, doc: InvoiceDocument): void {
     pdf.page.margins.bottom = 0;
     hRule(pdf, FOOTER_TOP - 8);
     style(pdf, FONT, SIZE_SMALL, MUTED);
-    const note = 'Amounts owed are positive; credits, refunds and commissions are negative.';
+    const note = 'Lines: owed is positive, credits are negative. Balances: positive is funds held.';
     text(pdf, note, LEFT, FOOTER_TOP, { width: CONTENT_WIDTH - 120, lineBreak: false });
     const page = `${doc.number} · Page ${i - start + 1} of ${count}`;
     text(pdf, page, RIGHT - 120, FOOTER_TOP, { width: 120, align: 'right', lineBreak: false });
