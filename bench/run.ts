@@ -10,6 +10,7 @@ import { systemEm } from '../src/db/orm.js';
 import { Direction } from '../src/entities/index.js';
 import { createApp, type App } from '../src/server.js';
 import { RateService } from '../src/services/rate.service.js';
+import { benchInvoices } from './invoices.js';
 import { cannon, PAGE_QUERY, sameResponse, startCeiling, TREE_QUERY, type Cannon } from './reads.js';
 
 /**
@@ -33,7 +34,18 @@ const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
 /** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
-const SECTIONS = ['lookup', 'rating', 'ceiling', 'topups', 'page', 'renewals', 'events', 'refusals', 'exports'] as const;
+const SECTIONS = [
+  'lookup',
+  'rating',
+  'ceiling',
+  'topups',
+  'page',
+  'renewals',
+  'invoices',
+  'events',
+  'refusals',
+  'exports',
+] as const;
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
@@ -785,6 +797,8 @@ const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret'
   requestBudget: 1_000_000_000,
   // The renewal section measures runAll itself; a scheduler tick landing in it renewed half the chains itself.
   renewalIntervalMs: 0,
+  // Likewise the invoice section: a tick would claim accounts from under the measured run.
+  invoiceIntervalMs: 0,
   ...(env.RENEWAL_CONCURRENCY ? { renewalConcurrency: Number(env.RENEWAL_CONCURRENCY) } : {}),
 });
 const app = await createApp(config, pino({ level: 'warn' }));
@@ -800,6 +814,12 @@ try {
   if (runs('topups')) await benchTopUps(url, token);
   if (runs('page')) await benchSubtreePage(app, url, token);
   if (runs('renewals')) await benchRenewals(app, url, token);
+  // Before exports, whose entries reach back days (into the previous month early in a month): invoices are due.
+  if (runs('invoices')) {
+    const invoices = await benchInvoices(app, (t, q, v) => gql(url, t, q, v), token);
+    results.invoices = invoices.figures;
+    rows.push(...invoices.rows);
+  }
   if (runs('refusals')) await benchRefusals(url);
   if (runs('exports')) await benchExports(app, url, token);
   if (runs('events')) {

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/orm.js';
 import type { RenewalReport } from './services/renewal.service.js';
+import type { InvoiceReport } from './services/invoice.service.js';
 
 /**
  * Node's own figures (heap, event loop lag, handles) describe the process, not one server: collected once per
@@ -60,6 +61,17 @@ export function createMetrics() {
     name: 'trellis_renewals_total',
     help: 'Subscription chains the scheduler moved, by outcome (renewed, released, expired)',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const invoiceRuns = new Counter({
+    name: 'trellis_invoice_runs_total',
+    help: 'Runs of the invoice scheduler on this instance, by result (ok or failed)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const invoicesIssued = new Counter({
+    name: 'trellis_invoices_issued_total',
+    help: 'Invoices the scheduler issued on this instance',
     registers: [registry],
   });
   const renewalSeconds = new Histogram({
@@ -131,6 +143,10 @@ export function createMetrics() {
         renewals.inc({ outcome: 'released' }, report.released);
         renewals.inc({ outcome: 'expired' }, report.expired);
       }
+    },
+    invoiceRun(report: InvoiceReport | undefined) {
+      invoiceRuns.inc({ result: report ? 'ok' : 'failed' });
+      if (report) invoicesIssued.inc(report.issued);
     },
     async text(): Promise<string> {
       return `${await registry.metrics()}\n${await processMetrics().metrics()}`;

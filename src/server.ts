@@ -236,6 +236,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     invoices: services.invoices,
     intervalMs: config.invoiceIntervalMs,
     log,
+    onRun: (report) => metrics.invoiceRun(report),
   });
 
   let closing: Promise<void> | undefined;

@@ -33,7 +33,9 @@ import {
   renewalDueAt,
   secondsBudget,
   spendableMoney,
+  chargedTaxes,
   grossOf,
+  invoiceBalances,
   invoiceNumber,
   invoiceTotals,
   netOfTaxes,
@@ -43,6 +45,7 @@ import {
   splitInclusive,
   sumTaxes,
   taxesOn,
+  taxesOnRefund,
   type FreeSource,
   type Funds,
   type InvoiceEntry,
@@ -1351,6 +1354,15 @@ describe('taxes (DOMAIN.md 8)', () => {
     ]);
   });
 
+  it('a whole refund gives back exactly the tax charged; a part refund the formula on the net', () => {
+    // 0.13 at 19 % inclusive: net0 0.109243..., tax 0.0208, net 0.1092; the formula on 0.1092 gives 0.0207.
+    const fee = splitInclusive(d('0.13'), [t('vat', '19')]);
+    expect([fee.net.toFixed(), fee.taxes[0].amount.toFixed()]).toEqual(['0.1092', '0.0208']);
+    const applied = chargedTaxes([t('vat', '19')], fee.taxes);
+    expect(taxesOnRefund(fee.net, fee.net, applied)[0].amount.toFixed()).toBe('0.0208');
+    expect(taxesOnRefund(d('0.05'), fee.net, applied)[0].amount.toFixed()).toBe('0.0095');
+  });
+
   it('the net a budget buys: money x 100 / (100 + S), floored to 4 places', () => {
     expect(netOfTaxes(d('1.2'), [t('vat', '20')]).toFixed()).toBe('1');
     expect(netOfTaxes(d('1.1999'), [t('vat', '20')]).toFixed()).toBe('0.9999');
@@ -1418,6 +1430,14 @@ describe('invoices (DOMAIN.md 9)', () => {
     expect([p.start.toISOString(), p.end.toISOString()]).toEqual([start, end]);
   });
 
+  it('where the clocks skip midnight, a period runs from the first instant of the local day (America/Santiago)', () => {
+    // 6 September 2026: Chile's clocks go from 00:00 to 01:00. September's period ends where October's starts.
+    const sept = periodAt(at('2026-09-20T12:00:00Z'), { billingDay: 6, timezone: 'America/Santiago' });
+    const oct = periodAt(at('2026-10-20T12:00:00Z'), { billingDay: 6, timezone: 'America/Santiago' });
+    expect([sept.start.toISOString(), sept.end.toISOString()]).toEqual(['2026-09-06T04:00:00.000Z', '2026-10-06T03:00:00.000Z']);
+    expect(oct.start.toISOString()).toBe(sept.end.toISOString());
+  });
+
   it('an entry dated before the last invoice end goes on the period that starts there', () => {
     const last = at('2026-11-01T00:00:00Z');
     expect(periodFor(at('2026-10-20T00:00:00Z'), last, utc)).toEqual({ start: last, end: at('2026-12-01T00:00:00Z') });
@@ -1432,6 +1452,7 @@ describe('invoices (DOMAIN.md 9)', () => {
     id: `${kind}${amount}`,
     kind,
     amount: d(amount),
+    balanceAfter: d(0),
     description: null,
     createdAt: at('2026-11-10T00:00:00Z'),
     taxRateId: null,
@@ -1490,6 +1511,20 @@ describe('invoices (DOMAIN.md 9)', () => {
       '19.6802',
       '50',
     ]);
+  });
+
+  it('usage lines per direction; balances chain from the last closing, or from before the first entry', () => {
+    const totals = invoiceTotals([
+      entry('USAGE', '-0.5', { id: 'o', callDirection: 'OUTBOUND', callCount: 2, billedSeconds: 90 }),
+      entry('USAGE', '-0.2', { id: 'i', callDirection: 'INBOUND', callCount: 1, billedSeconds: 30 }),
+    ]);
+    expect(totals.lines.map((l) => [l.description, l.quantity, l.minutes, l.amount.toFixed()])).toEqual([
+      ['Outbound calls', 2, '1.5', '0.5'],
+      ['Inbound calls', 1, '0.5', '0.2'],
+    ]);
+    const held = [entry('TOPUP', '10', { balanceAfter: d('15') }), entry('USAGE', '-1', { balanceAfter: d('14') })];
+    expect(Object.values(invoiceBalances(held, null)).map((x) => x.toFixed())).toEqual(['5', '14']);
+    expect(Object.values(invoiceBalances(held, d('7'))).map((x) => x.toFixed())).toEqual(['7', '16']);
   });
 
   it('numbers are the prefix and six digits', () => {

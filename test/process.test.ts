@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
+import { periodAt } from '../src/billing/invoices.js';
 import { connect, query } from './support/ws.js';
 
 /**
@@ -271,4 +272,222 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
       }
     },
   );
+
+  it.skipIf(!inject('adminDatabaseUrl'))(
+    'a server killed with SIGKILL mid-invoice-run, then restarted, issues every invoice exactly once, numbered without gaps',
+    async () => {
+      const adminUrl = inject('adminDatabaseUrl');
+      const name = `trellis_inv_kill_${Date.now()}`;
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`create database ${name}`);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      const env = {
+        DATABASE_URL: url.toString(),
+        ADMIN_EMAIL: 'ops@example.test',
+        ADMIN_PASSWORD: 'a-real-password',
+        JWT_SECRET: 's'.repeat(40),
+        RENEWAL_INTERVAL_MS: '0',
+      };
+      const db = new pg.Client({ connectionString: url.toString() });
+      // Customers under each of two resellers (invoices are issued in batches of 200 accounts per transaction).
+      const CUSTOMERS = [3200, 800];
+      try {
+        // Migrations, the admin, two resellers and a customer under each through the API, with no scheduler...
+        const setup = await start({ ...env, INVOICE_INTERVAL_MS: '0' });
+        const token = (await gql(setup.url, LOGIN, { e: 'ops@example.test', p: 'a-real-password' })).data.login.token;
+        const create = async (input: string) =>
+          (await gql(setup.url, `mutation { createAccount(input: { ${input} }) { id } }`, {}, token)).data.createAccount
+            .id as string;
+        const resellers = [await create('kind: RESELLER, name: "R1"'), await create('kind: RESELLER, name: "R2"')];
+        const templates = [
+          await create(`kind: CUSTOMER, name: "C1", parentId: "${resellers[0]}"`),
+          await create(`kind: CUSTOMER, name: "C2", parentId: "${resellers[1]}"`),
+        ];
+        setup.proc.kill('SIGTERM');
+        await setup.exited;
+        // ...then many more customers like them in SQL, each with five entries in ended periods.
+        await db.connect();
+        await db.query('begin');
+        await db.query('set local session_replication_role = replica');
+        for (const [i, template] of templates.entries()) await copyInvoiceCustomers(db, template, CUSTOMERS[i]);
+        await seedInvoiceEntries(db);
+        await db.query('commit');
+
+        // One invoice per (account, period) holding an entry, as periodAt places the entries.
+        const entries = (
+          await db.query<{
+            id: string;
+            account_id: string;
+            parent_id: string;
+            created_at: Date;
+            billing_day: number;
+            timezone: string;
+          }>(
+            `select e.id, e.account_id, a.parent_id, e.created_at, a.billing_day, a.timezone
+               from ledger_entries e join accounts a on a.id = e.account_id`,
+          )
+        ).rows;
+        // The two templates got entries too.
+        expect(entries).toHaveLength((CUSTOMERS[0] + CUSTOMERS[1] + templates.length) * 5);
+        const periodOf = new Map<string, string>();
+        const expected = new Map<string, string>();
+        for (const e of entries) {
+          const period = periodAt(e.created_at, { billingDay: e.billing_day, timezone: e.timezone });
+          const key = `${e.account_id} ${period.start.toISOString()} ${period.end.toISOString()}`;
+          periodOf.set(e.id, key);
+          expected.set(key, e.parent_id);
+        }
+        const total = expected.size;
+        const invoices = async () => Number((await db.query(`select count(*)::int as n from invoices`)).rows[0].n);
+        /** Each issuer's numbers so far: 1..n without gap or repeat, and its sequence at n. */
+        const numbering = async () =>
+          (
+            await db.query<{ issuer_id: string; n: number; gapless: boolean; last_number: number | null }>(
+              `select i.issuer_id, count(*)::int as n,
+                      count(distinct i.sequence_number) = count(*) and min(i.sequence_number) = 1
+                        and max(i.sequence_number) = count(*)
+                        and bool_and(i.number = 'INV-' || lpad(i.sequence_number::text, 6, '0')) as gapless,
+                      (select s.last_number from invoice_sequences s where s.issuer_id = i.issuer_id) as last_number
+                 from invoices i group by i.issuer_id order by i.issuer_id`,
+            )
+          ).rows;
+
+        // The scheduler starts issuing; it is killed part-way.
+        const doomed = await start({ ...env, INVOICE_INTERVAL_MS: '50' });
+        // Killed with a batch's transaction open, as far as one can tell from outside.
+        const inFlight = async () =>
+          Number(
+            (
+              await db.query(
+                `select count(*)::int as n from pg_stat_activity
+                  where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`,
+              )
+            ).rows[0].n,
+          );
+        for (let i = 0; i < 1000 && ((await invoices()) < total / 5 || (await inFlight()) === 0); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        doomed.proc.kill('SIGKILL');
+        await doomed.exited;
+        const atKill = await invoices();
+        expect(atKill, 'invoices the scheduler issued before the kill').toBeGreaterThan(0);
+        expect(atKill).toBeLessThan(total);
+        // What the killed run had not committed was rolled back with its numbers: no gap so far either.
+        for (const issuer of await numbering()) expect(issuer).toMatchObject({ gapless: true, last_number: issuer.n });
+
+        // A new instance finishes the job.
+        const survivor = await start({ ...env, INVOICE_INTERVAL_MS: '50' });
+        try {
+          for (let i = 0; i < 1200 && (await invoices()) < total; i++) await new Promise((r) => setTimeout(r, 50));
+          expect(await invoices()).toBe(total);
+          // A few more runs find nothing left to issue.
+          await new Promise((r) => setTimeout(r, 300));
+          expect(await invoices()).toBe(total);
+          expect(survivor.lines.filter((l) => /"level":50/.test(l))).toEqual([]);
+        } finally {
+          survivor.proc.kill('SIGTERM');
+          await survivor.exited;
+        }
+
+        const issued = (
+          await db.query<{ account_id: string; period_start: Date; period_end: Date; issuer_id: string }>(
+            `select account_id, period_start, period_end, issuer_id from invoices`,
+          )
+        ).rows;
+        const keys = issued.map((i) => `${i.account_id} ${i.period_start.toISOString()} ${i.period_end.toISOString()}`);
+        expect(new Set(keys).size).toBe(keys.length);
+        expect(keys.sort()).toEqual([...expected.keys()].sort());
+        for (const i of issued) {
+          expect(i.issuer_id).toBe(expected.get(`${i.account_id} ${i.period_start.toISOString()} ${i.period_end.toISOString()}`));
+        }
+        expect(await numbering()).toEqual(
+          resellers
+            .map((r) => {
+              const n = [...expected.values()].filter((parent) => parent === r).length;
+              return { issuer_id: r, n, gapless: true, last_number: n };
+            })
+            .sort((a, b) => (a.issuer_id < b.issuer_id ? -1 : 1)),
+        );
+        // Every entry is on one invoice, the one of its period: none on two, none left out.
+        const held = (
+          await db.query<{ ledger_entry_id: string; holders: number; account_id: string; period_start: Date; period_end: Date }>(
+            `select ie.ledger_entry_id, count(*) over (partition by ie.ledger_entry_id)::int as holders, i.account_id,
+                    i.period_start, i.period_end
+               from invoice_entries ie join invoices i on i.id = ie.invoice_id`,
+          )
+        ).rows;
+        expect(held.filter((h) => h.holders !== 1)).toEqual([]);
+        const holderOf = new Map(
+          held.map((h) => [h.ledger_entry_id, `${h.account_id} ${h.period_start.toISOString()} ${h.period_end.toISOString()}`]),
+        );
+        expect(holderOf.size).toBe(entries.length);
+        for (const [entryId, key] of periodOf) expect(holderOf.get(entryId), entryId).toBe(key);
+      } finally {
+        await db.end().catch(() => undefined);
+        await admin.query(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      }
+    },
+    180_000,
+  );
 });
+
+/** Calendars the seeded customers cycle through: billing days 1-28 in zones with and without DST changes. */
+const TIMEZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Australia/Sydney'];
+
+/** `count` copies of an API-made customer, under the same parent: only id, number, name, email, path and calendar differ. */
+async function copyInvoiceCustomers(db: pg.Client, templateId: string, count: number): Promise<void> {
+  const columns = (
+    await db.query<{ c: string }>(
+      `select column_name as c from information_schema.columns
+        where table_schema = 'public' and table_name = 'accounts' and column_name <> 'seq' order by ordinal_position`,
+    )
+  ).rows.map((r) => r.c);
+  const newId = `'acc_' || md5($1::text || ':' || g)`;
+  const override: Record<string, string> = {
+    id: newId,
+    number: `(1000000000 + (select count(*) from accounts) + g)::text`,
+    name: `'Customer ' || g`,
+    email: `md5($1::text || ':' || g) || '@example.test'`,
+    path: `replace(t.path, t.id, ${newId})`,
+    billing_day: `1 + g % 28`,
+    timezone: `($3::text[])[1 + g % ${TIMEZONES.length}]`,
+    balance: '0',
+    created_at: `now() - interval '90 days'`,
+  };
+  await db.query(
+    `insert into accounts (${columns.join(', ')})
+     select ${columns.map((c) => override[c] ?? `t.${c}`).join(', ')} from accounts t, generate_series(1, $2::int) g where t.id = $1`,
+    [templateId, count, TIMEZONES],
+  );
+}
+
+/**
+ * Five entries for each customer that has none, 33 to 63 days old (so every period holding one has ended), with a
+ * running balance_after in time order and the balance set to their sum (balance == sum(ledger), DOMAIN.md 2).
+ */
+async function seedInvoiceEntries(db: pg.Client): Promise<void> {
+  await db.query(
+    `with kinds(n, kind, amount, direction, calls, seconds) as (
+       values (0, 'TOPUP', 20.0, null, null, null), (1, 'USAGE', -0.75, 'OUTBOUND', 3, 180),
+              (2, 'ADJUSTMENT', -1.5, null, null, null), (3, 'USAGE', -0.3, 'INBOUND', 1, 60), (4, 'TOPUP', 5.0, null, null, null)
+     ), e as (
+       select 'led_' || md5(a.id || ':' || x) as id, a.id as account_id, a.path, k.kind, k.amount, k.direction, k.calls, k.seconds,
+              date_trunc('milliseconds', now()) - interval '33 days' - x * interval '6 days'
+                - ((a.seq * 7 + x * 13) % 1440) * interval '1 minute' as created_at
+         from accounts a cross join generate_series(0, 4) x join kinds k on k.n = (x + a.seq) % 5
+        where a.kind = 'CUSTOMER' and not exists (select 1 from ledger_entries l where l.account_id = a.id)
+     )
+     insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, created_at, call_direction,
+                                 call_count, billed_seconds)
+     select id, account_id, path, amount, sum(amount) over (partition by account_id order by created_at), kind, 'seeded',
+            created_at, direction, calls, seconds
+       from e order by account_id, created_at`,
+  );
+  await db.query(
+    `update accounts a set balance = s.total
+       from (select account_id, sum(amount) as total from ledger_entries group by account_id) s where s.account_id = a.id`,
+  );
+}

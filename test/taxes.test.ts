@@ -244,6 +244,15 @@ describe('taxes on every fee at every level (DOMAIN.md 8)', () => {
     );
     // 1.1999 / 1.2 = 0.99991 net: 59 whole seconds.
     expect((await server.ok(AUTH, { id: c.id }, root.token)).authorizeCall.maxDurationSeconds).toBe(59);
+    // A spend limit counts net charges: a daily limit of 0.50 allows 30 s, taxes or not.
+    await topUp(server, root.token, c.id, '100');
+    await setRateGroup(root.token, c.id, await rateGroup(root.token, '1', 1));
+    await server.ok(
+      `mutation ($id: ID!) { updateAccount(id: $id, input: { dailySpendLimit: "0.5" }) { id } }`,
+      { id: c.id },
+      root.token,
+    );
+    expect((await server.ok(AUTH, { id: c.id }, root.token)).authorizeCall).toEqual({ allowed: true, maxDurationSeconds: 30 });
   });
 });
 

@@ -238,6 +238,19 @@ function filterConditions(filter: AccountListFilter): { where: string[]; values:
   return { where, values };
 }
 
+/**
+ * Whether the database knows a timezone: spend limits are counted in SQL (AT TIME ZONE), so a name the
+ * runtime's Intl accepts but PostgreSQL's tz data lacks would fail every authorization below the account.
+ */
+export async function timezoneKnown(em: Em, name: string): Promise<boolean> {
+  const [row] = await executeBound<{ known: boolean }[]>(
+    em,
+    `select exists (select 1 from pg_timezone_names where name = ?) as known`,
+    [name],
+  );
+  return row.known;
+}
+
 interface ParentPublicRow {
   id: string;
   number: string;

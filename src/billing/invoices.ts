@@ -17,9 +17,11 @@ export interface Period {
 /** The period containing `instant`: from 00:00 local on the billing day to the same time a month later. */
 export function periodAt(instant: Date, calendar: BillingCalendar): Period {
   const local = DateTime.fromJSDate(instant, { zone: calendar.timezone });
+  // startOf('day') is the day's first instant, 01:00 where the clocks skip midnight; the end is the next
+  // month's own first instant, not the start's wall time a month later.
   let start = local.set({ day: calendar.billingDay }).startOf('day');
-  if (start > local) start = start.minus({ months: 1 });
-  return { start: start.toJSDate(), end: start.plus({ months: 1 }).toJSDate() };
+  if (start > local) start = start.minus({ months: 1 }).startOf('day');
+  return { start: start.toJSDate(), end: start.plus({ months: 1 }).startOf('day').toJSDate() };
 }
 
 /**
@@ -39,6 +41,7 @@ export interface InvoiceEntry {
   kind: string;
   /** Signed as on the ledger: negative is a debit to the account. */
   amount: Decimal;
+  balanceAfter: Decimal;
   description: string | null;
   createdAt: Date;
   taxRateId: string | null;
@@ -58,8 +61,13 @@ export function planInvoices(
   asOf: Date,
 ): { period: Period; entries: InvoiceEntry[] }[] {
   const byStart = new Map<number, { period: Period; entries: InvoiceEntry[] }>();
+  let last: Period | undefined;
   for (const entry of entries) {
-    const period = periodFor(entry.createdAt, lastEnd, calendar);
+    // Entries come in time order: most fall in the period of the one before (the timezone arithmetic is most of
+    // a large run's CPU otherwise).
+    const at = lastEnd && entry.createdAt < lastEnd ? lastEnd : entry.createdAt;
+    const period = last && at >= last.start && at < last.end ? last : periodFor(entry.createdAt, lastEnd, calendar);
+    last = period;
     if (period.end > asOf) continue;
     const group = byStart.get(period.start.getTime()) ?? { period, entries: [] };
     group.entries.push(entry);
@@ -164,6 +172,19 @@ export function invoiceTotals(entries: readonly InvoiceEntry[]): InvoiceTotals {
   const taxLines = [...taxes.values()];
   const taxTotal = taxLines.reduce((s, t) => s.plus(t.amount), ZERO);
   return { lines, subtotal, taxes: taxLines, taxTotal, total: subtotal.plus(taxTotal), payments };
+}
+
+/**
+ * An invoice's opening and closing balance: it opens with the last invoice's closing balance (the first one
+ * with the balance before its first entry) and closes with that plus its own entries. Invoices then chain
+ * exactly, late entries included: closing = opening + payments - total.
+ */
+export function invoiceBalances(
+  entries: readonly InvoiceEntry[],
+  lastClosing: Decimal | null,
+): { opening: Decimal; closing: Decimal } {
+  const opening = lastClosing ?? (entries.length ? entries[0].balanceAfter.minus(entries[0].amount) : ZERO);
+  return { opening, closing: entries.reduce((sum, e) => sum.plus(e.amount), opening) };
 }
 
 /** "INV-" and 1 -> "INV-000001": each issuer's own gapless sequence. */

@@ -1,7 +1,7 @@
 import type { ChargeType, DiscountRule } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
 import { DAY_MS } from './periods.js';
-import { sumTaxes, taxFee, totalOf, type AppliedTax, type TaxAmount } from './taxes.js';
+import { chargedTaxes, sumTaxes, taxFee, totalOf, type AppliedTax, type TaxAmount } from './taxes.js';
 
 /** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
 export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
@@ -85,7 +85,7 @@ export interface FirstCharge {
   price: Decimal;
   /** Per tax rate, the setup fee's and the price's taxes summed: one TAX entry each. */
   taxes: TaxAmount[];
-  /** The taxes applied, kept with the period so that a refund reverses them at these percentages. */
+  /** The taxes applied, each with what it charged on the price: kept with the period for its refund. */
   applied: AppliedTax[];
   /** The rate the level earns on it (0 unless a COMMISSION reseller). */
   commissionRate: Decimal;
@@ -111,7 +111,7 @@ export function firstCharge(
     setupFee: setup.net,
     price: price.net,
     taxes: sumTaxes([setup.taxes, price.taxes]),
-    applied: [...taxes],
+    applied: chargedTaxes(taxes, price.taxes),
     commissionRate,
     commission: commissionOn(commissionRate, setup.net.plus(price.net)),
   };

@@ -2,7 +2,7 @@ import type { BillingType, DiscountRule, ResellerModel } from '../entities/index
 import { Decimal, ZERO } from '../money.js';
 import { availableFunds, canAfford, commissionOn, discountedPrice } from './packages.js';
 import { periodEnd } from './periods.js';
-import { grossOf, taxFee, type AppliedTax } from './taxes.js';
+import { chargedTaxes, grossOf, taxFee, type AppliedTax } from './taxes.js';
 
 /** A chain that was down for longer than this many periods is caught up over several runs. */
 export const MAX_PERIODS_PER_RUN = 120;
@@ -231,7 +231,7 @@ export function planChainRenewal(
         end: nextEnd,
         price: c.fee.net,
         gross: c.gross,
-        taxes: [...c.l.taxes],
+        taxes: chargedTaxes(c.l.taxes, c.fee.taxes),
         commissionRate: c.commission.gt(0) ? c.l.commissionRate : ZERO,
         commission: c.commission,
         balanceBefore,

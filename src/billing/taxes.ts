@@ -4,6 +4,8 @@ import { Decimal, ZERO, roundMoney } from '../money.js';
 export interface AppliedTax {
   taxRateId: string;
   percent: Decimal;
+  /** Kept with a charged period: the tax charged on its price, which a whole refund gives back exactly. */
+  charged?: Decimal;
 }
 
 /** One tax's amount on a fee, or summed over several fees. */
@@ -48,6 +50,23 @@ export function sumTaxes(lists: readonly (readonly TaxAmount[])[]): TaxAmount[] 
   const sums = new Map<string, Decimal>();
   for (const list of lists) for (const t of list) sums.set(t.taxRateId, (sums.get(t.taxRateId) ?? ZERO).plus(t.amount));
   return [...sums].map(([taxRateId, amount]) => ({ taxRateId, amount }));
+}
+
+/**
+ * The taxes a refund of the net amount X gives back (TAX_REFUND): round_half_up(X x percent / 100, 4) of each
+ * tax that applied. A refund of the whole price gives back exactly what was charged: for a tax-inclusive price
+ * the formula on the net can differ from it by 0.0001.
+ */
+export function taxesOnRefund(refund: Decimal, price: Decimal, taxes: readonly AppliedTax[]): TaxAmount[] {
+  if (refund.eq(price) && taxes.every((t) => t.charged !== undefined)) {
+    return taxes.map((t) => ({ taxRateId: t.taxRateId, amount: t.charged! }));
+  }
+  return taxesOn(refund, taxes);
+}
+
+/** The taxes applied to a price, each with what it charged on it. */
+export function chargedTaxes(taxes: readonly AppliedTax[], amounts: readonly TaxAmount[]): AppliedTax[] {
+  return taxes.map((t) => ({ ...t, charged: amounts.find((a) => a.taxRateId === t.taxRateId)?.amount ?? ZERO }));
 }
 
 /** What a fee costs the child with its taxes: what funds must cover (DENY, renewals, authorizeCall). */

@@ -58,7 +58,17 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       ...baseOptions(config, logger),
       driver: PostgreSqlDriver,
       clientUrl: config.databaseUrl,
-      pool: { min: 0, max: config.dbPoolMax },
+      pool: {
+        min: 0,
+        max: config.dbPoolMax,
+        // The database's own `jit = off` (a migration) reaches only sessions opened after it: an instance that
+        // migrates on start would keep JIT on in the connections it opened first, and the jobs (which run
+        // outside a request's scoped transaction) would compile short statements for hundreds of milliseconds.
+        afterCreate: (
+          conn: { query(sql: string, done: (error: Error | null) => void): void },
+          done: (error: Error | null, conn: unknown) => void,
+        ) => conn.query('set jit = off', (error) => done(error, conn)),
+      },
     })) as Orm;
   } else {
     if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
@@ -179,6 +189,21 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
     `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true), set_config('jit', 'off', true)`,
     [scopePath],
   );
+}
+
+/**
+ * Runs `fn` in a transaction of its own on a new connection, scoped like a request's to `scopePath`: for a
+ * mutation that commits its work in parts (generateInvoices' batches). Not on the embedded engine, whose one
+ * session is the request's.
+ */
+export async function inScopedTransaction<T>(em: Em, scopePath: string, fn: (tx: Em) => Promise<T>): Promise<T> {
+  const fork = em.fork() as Em;
+  return fork.transactional(async (tx) => {
+    await executeBound(tx, `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true)`, [
+      scopePath,
+    ]);
+    return fn(tx);
+  });
 }
 
 /**

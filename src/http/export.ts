@@ -188,7 +188,7 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
       await ctx.ensureTransaction();
       const doc = await ctx.services.invoices.document(ctx, id);
       res.setHeader('content-type', 'application/pdf');
-      res.setHeader('content-disposition', `inline; filename="${doc.number.replace(/[^A-Za-z0-9._/-]/g, '_')}.pdf"`);
+      res.setHeader('content-disposition', `inline; filename="${doc.number.replace(/[^A-Za-z0-9._-]/g, '_')}.pdf"`);
       await writeInvoicePdf(doc, res);
     } catch (error) {
       if (res.headersSent) {

@@ -16,8 +16,10 @@ export interface InvoiceCandidate {
   billingDay: number;
   timezone: string;
   lastEnd: Date | null;
-  /** Entries dated before this are on an invoice already (null: the account was never invoiced). */
+  /** Entries dated before this are on an invoice already, or before invoicing began (null: every entry). */
   scanFrom: Date | null;
+  /** The last invoice's closing balance: the next one opens with it. */
+  lastClosing: Decimal | null;
   firstOpen: Date | null;
 }
 
@@ -33,24 +35,33 @@ export async function invoiceCandidates(
       timezone: string;
       last_end: Date | null;
       scan_from: Date | null;
+      last_closing: string | null;
       first_open: Date | null;
     }[]
   >(
     em,
-    `select a.id, a.billing_day, a.timezone, l.last_end, l.scan_from,
-            (select e.created_at from ledger_entries e
-              where e.account_id = a.id and e.created_at < ? and e.created_at >= coalesce(l.scan_from, '-infinity')
-                and not exists (select 1 from invoice_entries ie where ie.ledger_entry_id = e.id)
-              order by e.created_at limit 1) as first_open
+    `select a.id, a.billing_day, a.timezone, l.last_end, l.scan_from, l.last_closing,
+            -- Once the period before the running one is invoiced nothing can be due: skip the search.
+            case when l.last_end >= (date_trunc('month', (?::timestamptz at time zone a.timezone) - (a.billing_day - 1) * interval '1 day')
+                                     + (a.billing_day - 1) * interval '1 day') at time zone a.timezone
+                 then null
+                 else (select e.created_at from ledger_entries e
+                        where e.account_id = a.id and e.created_at < ? and e.created_at >= coalesce(l.scan_from, '-infinity')
+                          and not exists (select 1 from invoice_entries ie where ie.ledger_entry_id = e.id)
+                        order by e.created_at limit 1) end as first_open
        from accounts a
        cross join lateral (
-         select max(i.period_end) as last_end, least(max(i.period_end), max(i.issued_at)) - ${LATE_ENTRY_WINDOW} as scan_from
+         select max(i.period_end) as last_end,
+                coalesce(least(max(i.period_end), max(i.issued_at)) - ${LATE_ENTRY_WINDOW}, a.invoiced_from) as scan_from,
+                (select closing_balance::text from invoices x where x.account_id = a.id
+                  order by x.period_end desc limit 1) as last_closing
            from invoices i where i.account_id = a.id) l
       where a.parent_id is not null and a.id > ?
         and (?::text is null or a.root_id = ?)
         and (?::text[] is null or a.id = any(?::text[]))
       order by a.id limit ?`,
     [
+      options.asOf,
       options.asOf,
       options.after,
       options.rootId ?? null,
@@ -66,6 +77,7 @@ export async function invoiceCandidates(
     timezone: r.timezone,
     lastEnd: r.last_end ? new Date(r.last_end) : null,
     scanFrom: r.scan_from ? new Date(r.scan_from) : null,
+    lastClosing: r.last_closing === null ? null : new Decimal(r.last_closing),
     firstOpen: r.first_open ? new Date(r.first_open) : null,
   }));
 }
@@ -94,27 +106,22 @@ export async function openEntries(
       account_id: string;
       kind: string;
       amount: string;
+      balance_after: string;
       description: string | null;
       created_at: Date;
       tax_rate_id: string | null;
-      tax_name: string | null;
-      tax_percent: string | null;
-      package_name: string | null;
+      subscription_id: string | null;
       call_direction: string | null;
       call_count: number | null;
       billed_seconds: number | null;
     }[]
   >(
     em,
-    `select e.id, e.account_id, e.kind, e.amount::text as amount, e.description, e.created_at, e.tax_rate_id,
-            t.name as tax_name, t.percent::text as tax_percent, p.name as package_name, e.call_direction, e.call_count,
-            e.billed_seconds
+    `select e.id, e.account_id, e.kind, e.amount::text as amount, e.balance_after::text as balance_after, e.description,
+            e.created_at, e.tax_rate_id, e.subscription_id, e.call_direction, e.call_count, e.billed_seconds
        from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) as x(account_id, since, upto)
        join ledger_entries e on e.account_id = x.account_id and e.created_at < x.upto
                             and e.created_at >= coalesce(x.since, '-infinity')
-       left join tax_rates t on t.id = e.tax_rate_id
-       left join package_subscriptions s on s.id = e.subscription_id
-       left join packages p on p.id = s.package_id
       where not exists (select 1 from invoice_entries ie where ie.ledger_entry_id = e.id)
       order by e.account_id, e.seq`,
     [
@@ -123,19 +130,34 @@ export async function openEntries(
       pgArray(ranges.map((r) => r.upto.toISOString())),
     ],
   );
+  // Names once per rate and subscription, not joined per entry (the planner expects a few rows from unnest,
+  // gets thousands, and scans the rates for each).
+  const names = await executeBound<{ id: string; name: string; percent: string | null }[]>(
+    em,
+    `select t.id, t.name, t.percent::text as percent from tax_rates t where t.id = any(?::text[])
+     union all
+     select s.id, p.name, null from package_subscriptions s join packages p on p.id = s.package_id where s.id = any(?::text[])`,
+    [
+      pgArray([...new Set(rows.flatMap((r) => (r.tax_rate_id ? [r.tax_rate_id] : [])))]),
+      pgArray([...new Set(rows.flatMap((r) => (r.subscription_id ? [r.subscription_id] : [])))]),
+    ],
+  );
+  const named = new Map(names.map((n) => [n.id, n]));
   const byAccount = new Map<string, InvoiceEntry[]>();
   for (const r of rows) {
     const list = byAccount.get(r.account_id) ?? [];
+    const rate = r.tax_rate_id ? named.get(r.tax_rate_id) : undefined;
     list.push({
       id: r.id,
       kind: r.kind,
       amount: new Decimal(r.amount),
+      balanceAfter: new Decimal(r.balance_after),
       description: r.description,
       createdAt: new Date(r.created_at),
       taxRateId: r.tax_rate_id,
-      taxName: r.tax_name,
-      taxPercent: r.tax_percent === null ? null : new Decimal(r.tax_percent),
-      packageName: r.package_name,
+      taxName: rate?.name ?? null,
+      taxPercent: rate?.percent ? new Decimal(rate.percent) : null,
+      packageName: (r.subscription_id && named.get(r.subscription_id)?.name) || null,
       callDirection: r.call_direction,
       callCount: r.call_count,
       billedSeconds: r.billed_seconds,
@@ -143,20 +165,6 @@ export async function openEntries(
     byAccount.set(r.account_id, list);
   }
   return byAccount;
-}
-
-/** The balance each account had at each instant, from its ledger: the last entry dated before it (0 if none). */
-export async function balancesAt(em: Em, points: { accountId: string; at: Date }[]): Promise<Decimal[]> {
-  const rows = await executeBound<{ ord: string; balance: string | null }[]>(
-    em,
-    `select x.ord::text as ord,
-            (select e.balance_after::text from ledger_entries e
-              where e.account_id = x.account_id and e.created_at < x.at order by e.created_at desc, e.seq desc limit 1) as balance
-       from unnest(?::text[], ?::timestamptz[]) with ordinality as x(account_id, at, ord)`,
-    [pgArray(points.map((p) => p.accountId)), pgArray(points.map((p) => p.at.toISOString()))],
-  );
-  const byOrd = new Map(rows.map((r) => [Number(r.ord), r.balance]));
-  return points.map((_, i) => new Decimal(byOrd.get(i + 1) ?? 0));
 }
 
 /** An account as an invoice shows it, with what issuing needs: its parent, currency, terms and prefix. */
@@ -322,7 +330,10 @@ export async function insertInvoices(em: Em, invoices: NewInvoice[]): Promise<vo
       pgArray(col((i) => JSON.stringify(i.customer))),
     ],
   );
-  const held = invoices.flatMap((i) => i.entryIds.map((entryId) => ({ entryId, invoiceId: i.id })));
+  // In key order: the primary key's index is written in order, not at random.
+  const held = invoices
+    .flatMap((i) => i.entryIds.map((entryId) => ({ entryId, invoiceId: i.id })))
+    .sort((a, b) => (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0));
   await executeBound(em, `insert into invoice_entries (ledger_entry_id, invoice_id) select * from unnest(?::text[], ?::text[])`, [
     pgArray(held.map((h) => h.entryId)),
     pgArray(held.map((h) => h.invoiceId)),

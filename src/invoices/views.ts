@@ -127,12 +127,14 @@ export function invoicesPage(
 }
 
 /** Voids an invoice: its number stays used and its entries stay on it. */
-export async function voidInvoiceRow(em: Em, id: string, reason: string, by: string): Promise<void> {
-  await executeBound(
+export async function voidInvoiceRow(em: Em, id: string, reason: string, by: string): Promise<boolean> {
+  const rows = await executeBound<{ id: string }[]>(
     em,
-    `update invoices set status = 'VOID', void_reason = ?, voided_at = now(), voided_by = ? where id = ? and status = 'FINALIZED'`,
+    `update invoices set status = 'VOID', void_reason = ?, voided_at = now(), voided_by = ?
+      where id = ? and status = 'FINALIZED' returning id`,
     [reason, by, id],
   );
+  return rows.length === 1;
 }
 
 export function invoiceDocument(invoice: InvoiceView): InvoiceDocument {

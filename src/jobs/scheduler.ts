@@ -24,7 +24,9 @@ export function every<T>(deps: {
     running ??= (async () => {
       const started = performance.now();
       try {
-        onRun?.(await run(), (performance.now() - started) / 1000);
+        // Awaited first: `onRun?.(await run())` would skip the run itself when no onRun is given.
+        const result = await run();
+        onRun?.(result, (performance.now() - started) / 1000);
       } catch (error) {
         onRun?.(undefined, (performance.now() - started) / 1000);
         log.error({ err: error }, `${name} run failed`);

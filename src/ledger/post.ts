@@ -109,8 +109,9 @@ export class AccountClosed extends Error {
  *    last step, so two of them cannot deadlock on accounts within one call (a transaction that posts several
  *    times, such as a request of several mutations, holds the earlier calls' locks too).
  * 2. One statement moves every balance by its postings' sum and inserts the entries in posting order, each with
- *    its exact running balance_after. created_at is the column's default, the clock as each row is written
- *    after the lock, so one account's entries are in the same order by time as by seq.
+ *    its exact running balance_after. created_at is the clock when the first row is formed, after the lock, so
+ *    one account's entries are in the same order by time as by seq, and the entries of one posting share their
+ *    time (a fee and its tax never fall either side of an invoice period's end).
  *
  * The ledger's insert trigger raises the balance events and crossing alerts (DOMAIN.md 7) for every entry,
  * delivered at commit. A balance pushed out of numeric(20,6)'s range is refused as INVALID_STATE.
@@ -155,11 +156,11 @@ export async function post(em: Em, postings: readonly Posting[], options: PostOp
          returning a.id, a.path, a.balance, t.amount as moved
        )
        insert into ledger_entries (id, account_id, owner_path, amount, balance_after, kind, description, actor_id,
-                                   subscription_id, tax_rate_id, call_direction, call_count, billed_seconds)
+                                   subscription_id, tax_rate_id, call_direction, call_count, billed_seconds, created_at)
        select d.id, d.account_id, m.path, d.amount,
               m.balance - m.moved + sum(d.amount) over (partition by d.account_id order by d.ord),
               d.kind, d.description, d.actor_id, d.subscription_id, d.tax_rate_id, d.call_direction, d.call_count,
-              d.billed_seconds
+              d.billed_seconds, date_trunc('milliseconds', min(clock_timestamp()) over ())
          from d join moved m on m.id = d.account_id
         order by d.ord
        returning id, seq::text as seq, owner_path, balance_after::text as balance_after, created_at`,

@@ -5,7 +5,6 @@ import type { InvoiceView } from '../invoices/views.js';
 import { AccountType } from '../schema/account.js';
 import { InvoiceReportType, InvoiceTaxType, InvoiceType } from '../schema/invoice.js';
 import { TaxRateType } from '../schema/tax.js';
-import { Decimal } from '../money.js';
 import type { TaxRateRow } from '../taxes/rates.js';
 import { Role } from './roles.js';
 
@@ -57,21 +56,7 @@ export class InvoiceResolver {
 @Resolver(() => InvoiceTaxType)
 export class InvoiceTaxResolver {
   @FieldResolver(() => TaxRateType)
-  async taxRate(@Root() tax: IssuedTax, @Ctx() ctx: Context): Promise<TaxRateRow> {
-    // A child reads the rates assigned to it; one unassigned since is shown as the invoice recorded it.
-    const rate = await ctx.services.taxes.find(ctx, tax.taxRateId);
-    return (
-      rate ?? {
-        id: tax.taxRateId,
-        seq: '0',
-        ownerId: tax.issuerId,
-        ownerPath: '',
-        name: tax.name,
-        percent: new Decimal(tax.percent),
-        priority: 0,
-        active: false,
-        createdAt: new Date(0),
-      }
-    );
+  taxRate(@Root() tax: IssuedTax, @Ctx() ctx: Context): Promise<TaxRateRow> {
+    return ctx.services.taxes.onInvoice(ctx, tax);
   }
 }

@@ -211,7 +211,10 @@ export class CreateAccountInput extends AccountProfileInput {
   rateGroupId?: string | null;
 }
 
-@InputType({ description: 'Never balance, parent or kind. An account may change its own name, email, password and threshold.' })
+@InputType({
+  description:
+    'Never balance, parent or kind. An account may change its own name, email, password, threshold, profile and invoice prefix.',
+})
 export class UpdateAccountInput extends AccountProfileInput {
   @Field(() => String, { nullable: true })
   name?: string | null;

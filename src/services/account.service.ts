@@ -13,6 +13,7 @@ import {
   type AccountListFilter,
   type AccountView,
   type PublicAccount,
+  timezoneKnown,
 } from '../accounts/rows.js';
 import { lockForCloning } from '../packages/queries.js';
 import { requireParentsGroup } from '../rates/groups.js';
@@ -223,7 +224,7 @@ export class AccountService {
         dailySpendLimit: this.optionalAmount('dailySpendLimit', data.dailySpendLimit),
         monthlySpendLimit: this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit),
         rateGroupId: data.rateGroupId ?? null,
-        ...profileOf(data),
+        ...(await this.profile(em, data)),
       };
       const account = await this.insert(em, fields);
       if (data.taxRateIds?.length) await assignTaxRates(em, account, data.taxRateIds);
@@ -336,7 +337,7 @@ export class AccountService {
       if (data.monthlySpendLimit !== undefined) {
         account.monthlySpendLimit = this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit);
       }
-      Object.assign(account, profileOf(data));
+      Object.assign(account, await this.profile(em, data));
       if (data.taxRateIds !== undefined && data.taxRateIds !== null) await assignTaxRates(em, account, data.taxRateIds);
       em.persist(account);
       try {
@@ -370,6 +371,14 @@ export class AccountService {
       await this.auth.endCredentials(em, { type: 'credentials', under: account.path });
       return account;
     });
+  }
+
+  private async profile(em: Em, data: AccountProfileData): Promise<Partial<Account>> {
+    const profile = profileOf(data);
+    if (profile.timezone && !(await timezoneKnown(em, profile.timezone))) {
+      throw badInput('timezone', 'Not a timezone the database knows');
+    }
+    return profile;
   }
 
   private optionalAmount(field: string, value: Decimal | null | undefined): Decimal | null {

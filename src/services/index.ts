@@ -55,6 +55,6 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     alerts: new AlertService(accounts),
     throttle,
     taxes: new TaxService(accounts),
-    invoices: new InvoiceService(),
+    invoices: new InvoiceService(db.engine !== 'pglite'),
   };
 }

@@ -309,12 +309,13 @@ export class RatingService {
           : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)
         : undefined;
       const free = source ? source.freeTotal - source.freeUsed : 0;
-      const { money, limited } = spendableMoney(new Decimal(l.balance), new Decimal(l.creditLimit), [
+      // Funds pay the charge and its taxes; spend limits count net charges, so only the funds are reduced.
+      const funds = netOfTaxes(new Decimal(l.balance).plus(l.creditLimit), l.taxes);
+      const { money, limited } = spendableMoney(funds, ZERO, [
         { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
         { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
       ]);
-      // The call's charge is taxed: what the level may spend covers the net charge and its taxes.
-      const budget = secondsBudget(rate, free, netOfTaxes(money, l.taxes));
+      const budget = secondsBudget(rate, free, money);
       if (budget === null) continue;
       const longest = longestBilledWithin(budget, found.initialIncrement, found.increment);
       if (max === null || longest < max) {

@@ -1,5 +1,5 @@
 import { subscriptionsPage, type SubscriptionView } from '../chains/subscriptions.js';
-import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOn } from '../billing/index.js';
+import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOnRefund } from '../billing/index.js';
 import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
@@ -257,7 +257,7 @@ export class SubscriptionService {
             // Each tax that applied to the refunded fee is given back on the net refund, at its percentage then.
             return [
               { ...base, amount: r.refund, kind: 'REFUND' as const, description },
-              ...taxesOn(r.refund, r.taxes).map((t) => ({
+              ...taxesOnRefund(r.refund, r.price, r.taxes).map((t) => ({
                 ...base,
                 amount: t.amount,
                 kind: 'TAX_REFUND' as const,

@@ -1,4 +1,3 @@
-import { AccountKind } from '../entities/index.js';
 import { badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { Decimal } from '../money.js';
@@ -78,6 +77,30 @@ export class TaxService {
     return ctx.loaders.taxRate.load(id);
   }
 
+  /**
+   * An invoice's tax line's rate: the rate as the caller may read it, or, for a child whose rate has been
+   * unassigned since (it no longer reads it), the rate as the invoice recorded it.
+   */
+  async onInvoice(
+    ctx: Request,
+    tax: { taxRateId: string; name: string; percent: string; issuerId: string },
+  ): Promise<TaxRateRow> {
+    const rate = await this.find(ctx, tax.taxRateId);
+    return (
+      rate ?? {
+        id: tax.taxRateId,
+        seq: '0',
+        ownerId: tax.issuerId,
+        ownerPath: '',
+        name: tax.name,
+        percent: new Decimal(tax.percent),
+        priority: 0,
+        active: false,
+        createdAt: new Date(0),
+      }
+    );
+  }
+
   /** What an account's parent adds to what it charges it. */
   ofAccount(ctx: Request, account: Pick<AccountView, 'id'>): Promise<TaxRateRow[]> {
     requireActor(ctx);
@@ -93,7 +116,6 @@ export class TaxService {
     return ctx.mutate(async (em) => {
       const account = await this.accounts.load(em, accountId);
       if (account.id === ctx.actor.accountId) throw forbidden("An account's taxes are set by its parent");
-      if (account.kind === AccountKind.ADMIN) throw badInput('accountId', 'A root account has no parent to tax it');
       await assignTaxRates(em, account, taxRateIds);
       ctx.loaders.clearAll();
       return (await ctx.loaders.accountView.load(account.id))!;

@@ -106,6 +106,8 @@ export async function assignTaxRates(
       throw badInput('taxRateIds', "Tax rates must be active rates owned by the account's parent");
     }
   }
+  // Two replacements racing would otherwise leave the union of both, or collide on the key.
+  await executeBound(em, `select pg_advisory_xact_lock(hashtext('taxes:' || ?))`, [account.id]);
   await executeBound(em, `delete from account_taxes where account_id = ?`, [account.id]);
   if (ids.length) {
     await executeBound(
@@ -163,9 +165,15 @@ export function ownTaxRatesPage(em: Em, ownerId: string, args: PageArgs): Promis
 
 /** The taxes applied to a period's fees, as subscription_periods keeps them (read back by appliedTaxesOf). */
 export function appliedTaxesJson(taxes: readonly AppliedTax[]): string {
-  return JSON.stringify(taxes.map((t) => ({ taxRateId: t.taxRateId, percent: t.percent.toFixed() })));
+  return JSON.stringify(
+    taxes.map((t) => ({ taxRateId: t.taxRateId, percent: t.percent.toFixed(), charged: t.charged?.toFixed() })),
+  );
 }
 
-export function appliedTaxesOf(json: { taxRateId: string; percent: string }[] | null): AppliedTax[] {
-  return (json ?? []).map((t) => ({ taxRateId: t.taxRateId, percent: new Decimal(t.percent) }));
+export function appliedTaxesOf(json: { taxRateId: string; percent: string; charged?: string }[] | null): AppliedTax[] {
+  return (json ?? []).map((t) => ({
+    taxRateId: t.taxRateId,
+    percent: new Decimal(t.percent),
+    ...(t.charged === undefined ? {} : { charged: new Decimal(t.charged) }),
+  }));
 }

@@ -229,7 +229,7 @@ export type SubscriptionStatus =
   | 'RELEASED'
   | 'TERMINATED';
 
-/** Never balance, parent or kind. An account may change its own name, email, password and threshold. */
+/** Never balance, parent or kind. An account may change its own name, email, password, threshold, profile and invoice prefix. */
 export type UpdateAccountInput = {
   addressLine1?: string | null | undefined;
   addressLine2?: string | null | undefined;
