@@ -11,6 +11,7 @@ import { Direction } from '../src/entities/index.js';
 import { createApp, type App } from '../src/server.js';
 import { RateService } from '../src/services/rate.service.js';
 import { benchInvoices } from './invoices.js';
+import { benchWebhooks } from './webhooks.js';
 import { cannon, PAGE_QUERY, sameResponse, startCeiling, TREE_QUERY, type Cannon } from './reads.js';
 
 /**
@@ -45,6 +46,7 @@ const SECTIONS = [
   'events',
   'refusals',
   'exports',
+  'webhooks',
 ] as const;
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
@@ -799,6 +801,9 @@ const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret'
   renewalIntervalMs: 0,
   // Likewise the invoice section: a tick would claim accounts from under the measured run.
   invoiceIntervalMs: 0,
+  // The webhooks section's receiver listens on 127.0.0.1.
+  webhookAllowPrivate: true,
+  webhookIntervalMs: Number(env.WEBHOOK_INTERVAL_MS ?? 1000),
   ...(env.RENEWAL_CONCURRENCY ? { renewalConcurrency: Number(env.RENEWAL_CONCURRENCY) } : {}),
 });
 const app = await createApp(config, pino({ level: 'warn' }));
@@ -825,6 +830,14 @@ try {
   if (runs('events')) {
     await benchAlertLatency(app, url, token, SUBSCRIBERS, EVENTS);
     await benchAlertLatency(app, url, token, MANY_SUBSCRIBERS, 5);
+  }
+  // Last: its endpoint is deleted at its end, but no other section should run beside its deliveries.
+  if (runs('webhooks')) {
+    const endTrace = traceStatements(app, 'webhooks');
+    const webhooks = await benchWebhooks(app, (t, q, v) => gql(url, t, q, v), token);
+    endTrace();
+    results.webhooks = webhooks.figures;
+    rows.push(...webhooks.rows);
   }
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });

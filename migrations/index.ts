@@ -8,6 +8,8 @@ import { Migration20261201000000_credentials } from './Migration20261201000000_c
 import { Migration20261201010000_ledger_clock } from './Migration20261201010000_ledger_clock.js';
 import { Migration20261201020000_one_matcher } from './Migration20261201020000_one_matcher.js';
 import { Migration20261202000000_taxes_invoices } from './Migration20261202000000_taxes_invoices.js';
+import { Migration20261202010000_webhooks } from './Migration20261202010000_webhooks.js';
+import { Migration20261202020000_past_due } from './Migration20261202020000_past_due.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -21,4 +23,6 @@ export const MIGRATIONS = [
   { name: 'Migration20261201010000_ledger_clock', class: Migration20261201010000_ledger_clock },
   { name: 'Migration20261201020000_one_matcher', class: Migration20261201020000_one_matcher },
   { name: 'Migration20261202000000_taxes_invoices', class: Migration20261202000000_taxes_invoices },
+  { name: 'Migration20261202010000_webhooks', class: Migration20261202010000_webhooks },
+  { name: 'Migration20261202020000_past_due', class: Migration20261202020000_past_due },
 ];

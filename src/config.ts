@@ -60,6 +60,12 @@ export interface Config {
   renewalConcurrency: number;
   /** How often the invoice scheduler looks for ended periods; 0 switches it off. */
   invoiceIntervalMs: number;
+  /** How often the webhook worker sends due deliveries; 0 switches it off on this instance. */
+  webhookIntervalMs: number;
+  /** The first retry of a failed webhook delivery waits this long; each next one twice as long. */
+  webhookRetryBaseMs: number;
+  /** Webhook endpoints may resolve to loopback, private and link-local addresses (off: SSRF guard). */
+  webhookAllowPrivate: boolean;
   /** Rates held in memory for rating, across all rate groups; 0 looks every rate up in the database. */
   rateCacheMaxRates: number;
   /** Origins a browser may call from: '*' for any (never in production), none when empty. */
@@ -187,6 +193,9 @@ const SPECS = {
   RENEWAL_INTERVAL_MS: count({ default: 60_000 }),
   RENEWAL_CONCURRENCY: count({ default: 2 }),
   INVOICE_INTERVAL_MS: count({ default: 300_000 }),
+  WEBHOOK_INTERVAL_MS: count({ default: 1000 }),
+  WEBHOOK_RETRY_BASE_MS: count({ default: 60_000 }),
+  WEBHOOK_ALLOW_PRIVATE: bool({ default: false }),
   CREDENTIAL_RECHECK_MS: count({ default: 10_000 }),
   RATE_CACHE_MAX_RATES: count({ default: 500_000 }),
   CORS_ORIGINS: optional(origins()),
@@ -260,6 +269,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     renewalIntervalMs: e.RENEWAL_INTERVAL_MS,
     renewalConcurrency: e.RENEWAL_CONCURRENCY,
     invoiceIntervalMs: e.INVOICE_INTERVAL_MS,
+    webhookIntervalMs: e.WEBHOOK_INTERVAL_MS,
+    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     credentialRecheckMs: e.CREDENTIAL_RECHECK_MS,
     rateCacheMaxRates: e.RATE_CACHE_MAX_RATES,
     // Open while developing, so a console on another port just works; production lists its origins.

@@ -15,6 +15,8 @@ export type CredentialChange =
 /** What the database announces for each ledger entry (see the alerts migration). */
 export interface BalanceEventPayload {
   type: 'balance';
+  /** The ledger entry's id: a dashboard de-duplicates with it, and pages the ledger back to it after a reconnect. */
+  id: string;
   accountId: string;
   path: string;
   balance: string;

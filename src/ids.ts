@@ -16,6 +16,9 @@ export const ID_PREFIX = {
   Alert: 'alr',
   TaxRate: 'tax',
   Invoice: 'inv',
+  WebhookEndpoint: 'whk',
+  WebhookEvent: 'evt',
+  WebhookDelivery: 'dlv',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

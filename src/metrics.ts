@@ -142,6 +142,7 @@ export function createMetrics() {
         renewals.inc({ outcome: 'renewed' }, report.renewed);
         renewals.inc({ outcome: 'released' }, report.released);
         renewals.inc({ outcome: 'expired' }, report.expired);
+        renewals.inc({ outcome: 'past_due' }, report.pastDue);
       }
     },
     invoiceRun(report: InvoiceReport | undefined) {

@@ -28,6 +28,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createEvents, relayDatabaseEvents } from './events.js';
 import { startRenewalScheduler } from './jobs/renew-subscriptions.job.js';
 import { startInvoiceScheduler } from './jobs/issue-invoices.job.js';
+import { startWebhookWorker } from './jobs/deliver-webhooks.job.js';
 import { bootstrapRoot } from './services/bootstrap.service.js';
 import { createServices, type Services } from './services/index.js';
 
@@ -238,6 +239,12 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     log,
     onRun: (report) => metrics.invoiceRun(report),
   });
+  const webhooks = startWebhookWorker({
+    orm: db.orm,
+    webhooks: services.webhooks,
+    intervalMs: config.webhookIntervalMs,
+    log,
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -263,6 +270,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
         await apollo.stop();
         await scheduler.stop();
         await invoicing.stop();
+        await webhooks.stop();
         await stopRelay();
         if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await db.close();

@@ -751,6 +751,8 @@ describe('renewals (DOMAIN.md 6)', () => {
   const ADVANCE = 72;
 
   const chain = (over: Partial<RenewalChain> = {}): RenewalChain => ({
+    status: 'ACTIVE',
+    renewRetryHours: null,
     activatedAt: JAN1,
     currentPeriodStart: JAN1,
     currentPeriodEnd: E1,
@@ -1371,6 +1373,8 @@ describe('taxes (DOMAIN.md 8)', () => {
 
   it('a renewal is taxed and judged on the gross', () => {
     const chainDue = {
+      status: 'ACTIVE' as const,
+      renewRetryHours: null,
       activatedAt: at('2026-01-01T00:00:00Z'),
       currentPeriodStart: at('2026-01-01T00:00:00Z'),
       currentPeriodEnd: at('2026-01-31T00:00:00Z'),

@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const BALANCE =
-  'subscription($id: ID) { balanceChanged(accountId: $id) { account { id } balance availableBalance delta kind at } }';
+  'subscription($id: ID) { balanceChanged(accountId: $id) { id account { id } balance availableBalance delta kind at } }';
 const ALERTS = 'subscription($id: ID) { alertRaised(accountId: $id) { id kind availableBalance threshold account { id } } }';
 
 describe('balanceChanged', () => {
@@ -26,9 +26,10 @@ describe('balanceChanged', () => {
     const sibling = await listen(server.url, tree.r2.token, BALANCE);
     const itself = await listen(server.url, tree.c1.token, BALANCE);
     await topUp(server, tree.r1.token, tree.c11.id, '3');
-    await topUp(server, tree.r1.token, tree.c1.id, '7.5');
+    const { topUp: entry } = await topUp(server, tree.r1.token, tree.c1.id, '7.5');
     const event = await until(() => named.received[0]?.balanceChanged);
-    expect(event).toMatchObject({ account: { id: tree.c1.id }, delta: '7.5', kind: 'TOPUP' });
+    // The ledger entry's id: what a dashboard de-duplicates with.
+    expect(event).toMatchObject({ id: entry.id, account: { id: tree.c1.id }, delta: '7.5', kind: 'TOPUP' });
     await until(() => mine.received.length === 2 && itself.received.length === 1);
     expect(mine.received.map((r) => r.balanceChanged.account.id)).toEqual([tree.c11.id, tree.c1.id]);
     expect(itself.received.map((r) => r.balanceChanged.delta)).toEqual(['7.5']);

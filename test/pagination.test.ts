@@ -220,6 +220,22 @@ describe('every connection, both ways', () => {
     }
     await sql(server, `insert into invoice_sequences (issuer_id, last_number) values (?, 30)`, [admin.id]);
 
+    // Webhook endpoints (101), the second customer's own; the last one's deliveries (30), one per top-up. A public
+    // address passes the SSRF guard without DNS; no worker runs here, so nothing is sent.
+    await straddle('webhook_endpoints', 101);
+    let hook = '';
+    for (let i = 0; i < 101; i++) {
+      hook = (
+        await server.ok(
+          'mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }',
+          { input: { url: `http://93.184.215.14/hook/${i}`, events: i === 100 ? ['BALANCE_CHANGED'] : ['ALERT_RAISED'] } },
+          second.token,
+        )
+      ).createWebhookEndpoint.endpoint.id;
+    }
+    await straddle('webhook_deliveries', 30);
+    for (let i = 0; i < 30; i++) await topUp(server, admin.token, second.id, '1');
+
     const id = (n: Record<string, string>) => n.id;
     const byId = (table: string, where: string, order: 'asc' | 'desc', params: unknown[]) => () =>
       rows(`select id as key, seq::text as seq from ${table} where ${where} order by ${table}.seq ${order}`, params);
@@ -366,6 +382,26 @@ describe('every connection, both ways', () => {
         select: (d) => d.me.issuedInvoices,
         key: id,
         expected: byId('invoices', 'issuer_id = ?', 'desc', [admin.id]),
+        minimum: 30,
+      },
+      {
+        name: 'webhookEndpoints',
+        query: `query(${PAGE_VARS}) { webhookEndpoints(${PAGE_ARGS}) ${connection('id')} }`,
+        variables: {},
+        token: second.token,
+        select: (d) => d.webhookEndpoints,
+        key: id,
+        expected: byId('webhook_endpoints', 'owner_id = ?', 'asc', [second.id]),
+        minimum: 101,
+      },
+      {
+        name: 'webhookDeliveries',
+        query: `query(${PAGE_VARS}, $id: ID!) { webhookDeliveries(endpointId: $id, ${PAGE_ARGS}) ${connection('id')} }`,
+        variables: { id: hook },
+        token: second.token,
+        select: (d) => d.webhookDeliveries,
+        key: id,
+        expected: byId('webhook_deliveries', 'endpoint_id = ?', 'desc', [hook]),
         minimum: 30,
       },
     );

@@ -11,6 +11,8 @@ const HOUR_MS = 3_600_000;
 
 /** A chain's state and its original package's terms, as read for renewal (its level-0 subscription's). */
 export interface RenewalChain {
+  /** ACTIVE, or PAST_DUE: a renewal that could not be paid, tried again by every run. */
+  status: 'ACTIVE' | 'PAST_DUE';
   activatedAt: Date;
   currentPeriodStart: Date;
   currentPeriodEnd: Date;
@@ -20,6 +22,8 @@ export interface RenewalChain {
   billingDays: number;
   freeMinutes: number;
   releaseIfNoBalance: boolean;
+  /** With releaseIfNoBalance: hours after the boundary during which a chain that cannot pay is PAST_DUE. */
+  renewRetryHours: number | null;
   discounts: readonly DiscountRule[];
   endDate: Date | null;
   advanceRenewHours: number;
@@ -85,7 +89,7 @@ export interface RenewalPosting {
 }
 
 export interface RenewalOutcome {
-  status: 'ACTIVE' | 'EXPIRED' | 'RELEASED';
+  status: 'ACTIVE' | 'PAST_DUE' | 'EXPIRED' | 'RELEASED';
   /** False when nothing is to be written for the chain: not due after all, or held until its boundary. */
   changed: boolean;
   /** Some period was charged (a chain released or expired after catching up was charged too). */
@@ -98,7 +102,7 @@ export interface RenewalOutcome {
   freeSecondsReset: boolean;
   freeSecondsTotal: number;
   endedAt: Date | null;
-  /** Released: the level found short, with its price and its running balance when judged. */
+  /** Released or past due: the level found short, with its price and its running balance when judged. */
   shortfall: { accountId: string; price: Decimal; balanceBefore: Decimal } | null;
 }
 
@@ -212,7 +216,11 @@ export function planChainRenewal(
       return !canAfford(availableFunds(funds.balance, funds.creditLimit), c.gross);
     });
     if (short && chain.releaseIfNoBalance) {
-      status = 'RELEASED';
+      const retryMs = (chain.renewRetryHours ?? 0) * HOUR_MS;
+      // With a retry window the chain waits for its boundary (advance renew cannot make it past due early),
+      // is PAST_DUE until the window closes, and is released as of the boundary after it.
+      if (retryMs > 0 && asOf < end) break;
+      status = retryMs > 0 && asOf.getTime() < end.getTime() + retryMs ? 'PAST_DUE' : 'RELEASED';
       shortfall = { accountId: short.l.accountId, price: short.gross, balanceBefore: fundsOf(short.l.accountId).balance };
       break;
     }
@@ -245,7 +253,7 @@ export function planChainRenewal(
     postings,
     outcome: {
       status,
-      changed: status !== 'ACTIVE' || chargedAny || switched,
+      changed: status !== chain.status || chargedAny || switched,
       chargedAny,
       periodsCharged: charged,
       currentPeriodNumber: current,
@@ -253,7 +261,7 @@ export function planChainRenewal(
       periodEnd: end,
       freeSecondsReset: switched,
       freeSecondsTotal: chain.freeMinutes * 60,
-      endedAt: status === 'ACTIVE' ? null : end,
+      endedAt: status === 'ACTIVE' || status === 'PAST_DUE' ? null : end,
       shortfall,
     },
     balances: running,

@@ -1,7 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { FirstCharge } from '../billing/index.js';
 import { appliedTaxesJson } from '../taxes/rates.js';
-import type { AccountStatus, PackageStatus, ResellerModel } from '../entities/index.js';
+import type { AccountStatus, BillingType, PackageStatus, ResellerModel } from '../entities/index.js';
 import { Decimal } from '../money.js';
 
 /** A package of a chain's lineage, as its levels are priced. */
@@ -79,23 +79,35 @@ export interface NewLevel extends FirstCharge {
 }
 
 /** The chain's subscriptions, ACTIVE with the first period charged, and that period's record at each level. */
-export async function insertChain(
-  em: Em,
-  chain: { chainId: string; start: Date; end: Date; freeSeconds: number; levels: NewLevel[] },
-): Promise<void> {
+export interface NewChain {
+  chainId: string;
+  start: Date;
+  end: Date;
+  freeSeconds: number;
+  levels: NewLevel[];
+}
+
+/**
+ * A PENDING chain (PENDING_IF_INSUFFICIENT, DOMAIN.md 10): its levels, nothing charged, no free seconds. Its
+ * period is the one it would have if activated now, until activatePendingRows gives it the real one.
+ */
+export async function insertChain(em: Em, chain: NewChain, status: 'ACTIVE' | 'PENDING' = 'ACTIVE'): Promise<void> {
   const { levels } = chain;
+  const pending = status === 'PENDING';
   await executeBound(
     em,
     `insert into package_subscriptions (id, account_id, owner_path, package_id, chain_id, level, status, activated_at,
                                         current_period_start, current_period_end, periods_charged, free_seconds_total)
-     select x.id, x.account_id, x.owner_path, x.package_id, ?, x.level, 'ACTIVE', ?, ?, ?, 1, ?
+     select x.id, x.account_id, x.owner_path, x.package_id, ?, x.level, ?, ?, ?, ?, ?, ?
        from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[]) as x(id, account_id, owner_path, package_id, level)`,
     [
       chain.chainId,
+      status,
       chain.start,
       chain.start,
       chain.end,
-      chain.freeSeconds,
+      pending ? 0 : 1,
+      pending ? 0 : chain.freeSeconds,
       pgArray(levels.map((l) => l.subscriptionId)),
       pgArray(levels.map((l) => l.accountId)),
       pgArray(levels.map((l) => l.ownerPath)),
@@ -103,6 +115,24 @@ export async function insertChain(
       pgArray(levels.map((l) => l.level)),
     ],
   );
+  if (!pending) await insertFirstPeriods(em, chain);
+}
+
+/** A PENDING chain becomes ACTIVE: its first period starts now, with its free seconds. */
+export async function activatePendingRows(em: Em, chain: NewChain): Promise<void> {
+  await executeBound(
+    em,
+    `update package_subscriptions set status = 'ACTIVE', activated_at = ?, current_period_start = ?, current_period_end = ?,
+            periods_charged = 1, current_period_number = 1, free_seconds_total = ?, free_seconds_used = 0
+      where chain_id = ? and status = 'PENDING'`,
+    [chain.start, chain.start, chain.end, chain.freeSeconds, chain.chainId],
+  );
+  await insertFirstPeriods(em, chain);
+}
+
+/** The first period's record at each level: what was charged, what refunds and invoices read back. */
+async function insertFirstPeriods(em: Em, chain: NewChain): Promise<void> {
+  const { levels } = chain;
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
@@ -122,4 +152,40 @@ export async function insertChain(
       pgArray(levels.map((l) => appliedTaxesJson(l.applied))),
     ],
   );
+}
+
+/** The chains of an account's PENDING subscriptions, at any level (a top-up may be what a level was waiting for). */
+export async function pendingChainsOf(em: Em, accountId: string): Promise<string[]> {
+  const rows = await executeBound<{ chain_id: string }[]>(
+    em,
+    `select distinct chain_id from package_subscriptions where account_id = ? and status = 'PENDING'`,
+    [accountId],
+  );
+  return rows.map((r) => r.chain_id);
+}
+
+/** PENDING chains of a platform (or all), oldest first: renewal runs try them all. */
+export async function pendingChains(em: Em, rootPath: string | undefined, limit: number): Promise<string[]> {
+  const rows = await executeBound<{ chain_id: string }[]>(
+    em,
+    `select chain_id from package_subscriptions
+      where level = 0 and status = 'PENDING' and (?::text is null or starts_with(owner_path, ?))
+      order by seq limit ?`,
+    [rootPath ?? null, rootPath ?? null, limit],
+  );
+  return rows.map((r) => r.chain_id);
+}
+
+/** What a chain's period and free seconds are, from its original package's terms (shared by the clones). */
+export async function chainTerms(
+  em: Em,
+  packageId: string,
+): Promise<{ billingType: BillingType; billingDays: number; freeMinutes: number }> {
+  const [row] = await executeBound<{ billing_type: BillingType; billing_days: number; free_minutes: number }[]>(
+    em,
+    `select t.billing_type, t.billing_days, t.free_minutes from packages p join package_terms t on t.id = p.terms_id
+      where p.id = ?`,
+    [packageId],
+  );
+  return { billingType: row.billing_type, billingDays: row.billing_days, freeMinutes: row.free_minutes };
 }

@@ -30,7 +30,7 @@ export async function findDueChains(em: Em, asOf: Date, rootPath: string | undef
   const rows = await em.execute<{ chain_id: string }[]>(
     `select s.chain_id from package_subscriptions s
        join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
-      where s.level = 0 and s.status = 'ACTIVE'
+      where s.level = 0 and s.status in ('ACTIVE', 'PAST_DUE')
         and (case when s.periods_charged > s.current_period_number   -- paid ahead: due to switch at its end
                     or t.billing_type = 'ONE_TIME' or t.end_date <= s.current_period_end  -- it ends: due at its end
                   then s.current_period_end
@@ -66,6 +66,7 @@ interface LevelRow {
   billing_days: number;
   free_minutes: number;
   release_if_no_balance: boolean;
+  renew_retry_hours: number | null;
   discounts: DiscountRule[];
   end_date: Date | null;
   advance_renew_hours: number;
@@ -90,7 +91,7 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
     `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, a.balance::text, a.credit_limit::text,
             a.reseller_model, p.price::text, p.commission_rate::text, p.tax_inclusive, s.activated_at, s.current_period_start,
             s.current_period_end, s.periods_charged, s.current_period_number, t.billing_type, t.billing_days,
-            t.free_minutes, t.release_if_no_balance, t.discounts, t.end_date, t.advance_renew_hours,
+            t.free_minutes, t.release_if_no_balance, t.renew_retry_hours, t.discounts, t.end_date, t.advance_renew_hours,
             n.chain_size
        -- Each chain probed by its index (OFFSET 0 keeps it a lateral probe: the planner otherwise hashed
        -- every subscription), counted once, and locked there, skipping rows another renewer holds.
@@ -110,10 +111,12 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
   for (const [chainId, levels] of byChain) {
     levels.sort((x, y) => x.level - y.level);
     const head = levels[0];
-    if (head.level !== 0 || levels.length !== head.chain_size || head.status !== 'ACTIVE') continue;
+    if (head.level !== 0 || levels.length !== head.chain_size) continue;
+    if (head.status !== 'ACTIVE' && head.status !== 'PAST_DUE') continue;
     chains.push({
       chainId,
       chain: {
+        status: head.status,
         activatedAt: new Date(head.activated_at),
         currentPeriodStart: new Date(head.current_period_start),
         currentPeriodEnd: new Date(head.current_period_end),
@@ -123,6 +126,7 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
         billingDays: head.billing_days,
         freeMinutes: head.free_minutes,
         releaseIfNoBalance: head.release_if_no_balance,
+        renewRetryHours: head.renew_retry_hours,
         discounts: head.discounts,
         endDate: head.end_date === null ? null : new Date(head.end_date),
         advanceRenewHours: head.advance_renew_hours,

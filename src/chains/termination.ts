@@ -16,10 +16,15 @@ export interface ChainLevel {
   currentPeriodStart: Date;
   currentPeriodEnd: Date;
   currentPeriodNumber: number;
+  periodsCharged: number;
 }
 
-/** The chain's levels, bottom-up, locked in id order (the order rating locks subscriptions across chains). */
-export async function lockChain(em: Em, chainId: string): Promise<ChainLevel[]> {
+/**
+ * The chain's levels, bottom-up, locked in id order (the order rating locks subscriptions across chains).
+ * `skipLocked`: for a caller that already holds account locks (a top-up activating a PENDING chain), which must
+ * not wait for a subscription (whoever holds it takes accounts next): a chain not locked whole comes back empty.
+ */
+export async function lockChain(em: Em, chainId: string, options: { skipLocked?: boolean } = {}): Promise<ChainLevel[]> {
   const rows = await executeBound<
     {
       id: string;
@@ -32,14 +37,23 @@ export async function lockChain(em: Em, chainId: string): Promise<ChainLevel[]> 
       current_period_start: Date;
       current_period_end: Date;
       current_period_number: number;
+      periods_charged: number;
     }[]
   >(
     em,
     `select id, account_id, owner_path, package_id, level, status, activated_at, current_period_start,
-            current_period_end, current_period_number
-       from package_subscriptions where chain_id = ? order by id for no key update`,
+            current_period_end, current_period_number, periods_charged
+       from package_subscriptions where chain_id = ? order by id for no key update${options.skipLocked ? ' skip locked' : ''}`,
     [chainId],
   );
+  if (options.skipLocked) {
+    const [{ n }] = await executeBound<{ n: number }[]>(
+      em,
+      `select count(*)::int as n from package_subscriptions where chain_id = ?`,
+      [chainId],
+    );
+    if (n !== rows.length) return [];
+  }
   return rows
     .map((r) => ({
       id: r.id,
@@ -52,6 +66,7 @@ export async function lockChain(em: Em, chainId: string): Promise<ChainLevel[]> 
       currentPeriodStart: new Date(r.current_period_start),
       currentPeriodEnd: new Date(r.current_period_end),
       currentPeriodNumber: r.current_period_number,
+      periodsCharged: r.periods_charged,
     }))
     .sort((a, b) => a.level - b.level);
 }
@@ -132,7 +147,8 @@ export async function endChain(
 /** Whether some live chain still subscribes to the package (it cannot be withdrawn). */
 export async function packageInUse(em: Em, packageId: string): Promise<boolean> {
   const [row] = await em.execute<{ used: boolean }[]>(
-    `select exists (select 1 from package_subscriptions where package_id = ? and status = 'ACTIVE') as used`,
+    `select exists (select 1 from package_subscriptions
+                     where package_id = ? and status in ('PENDING', 'ACTIVE', 'PAST_DUE')) as used`,
     [packageId],
   );
   return row.used;

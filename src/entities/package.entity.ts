@@ -27,6 +27,7 @@ export enum ChargeType {
 export enum ActivationPolicy {
   DENY_IF_INSUFFICIENT = 'DENY_IF_INSUFFICIENT',
   ALLOW_IF_INSUFFICIENT = 'ALLOW_IF_INSUFFICIENT',
+  PENDING_IF_INSUFFICIENT = 'PENDING_IF_INSUFFICIENT',
 }
 
 export interface DiscountRule {
@@ -94,6 +95,10 @@ export class PackageTerms {
 
   @Property({ type: 'integer' })
   advanceRenewHours!: number;
+
+  /** With releaseIfNoBalance: hours after the boundary a chain that cannot renew stays PAST_DUE (DOMAIN.md 10). */
+  @Property({ type: 'integer', nullable: true })
+  renewRetryHours?: number | null;
 
   @Property({ type: 'json', columnType: 'jsonb' })
   discounts!: DiscountRule[];

@@ -2,7 +2,9 @@ import { Entity, Enum, OptionalProps, PrimaryKey, Property } from '@mikro-orm/co
 import { ScopedByPath } from './scope.js';
 
 export enum SubscriptionStatus {
+  PENDING = 'PENDING',
   ACTIVE = 'ACTIVE',
+  PAST_DUE = 'PAST_DUE',
   EXPIRED = 'EXPIRED',
   RELEASED = 'RELEASED',
   TERMINATED = 'TERMINATED',

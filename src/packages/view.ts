@@ -44,6 +44,7 @@ export interface PackageView {
   minimumDays: number;
   activationPolicy: ActivationPolicy;
   advanceRenewHours: number;
+  renewRetryHours: number | null;
   discounts: DiscountData[];
   startDate: Date | null;
   endDate: Date | null;
@@ -79,6 +80,7 @@ export function toView(pkg: Package, terms: PackageTerms): PackageView {
     minimumDays: terms.minimumDays,
     activationPolicy: terms.activationPolicy,
     advanceRenewHours: terms.advanceRenewHours,
+    renewRetryHours: terms.renewRetryHours ?? null,
     discounts: terms.discounts.map((d) => ({ fromActivation: d.fromActivation, amount: new Decimal(d.amount) })),
     startDate: terms.startDate ?? null,
     endDate: terms.endDate ?? null,

@@ -10,6 +10,7 @@ import { PackageResolver } from './package.resolver.js';
 import { RateResolver } from './rate.resolver.js';
 import { SubscriptionResolver } from './subscription.resolver.js';
 import { TaxRateResolver } from './tax.resolver.js';
+import { WebhookDeliveryResolver, WebhookEndpointResolver } from './webhook.resolver.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
@@ -27,4 +28,6 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   RateResolver,
   SubscriptionResolver,
   TaxRateResolver,
+  WebhookDeliveryResolver,
+  WebhookEndpointResolver,
 ];

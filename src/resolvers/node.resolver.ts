@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { nodeTypeOf, type NodeTypeName } from '../ids.js';
 
 /** Types with an id prefix that are not GraphQL nodes. */
-type Internal = 'PackageTerms';
+type Internal = 'PackageTerms' | 'WebhookEvent';
 import { Node } from '../schema/node.js';
 
 type NodeFinder = (ctx: Context, id: string) => Promise<unknown>;
@@ -20,6 +20,8 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   Alert: (ctx, id) => ctx.services.alerts.find(ctx, id),
   TaxRate: (ctx, id) => ctx.services.taxes.find(ctx, id),
   Invoice: (ctx, id) => ctx.services.invoices.find(ctx, id),
+  WebhookEndpoint: (ctx, id) => ctx.services.webhooks.find(ctx, id),
+  WebhookDelivery: (ctx, id) => ctx.services.webhooks.findDelivery(ctx, id),
 };
 
 @Resolver()
@@ -28,7 +30,7 @@ export class NodeResolver {
   @Authorized()
   async node(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     const type = nodeTypeOf(id);
-    const finder = type && type !== 'PackageTerms' ? FINDERS[type] : undefined;
+    const finder = type && type !== 'PackageTerms' && type !== 'WebhookEvent' ? FINDERS[type] : undefined;
     return finder ? ((await finder(ctx, id)) ?? null) : null;
   }
 }

@@ -9,6 +9,12 @@ registerEnumType(AlertKind, { name: 'AlertKind' });
 
 @ObjectType('BalanceEvent', { description: 'One balance change, pushed after it committed' })
 export class BalanceEventType {
+  @Field(() => ID, {
+    description: "The ledger entry's id: de-duplicate with it; after a reconnect, page the account's ledger until it",
+  })
+  @Extensions(IN_MEMORY)
+  id!: string;
+
   @Field(() => MoneyScalar)
   @Extensions(IN_MEMORY)
   balance!: Decimal;

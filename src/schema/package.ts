@@ -107,6 +107,12 @@ export class PackageType extends Node {
   @Field(() => Int)
   advanceRenewHours!: number;
 
+  @Field(() => Int, {
+    nullable: true,
+    description: 'With releaseIfNoBalance: hours after the period end a renewal is retried (PAST_DUE) before release',
+  })
+  renewRetryHours!: number | null;
+
   @Field(() => [DiscountType])
   discounts!: DiscountType[];
 
@@ -178,6 +184,9 @@ abstract class PackageFieldsInput {
 
   @Field(() => Int, { nullable: true, description: 'Default 0' })
   advanceRenewHours?: number | null;
+
+  @Field(() => Int, { nullable: true, description: '1 or more, with releaseIfNoBalance; null: released at once' })
+  renewRetryHours?: number | null;
 
   @Field(() => [DiscountInput], { nullable: true })
   discounts?: DiscountInput[] | null;

@@ -96,6 +96,12 @@ export class RenewalReportType {
   @Field(() => Int)
   released!: number;
 
+  @Field(() => Int, { description: 'Chains that could not pay and wait in their retry window (renewRetryHours)' })
+  pastDue!: number;
+
+  @Field(() => Int, { description: 'PENDING chains that could now pay, charged and activated' })
+  activated!: number;
+
   @Field(() => Int)
   expired!: number;
 }

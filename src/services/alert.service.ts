@@ -18,6 +18,8 @@ export interface AlertView {
 }
 
 export interface BalanceEventView {
+  /** The ledger entry's id. */
+  id: string;
   accountId: string;
   balance: Decimal;
   availableBalance: Decimal;
@@ -81,6 +83,7 @@ export class AlertService {
 
   toBalanceEvent(p: BalanceEventPayload): BalanceEventView {
     return {
+      id: p.id,
       accountId: p.accountId,
       balance: new Decimal(p.balance),
       availableBalance: new Decimal(p.available),

@@ -6,6 +6,7 @@ import { post, type LedgerRow } from '../ledger/post.js';
 import type { Decimal } from '../money.js';
 import type { AccountService } from './account.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
+import type { SubscriptionService } from './subscription.service.js';
 import type { Page, PageArgs } from './pagination.js';
 import { optionalText } from './validate.js';
 
@@ -20,6 +21,7 @@ export class BalanceService {
   constructor(
     private readonly accounts: AccountService,
     private readonly idempotency: IdempotencyService,
+    private readonly subscriptions: SubscriptionService,
   ) {}
 
   topUp(ctx: Request, data: BalanceChangeData): Promise<LedgerRow> {
@@ -49,6 +51,8 @@ export class BalanceService {
           }
           if (account.status === AccountStatus.DELETED) throw new DomainError('INVALID_STATE', 'The account is deleted');
           const [entry] = await post(em, [{ accountId: account.id, amount, kind, description, actorId: ctx.actor.accountId }]);
+          // Money arrived: a PENDING chain this account was holding up may now be paid (DOMAIN.md 10).
+          if (amount.gt(0)) await this.subscriptions.activatePendingOf(ctx, em, account.id);
           return { id: entry.id, result: entry };
         },
         replay: async (id) => {

@@ -14,6 +14,7 @@ import { RenewalService } from './renewal.service.js';
 import { SubscriptionService } from './subscription.service.js';
 import { TaxService } from './tax.service.js';
 import { ThrottleService } from './throttle.service.js';
+import { WebhookService } from './webhook.service.js';
 
 export interface Services {
   accounts: AccountService;
@@ -29,6 +30,7 @@ export interface Services {
   throttle: ThrottleService;
   taxes: TaxService;
   invoices: InvoiceService;
+  webhooks: WebhookService;
 }
 
 /**
@@ -45,16 +47,17 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
   return {
     accounts,
     auth,
-    balances: new BalanceService(accounts, idempotency),
+    balances: new BalanceService(accounts, idempotency, subscriptions),
     idempotency,
     rates,
     packages: new PackageService(accounts, subscriptions),
     subscriptions,
     rating: new RatingService(rates, accounts),
-    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency),
+    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions),
     alerts: new AlertService(accounts),
     throttle,
     taxes: new TaxService(accounts),
     invoices: new InvoiceService(db.engine !== 'pglite'),
+    webhooks: new WebhookService({ retryBaseMs: config.webhookRetryBaseMs, allowPrivate: config.webhookAllowPrivate }),
   };
 }

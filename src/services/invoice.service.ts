@@ -22,6 +22,7 @@ import {
   type InvoiceView,
 } from '../invoices/views.js';
 import { requireActor, type Request } from '../request.js';
+import { recordEvents } from '../webhooks/outbox.js';
 import type { Page, PageArgs } from './pagination.js';
 import { requireText } from './validate.js';
 
@@ -155,6 +156,28 @@ export class InvoiceService {
       };
     });
     await insertInvoices(em, invoices);
+    await recordEvents(
+      em,
+      invoices.map((i) => ({
+        type: 'INVOICE_FINALIZED' as const,
+        accountId: i.accountId,
+        ownerPath: i.ownerPath,
+        data: {
+          invoiceId: i.id,
+          number: i.number,
+          accountId: i.accountId,
+          issuerId: i.issuerId,
+          periodStart: i.period.start.toISOString(),
+          periodEnd: i.period.end.toISOString(),
+          issuedAt: i.issuedAt.toISOString(),
+          dueAt: i.dueAt.toISOString(),
+          currency: i.currency,
+          subtotal: i.subtotal.toFixed(),
+          taxTotal: i.taxTotal.toFixed(),
+          total: i.total.toFixed(),
+        },
+      })),
+    );
     return invoices.length;
   }
 

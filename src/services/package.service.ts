@@ -40,6 +40,7 @@ export interface TermsData {
   minimumDays?: number | null;
   activationPolicy?: ActivationPolicy | null;
   advanceRenewHours?: number | null;
+  renewRetryHours?: number | null;
   discounts?: DiscountData[] | null;
   startDate?: Date | null;
   endDate?: Date | null;
@@ -87,6 +88,7 @@ const TERMS_FIELDS = [
   'minimumDays',
   'activationPolicy',
   'advanceRenewHours',
+  'renewRetryHours',
   'discounts',
   'startDate',
   'endDate',
@@ -474,6 +476,13 @@ export class PackageService {
     if (data.activationPolicy) terms.activationPolicy = data.activationPolicy;
     if (data.advanceRenewHours !== undefined && data.advanceRenewHours !== null) {
       terms.advanceRenewHours = wholeNumber('advanceRenewHours', data.advanceRenewHours, 0, 24 * 366);
+    }
+    if (data.renewRetryHours !== undefined) {
+      terms.renewRetryHours =
+        data.renewRetryHours === null ? null : wholeNumber('renewRetryHours', data.renewRetryHours, 1, 24 * 366);
+    }
+    if (terms.renewRetryHours && !terms.releaseIfNoBalance) {
+      throw badInput('renewRetryHours', 'renewRetryHours applies to packages that release when a renewal cannot be paid');
     }
     if (data.discounts !== undefined && data.discounts !== null) {
       const seen = new Set<number>();

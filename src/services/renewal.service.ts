@@ -7,6 +7,9 @@ import {
   updateRenewedChains,
 } from '../chains/renewals.js';
 import type { Em } from '../db/orm.js';
+import { pendingChains } from '../chains/activation.js';
+import { recordChainEvents } from '../chains/events.js';
+import type { SubscriptionService } from './subscription.service.js';
 import { AccountKind } from '../entities/index.js';
 import { badInput, forbidden } from '../errors.js';
 import { lockAccounts, post, StaleBalance, type Posting } from '../ledger/post.js';
@@ -17,7 +20,22 @@ export interface RenewalReport {
   renewed: number;
   released: number;
   expired: number;
+  /** Chains that became PAST_DUE in this run. */
+  pastDue: number;
+  /** PENDING chains that could pay and were activated. */
+  activated: number;
 }
+
+/** The webhook event each renewal outcome raises (DOMAIN.md 11); an ACTIVE chain only when it was charged. */
+const OUTCOME_EVENTS = {
+  ACTIVE: 'SUBSCRIPTION_RENEWED',
+  PAST_DUE: 'SUBSCRIPTION_PAST_DUE',
+  RELEASED: 'SUBSCRIPTION_RELEASED',
+  EXPIRED: 'SUBSCRIPTION_EXPIRED',
+} as const;
+
+/** PENDING chains tried per run, oldest first. */
+const PENDING_PER_RUN = 1000;
 
 /** Chains taken per transaction: bounded so a large run commits as it goes and a crash loses one batch at most. */
 export const RENEWAL_BATCH = 500;
@@ -76,7 +94,11 @@ export class RenewalService {
    */
   private readonly concurrency: number;
 
-  constructor(concurrency = 1) {
+  constructor(
+    concurrency = 1,
+    /** Activates PENDING chains that can now pay: every run tries them (DOMAIN.md 10). */
+    private readonly pending?: Pick<SubscriptionService, 'activatePending'>,
+  ) {
     this.concurrency = Math.max(1, concurrency);
   }
 
@@ -86,8 +108,16 @@ export class RenewalService {
    * found CANDIDATE_BATCHES batches at a time: finding them sorts every active chain, whatever the limit.
    */
   async runAll(em: Em, asOf: Date, options: { rootPath?: string; transactional?: boolean } = {}): Promise<RenewalReport> {
-    const total: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0 };
     const own = options.transactional !== false;
+    if (this.pending) {
+      const pending = this.pending;
+      // Oldest first, a bounded number per run: each its own transaction (or savepoint in the mutation's).
+      for (const chainId of await pendingChains(em, options.rootPath, PENDING_PER_RUN)) {
+        const activate = (tx: Em) => pending.activatePending(tx, [chainId], null);
+        total.activated += await (own ? em.fork().transactional(activate) : activate(em));
+      }
+    }
     for (;;) {
       const candidates = await findDueChains(em, asOf, options.rootPath, RENEWAL_BATCH * CANDIDATE_BATCHES);
       const batches: string[][] = [];
@@ -104,7 +134,8 @@ export class RenewalService {
           total.renewed += report.renewed;
           total.released += report.released;
           total.expired += report.expired;
-          moved += report.renewed + report.released + report.expired;
+          total.pastDue += report.pastDue;
+          moved += report.renewed + report.released + report.expired + report.pastDue;
         }
       };
       // After a failure no worker takes another batch, and each finishes the one it has before the failure is
@@ -144,7 +175,7 @@ export class RenewalService {
    * across one (a concurrent debit or top-up) throws StaleBalance and renewBatch plans the batch again.
    */
   private async renewOnce(em: Em, asOf: Date, chainIds: string[], lockFirst: boolean): Promise<RenewalReport> {
-    const report: RenewalReport = { renewed: 0, released: 0, expired: 0 };
+    const report: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0 };
     const due = (await lockChains(em, chainIds)).filter((c) => renewalDueAt(c.chain) <= asOf);
     // Everything due is held by another renewer right now: stop here, it is being renewed.
     if (due.length === 0) return report;
@@ -165,6 +196,7 @@ export class RenewalService {
       funds = plan.balances;
       if (!plan.outcome.changed) continue;
       if (plan.outcome.status === 'RELEASED') report.released++;
+      else if (plan.outcome.status === 'PAST_DUE') report.pastDue++;
       else if (plan.outcome.status === 'EXPIRED') report.expired++;
       else if (plan.outcome.chargedAny) report.renewed++;
       updates.push({ chainId: c.chainId, outcome: plan.outcome });
@@ -194,6 +226,16 @@ export class RenewalService {
     await insertRenewedPeriods(em, periods);
     await updateRenewedChains(em, updates);
     await post(em, postings, { floors, ceilings });
+    await recordChainEvents(
+      em,
+      updates.flatMap(({ chainId, outcome }) => {
+        const type = OUTCOME_EVENTS[outcome.status];
+        const chain = due.find((c) => c.chainId === chainId)!;
+        if (!type || (outcome.status === 'ACTIVE' && !outcome.chargedAny)) return [];
+        const levels = chain.levels.map((l) => ({ ...l, ownerPath: chain.ownerPaths.get(l.subscriptionId)! }));
+        return [{ type, chainId, levels, state: outcome }];
+      }),
+    );
     return report;
   }
 }

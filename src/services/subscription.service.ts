@@ -1,6 +1,16 @@
 import { subscriptionsPage, type SubscriptionView } from '../chains/subscriptions.js';
 import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOnRefund } from '../billing/index.js';
-import { insertChain, levelAccounts, lineagePackages, type NewLevel } from '../chains/activation.js';
+import {
+  activatePendingRows,
+  chainTerms,
+  insertChain,
+  levelAccounts,
+  lineagePackages,
+  pendingChainsOf,
+  type NewChain,
+  type NewLevel,
+} from '../chains/activation.js';
+import { recordChainEvents } from '../chains/events.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
 import {
@@ -140,27 +150,24 @@ export class SubscriptionService {
     await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
       const levels = await this.priceChain(em, buyer, pkg, chainId);
       const end = periodEnd(terms.billingType, terms.billingDays, start, 1);
-      await insertChain(em, { chainId, start, end, freeSeconds: terms.freeMinutes * 60, levels });
-      // Bottom-up, each level's fees, their taxes, then its commission. DENY_IF_INSUFFICIENT is a floor on every
-      // level's available balance (fees with their taxes), checked under the posting engine's locks, so the
-      // check and the charge cannot drift.
-      const postings = levels.flatMap((l): Posting[] => {
-        const base = { accountId: l.accountId, actorId: ctx.actor.accountId, subscriptionId: l.subscriptionId };
-        const description = `${l.packageId} period 1`;
-        return [
-          { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description },
-          { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description },
-          ...l.taxes.map((t) => ({ ...base, amount: t.amount.neg(), kind: 'TAX' as const, description, taxRateId: t.taxRateId })),
-          { ...base, amount: l.commission, kind: 'COMMISSION', description },
-        ];
-      });
-      const deny = terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT;
-      const floors = new Map(deny ? levels.map((l) => [l.accountId, firstChargeGross(l)]) : []);
+      const chain = { chainId, start, end, freeSeconds: terms.freeMinutes * 60, levels };
+      if (terms.activationPolicy === ActivationPolicy.PENDING_IF_INSUFFICIENT) {
+        // Charged now if every level can pay, else PENDING until a top-up or a renewal run finds the funds.
+        const charged = await this.chargeInSavepoint(em, ctx.actor.accountId, chain, (tx) => insertChain(tx, chain));
+        if (charged) await activatedEvent(em, chain);
+        else await insertChain(em, chain, 'PENDING');
+        return;
+      }
+      await insertChain(em, chain);
+      await activatedEvent(em, chain);
       try {
-        // `open`: a level deleted since it was read is refused under the lock, as it was before posting moved last.
-        await post(em, postings, { floors, open: levels.map((l) => l.accountId) });
+        await this.chargeFirstPeriod(
+          em,
+          ctx.actor.accountId,
+          levels,
+          terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT,
+        );
       } catch (error) {
-        if (error instanceof AccountClosed) throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
         if (!(error instanceof FloorNotMet)) throw error;
         const { level } = levels.find((x) => x.accountId === error.accountId)!;
         throw new DomainError(
@@ -173,6 +180,110 @@ export class SubscriptionService {
       }
     });
     return em.findOneOrFail(PackageSubscription, { id: chainId });
+  }
+
+  /**
+   * Bottom-up, each level's fees, their taxes, then its commission. With `floors` (DENY_IF_INSUFFICIENT, and
+   * activating a PENDING chain) every level's available balance must cover its fees with their taxes, checked
+   * under the posting engine's locks, so the check and the charge cannot drift (FloorNotMet otherwise).
+   */
+  private async chargeFirstPeriod(em: Em, actorId: string | null, levels: NewLevel[], floorsOn: boolean): Promise<void> {
+    const postings = levels.flatMap((l): Posting[] => {
+      const base = { accountId: l.accountId, actorId, subscriptionId: l.subscriptionId };
+      const description = `${l.packageId} period 1`;
+      return [
+        { ...base, amount: l.setupFee.neg(), kind: 'SETUP_FEE', description },
+        { ...base, amount: l.price.neg(), kind: 'PACKAGE_FEE', description },
+        ...l.taxes.map((t) => ({ ...base, amount: t.amount.neg(), kind: 'TAX' as const, description, taxRateId: t.taxRateId })),
+        { ...base, amount: l.commission, kind: 'COMMISSION', description },
+      ];
+    });
+    const floors = new Map(floorsOn ? levels.map((l) => [l.accountId, firstChargeGross(l)]) : []);
+    try {
+      // `open`: a level deleted since it was read is refused under the lock, as it was before posting moved last.
+      await post(em, postings, { floors, open: levels.map((l) => l.accountId) });
+    } catch (error) {
+      if (error instanceof AccountClosed) throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
+      throw error;
+    }
+  }
+
+  /** Writes the chain's rows and charges its first period in a savepoint: false, with nothing written, if a level cannot pay. */
+  private async chargeInSavepoint(
+    em: Em,
+    actorId: string | null,
+    chain: NewChain,
+    write: (tx: Em) => Promise<void>,
+  ): Promise<boolean> {
+    try {
+      await em.transactional(async (tx) => {
+        await write(tx);
+        await this.chargeFirstPeriod(tx, actorId, chain.levels, true);
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof FloorNotMet) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Activates the PENDING chains whose every level can now pay (DOMAIN.md 10): charged and ACTIVE, their first
+   * period starting now. Each chain in its own savepoint; one still short stays PENDING. In the caller's
+   * transaction, which must see the whole platform. Returns how many were activated.
+   */
+  async activatePending(em: Em, chainIds: string[], actorId: string | null): Promise<number> {
+    let activated = 0;
+    for (const chainId of chainIds) {
+      // Never waits for a chain another transaction holds (it is activating or ending it): the top-up path holds
+      // an account lock here already, and waiting for a subscription after an account inverts the lock order.
+      const rows = await lockChain(em, chainId, { skipLocked: true });
+      if (rows.length === 0 || rows[0].status !== SubscriptionStatus.PENDING) continue;
+      const ids = rows.map((r) => r.packageId);
+      const packages = await lineagePackages(em, ids);
+      const accounts = await levelAccounts(
+        em,
+        rows.map((r) => r.accountId),
+      );
+      const taxes = await taxesOf(
+        em,
+        rows.map((r) => r.accountId),
+      );
+      const terms = await chainTerms(em, rows[0].packageId);
+      const start = new Date();
+      const levels: NewLevel[] = rows.map((r) => ({
+        subscriptionId: r.id,
+        level: r.level,
+        accountId: r.accountId,
+        ownerPath: r.ownerPath,
+        packageId: r.packageId,
+        ...firstCharge(
+          r.level,
+          packages.get(r.packageId)!,
+          accounts.get(r.accountId)!.resellerModel,
+          taxes.get(r.accountId) ?? [],
+        ),
+      }));
+      const chain = {
+        chainId,
+        start,
+        end: periodEnd(terms.billingType, terms.billingDays, start, 1),
+        freeSeconds: terms.freeMinutes * 60,
+        levels,
+      };
+      if (await this.chargeInSavepoint(em, actorId, chain, (tx) => activatePendingRows(tx, chain))) {
+        await activatedEvent(em, chain);
+        activated++;
+      }
+    }
+    return activated;
+  }
+
+  /** After money reached an account: its PENDING chains, at any level, are tried (within its platform). */
+  async activatePendingOf(ctx: AuthedRequest, em: Em, accountId: string): Promise<number> {
+    return withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () =>
+      this.activatePending(em, await pendingChainsOf(em, accountId), ctx.actor.accountId),
+    );
   }
 
   /**
@@ -228,7 +339,28 @@ export class SubscriptionService {
         const chain = await lockChain(em, visible.chainId);
         const head = chain[0];
         if (!head.ownerPath.startsWith(ctx.actor.path)) throw notFound('Subscription not found');
-        if (head.status !== SubscriptionStatus.ACTIVE)
+        const terminated = () =>
+          recordChainEvents(em, [
+            {
+              type: 'SUBSCRIPTION_TERMINATED',
+              chainId: visible.chainId,
+              levels: chain.map((l) => ({ ...l, subscriptionId: l.id })),
+              state: {
+                status: SubscriptionStatus.TERMINATED,
+                periodStart: head.currentPeriodStart,
+                periodEnd: head.currentPeriodEnd,
+                periodsCharged: head.periodsCharged,
+                endedAt: when,
+              },
+            },
+          ]);
+        if (head.status === SubscriptionStatus.PENDING) {
+          // Cancelled before it began: nothing was charged, nothing comes back.
+          await endChain(em, visible.chainId, when, []);
+          await terminated();
+          return;
+        }
+        if (head.status !== SubscriptionStatus.ACTIVE && head.status !== SubscriptionStatus.PAST_DUE)
           throw new DomainError('INVALID_STATE', `The subscription is ${head.status}`);
         const terms = await terminationTerms(em, head.packageId);
         if (when < head.currentPeriodStart) throw badInput('at', 'Termination cannot be before the current period started');
@@ -246,8 +378,13 @@ export class SubscriptionService {
           (x, y) =>
             levelOf.get(x.subscriptionId)!.level - levelOf.get(y.subscriptionId)!.level || x.periodNumber - y.periodNumber,
         );
-        const refunds = periods.map((period) => ({ ...period, ...periodRefund(period, terms.chargeType, when) }));
+        // A PAST_DUE chain's paid period is over and the one running is unpaid: nothing comes back.
+        const refunds =
+          head.status === SubscriptionStatus.PAST_DUE
+            ? []
+            : periods.map((period) => ({ ...period, ...periodRefund(period, terms.chargeType, when) }));
         await endChain(em, visible.chainId, when, refunds);
+        await terminated();
         await post(
           em,
           refunds.flatMap((r) => {
@@ -308,4 +445,16 @@ export class SubscriptionService {
     const row = await earningsOf(ctx.em, account.id, from, to);
     return { ...row, margin: row.sales.minus(row.costs).plus(row.commissions) };
   }
+}
+
+/** SUBSCRIPTION_ACTIVATED for each level of a chain just charged for its first period. */
+function activatedEvent(em: Em, chain: NewChain): Promise<void> {
+  return recordChainEvents(em, [
+    {
+      type: 'SUBSCRIPTION_ACTIVATED',
+      chainId: chain.chainId,
+      levels: chain.levels,
+      state: { status: 'ACTIVE', periodStart: chain.start, periodEnd: chain.end, periodsCharged: 1, endedAt: null },
+    },
+  ]);
 }

@@ -15,7 +15,8 @@ export type AccountStatus =
 
 export type ActivationPolicy =
   | 'ALLOW_IF_INSUFFICIENT'
-  | 'DENY_IF_INSUFFICIENT';
+  | 'DENY_IF_INSUFFICIENT'
+  | 'PENDING_IF_INSUFFICIENT';
 
 export type Applicability =
   | 'BOTH'
@@ -144,6 +145,8 @@ export type CreatePackageInput = {
   priority?: number | null | undefined;
   /** Default false */
   releaseIfNoBalance?: boolean | null | undefined;
+  /** 1 or more, with releaseIfNoBalance; null: released at once */
+  renewRetryHours?: number | null | undefined;
   /** Default false */
   resellerCanResell?: boolean | null | undefined;
   /** Default 0 */
@@ -226,6 +229,8 @@ export type ResellerModel =
 export type SubscriptionStatus =
   | 'ACTIVE'
   | 'EXPIRED'
+  | 'PAST_DUE'
+  | 'PENDING'
   | 'RELEASED'
   | 'TERMINATED';
 
@@ -306,6 +311,8 @@ export type UpdatePackageInput = {
   priority?: number | null | undefined;
   /** Default false */
   releaseIfNoBalance?: boolean | null | undefined;
+  /** 1 or more, with releaseIfNoBalance; null: released at once */
+  renewRetryHours?: number | null | undefined;
   /** Default false */
   resellerCanResell?: boolean | null | undefined;
   /** Default 0 */
@@ -396,6 +403,8 @@ export type NodeQuery = { node:
     | { __typename: 'PackageSubscription', id: string }
     | { __typename: 'RateGroup', id: string }
     | { __typename: 'TaxRate', id: string }
+    | { __typename: 'WebhookDelivery', id: string }
+    | { __typename: 'WebhookEndpoint', id: string }
    | null };
 
 export type CreateApiKeyMutationVariables = Exact<{

@@ -44,6 +44,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     dbPoolMax: 20,
     renewalIntervalMs: 0,
     invoiceIntervalMs: 0,
+    webhookIntervalMs: 0,
     ...overrides,
   });
 }
