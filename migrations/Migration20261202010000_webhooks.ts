@@ -142,6 +142,8 @@ BEGIN
   SELECT 'dlv_' || replace(gen_random_uuid()::text, '-', ''), w.id, e.id, e.account_id, w.owner_path, clock_timestamp()
     FROM new_events e
     JOIN webhook_endpoints w ON w.enabled AND e.type = ANY (w.events) AND starts_with(e.owner_path, w.owner_path)
+    -- A suspended or deleted owner's streams end (DOMAIN.md 1): its endpoints hear nothing more.
+    JOIN accounts o ON o.id = w.owner_id AND o.status = 'ACTIVE'
    ORDER BY e.seq, w.seq;
   RETURN NULL;
 END $$;`);

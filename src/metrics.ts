@@ -59,7 +59,7 @@ export function createMetrics() {
   });
   const renewals = new Counter({
     name: 'trellis_renewals_total',
-    help: 'Subscription chains the scheduler moved, by outcome (renewed, released, expired)',
+    help: 'Subscription chains the scheduler moved, by outcome (renewed, released, expired, past_due, activated)',
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
@@ -143,6 +143,7 @@ export function createMetrics() {
         renewals.inc({ outcome: 'released' }, report.released);
         renewals.inc({ outcome: 'expired' }, report.expired);
         renewals.inc({ outcome: 'past_due' }, report.pastDue);
+        renewals.inc({ outcome: 'activated' }, report.activated);
       }
     },
     invoiceRun(report: InvoiceReport | undefined) {

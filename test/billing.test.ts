@@ -1371,6 +1371,50 @@ describe('taxes (DOMAIN.md 8)', () => {
     expect(netOfTaxes(d('5'), []).toFixed()).toBe('5');
   });
 
+  it('a PAST_DUE chain planned before its boundary stays past due, changing nothing', () => {
+    const pastDue = {
+      status: 'PAST_DUE' as const,
+      renewRetryHours: 24,
+      activatedAt: at('2026-01-01T00:00:00Z'),
+      currentPeriodStart: at('2026-01-01T00:00:00Z'),
+      currentPeriodEnd: at('2026-01-02T00:00:00Z'),
+      periodsCharged: 1,
+      currentPeriodNumber: 1,
+      billingType: 'RECURRING' as const,
+      billingDays: 1,
+      freeMinutes: 0,
+      releaseIfNoBalance: true,
+      discounts: [],
+      endDate: null,
+      advanceRenewHours: 2,
+    };
+    const level = {
+      subscriptionId: 's',
+      level: 0,
+      accountId: 'C',
+      packageId: 'p',
+      price: d('5'),
+      commissionRate: d('0'),
+      resellerModel: null,
+      taxes: [],
+      taxInclusive: false,
+    };
+    const funds = new Map([['C', { balance: d('3'), creditLimit: d('0') }]]);
+    const early = planChainRenewal(pastDue, [level], funds, at('2026-01-01T23:00:00Z'));
+    expect([early.outcome.status, early.outcome.changed]).toEqual(['PAST_DUE', false]);
+    const paid = planChainRenewal(
+      pastDue,
+      [level],
+      new Map([['C', { balance: d('5'), creditLimit: d('0') }]]),
+      at('2026-01-02T01:00:00Z'),
+    );
+    expect([paid.outcome.status, paid.outcome.periodsCharged, paid.outcome.periodStart.toISOString()]).toEqual([
+      'ACTIVE',
+      2,
+      '2026-01-02T00:00:00.000Z',
+    ]);
+  });
+
   it('a renewal is taxed and judged on the gross', () => {
     const chainDue = {
       status: 'ACTIVE' as const,

@@ -118,6 +118,13 @@ describe('isForbiddenAddress', () => {
     ['::ffff:8.8.8.8', false],
     ['[::1]', true],
     ['2606:4700:4700::1111', false],
+    ['::ffff:7f00:1', true], // ::ffff:127.0.0.1 as the URL parser writes it
+    ['64:ff9b::a00:1', true], // NAT64 to 10.0.0.1
+    ['2002:a00:1::1', true], // 6to4 of 10.0.0.1
+    ['::a00:1', true], // IPv4-compatible 10.0.0.1
+    ['fec0::1', true],
+    ['192.0.0.8', true],
+    ['198.18.0.1', true],
     ['not-an-address', true],
   ])('%s → %s', (address, expected) => expect(isForbiddenAddress(address)).toBe(expected));
 });

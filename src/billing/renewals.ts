@@ -181,7 +181,8 @@ export function planChainRenewal(
   // Copies: the plan's dates must not alias the caller's.
   let start = new Date(chain.currentPeriodStart.getTime());
   let end = new Date(chain.currentPeriodEnd.getTime());
-  let status: RenewalOutcome['status'] = 'ACTIVE';
+  // A PAST_DUE chain stays so until a period is charged (a run with an earlier asOf changes nothing).
+  let status: RenewalOutcome['status'] = chain.status;
   let chargedAny = false;
   let switched = false;
   let shortfall: RenewalOutcome['shortfall'] = null;
@@ -247,6 +248,7 @@ export function planChainRenewal(
     }
     charged = next;
     chargedAny = true;
+    status = 'ACTIVE';
   }
   return {
     periods,

@@ -154,11 +154,15 @@ async function insertFirstPeriods(em: Em, chain: NewChain): Promise<void> {
   );
 }
 
-/** The chains of an account's PENDING subscriptions, at any level (a top-up may be what a level was waiting for). */
+/**
+ * The PENDING chains an account bought (level 0). A top-up of the buyer, the deepest account of its chain, can
+ * activate them with the accounts locked in the global order (deepest first); a reseller's top-up leaves its
+ * customers' chains to the next renewal run.
+ */
 export async function pendingChainsOf(em: Em, accountId: string): Promise<string[]> {
   const rows = await executeBound<{ chain_id: string }[]>(
     em,
-    `select distinct chain_id from package_subscriptions where account_id = ? and status = 'PENDING'`,
+    `select chain_id from package_subscriptions where account_id = ? and level = 0 and status = 'PENDING' order by seq`,
     [accountId],
   );
   return rows.map((r) => r.chain_id);
@@ -180,12 +184,32 @@ export async function pendingChains(em: Em, rootPath: string | undefined, limit:
 export async function chainTerms(
   em: Em,
   packageId: string,
-): Promise<{ billingType: BillingType; billingDays: number; freeMinutes: number }> {
-  const [row] = await executeBound<{ billing_type: BillingType; billing_days: number; free_minutes: number }[]>(
+): Promise<{
+  billingType: BillingType;
+  billingDays: number;
+  freeMinutes: number;
+  startDate: Date | null;
+  endDate: Date | null;
+}> {
+  const [row] = await executeBound<
+    {
+      billing_type: BillingType;
+      billing_days: number;
+      free_minutes: number;
+      start_date: Date | null;
+      end_date: Date | null;
+    }[]
+  >(
     em,
-    `select t.billing_type, t.billing_days, t.free_minutes from packages p join package_terms t on t.id = p.terms_id
-      where p.id = ?`,
+    `select t.billing_type, t.billing_days, t.free_minutes, t.start_date, t.end_date
+       from packages p join package_terms t on t.id = p.terms_id where p.id = ?`,
     [packageId],
   );
-  return { billingType: row.billing_type, billingDays: row.billing_days, freeMinutes: row.free_minutes };
+  return {
+    billingType: row.billing_type,
+    billingDays: row.billing_days,
+    freeMinutes: row.free_minutes,
+    startDate: row.start_date ? new Date(row.start_date) : null,
+    endDate: row.end_date ? new Date(row.end_date) : null,
+  };
 }

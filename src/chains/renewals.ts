@@ -36,7 +36,8 @@ export async function findDueChains(em: Em, asOf: Date, rootPath: string | undef
                   then s.current_period_end
                   else s.current_period_end - make_interval(hours => t.advance_renew_hours) end) <= ?
         and (?::text is null or starts_with(s.owner_path, ?))
-      order by s.current_period_end, s.id
+      -- Chains waiting past due are tried after every ACTIVE chain due: they cannot hold up renewals.
+      order by s.status = 'PAST_DUE', s.current_period_end, s.id
       limit ?`,
     [asOf, rootPath ?? null, rootPath ?? null, limit],
   );

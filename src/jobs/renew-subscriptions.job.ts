@@ -23,7 +23,7 @@ export function startRenewalScheduler(deps: {
     onRun: deps.onRun,
     run: async () => {
       const report = await renewals.runAll(systemEm(orm), new Date());
-      if (report.renewed || report.released || report.expired) log.info({ renewals: report }, 'renewal run');
+      if (Object.values(report).some((n) => n > 0)) log.info({ renewals: report }, 'renewal run');
       return report;
     },
   });

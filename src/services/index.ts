@@ -53,7 +53,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     packages: new PackageService(accounts, subscriptions),
     subscriptions,
     rating: new RatingService(rates, accounts),
-    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions),
+    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions, db.engine !== 'pglite'),
     alerts: new AlertService(accounts),
     throttle,
     taxes: new TaxService(accounts),

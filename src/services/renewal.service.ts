@@ -6,7 +6,7 @@ import {
   maxAdvanceRenewHours,
   updateRenewedChains,
 } from '../chains/renewals.js';
-import type { Em } from '../db/orm.js';
+import { inScopedTransaction, type Em } from '../db/orm.js';
 import { pendingChains } from '../chains/activation.js';
 import { recordChainEvents } from '../chains/events.js';
 import type { SubscriptionService } from './subscription.service.js';
@@ -68,7 +68,13 @@ export class RenewalService {
     const rootPath = ctx.actor.path;
     return ctx.mutate(async (em) => {
       await this.refuseTooFarAhead(em, rootPath, asOf);
-      return this.runAll(em, asOf, { rootPath, transactional: false });
+      return this.runAll(em, asOf, {
+        rootPath,
+        transactional: false,
+        ...(this.separateTransactions
+          ? { activateIn: <T>(fn: (tx: Em) => Promise<T>) => inScopedTransaction(em, rootPath, fn) }
+          : {}),
+      });
     });
   }
 
@@ -98,6 +104,12 @@ export class RenewalService {
     concurrency = 1,
     /** Activates PENDING chains that can now pay: every run tries them (DOMAIN.md 10). */
     private readonly pending?: Pick<SubscriptionService, 'activatePending'>,
+    /**
+     * runRenewals activates each pending chain in a transaction of its own (a chain's accounts, locked in one
+     * posting after another's in a single transaction, could deadlock with rating). False on the embedded
+     * engine: one session, nothing runs beside it.
+     */
+    private readonly separateTransactions = false,
   ) {
     this.concurrency = Math.max(1, concurrency);
   }
@@ -107,7 +119,16 @@ export class RenewalService {
    * `concurrency` at once), or all in the caller's transaction when `transactional` is false. Due chains are
    * found CANDIDATE_BATCHES batches at a time: finding them sorts every active chain, whatever the limit.
    */
-  async runAll(em: Em, asOf: Date, options: { rootPath?: string; transactional?: boolean } = {}): Promise<RenewalReport> {
+  async runAll(
+    em: Em,
+    asOf: Date,
+    options: {
+      rootPath?: string;
+      transactional?: boolean;
+      /** How a pending chain's activation runs: by default its own transaction, or the caller's when not transactional. */
+      activateIn?: <T>(fn: (tx: Em) => Promise<T>) => Promise<T>;
+    } = {},
+  ): Promise<RenewalReport> {
     const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0 };
     const own = options.transactional !== false;
     if (this.pending) {
@@ -115,7 +136,11 @@ export class RenewalService {
       // Oldest first, a bounded number per run: each its own transaction (or savepoint in the mutation's).
       for (const chainId of await pendingChains(em, options.rootPath, PENDING_PER_RUN)) {
         const activate = (tx: Em) => pending.activatePending(tx, [chainId], null);
-        total.activated += await (own ? em.fork().transactional(activate) : activate(em));
+        total.activated += await (options.activateIn
+          ? options.activateIn(activate)
+          : own
+            ? em.fork().transactional(activate)
+            : activate(em));
       }
     }
     for (;;) {

@@ -251,6 +251,18 @@ export class SubscriptionService {
       );
       const terms = await chainTerms(em, rows[0].packageId);
       const start = new Date();
+      // Still for sale, as at purchase: every package of the lineage active, within its dates, the buyer active
+      // and no level deleted. Otherwise the chain waits (its buyer or an ancestor may cancel it).
+      const sellable =
+        rows.every((r) => {
+          const p = packages.get(r.packageId);
+          return p && p.status === PackageStatus.ACTIVE && !p.optedOutAt;
+        }) &&
+        accounts.get(rows[0].accountId)?.status === AccountStatus.ACTIVE &&
+        rows.every((r) => accounts.get(r.accountId) && accounts.get(r.accountId)!.status !== AccountStatus.DELETED) &&
+        !(terms.startDate && terms.startDate > start) &&
+        !(terms.endDate && terms.endDate <= start);
+      if (!sellable) continue;
       const levels: NewLevel[] = rows.map((r) => ({
         subscriptionId: r.id,
         level: r.level,
@@ -271,10 +283,15 @@ export class SubscriptionService {
         freeSeconds: terms.freeMinutes * 60,
         levels,
       };
-      if (await this.chargeInSavepoint(em, actorId, chain, (tx) => activatePendingRows(tx, chain))) {
-        await activatedEvent(em, chain);
-        activated++;
+      try {
+        if (!(await this.chargeInSavepoint(em, actorId, chain, (tx) => activatePendingRows(tx, chain)))) continue;
+      } catch (error) {
+        // A level deleted since it was read (refused under the lock): the chain waits, nothing else fails.
+        if (error instanceof DomainError) continue;
+        throw error;
       }
+      await activatedEvent(em, chain);
+      activated++;
     }
     return activated;
   }

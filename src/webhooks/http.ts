@@ -4,10 +4,16 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { isForbiddenAddress } from './rules.js';
 
-/** Refused by the SSRF guard: the message names the address, never a response. */
+/**
+ * Refused by the SSRF guard. The message does not name the address: an account registering URLs must not learn
+ * what internal names resolve to.
+ */
 export class ForbiddenTargetError extends Error {
-  constructor(host: string, address: string) {
-    super(`${host} resolves to ${address}, a loopback, private, link-local or reserved address`);
+  constructor(
+    host: string,
+    readonly address: string,
+  ) {
+    super(`${host} resolves to a loopback, private, link-local or reserved address`);
     this.name = 'ForbiddenTargetError';
   }
 }

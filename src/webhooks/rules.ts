@@ -75,6 +75,8 @@ for (const [net, prefix] of [
   ['169.254.0.0', 16], // link-local, where cloud metadata services answer
   ['172.16.0.0', 12],
   ['192.168.0.0', 16],
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['198.18.0.0', 15], // benchmarking
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, and the broadcast address
 ] as const) {
@@ -83,7 +85,12 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
+  ['::', 96], // IPv4-compatible (deprecated): an embedded private address
+  ['64:ff9b::', 96], // NAT64: reaches any IPv4 address, private ones included
+  ['64:ff9b:1::', 48],
+  ['2002::', 16], // 6to4: an embedded IPv4 address
   ['fc00::', 7],
+  ['fec0::', 10], // site-local (deprecated)
   ['fe80::', 10],
   ['ff00::', 8],
 ] as const) {
