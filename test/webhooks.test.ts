@@ -350,7 +350,8 @@ describe('a crash between commit and delivery', () => {
       const claimed = await systemEm(first.app.db.orm)
         .fork()
         .transactional((tx) => claimDeliveries(tx, { limit: 10, leaseMs: 1500 }));
-      expect(claimed).toHaveLength(1);
+      // On PostgreSQL the database is shared with other test files: only this endpoint's claims matter here.
+      expect(claimed.filter((d) => d.endpointId === createWebhookEndpoint.endpoint.id)).toHaveLength(1);
       await first.close();
       expect(receiver.at('/restart')).toHaveLength(0);
 

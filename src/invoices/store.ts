@@ -1,6 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { InvoiceEntry, InvoiceLine, InvoiceTaxLine, Period } from '../billing/index.js';
 import { Decimal } from '../money.js';
+import type { AccountView } from '../accounts/rows.js';
 import type { InvoiceParty } from './document.js';
 
 /**
@@ -167,75 +168,21 @@ export async function openEntries(
   return byAccount;
 }
 
-/** An account as an invoice shows it, with what issuing needs: its parent, currency, terms and prefix. */
-export interface InvoicingAccount {
-  id: string;
-  party: InvoiceParty;
-  parentId: string | null;
-  path: string;
-  currency: string;
-  timezone: string;
-  paymentTermsDays: number;
-  invoicePrefix: string;
-}
-
-export async function invoicingAccounts(em: Em, ids: string[]): Promise<Map<string, InvoicingAccount>> {
-  const rows = await executeBound<
-    {
-      id: string;
-      parent_id: string | null;
-      path: string;
-      number: string;
-      name: string;
-      email: string | null;
-      currency: string;
-      timezone: string;
-      payment_terms_days: number;
-      invoice_prefix: string;
-      company_name: string | null;
-      address_line1: string | null;
-      address_line2: string | null;
-      city: string | null;
-      region: string | null;
-      postal_code: string | null;
-      country: string | null;
-      tax_number: string | null;
-      notification_email: string | null;
-    }[]
-  >(
-    em,
-    `select id, parent_id, path, number, name, email, currency, timezone, payment_terms_days, invoice_prefix, company_name,
-            address_line1, address_line2, city, region, postal_code, country, tax_number, notification_email
-       from accounts where id = any(?::text[])`,
-    [pgArray(ids)],
-  );
-  return new Map(
-    rows.map((r) => [
-      r.id,
-      {
-        id: r.id,
-        parentId: r.parent_id,
-        path: r.path,
-        currency: r.currency,
-        timezone: r.timezone,
-        paymentTermsDays: r.payment_terms_days,
-        invoicePrefix: r.invoice_prefix,
-        party: {
-          name: r.name,
-          accountNumber: r.number,
-          companyName: r.company_name,
-          addressLine1: r.address_line1,
-          addressLine2: r.address_line2,
-          city: r.city,
-          region: r.region,
-          postalCode: r.postal_code,
-          country: r.country,
-          taxNumber: r.tax_number,
-          email: r.notification_email ?? r.email,
-        },
-      },
-    ]),
-  );
+/** An account as an invoice shows it: copied into the invoice when issued, so a later profile change rewrites nothing. */
+export function invoiceParty(account: AccountView): InvoiceParty {
+  return {
+    name: account.name,
+    accountNumber: account.number,
+    companyName: account.companyName ?? null,
+    addressLine1: account.addressLine1 ?? null,
+    addressLine2: account.addressLine2 ?? null,
+    city: account.city ?? null,
+    region: account.region ?? null,
+    postalCode: account.postalCode ?? null,
+    country: account.country ?? null,
+    taxNumber: account.taxNumber ?? null,
+    email: account.notificationEmail ?? account.email ?? null,
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   claimAccounts,
   insertInvoices,
   invoiceCandidates,
-  invoicingAccounts,
+  invoiceParty,
   openEntries,
   takeNumbers,
   type NewInvoice,
@@ -21,6 +21,7 @@ import {
   type InvoiceStatus,
   type InvoiceView,
 } from '../invoices/views.js';
+import { findAccountViews } from '../accounts/rows.js';
 import { requireActor, type Request } from '../request.js';
 import { recordEvents } from '../webhooks/outbox.js';
 import type { Page, PageArgs } from './pagination.js';
@@ -111,8 +112,9 @@ export class InvoiceService {
     );
     if (planned.length === 0) return 0;
 
-    const accounts = await invoicingAccounts(em, [...new Set(planned.map((p) => p.accountId))]);
-    const issuers = await invoicingAccounts(em, [...new Set([...accounts.values()].map((a) => a.parentId!))]);
+    const byId = async (ids: string[]) => new Map((await findAccountViews(em, ids)).map((a) => [a.id, a]));
+    const accounts = await byId([...new Set(planned.map((p) => p.accountId))]);
+    const issuers = await byId([...new Set([...accounts.values()].map((a) => a.parentId!))]);
     // Each account's invoices chain: the first opens with its last invoice's closing balance.
     const closing = new Map(open.map((c) => [c.id, c.lastClosing]));
     const balanced = planned.map((p) => {
@@ -150,8 +152,8 @@ export class InvoiceService {
         ...invoiceTotals(p.entries),
         openingBalance: p.opening,
         closingBalance: p.closing,
-        issuer: { ...issuer.party, accountNumber: null },
-        customer: p.account.party,
+        issuer: { ...invoiceParty(issuer), accountNumber: null },
+        customer: invoiceParty(p.account),
         entryIds: p.entries.map((e) => e.id),
       };
     });
