@@ -10,6 +10,7 @@ import { Migration20261201020000_one_matcher } from './Migration20261201020000_o
 import { Migration20261202000000_taxes_invoices } from './Migration20261202000000_taxes_invoices.js';
 import { Migration20261202010000_webhooks } from './Migration20261202010000_webhooks.js';
 import { Migration20261202020000_past_due } from './Migration20261202020000_past_due.js';
+import { Migration20261203000000_dids } from './Migration20261203000000_dids.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202000000_taxes_invoices', class: Migration20261202000000_taxes_invoices },
   { name: 'Migration20261202010000_webhooks', class: Migration20261202010000_webhooks },
   { name: 'Migration20261202020000_past_due', class: Migration20261202020000_past_due },
+  { name: 'Migration20261203000000_dids', class: Migration20261203000000_dids },
 ];

@@ -19,6 +19,7 @@ export const ID_PREFIX = {
   WebhookEndpoint: 'whk',
   WebhookEvent: 'evt',
   WebhookDelivery: 'dlv',
+  Did: 'did',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

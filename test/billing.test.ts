@@ -753,6 +753,8 @@ describe('renewals (DOMAIN.md 6)', () => {
   const chain = (over: Partial<RenewalChain> = {}): RenewalChain => ({
     status: 'ACTIVE',
     renewRetryHours: null,
+    didHoldDays: 0,
+    holdsDids: false,
     activatedAt: JAN1,
     currentPeriodStart: JAN1,
     currentPeriodEnd: E1,
@@ -1375,6 +1377,8 @@ describe('taxes (DOMAIN.md 8)', () => {
     const pastDue = {
       status: 'PAST_DUE' as const,
       renewRetryHours: 24,
+      didHoldDays: 0,
+      holdsDids: false,
       activatedAt: at('2026-01-01T00:00:00Z'),
       currentPeriodStart: at('2026-01-01T00:00:00Z'),
       currentPeriodEnd: at('2026-01-02T00:00:00Z'),
@@ -1419,6 +1423,8 @@ describe('taxes (DOMAIN.md 8)', () => {
     const chainDue = {
       status: 'ACTIVE' as const,
       renewRetryHours: null,
+      didHoldDays: 0,
+      holdsDids: false,
       activatedAt: at('2026-01-01T00:00:00Z'),
       currentPeriodStart: at('2026-01-01T00:00:00Z'),
       currentPeriodEnd: at('2026-01-31T00:00:00Z'),

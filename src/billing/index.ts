@@ -6,3 +6,4 @@ export * from './prefix.js';
 export * from './renewals.js';
 export * from './taxes.js';
 export * from './invoices.js';
+export * from './dids.js';

@@ -1,6 +1,7 @@
 import type { BillingType, DiscountRule, ResellerModel } from '../entities/index.js';
 import { Decimal, ZERO } from '../money.js';
 import { availableFunds, canAfford, commissionOn, discountedPrice } from './packages.js';
+import { didHoldUntil } from './dids.js';
 import { periodEnd } from './periods.js';
 import { chargedTaxes, grossOf, taxFee, type AppliedTax } from './taxes.js';
 
@@ -24,6 +25,10 @@ export interface RenewalChain {
   releaseIfNoBalance: boolean;
   /** With releaseIfNoBalance: hours after the boundary during which a chain that cannot pay is PAST_DUE. */
   renewRetryHours: number | null;
+  /** Days the chain's numbers are kept ON_HOLD once it is past due (DOMAIN.md 12). */
+  didHoldDays: number;
+  /** The buyer holds numbers through the chain (assigned, or on hold while it is past due). */
+  holdsDids: boolean;
   discounts: readonly DiscountRule[];
   endDate: Date | null;
   advanceRenewHours: number;
@@ -221,7 +226,10 @@ export function planChainRenewal(
       // With a retry window the chain waits for its boundary (advance renew cannot make it past due early),
       // is PAST_DUE until the window closes, and is released as of the boundary after it.
       if (retryMs > 0 && asOf < end) break;
-      status = retryMs > 0 && asOf.getTime() < end.getTime() + retryMs ? 'PAST_DUE' : 'RELEASED';
+      // Numbers held for a past-due chain are kept only for their hold: once it ends the chain stops waiting.
+      const holdEnd = chain.holdsDids ? didHoldUntil(end, chain.didHoldDays) : null;
+      const waiting = retryMs > 0 && asOf.getTime() < end.getTime() + retryMs && !(holdEnd && asOf >= holdEnd);
+      status = waiting ? 'PAST_DUE' : 'RELEASED';
       shortfall = { accountId: short.l.accountId, price: short.gross, balanceBefore: fundsOf(short.l.accountId).balance };
       break;
     }

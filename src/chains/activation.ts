@@ -190,6 +190,7 @@ export async function chainTerms(
   freeMinutes: number;
   startDate: Date | null;
   endDate: Date | null;
+  didQuantity: number;
 }> {
   const [row] = await executeBound<
     {
@@ -198,10 +199,11 @@ export async function chainTerms(
       free_minutes: number;
       start_date: Date | null;
       end_date: Date | null;
+      did_quantity: number;
     }[]
   >(
     em,
-    `select t.billing_type, t.billing_days, t.free_minutes, t.start_date, t.end_date
+    `select t.billing_type, t.billing_days, t.free_minutes, t.start_date, t.end_date, t.did_quantity
        from packages p join package_terms t on t.id = p.terms_id where p.id = ?`,
     [packageId],
   );
@@ -211,5 +213,6 @@ export async function chainTerms(
     freeMinutes: row.free_minutes,
     startDate: row.start_date ? new Date(row.start_date) : null,
     endDate: row.end_date ? new Date(row.end_date) : null,
+    didQuantity: row.did_quantity,
   };
 }

@@ -68,6 +68,8 @@ interface LevelRow {
   free_minutes: number;
   release_if_no_balance: boolean;
   renew_retry_hours: number | null;
+  did_hold_days: number;
+  did_count: number;
   discounts: DiscountRule[];
   end_date: Date | null;
   advance_renew_hours: number;
@@ -92,7 +94,8 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
     `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, a.balance::text, a.credit_limit::text,
             a.reseller_model, p.price::text, p.commission_rate::text, p.tax_inclusive, s.activated_at, s.current_period_start,
             s.current_period_end, s.periods_charged, s.current_period_number, t.billing_type, t.billing_days,
-            t.free_minutes, t.release_if_no_balance, t.renew_retry_hours, t.discounts, t.end_date, t.advance_renew_hours,
+            t.free_minutes, t.release_if_no_balance, t.renew_retry_hours, t.did_hold_days,
+            (select count(*)::int from dids d where d.subscription_id = s.id) as did_count, t.discounts, t.end_date, t.advance_renew_hours,
             n.chain_size
        -- Each chain probed by its index (OFFSET 0 keeps it a lateral probe: the planner otherwise hashed
        -- every subscription), counted once, and locked there, skipping rows another renewer holds.
@@ -128,6 +131,8 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
         freeMinutes: head.free_minutes,
         releaseIfNoBalance: head.release_if_no_balance,
         renewRetryHours: head.renew_retry_hours,
+        didHoldDays: head.did_hold_days,
+        holdsDids: head.did_count > 0,
         discounts: head.discounts,
         endDate: head.end_date === null ? null : new Date(head.end_date),
         advanceRenewHours: head.advance_renew_hours,

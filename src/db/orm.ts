@@ -270,3 +270,12 @@ interface TransactionClient {
 export function pgArray(values: readonly (string | number | null)[]): string {
   return `{${values.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
 }
+
+/** text[] arrives as an array from pg, as its literal from some drivers. */
+export function textArray(v: string[] | string): string[] {
+  if (Array.isArray(v)) return v;
+  return v
+    .replace(/^\{|\}$/g, '')
+    .split(',')
+    .filter(Boolean);
+}

@@ -100,6 +100,16 @@ export class PackageTerms {
   @Property({ type: 'integer', nullable: true })
   renewRetryHours?: number | null;
 
+  /** DID limits (DOMAIN.md 12). */
+  @Property({ type: 'integer' })
+  didQuantity!: number;
+
+  @Property({ type: 'text[]', columnType: 'text[]' })
+  allowedDidTags!: string[];
+
+  @Property({ type: 'integer' })
+  didHoldDays!: number;
+
   @Property({ type: 'json', columnType: 'jsonb' })
   discounts!: DiscountRule[];
 

@@ -7,6 +7,7 @@ import { findSubscriptionViews, type SubscriptionView } from '../chains/subscrip
 import { findAccountViews, findParentPublic, type AccountView, type PublicAccount } from '../accounts/rows.js';
 import type { RateQuery } from '../rates/rates.js';
 import { assignedTaxRates, findTaxRates, type TaxRateRow } from '../taxes/rates.js';
+import { subscriptionDids, type DidRow } from '../dids/store.js';
 import { byValue, createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
 
 export interface Loaders {
@@ -29,6 +30,8 @@ export interface Loaders {
   /** Tax rates the caller may read (its subtree's and those assigned to it), and each account's assigned rates. */
   taxRate: DataLoader<string, TaxRateRow | null>;
   assignedTaxRates: DataLoader<string, TaxRateRow[]>;
+  /** The numbers each subscription holds. */
+  subscriptionDids: DataLoader<string, DidRow[]>;
   /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
   clearAll(): void;
 }
@@ -76,6 +79,10 @@ function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, '
     assignedTaxRates: new DataLoader(async (ids) => {
       const byAccount = await assignedTaxRates(em, ids);
       return ids.map((id) => byAccount.get(id) ?? []);
+    }),
+    subscriptionDids: new DataLoader(async (ids) => {
+      const rows = await subscriptionDids(em, ids);
+      return ids.map((id) => rows.filter((r) => r.subscriptionId === id));
     }),
     callCharges: new DataLoader(async (ids) => {
       const byCall = await chargesOf(em, ids);

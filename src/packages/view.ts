@@ -45,6 +45,9 @@ export interface PackageView {
   activationPolicy: ActivationPolicy;
   advanceRenewHours: number;
   renewRetryHours: number | null;
+  didQuantity: number;
+  allowedDidTags: string[];
+  didHoldDays: number;
   discounts: DiscountData[];
   startDate: Date | null;
   endDate: Date | null;
@@ -81,6 +84,9 @@ export function toView(pkg: Package, terms: PackageTerms): PackageView {
     activationPolicy: terms.activationPolicy,
     advanceRenewHours: terms.advanceRenewHours,
     renewRetryHours: terms.renewRetryHours ?? null,
+    didQuantity: terms.didQuantity,
+    allowedDidTags: terms.allowedDidTags,
+    didHoldDays: terms.didHoldDays,
     discounts: terms.discounts.map((d) => ({ fromActivation: d.fromActivation, amount: new Decimal(d.amount) })),
     startDate: terms.startDate ?? null,
     endDate: terms.endDate ?? null,

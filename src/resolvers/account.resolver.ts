@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { selects } from '../graphql/selection.js';
 import type { Context } from '../context.js';
+import { AccountDidsArgs, DidConnection } from '../schema/did.js';
 import type { AccountView, PublicAccount } from '../accounts/rows.js';
 import {
   AccountConnection,
@@ -114,6 +115,11 @@ export class AccountResolver {
   @FieldResolver(() => PackageSubscriptionConnection, { description: 'Its own level of each chain, oldest first' })
   subscriptions(@Root() account: AccountView, @Args() args: SubscriptionsArgs, @Ctx() ctx: Context) {
     return ctx.services.subscriptions.list(ctx, account.id, args);
+  }
+
+  @FieldResolver(() => DidConnection, { description: 'The numbers it holds (assigned or on hold), lowest first' })
+  dids(@Root() account: AccountView, @Args() args: AccountDidsArgs, @Ctx() ctx: Context) {
+    return ctx.services.dids.ofAccount(ctx, account.id, args);
   }
 
   @FieldResolver(() => PackageConnection)

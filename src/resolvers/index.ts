@@ -4,6 +4,7 @@ import { AuthResolver } from './auth.resolver.js';
 import { CallChargeResolver, CallResolver } from './call.resolver.js';
 import { AlertResolver, BalanceEventResolver } from './event.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
+import { DidResolver } from './did.resolver.js';
 import { InvoiceResolver, InvoiceTaxResolver } from './invoice.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { PackageResolver } from './package.resolver.js';
@@ -21,6 +22,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   BalanceResolver,
   CallChargeResolver,
   CallResolver,
+  DidResolver,
   InvoiceResolver,
   InvoiceTaxResolver,
   NodeResolver,

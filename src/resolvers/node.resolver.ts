@@ -22,6 +22,7 @@ const FINDERS: Record<Exclude<NodeTypeName, Internal>, NodeFinder> = {
   Invoice: (ctx, id) => ctx.services.invoices.find(ctx, id),
   WebhookEndpoint: (ctx, id) => ctx.services.webhooks.find(ctx, id),
   WebhookDelivery: (ctx, id) => ctx.services.webhooks.findDelivery(ctx, id),
+  Did: (ctx, id) => ctx.services.dids.find(ctx, id),
 };
 
 @Resolver()

@@ -1,6 +1,7 @@
 import type { SubscriptionView } from '../chains/subscriptions.js';
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
+import { DidType } from '../schema/did.js';
 import { AccountType } from '../schema/account.js';
 import { PackageType } from '../schema/package.js';
 import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput, RenewalReportType } from '../schema/subscription.js';
@@ -69,5 +70,10 @@ export class SubscriptionResolver {
   @FieldResolver(() => PackageType)
   package(@Root() sub: SubscriptionView, @Ctx() ctx: Context) {
     return ctx.loaders.package.load(sub.packageId);
+  }
+
+  @FieldResolver(() => [DidType], { description: 'The numbers held through it (assigned, or on hold for it), lowest first' })
+  dids(@Root() sub: SubscriptionView, @Ctx() ctx: Context) {
+    return ctx.services.dids.ofSubscription(ctx, sub.id);
   }
 }

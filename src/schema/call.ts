@@ -51,8 +51,11 @@ export class CallsArgs extends PageArgs {
 
 @InputType()
 export class CallInput {
-  @Field(() => ID)
-  accountId!: string;
+  @Field(() => ID, {
+    nullable: true,
+    description: 'May be left out for an INBOUND call to a number that is ASSIGNED: the call is rated on its holder',
+  })
+  accountId?: string | null;
 
   @Field({ description: "The switch's id for the call; rating the same id again returns the first record" })
   callId!: string;

@@ -113,6 +113,15 @@ export class PackageType extends Node {
   })
   renewRetryHours!: number | null;
 
+  @Field(() => Int, { description: 'How many phone numbers a subscriber may hold through this package' })
+  didQuantity!: number;
+
+  @Field(() => [String], { description: 'A number qualifies when it has one of these tags; empty: any number' })
+  allowedDidTags!: string[];
+
+  @Field(() => Int, { description: "Days a subscription's numbers are kept for it after it ends or goes past due" })
+  didHoldDays!: number;
+
   @Field(() => [DiscountType])
   discounts!: DiscountType[];
 
@@ -187,6 +196,15 @@ abstract class PackageFieldsInput {
 
   @Field(() => Int, { nullable: true, description: '1 or more, with releaseIfNoBalance; null: released at once' })
   renewRetryHours?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 0 (no numbers)' })
+  didQuantity?: number | null;
+
+  @Field(() => [String], { nullable: true, description: 'Default [] (any number qualifies)' })
+  allowedDidTags?: string[] | null;
+
+  @Field(() => Int, { nullable: true, description: 'Default 0 (numbers are available again at once)' })
+  didHoldDays?: number | null;
 
   @Field(() => [DiscountInput], { nullable: true })
   discounts?: DiscountInput[] | null;

@@ -102,6 +102,9 @@ export class RenewalReportType {
   @Field(() => Int, { description: 'PENDING chains that could now pay, charged and activated' })
   activated!: number;
 
+  @Field(() => Int, { description: 'Phone numbers whose hold had ended, AVAILABLE again' })
+  didsFreed!: number;
+
   @Field(() => Int)
   expired!: number;
 }

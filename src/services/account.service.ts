@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { Em } from '../db/orm.js';
+import { withPlatformScope, type Em } from '../db/orm.js';
+import { releaseAccountNumbers } from '../dids/store.js';
 import { requireActor, type Request } from '../request.js';
 import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
@@ -368,6 +369,8 @@ export class AccountService {
       account.status = AccountStatus.DELETED;
       em.persist(account);
       await em.flush();
+      // Its numbers go back to the platform's stock (outside the caller's subtree, hence the platform's scope).
+      await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => releaseAccountNumbers(em, account.id));
       await this.auth.endCredentials(em, { type: 'credentials', under: account.path });
       return account;
     });

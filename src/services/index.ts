@@ -4,6 +4,7 @@ import { AccountService } from './account.service.js';
 import { AlertService } from './alert.service.js';
 import { AuthService } from './auth.service.js';
 import { BalanceService } from './balance.service.js';
+import { DidService } from './did.service.js';
 import { IdempotencyService } from './idempotency.service.js';
 import { InvoiceService } from './invoice.service.js';
 import { PackageService } from './package.service.js';
@@ -31,6 +32,7 @@ export interface Services {
   taxes: TaxService;
   invoices: InvoiceService;
   webhooks: WebhookService;
+  dids: DidService;
 }
 
 /**
@@ -58,6 +60,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     throttle,
     taxes: new TaxService(accounts),
     invoices: new InvoiceService(db.engine !== 'pglite'),
+    dids: new DidService(),
     webhooks: new WebhookService({ retryBaseMs: config.webhookRetryBaseMs, allowPrivate: config.webhookAllowPrivate }),
   };
 }

@@ -20,7 +20,7 @@ import { newId } from '../ids.js';
 import { Decimal, ZERO, formatMoney } from '../money.js';
 import { Keyset, type Page, type PageArgs } from './pagination.js';
 import { findOffers, lineageSellable, lockForCloning, ownedPackageIds, sellableLineages } from '../packages/queries.js';
-import { nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
+import { didTags, nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 import { toView, type DiscountData, type PackageView } from '../packages/view.js';
 import type { AccountService } from './account.service.js';
 import type { SubscriptionService } from './subscription.service.js';
@@ -41,6 +41,9 @@ export interface TermsData {
   activationPolicy?: ActivationPolicy | null;
   advanceRenewHours?: number | null;
   renewRetryHours?: number | null;
+  didQuantity?: number | null;
+  allowedDidTags?: string[] | null;
+  didHoldDays?: number | null;
   discounts?: DiscountData[] | null;
   startDate?: Date | null;
   endDate?: Date | null;
@@ -89,6 +92,9 @@ const TERMS_FIELDS = [
   'activationPolicy',
   'advanceRenewHours',
   'renewRetryHours',
+  'didQuantity',
+  'allowedDidTags',
+  'didHoldDays',
   'discounts',
   'startDate',
   'endDate',
@@ -144,6 +150,9 @@ export class PackageService {
         minimumDays: 0,
         activationPolicy: ActivationPolicy.DENY_IF_INSUFFICIENT,
         advanceRenewHours: 0,
+        didQuantity: 0,
+        allowedDidTags: [],
+        didHoldDays: 0,
         discounts: [],
       });
       this.applyTerms(terms, data);
@@ -484,6 +493,12 @@ export class PackageService {
     if (terms.renewRetryHours && !terms.releaseIfNoBalance) {
       throw badInput('renewRetryHours', 'renewRetryHours applies to packages that release when a renewal cannot be paid');
     }
+    if (data.didQuantity !== undefined && data.didQuantity !== null)
+      terms.didQuantity = wholeNumber('didQuantity', data.didQuantity, 0, 10_000);
+    if (data.allowedDidTags !== undefined && data.allowedDidTags !== null)
+      terms.allowedDidTags = didTags('allowedDidTags', data.allowedDidTags);
+    if (data.didHoldDays !== undefined && data.didHoldDays !== null)
+      terms.didHoldDays = wholeNumber('didHoldDays', data.didHoldDays, 0, 366);
     if (data.discounts !== undefined && data.discounts !== null) {
       const seen = new Set<number>();
       terms.discounts = data.discounts

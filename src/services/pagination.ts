@@ -227,13 +227,22 @@ export async function findPage<T extends { seq?: string | null }>(
  */
 export async function findRowsPage<R extends { seq: string }, T extends { seq?: string | null }>(
   em: Em,
-  query: { table: string; columns: string; pathColumn: string; where: string[]; values: unknown[]; order?: Order },
+  query: {
+    table: string;
+    columns: string;
+    pathColumn: string;
+    where: string[];
+    values: unknown[];
+    order?: Order;
+    /** The subtree the rows must lie in, when it is not the caller's (a read the service widened on purpose). */
+    scope?: string;
+  },
   args: PageArgs & { countWithRows?: boolean },
   toNode: (row: R) => T,
 ): Promise<Page<T>> {
   const keyset = Keyset.of(args, query.order ?? 'asc');
   const condition = [`${query.pathColumn} like ?`, ...query.where].join(' and ');
-  const values = [likePrefix(scopePath(em)), ...query.values];
+  const values = [likePrefix(query.scope ?? scopePath(em)), ...query.values];
   // Qualified: a bare `seq` in ORDER BY would bind to the select list's text copy of it, where "10" sorts before "9".
   const seq = `${query.table}.seq`;
   const range = keyset.bounds;

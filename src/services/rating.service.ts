@@ -1,6 +1,7 @@
 import { callsPage, type CallRecordView } from '../calls/records.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
+import { didHolders } from '../dids/store.js';
 import {
   authorizationLevels,
   freeSourcesForAuthorization,
@@ -36,13 +37,17 @@ import { normalizeNumber, type RateService } from './rate.service.js';
 import type { AccountService } from './account.service.js';
 
 export interface CallData {
-  accountId: string;
+  /** Optional for an INBOUND call to an ASSIGNED number (DOMAIN.md 12): its holder is the account. */
+  accountId?: string | null;
   callId: string;
   destination: string;
   direction: Direction;
   durationSeconds: number;
   startedAt: Date;
 }
+
+/** A call with its account known (named, or the holder of the number dialled). */
+type RatedCall = CallData & { accountId: string };
 
 interface UsageTotal {
   amount: Decimal;
@@ -91,8 +96,9 @@ export class RatingService {
     requireActor(ctx);
     if (calls.length === 0) return [];
     if (calls.length > MAX_CALLS_PER_BATCH) throw badInput('input', `At most ${MAX_CALLS_PER_BATCH} calls per request`);
-    const inputs = calls.map((c, i) => this.validate(c, i));
+    const checked = calls.map((c, i) => this.validate(c, i));
     return ctx.mutate(async (em) => {
+      const inputs = await this.withHolders(ctx, em, checked);
       const accountIds = [...new Set(inputs.map((c) => c.accountId))];
       const accounts = await em.find(Account, { id: { $in: accountIds } });
       const byId = new Map(accounts.map((a) => [a.id, a]));
@@ -115,8 +121,26 @@ export class RatingService {
     });
   }
 
+  /**
+   * Calls that name the number dialled instead of the account are rated on its holder: the number must be
+   * ASSIGNED to an account in the caller's subtree (NOT_FOUND otherwise, naming the index).
+   */
+  private async withHolders(ctx: AuthedRequest, em: Em, calls: CallData[]): Promise<RatedCall[]> {
+    const numbers = [...new Set(calls.filter((c) => !c.accountId).map((c) => c.destination))];
+    const holders = await didHolders(em, ctx.actor.rootId, numbers);
+    return calls.map((c, i) => {
+      if (c.accountId) return c as RatedCall;
+      const holder = holders.get(c.destination);
+      if (!holder) throw new DomainError('NOT_FOUND', `No assigned number ${c.destination}`, { details: { index: i } });
+      return { ...c, accountId: holder };
+    });
+  }
+
   private validate(c: CallData, i: number): CallData {
     const field = (name: string) => `input[${i}].${name}`;
+    if (!c.accountId && c.direction !== Direction.INBOUND) {
+      throw badInput(field('accountId'), 'accountId may be left out for INBOUND calls to an assigned number only');
+    }
     const callId = c.callId.trim();
     if (callId.length < 1 || callId.length > 200) throw badInput(field('callId'), 'callId is 1 to 200 characters');
     const destination = normalizeNumber(c.destination);
@@ -139,7 +163,7 @@ export class RatingService {
   private async rateInScope(
     ctx: AuthedRequest,
     em: Em,
-    inputs: CallData[],
+    inputs: RatedCall[],
     accounts: Map<string, Account>,
   ): Promise<{ ids: string[]; created: Map<string, CallRecord> }> {
     const callKey = (accountId: string, callId: string) => `${accountId}\u0000${callId}`;
@@ -147,7 +171,7 @@ export class RatingService {
     const known = new Map((await ratedCalls(em, inputs)).map((r) => [callKey(r.accountId, r.callId), r.id]));
 
     // Each new call once (a batch may repeat a call id), with its levels: the call's account, then each reseller up.
-    const fresh = new Map<string, CallData & { index: number; levels: string[] }>();
+    const fresh = new Map<string, RatedCall & { index: number; levels: string[] }>();
     inputs.forEach((c, index) => {
       const key = callKey(c.accountId, c.callId);
       if (!known.has(key) && !fresh.has(key)) fresh.set(key, { ...c, index, levels: levelIds(accounts.get(c.accountId)!.path) });

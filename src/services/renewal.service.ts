@@ -9,6 +9,7 @@ import {
 import { inScopedTransaction, type Em } from '../db/orm.js';
 import { pendingChains } from '../chains/activation.js';
 import { recordChainEvents } from '../chains/events.js';
+import { freeEndedHolds, holdNumbers, restoreNumbers } from '../dids/store.js';
 import type { SubscriptionService } from './subscription.service.js';
 import { AccountKind } from '../entities/index.js';
 import { badInput, forbidden } from '../errors.js';
@@ -24,6 +25,8 @@ export interface RenewalReport {
   pastDue: number;
   /** PENDING chains that could pay and were activated. */
   activated: number;
+  /** Numbers whose hold ended by asOf, back in the stock (DOMAIN.md 12). */
+  didsFreed: number;
 }
 
 /** The webhook event each renewal outcome raises (DOMAIN.md 11); an ACTIVE chain only when it was charged. */
@@ -129,7 +132,7 @@ export class RenewalService {
       activateIn?: <T>(fn: (tx: Em) => Promise<T>) => Promise<T>;
     } = {},
   ): Promise<RenewalReport> {
-    const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0 };
+    const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0, didsFreed: 0 };
     const own = options.transactional !== false;
     if (this.pending) {
       const pending = this.pending;
@@ -169,8 +172,12 @@ export class RenewalService {
       const failed = settled.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Stop when all that was due fitted, or nothing moved (never spin on chains that are due but cannot move).
-      if (candidates.length < RENEWAL_BATCH * CANDIDATE_BATCHES || moved === 0) return total;
+      if (candidates.length < RENEWAL_BATCH * CANDIDATE_BATCHES || moved === 0) break;
     }
+    // After the renewals: a past-due chain whose numbers' hold has ended was released above, so its numbers go too.
+    const free = (tx: Em) => freeEndedHolds(tx, asOf, options.rootPath);
+    total.didsFreed = await (own ? em.fork().transactional(free) : free(em));
+    return total;
   }
 
   /**
@@ -200,7 +207,7 @@ export class RenewalService {
    * across one (a concurrent debit or top-up) throws StaleBalance and renewBatch plans the batch again.
    */
   private async renewOnce(em: Em, asOf: Date, chainIds: string[], lockFirst: boolean): Promise<RenewalReport> {
-    const report: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0 };
+    const report: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0, didsFreed: 0 };
     const due = (await lockChains(em, chainIds)).filter((c) => renewalDueAt(c.chain) <= asOf);
     // Everything due is held by another renewer right now: stop here, it is being renewed.
     if (due.length === 0) return report;
@@ -250,6 +257,20 @@ export class RenewalService {
     }
     await insertRenewedPeriods(em, periods);
     await updateRenewedChains(em, updates);
+    // The buyer's numbers (the level-0 subscription's, whose id is the chain's): held when the chain ends or goes
+    // past due, as of its boundary; assigned again when a past-due chain is paid.
+    await holdNumbers(
+      em,
+      updates
+        .filter((u) => u.outcome.status !== 'ACTIVE')
+        .map((u) => ({ subscriptionId: u.chainId, at: u.outcome.endedAt ?? u.outcome.periodEnd })),
+    );
+    await restoreNumbers(
+      em,
+      updates
+        .filter((u) => u.outcome.status === 'ACTIVE' && due.find((c) => c.chainId === u.chainId)!.chain.status === 'PAST_DUE')
+        .map((u) => u.chainId),
+    );
     await post(em, postings, { floors, ceilings });
     await recordChainEvents(
       em,

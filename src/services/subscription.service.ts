@@ -11,6 +11,7 @@ import {
   type NewLevel,
 } from '../chains/activation.js';
 import { recordChainEvents } from '../chains/events.js';
+import { holdNumbers, returnHeldNumbers } from '../dids/store.js';
 import { endChain, lockChain, packageInUse, terminationTerms, periodsToRefund } from '../chains/termination.js';
 import { withPlatformScope, type Em } from '../db/orm.js';
 import {
@@ -154,12 +155,12 @@ export class SubscriptionService {
       if (terms.activationPolicy === ActivationPolicy.PENDING_IF_INSUFFICIENT) {
         // Charged now if every level can pay, else PENDING until a top-up or a renewal run finds the funds.
         const charged = await this.chargeInSavepoint(em, ctx.actor.accountId, chain, (tx) => insertChain(tx, chain));
-        if (charged) await activatedEvent(em, chain);
+        if (charged) await activated(em, chain, terms.didQuantity);
         else await insertChain(em, chain, 'PENDING');
         return;
       }
       await insertChain(em, chain);
-      await activatedEvent(em, chain);
+      await activated(em, chain, terms.didQuantity);
       try {
         await this.chargeFirstPeriod(
           em,
@@ -233,7 +234,7 @@ export class SubscriptionService {
    * transaction, which must see the whole platform. Returns how many were activated.
    */
   async activatePending(em: Em, chainIds: string[], actorId: string | null): Promise<number> {
-    let activated = 0;
+    let count = 0;
     for (const chainId of chainIds) {
       // Never waits for a chain another transaction holds (it is activating or ending it): the top-up path holds
       // an account lock here already, and waiting for a subscription after an account inverts the lock order.
@@ -290,10 +291,10 @@ export class SubscriptionService {
         if (error instanceof DomainError) continue;
         throw error;
       }
-      await activatedEvent(em, chain);
-      activated++;
+      await activated(em, chain, terms.didQuantity);
+      count++;
     }
-    return activated;
+    return count;
   }
 
   /** After money reached an account: its PENDING chains, at any level, are tried (within its platform). */
@@ -401,6 +402,8 @@ export class SubscriptionService {
             ? []
             : periods.map((period) => ({ ...period, ...periodRefund(period, terms.chargeType, when) }));
         await endChain(em, visible.chainId, when, refunds);
+        // The buyer's numbers are kept for it for the package's hold (a past-due chain's are on hold already).
+        await holdNumbers(em, [{ subscriptionId: head.id, at: when }]);
         await terminated();
         await post(
           em,
@@ -464,9 +467,18 @@ export class SubscriptionService {
   }
 }
 
-/** SUBSCRIPTION_ACTIVATED for each level of a chain just charged for its first period. */
-function activatedEvent(em: Em, chain: NewChain): Promise<void> {
-  return recordChainEvents(em, [
+/**
+ * A chain just charged for its first period: SUBSCRIPTION_ACTIVATED for each level, and the buyer's numbers on
+ * hold from an earlier subscription to the same package come back to it (DOMAIN.md 12).
+ */
+async function activated(em: Em, chain: NewChain, didQuantity: number): Promise<void> {
+  const buyer = chain.levels[0];
+  await returnHeldNumbers(
+    em,
+    { subscriptionId: buyer.subscriptionId, accountId: buyer.accountId, packageId: buyer.packageId, quantity: didQuantity },
+    new Date(),
+  );
+  await recordChainEvents(em, [
     {
       type: 'SUBSCRIPTION_ACTIVATED',
       chainId: chain.chainId,

@@ -85,3 +85,12 @@ export function intInRange(field: string, value: number, min: number, max: numbe
   if (!Number.isInteger(value) || value < min || value > max) throw badInput(field, `${field} must be from ${min} to ${max}`);
   return value;
 }
+
+/** DID tags ("london", "tollfree"): lower-cased, letters, digits and - _ . : only, at most 50 of them, no repeats. */
+export function didTags(field: string, values: readonly string[]): string[] {
+  const tags = [...new Set(values.map((t) => t.trim().toLowerCase()))];
+  const bad = tags.find((t) => !/^[a-z0-9][a-z0-9_.:-]{0,49}$/.test(t));
+  if (bad !== undefined) throw badInput(field, `Tags are 1 to 50 letters, digits, "-", "_", "." or ":" ("${bad}" is not)`);
+  if (tags.length > 50) throw badInput(field, 'At most 50 tags');
+  return tags;
+}

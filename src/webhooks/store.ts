@@ -1,4 +1,4 @@
-import { executeBound, pgArray, type Em } from '../db/orm.js';
+import { executeBound, pgArray, textArray, type Em } from '../db/orm.js';
 import { scopePath } from '../entities/scope.js';
 import { findRowsPage, type Page, type PageArgs } from '../services/pagination.js';
 import type { WebhookEventTypeName } from './rules.js';
@@ -74,15 +74,6 @@ interface DeliveryRow {
 }
 
 const date = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
-
-/** text[] arrives as an array from pg, as its literal from some drivers. */
-function textArray(v: string[] | string): string[] {
-  if (Array.isArray(v)) return v;
-  return v
-    .replace(/^\{|\}$/g, '')
-    .split(',')
-    .filter(Boolean);
-}
 
 function toEndpoint(r: EndpointRow): WebhookEndpointRow {
   return {

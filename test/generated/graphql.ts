@@ -52,7 +52,8 @@ export type BillingType =
   | 'RECURRING';
 
 export type CallInput = {
-  accountId: string | number;
+  /** May be left out for an INBOUND call to a number that is ASSIGNED: the call is rated on its holder */
+  accountId?: string | number | null | undefined;
   /** The switch's id for the call; rating the same id again returns the first record */
   callId: string;
   destination: string;
@@ -114,6 +115,8 @@ export type CreatePackageInput = {
   activationPolicy?: ActivationPolicy | null | undefined;
   /** Default 0 */
   advanceRenewHours?: number | null | undefined;
+  /** Default [] (any number qualifies) */
+  allowedDidTags?: Array<string> | null | undefined;
   /** Default OUTBOUND */
   applicableFor?: Applicability | null | undefined;
   /** Default 30; at least 1 */
@@ -133,6 +136,10 @@ export type CreatePackageInput = {
   description?: string | null | undefined;
   /** Prefixes of digits */
   destinations?: Array<string> | null | undefined;
+  /** Default 0 (numbers are available again at once) */
+  didHoldDays?: number | null | undefined;
+  /** Default 0 (no numbers) */
+  didQuantity?: number | null | undefined;
   discounts?: Array<DiscountInput> | null | undefined;
   endDate?: string | null | undefined;
   /** Default 0 */
@@ -282,6 +289,8 @@ export type UpdatePackageInput = {
   activationPolicy?: ActivationPolicy | null | undefined;
   /** Default 0 */
   advanceRenewHours?: number | null | undefined;
+  /** Default [] (any number qualifies) */
+  allowedDidTags?: Array<string> | null | undefined;
   /** Default OUTBOUND */
   applicableFor?: Applicability | null | undefined;
   /** Default 30; at least 1 */
@@ -299,6 +308,10 @@ export type UpdatePackageInput = {
   description?: string | null | undefined;
   /** Prefixes of digits */
   destinations?: Array<string> | null | undefined;
+  /** Default 0 (numbers are available again at once) */
+  didHoldDays?: number | null | undefined;
+  /** Default 0 (no numbers) */
+  didQuantity?: number | null | undefined;
   discounts?: Array<DiscountInput> | null | undefined;
   endDate?: string | null | undefined;
   /** Default 0 */
@@ -397,6 +410,7 @@ export type NodeQuery = { node:
     | { __typename: 'Alert', id: string }
     | { __typename: 'ApiKey', name: string, id: string }
     | { __typename: 'CallRecord', id: string }
+    | { __typename: 'Did', id: string }
     | { __typename: 'Invoice', id: string }
     | { __typename: 'LedgerEntry', amount: string, id: string }
     | { __typename: 'Package', id: string }
