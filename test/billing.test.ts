@@ -17,6 +17,10 @@ import {
   chooseSubscription,
   commissionOn,
   commissionReversal,
+  compareDidNumbers,
+  didHoldUntil,
+  didNumber,
+  didQualifies,
   discountedPrice,
   firstCharge,
   drawFree,
@@ -1584,5 +1588,104 @@ describe('invoices (DOMAIN.md 9)', () => {
   it('numbers are the prefix and six digits', () => {
     expect(invoiceNumber('INV-', 1)).toBe('INV-000001');
     expect(invoiceNumber('R/2026/', 1234567)).toBe('R/2026/1234567');
+  });
+});
+
+describe('phone numbers (DOMAIN.md 12)', () => {
+  const at = (iso: string) => new Date(iso);
+
+  it('a number is digits only: a leading + and spaces, dots, dashes and brackets are dropped; at most 15 digits', () => {
+    expect(didNumber('+44 20 7000 0001')).toBe('442070000001');
+    expect(didNumber('(212) 555-0001')).toBe('2125550001');
+    expect(didNumber('1.212.555.0001')).toBe('12125550001');
+    expect(didNumber('123456789012345')).toBe('123456789012345');
+    expect(didNumber('1234567890123456')).toBeNull();
+    expect(didNumber('44a0')).toBeNull();
+    expect(didNumber('')).toBeNull();
+    expect(didNumber('++44')).toBeNull();
+  });
+
+  it('a number qualifies with one of the allowed tags, or any number when none are given', () => {
+    expect(didQualifies(['london'], ['london'])).toBe(true);
+    expect(didQualifies(['london', 'tollfree'], ['tollfree', 'nyc'])).toBe(true);
+    expect(didQualifies(['nyc'], ['london'])).toBe(false);
+    expect(didQualifies([], ['london'])).toBe(false);
+    expect(didQualifies([], [])).toBe(true);
+    expect(didQualifies(['nyc'], [])).toBe(true);
+  });
+
+  it('a hold lasts whole days of 24 hours from the end; none at 0 days', () => {
+    expect(didHoldUntil(at('2026-03-27T12:00:00Z'), 3)?.toISOString()).toBe('2026-03-30T12:00:00.000Z');
+    expect(didHoldUntil(at('2026-03-27T12:00:00Z'), 0)).toBeNull();
+  });
+
+  it('numbers compare as numbers: shorter first, then digit by digit', () => {
+    expect(['100', '10', '9', '099', '442070000001', '12125550001'].sort(compareDidNumbers)).toEqual([
+      '9',
+      '10',
+      '099',
+      '100',
+      '12125550001',
+      '442070000001',
+    ]);
+  });
+
+  describe('a past-due chain holding numbers', () => {
+    // Daily 5.00, a 48-hour retry window, numbers held 1 day; the customer has 3.00 at the boundary E.
+    const E = at('2026-01-02T00:00:00Z');
+    const chain = (over: Partial<RenewalChain> = {}): RenewalChain => ({
+      status: 'ACTIVE',
+      renewRetryHours: 48,
+      didHoldDays: 1,
+      holdsDids: true,
+      activatedAt: at('2026-01-01T00:00:00Z'),
+      currentPeriodStart: at('2026-01-01T00:00:00Z'),
+      currentPeriodEnd: E,
+      periodsCharged: 1,
+      currentPeriodNumber: 1,
+      billingType: 'RECURRING',
+      billingDays: 1,
+      freeMinutes: 0,
+      releaseIfNoBalance: true,
+      discounts: [],
+      endDate: null,
+      advanceRenewHours: 0,
+      ...over,
+    });
+    const level: RenewalLevel = {
+      subscriptionId: 's',
+      level: 0,
+      accountId: 'C',
+      packageId: 'p',
+      price: new Decimal('5'),
+      commissionRate: new Decimal('0'),
+      resellerModel: null,
+      taxes: [],
+      taxInclusive: false,
+    };
+    const short = new Map([['C', { balance: new Decimal('3'), creditLimit: new Decimal('0') }]]);
+    const status = (c: RenewalChain, iso: string) => planChainRenewal(c, [level], short, at(iso)).outcome;
+
+    it('is past due within its hold, and released when the hold ends, inside the retry window, as of the boundary', () => {
+      expect(status(chain(), '2026-01-02T00:01:00Z').status).toBe('PAST_DUE');
+      expect(status(chain({ status: 'PAST_DUE' }), '2026-01-02T23:59:59Z')).toMatchObject({ status: 'PAST_DUE', changed: false });
+      expect(status(chain({ status: 'PAST_DUE' }), '2026-01-03T00:00:00Z')).toMatchObject({
+        status: 'RELEASED',
+        endedAt: E,
+      });
+      // A run that first sees the chain after the hold would have ended releases it at once.
+      expect(status(chain(), '2026-01-03T06:00:00Z').status).toBe('RELEASED');
+    });
+
+    it('without numbers, or with a hold of 0 days, keeps its whole retry window', () => {
+      expect(status(chain({ status: 'PAST_DUE', holdsDids: false }), '2026-01-03T06:00:00Z').status).toBe('PAST_DUE');
+      expect(status(chain({ status: 'PAST_DUE', didHoldDays: 0 }), '2026-01-03T06:00:00Z').status).toBe('PAST_DUE');
+      expect(status(chain({ status: 'PAST_DUE', holdsDids: false }), '2026-01-04T00:00:00Z').status).toBe('RELEASED');
+    });
+
+    it('a hold longer than the window changes nothing: released when the window closes', () => {
+      expect(status(chain({ status: 'PAST_DUE', didHoldDays: 5 }), '2026-01-03T23:59:59Z').status).toBe('PAST_DUE');
+      expect(status(chain({ status: 'PAST_DUE', didHoldDays: 5 }), '2026-01-04T00:00:00Z').status).toBe('RELEASED');
+    });
   });
 });

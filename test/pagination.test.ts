@@ -236,6 +236,24 @@ describe('every connection, both ways', () => {
     await straddle('webhook_deliveries', 30);
     for (let i = 0; i < 30; i++) await topUp(server, admin.token, second.id, '1');
 
+    // Numbers (60): 4 digits and 10, so that their seqs (numbers ordered as numbers) change length; the
+    // customer's subscription qualifies for every one.
+    await server.ok(
+      'mutation($n: [String!]!) { addDids(input: { numbers: $n }) { id } }',
+      { n: Array.from({ length: 60 }, (_, i) => (i < 30 ? `44${i + 10}` : `44207${i + 10000}`)) },
+      admin.token,
+    );
+    const { createPackage } = await server.ok(
+      'mutation { createPackage(input: { name: "Numbers", price: "0", didQuantity: 1 }) { id } }',
+      {},
+      admin.token,
+    );
+    const { purchasePackage } = await server.ok(
+      'mutation($p: ID!) { purchasePackage(input: { packageId: $p }) { id } }',
+      { p: createPackage.id },
+      customer.token,
+    );
+
     const id = (n: Record<string, string>) => n.id;
     const byId = (table: string, where: string, order: 'asc' | 'desc', params: unknown[]) => () =>
       rows(`select id as key, seq::text as seq from ${table} where ${where} order by ${table}.seq ${order}`, params);
@@ -403,6 +421,26 @@ describe('every connection, both ways', () => {
         key: id,
         expected: byId('webhook_deliveries', 'endpoint_id = ?', 'desc', [hook]),
         minimum: 30,
+      },
+      {
+        name: 'dids',
+        query: `query(${PAGE_VARS}) { dids(${PAGE_ARGS}) ${connection('id')} }`,
+        variables: {},
+        token: admin.token,
+        select: (d) => d.dids,
+        key: id,
+        expected: byId('dids', 'root_id = ? and retired_at is null', 'asc', [admin.id]),
+        minimum: 60,
+      },
+      {
+        name: 'availableDids',
+        query: `query(${PAGE_VARS}, $s: ID!) { availableDids(subscriptionId: $s, ${PAGE_ARGS}) ${connection('id')} }`,
+        variables: { s: purchasePackage.id },
+        token: customer.token,
+        select: (d) => d.availableDids,
+        key: id,
+        expected: byId('dids', "root_id = ? and status = 'AVAILABLE'", 'asc', [admin.id]),
+        minimum: 60,
       },
     );
   }, 300_000);

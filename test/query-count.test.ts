@@ -14,7 +14,12 @@ beforeAll(async () => {
   server = await startServer();
   tree = await buildTree(server);
   const reseller = tree.r2;
-  const pkg = await original(server, reseller.token, { price: '0' });
+  const pkg = await original(server, reseller.token, { price: '0', didQuantity: 1 });
+  await server.ok(
+    `mutation ($n: [String!]!) { addDids(input: { numbers: $n, tags: ["qc"] }) { id } }`,
+    { n: Array.from({ length: 20 }, (_, i) => `4420700${100 + i}`) },
+    tree.admin.token,
+  );
   for (let i = 0; i < 30; i++) {
     const c = await addAccount(server, reseller.token, { kind: 'CUSTOMER' });
     if (i % 2) await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: pkg } }, reseller.token);
@@ -33,8 +38,13 @@ beforeAll(async () => {
     await topUp(server, reseller.token, sub.id, '5');
     for (let j = 0; j < 3; j++) {
       const c = await addAccount(server, sub.token, { kind: 'CUSTOMER' });
-      await server.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: clone } }, sub.token);
+      const { assignPackage } = await server.ok(
+        AssignPackageDocument,
+        { input: { accountId: c.id, packageId: clone } },
+        sub.token,
+      );
       await topUp(server, sub.token, c.id, '1');
+      await server.ok(`mutation ($s: ID!) { claimDid(subscriptionId: $s) { id } }`, { s: assignPackage.id }, sub.token);
     }
   }
   // Calls of a customer of a reseller: two levels charged, each by its parent's rate group.
@@ -134,14 +144,16 @@ describe('SQL statements per request', () => {
     ledger(first: 2) { totalCount pageInfo { hasNextPage } edges { node { id amount account { id } } } }
     rateGroup { id name owner { id name } rates(first: 2) { totalCount edges { node { prefix ratePerMinute } } } rateFor(destination: "4420") { prefix } }
     rate(destination: "4420") { prefix }
-    subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } } } } }
-    ownedPackages(first: 2) { totalCount edges { node { id name owner { id } source { id name owner { id name } } } } }`;
+    subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } } dids { number } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id name owner { id } source { id name owner { id name } } } } }
+    dids(first: 2) { totalCount edges { node { number status account { id } subscription { id } } } }`;
   const EVERY_ACCOUNT_FIELD_SHALLOW = `id name balance parent { id name }
     ledger(first: 2) { totalCount edges { node { id account { id } } } }
     rateGroup { id owner { id } rates(first: 2) { totalCount edges { node { prefix } } } rateFor(destination: "4420") { prefix } }
     rate(destination: "4420") { prefix }
-    subscriptions(first: 2) { totalCount edges { node { id account { id } package { id } } } }
-    ownedPackages(first: 2) { totalCount edges { node { id owner { id } source { id } } } }`;
+    subscriptions(first: 2) { totalCount edges { node { id account { id } package { id } dids { number } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id owner { id } source { id } } } }
+    dids(first: 2) { totalCount edges { node { number subscription { id } } } }`;
 
   it('every connection and object field of an account, at two depths, costs the same for one parent as for four', async () => {
     const shape = (
@@ -155,7 +167,8 @@ describe('SQL statements per request', () => {
       node: {
         ledger: { totalCount: number };
         rateGroup: { owner: { id: string }; rates: { totalCount: number } } | null;
-        subscriptions: { edges: { node: { package: { id: string } } }[] };
+        subscriptions: { edges: { node: { package: { id: string }; dids: { number: string }[] } }[] };
+        dids: { totalCount: number; edges: { node: { subscription: { id: string } } }[] };
         ownedPackages: { edges: { node: { id: string; source: { owner: { id: string } } | null } }[] };
         children: { edges: Level[] };
       };
@@ -173,6 +186,9 @@ describe('SQL statements per request', () => {
       for (const c of node.children.edges) {
         expect(c.node.ledger.totalCount).toBe(1);
         expect(c.node.subscriptions.edges.map((e) => e.node.package.id)).toEqual([node.ownedPackages.edges[0].node.id]);
+        // Each customer holds one number, through that subscription.
+        expect(c.node.subscriptions.edges[0].node.dids).toHaveLength(1);
+        expect(c.node.dids.totalCount).toBe(1);
       }
     }
     expect(four).toBeLessThanOrEqual(40);
