@@ -486,7 +486,19 @@ describe('authorizeCall', () => {
       t.admin.token,
     );
     expect(await ask()).toEqual({ allowed: false, maxDurationSeconds: 0, reason: 'LIMIT_REACHED' });
+    // The same reason as an enum, for clients that switch on it.
+    const code = async (destination: string) =>
+      (
+        await server.ok(
+          `query ($a: ID!, $d: String!) { authorizeCall(accountId: $a, destination: $d, direction: OUTBOUND) { reason reasonCode } }`,
+          { a: t.c.id, d: destination },
+          t.r1.token,
+        )
+      ).authorizeCall;
+    expect(await code('447700900123')).toEqual({ reason: 'LIMIT_REACHED', reasonCode: 'LIMIT_REACHED' });
+    expect(await code('3312345')).toEqual({ reason: 'NO_RATE', reasonCode: 'NO_RATE' });
     await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: null } }, t.r2.token);
+    expect(await code('447700900123')).toEqual({ reason: null, reasonCode: null });
     await server.ok(UpdateAccountDocument, { id: t.r2.id, input: { monthlySpendLimit: '0.09' } }, t.r1.token);
     // R2 paid 0.061 for the 100 s call (30 + 12 x 6 = 102 s): 0.029 of its 0.09 is left, which buys
     // (0.029 - 0.01) x 60 / 0.03 = 38 s, so 36 s in its 30/6 increments.

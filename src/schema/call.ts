@@ -1,4 +1,4 @@
-import { ArgsType, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { Decimal } from '../money.js';
 import { Connection, PageArgs } from './connection.js';
 import { Node } from './node.js';
@@ -73,6 +73,19 @@ export class CallInput {
   startedAt!: Date;
 }
 
+/** Why authorizeCall refuses a call (DOMAIN.md 13-14). */
+export enum CallDenialReason {
+  NO_RATE = 'NO_RATE',
+  INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS',
+  LIMIT_REACHED = 'LIMIT_REACHED',
+  BUNDLE_EXHAUSTED = 'BUNDLE_EXHAUSTED',
+  CONCURRENCY_LIMIT = 'CONCURRENCY_LIMIT',
+  BELOW_MINIMUM_BALANCE = 'BELOW_MINIMUM_BALANCE',
+  NEGATIVE_MARGIN = 'NEGATIVE_MARGIN',
+  ACCOUNT_INACTIVE = 'ACCOUNT_INACTIVE',
+}
+registerEnumType(CallDenialReason, { name: 'CallDenialReason' });
+
 @ObjectType('CallAuthorization')
 export class CallAuthorizationType {
   @Field()
@@ -86,4 +99,7 @@ export class CallAuthorizationType {
     description: 'NO_RATE, INSUFFICIENT_FUNDS, LIMIT_REACHED or ACCOUNT_INACTIVE when not allowed',
   })
   reason!: string | null;
+
+  @Field(() => CallDenialReason, { nullable: true, description: 'Why the call is refused, as an enum (reason as a string)' })
+  reasonCode!: CallDenialReason | null;
 }

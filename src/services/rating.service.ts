@@ -56,10 +56,25 @@ interface UsageTotal {
   seconds: number;
 }
 
-export interface CallAuthorization {
+export type CallDenialReasonName =
+  | 'NO_RATE'
+  | 'INSUFFICIENT_FUNDS'
+  | 'LIMIT_REACHED'
+  | 'BUNDLE_EXHAUSTED'
+  | 'CONCURRENCY_LIMIT'
+  | 'BELOW_MINIMUM_BALANCE'
+  | 'NEGATIVE_MARGIN'
+  | 'ACCOUNT_INACTIVE';
+
+interface Judgement {
   allowed: boolean;
   maxDurationSeconds: number | null;
-  reason: string | null;
+  reason: CallDenialReasonName | null;
+}
+
+export interface CallAuthorization extends Judgement {
+  /** The reason as an enum; `reason` keeps the same name as a string for clients written before. */
+  reasonCode: CallDenialReasonName | null;
 }
 
 /** A CDR's start: a switch posts within the year (and its retries), never for calls yet to come (DOMAIN.md 5). */
@@ -303,6 +318,11 @@ export class RatingService {
    * whose rate is free does not limit the duration; null means no limit at all.
    */
   async authorize(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
+    const judgement = await this.judge(ctx, accountId, destination, direction);
+    return { ...judgement, reasonCode: judgement.reason };
+  }
+
+  private async judge(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<Judgement> {
     requireActor(ctx);
     const number = normalizeNumber(destination);
     if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
@@ -318,7 +338,7 @@ export class RatingService {
     const chosen = chooseSubscription(sources, number, direction, now);
 
     let max: number | null = null;
-    let reason: string | null = null;
+    let reason: CallDenialReasonName | null = null;
     for (const l of levels) {
       // Every rate whose prefix starts the number; the one rule rating uses picks the longest.
       const found = longestOf(number, l.rates);
