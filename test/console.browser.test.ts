@@ -65,7 +65,7 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
   let page: Page;
   const offsite: string[] = [];
   let admin: { token: string };
-  let reseller: { id: string; email: string; password: string };
+  let reseller: { id: string; email: string; password: string; token: string };
   let customer: { id: string };
 
   beforeAll(async () => {
@@ -73,7 +73,7 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     if (!existsSync(`${builtConsoleDir()}/index.html`)) throw new Error('the console is not built: run npm run build');
     server = await startServer({ ideEnabled: true });
     admin = await createPlatform(server);
-    reseller = { id: '', email: `${unique('ops')}@acme.example`, password: 'vine-trellis-ledger-42' };
+    reseller = { id: '', email: `${unique('ops')}@acme.example`, password: 'vine-trellis-ledger-42', token: '' };
     reseller.id = (
       await gql(
         server,
@@ -96,6 +96,7 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
         p: reseller.password,
       })
     ).login.token;
+    reseller.token = token;
     customer = (
       await gql(
         server,
@@ -208,6 +209,78 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     await page.locator('tr.fresh').waitFor();
     expect(await page.locator('tr.fresh .alert').textContent()).toBe('low balance');
     await page.screenshot({ path: shots('console-alerts.png') });
+  });
+
+  it('lists the numbers an account holds, and when a number on hold is free again', async () => {
+    // Ofcom's numbers for drama: never anyone's line.
+    const ADD = 'mutation($input: AddDidsInput!) { addDids(input: $input) { id } }';
+    await gql(
+      server,
+      ADD,
+      { input: { numbers: ['+44 20 7946 0018', '+44 20 7946 0342'], country: 'GB', tags: ['london', 'geo'] } },
+      admin.token,
+    );
+    await gql(server, ADD, { input: { numbers: ['+44 161 496 0017'], country: 'GB', tags: ['manchester'] } }, admin.token);
+    /** A package of the root's, resold by the reseller and assigned to the customer: the subscription's id. */
+    async function subscribe(input: Record<string, unknown>) {
+      const { createPackage } = await gql(
+        server,
+        'mutation($input: CreatePackageInput!) { createPackage(input: $input) { id } }',
+        { input: { price: '1', resellerCanResell: true, canBePurchased: false, ...input } },
+        admin.token,
+      );
+      const { optIn } = await gql(
+        server,
+        'mutation($p: ID!) { optIn(input: { packageId: $p }) { id } }',
+        { p: createPackage.id },
+        reseller.token,
+      );
+      const { assignPackage } = await gql(
+        server,
+        'mutation($a: ID!, $p: ID!) { assignPackage(input: { accountId: $a, packageId: $p }) { id } }',
+        { a: customer.id, p: optIn.id },
+        reseller.token,
+      );
+      return assignPackage.id as string;
+    }
+    // The reseller claims for its customer, as an ancestor may.
+    const claim = async (subscriptionId: string) =>
+      (
+        await gql(
+          server,
+          'mutation($s: ID!) { claimDid(subscriptionId: $s) { number status } }',
+          { s: subscriptionId },
+          reseller.token,
+        )
+      ).claimDid;
+    const lines = await subscribe({ name: 'London lines', didQuantity: 2, allowedDidTags: ['london'] });
+    expect(await claim(lines)).toEqual({ number: '442079460018', status: 'ASSIGNED' });
+    expect(await claim(lines)).toEqual({ number: '442079460342', status: 'ASSIGNED' });
+    const ended = await subscribe({ name: 'Manchester line', didQuantity: 1, allowedDidTags: ['manchester'], didHoldDays: 30 });
+    expect(await claim(ended)).toEqual({ number: '441614960017', status: 'ASSIGNED' });
+    await gql(server, 'mutation($id: ID!) { terminateSubscription(id: $id) { id } }', { id: ended }, reseller.token);
+
+    await page.click(`a[href="#/accounts/${customer.id}"]`);
+    await page.click(`a[href="#/accounts/${customer.id}/numbers"]`);
+    await page.locator('tr[data-did]').nth(2).waitFor();
+    expect(await page.locator('.tabs a.active').textContent()).toBe('Numbers');
+    const rows = await page
+      .locator('tr[data-did]')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    // Lowest first; only the number on hold has a date.
+    expect(rows.map((r) => r.slice(0, 4))).toEqual([
+      ['441614960017', 'on hold', 'manchester', 'GB'],
+      ['442079460018', 'assigned', 'londongeo', 'GB'],
+      ['442079460342', 'assigned', 'londongeo', 'GB'],
+    ]);
+    const holdYear = String(new Date(Date.now() + 30 * 86_400_000).getFullYear());
+    expect(rows[0][4]).toContain(holdYear);
+    expect(rows.slice(1).map((r) => r[4])).toEqual(['—', '—']);
+    expect(await page.locator('.pager').textContent()).toContain('3 in all');
+
+    await page.mouse.move(0, 700);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: shots('console-numbers.png') });
   });
 
   it('serves the IDE from the server, with the console login as its credential', async () => {

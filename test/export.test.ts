@@ -7,7 +7,7 @@ import {
   TopUpDocument,
   UpdateAccountDocument,
 } from './generated/graphql.js';
-import { ENGINE, sql, startServer, type TestServer } from './support/harness.js';
+import { createPlatform, ENGINE, sql, startServer, type TestServer } from './support/harness.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 
 let server: TestServer;
@@ -149,6 +149,140 @@ describe('CSV exports', () => {
     expect((await get(`/export/ledger.csv?accountId=${tree.r2.id}`, tree.r1.token)).status).toBe(404);
     expect((await get('/export/accounts.csv')).status).toBe(401);
     expect((await get('/export/accounts.csv', 'junk')).status).toBe(401);
+  });
+
+  it("dids.csv holds the root's whole inventory, and for anyone else the numbers held in its subtree", async () => {
+    // A platform of its own: the numbers and purchases below must not touch the shared tree's accounts.
+    const p = await createPlatform(server);
+    const root = { id: p.id, token: p.token };
+    const r = await addAccount(server, root.token, { kind: 'RESELLER', name: 'R' });
+    const c = await addAccount(server, r.token, { kind: 'CUSTOMER', name: 'C' });
+    const other = await addAccount(server, root.token, { kind: 'RESELLER', name: 'Other' });
+    const oc = await addAccount(server, other.token, { kind: 'CUSTOMER', name: 'Other customer' });
+    for (const [by, to] of [
+      [root, r],
+      [r, c],
+      [root, other],
+      [other, oc],
+    ]) {
+      await topUp(server, by.token, to.id, '100');
+    }
+    const ADD = `mutation ($input: AddDidsInput!) { addDids(input: $input) { id number } }`;
+    const london = (
+      await server.ok(
+        ADD,
+        { input: { numbers: ['442070000010', '442070000002', '442070000003'], country: 'GB', tags: ['London', 'uk'] } },
+        root.token,
+      )
+    ).addDids as { id: string; number: string }[];
+    await server.ok(ADD, { input: { numbers: ['+1 212 555 0001'], country: 'US', tags: ['nyc'] } }, root.token);
+    await server.ok(ADD, { input: { numbers: ['33100000000'] } }, root.token);
+    const retired = london.find((d) => d.number === '442070000003')!;
+    await server.ok(`mutation ($id: ID!) { retireDid(id: $id) { id } }`, { id: retired.id }, root.token);
+
+    const { createPackage } = await server.ok(
+      `mutation ($input: CreatePackageInput!) { createPackage(input: $input) { id } }`,
+      {
+        input: {
+          name: 'Numbers',
+          price: '1',
+          didQuantity: 2,
+          didHoldDays: 3,
+          resellerCanResell: true,
+          canBePurchased: false,
+        },
+      },
+      root.token,
+    );
+    const buy = async (reseller: { token: string }, customer: { token: string }) => {
+      const { optIn } = await server.ok(
+        `mutation ($p: ID!) { optIn(input: { packageId: $p }) { id } }`,
+        { p: createPackage.id },
+        reseller.token,
+      );
+      const { purchasePackage } = await server.ok(
+        `mutation ($p: ID!) { purchasePackage(input: { packageId: $p }) { id } }`,
+        { p: optIn.id },
+        customer.token,
+      );
+      return purchasePackage.id as string;
+    };
+    const CLAIM = `mutation ($s: ID!, $n: String) { claimDid(subscriptionId: $s, number: $n) { id } }`;
+    const cSub = await buy(r, c);
+    await server.ok(CLAIM, { s: cSub, n: '442070000010' }, c.token);
+    await server.ok(CLAIM, { s: cSub, n: '442070000002' }, c.token);
+    const ocSub = await buy(other, oc);
+    await server.ok(CLAIM, { s: ocSub, n: '12125550001' }, oc.token);
+    // Ended: the number is ON_HOLD for its holder, and still in its holder's (and ancestors') file.
+    await server.ok(`mutation ($id: ID!) { terminateSubscription(id: $id) { id } }`, { id: ocSub }, oc.token);
+
+    const header = 'id,number,country,tags,status,account_id,subscription_id,assigned_at,hold_until,created_at';
+    const res = await get('/export/dids.csv', root.token);
+    expect(res.status).toBe(200);
+    expect(res.type).toContain('text/csv');
+    expect(res.text.split('\r\n')[0]).toBe(header);
+
+    // Every cell is what the API says of the number, as text; lowest first, as numbers (11 digits before 12).
+    const { dids } = await server.ok(
+      `{ dids(first: 50) { edges { node { id number country tags status account { id } subscription { id } assignedAt holdUntil } } } }`,
+      {},
+      root.token,
+    );
+    type Did = {
+      id: string;
+      number: string;
+      country: string | null;
+      tags: string[];
+      status: string;
+      account: { id: string } | null;
+      subscription: { id: string } | null;
+      assignedAt: string | null;
+      holdUntil: string | null;
+    };
+    const asCsv = (d: Did) => ({
+      id: d.id,
+      number: d.number,
+      country: d.country ?? '',
+      tags: d.tags.join(';'),
+      status: d.status,
+      account_id: d.account?.id ?? '',
+      subscription_id: d.subscription?.id ?? '',
+      assigned_at: d.assignedAt ?? '',
+      hold_until: d.holdUntil ?? '',
+    });
+    const all = await records('/export/dids.csv', root.token);
+    expect(all.map(({ created_at: _createdAt, ...rest }) => rest)).toEqual(
+      (dids.edges as { node: Did }[]).map((e) => asCsv(e.node)),
+    );
+    // Not in the API: written as Date#toISOString would, and just now.
+    for (const d of all) {
+      expect(d.created_at).toBe(new Date(d.created_at).toISOString());
+      expect(Date.now() - Date.parse(d.created_at)).toBeLessThan(600_000);
+    }
+    expect(all.map((d) => [d.number, d.status, d.tags, d.country, d.account_id])).toEqual([
+      ['12125550001', 'ON_HOLD', 'nyc', 'US', oc.id],
+      ['33100000000', 'AVAILABLE', '', '', ''],
+      ['442070000002', 'ASSIGNED', 'london;uk', 'GB', c.id],
+      ['442070000010', 'ASSIGNED', 'london;uk', 'GB', c.id],
+    ]);
+    const held = all.find((d) => d.status === 'ON_HOLD')!;
+    expect(held).toMatchObject({ subscription_id: ocSub, assigned_at: expect.stringMatching(/Z$/) });
+    // didHoldDays 3 from the termination, just after the claim.
+    const holdMs = Date.parse(held.hold_until) - Date.parse(held.assigned_at);
+    expect(holdMs).toBeGreaterThanOrEqual(3 * 86_400_000);
+    expect(holdMs).toBeLessThan(3 * 86_400_000 + 600_000);
+    expect(all.map((d) => d.id)).not.toContain(retired.id);
+
+    // Below the root: the numbers held in the caller's subtree only, never the stock nor a sibling's.
+    const numbersOf = async (token: string) => (await records('/export/dids.csv', token)).map((d) => d.number);
+    expect(await numbersOf(r.token)).toEqual(['442070000002', '442070000010']);
+    expect(await numbersOf(c.token)).toEqual(['442070000002', '442070000010']);
+    expect(await numbersOf(other.token)).toEqual(['12125550001']);
+    expect(await numbersOf(tree.admin.token)).toEqual([]);
+
+    expect(await records('/export/dids.csv?from=9999-01-01T00:00:00Z', root.token)).toEqual([]);
+    await refused('/export/dids.csv?status=ASSIGNED', root.token, 400, 'BAD_USER_INPUT', 'status');
+    await refused(`/export/dids.csv?accountId=${c.id}`, root.token, 400, 'BAD_USER_INPUT', 'accountId');
   });
 
   describe('formula injection', () => {

@@ -4,6 +4,7 @@ import { money, seconds, when } from './format';
 import {
   ConsoleAccountDetailDocument,
   ConsoleCallsDocument,
+  ConsoleDidsDocument,
   ConsoleLedgerDocument,
   type ConsoleAccountFragment,
 } from './generated/graphql';
@@ -11,7 +12,7 @@ import { useQuery } from './hooks';
 import { useBalanceEvents, type BalanceEvent } from './live';
 import { Pager, usePaging } from './Pager';
 
-export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' }) {
+export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' | 'numbers' }) {
   const detail = useQuery(ConsoleAccountDetailDocument, { id });
   if (detail.error) return <p className="error">{detail.error}</p>;
   if (detail.loading && !detail.data) return <p className="muted">Loading…</p>;
@@ -69,8 +70,17 @@ export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' }
         <a href={`${base}/calls`} className={tab === 'calls' ? 'active' : ''}>
           Calls
         </a>
+        <a href={`${base}/numbers`} className={tab === 'numbers' ? 'active' : ''}>
+          Numbers
+        </a>
       </nav>
-      {tab === 'ledger' ? <Ledger key={id} account={account} /> : <Calls key={id} account={account} />}
+      {tab === 'ledger' ? (
+        <Ledger key={id} account={account} />
+      ) : tab === 'calls' ? (
+        <Calls key={id} account={account} />
+      ) : (
+        <Numbers key={id} account={account} />
+      )}
     </section>
   );
 }
@@ -180,6 +190,63 @@ function Calls({ account }: { account: ConsoleAccountFragment }) {
         </tbody>
       </table>
       <Pager info={page.pageInfo} total={page.totalCount} paging={paging} />
+    </>
+  );
+}
+
+/** The phone numbers the account holds, lowest first as the API lists them; a number on hold shows when it is freed. */
+function Numbers({ account }: { account: ConsoleAccountFragment }) {
+  const paging = usePaging();
+  const dids = useQuery(ConsoleDidsDocument, { id: account.id, ...paging.args });
+  const page = dids.data?.account?.dids;
+  if (dids.error) return <p className="error">{dids.error}</p>;
+  if (!page) return <p className="muted">Loading…</p>;
+  return (
+    <>
+      <table className="list">
+        <thead>
+          <tr>
+            <th>Number</th>
+            <th>Status</th>
+            <th>Tags</th>
+            <th>Country</th>
+            <th>Held until</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page.edges.length === 0 && (
+            <tr>
+              <td colSpan={5} className="muted">
+                No numbers.
+              </td>
+            </tr>
+          )}
+          {page.edges.map(({ node }) => (
+            <tr key={node.id} data-did={node.number}>
+              <td className="mono">{node.number}</td>
+              <td>
+                <span className={`kind ${node.status.toLowerCase()}`}>{node.status.toLowerCase().replace(/_/g, ' ')}</span>
+              </td>
+              <td>
+                {node.tags.length === 0 ? (
+                  <span className="muted">—</span>
+                ) : (
+                  node.tags.map((tag) => (
+                    <span key={tag} className="tag">
+                      {tag}
+                    </span>
+                  ))
+                )}
+              </td>
+              <td>{node.country ?? <span className="muted">—</span>}</td>
+              <td className="nowrap">
+                {node.status === 'ON_HOLD' && node.holdUntil ? when(node.holdUntil) : <span className="muted">—</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Pager info={page.pageInfo} total={page.totalCount} paging={paging} newer="Lower" older="Higher" />
     </>
   );
 }

@@ -19,7 +19,7 @@ export const instant = (name: string): ExportColumn =>
 export const money = (name: string, sql = name): ExportColumn => ({ name, sql: `trim_scale(${sql})::text`, number: true });
 export const integer = (name: string): ExportColumn => ({ name, sql: `${name}::text`, number: true });
 
-/** A table as an export reads it; each lives with the rows it returns (src/accounts, src/ledger, src/calls). */
+/** A table as an export reads it; each lives with the rows it returns (src/accounts, src/ledger, src/calls, src/dids). */
 export interface ExportTable {
   table: string;
   /** The materialized path the caller's scope is applied on. */
@@ -27,6 +27,8 @@ export interface ExportTable {
   columns: readonly ExportColumn[];
   /** The instant `from` and `to` bound. */
   timeColumn: string;
+  /** A condition every exported row meets, whatever the filters (SQL, no parameters). */
+  where?: string;
   /** Values `kind` may take; without it the export has no kind filter. */
   kinds?: readonly string[];
   /** Each row is one account's (account_id), and the export is of one account: the caller's unless it names another. */
@@ -58,6 +60,7 @@ export type ExportReader = (count: number) => Promise<ExportRow[]>;
 export async function openExportCursor(em: Em, spec: ExportTable, filters: ExportFilters): Promise<ExportReader> {
   const where = [`${spec.table}.${spec.pathColumn} like ?`];
   const values: unknown[] = [likePrefix(filters.path)];
+  if (spec.where) where.push(`(${spec.where})`);
   if (filters.accountId !== undefined) {
     where.push('account_id = ?');
     values.push(filters.accountId);

@@ -8,6 +8,7 @@ import { openExportCursor, type ExportColumn, type ExportRow, type ExportTable }
 import { ACCOUNTS_EXPORT } from '../accounts/export.js';
 import { LEDGER_EXPORT } from '../ledger/export.js';
 import { CALLS_EXPORT } from '../calls/export.js';
+import { DIDS_EXPORT } from '../dids/export.js';
 import { writeInvoicePdf } from '../invoices/pdf.js';
 
 /** Rows per cursor read: large enough that round trips are a small share, small enough that memory stays flat. */
@@ -45,7 +46,10 @@ interface Filters {
   accountId?: string;
 }
 
-/** A file and the table it is read from (src/accounts/export.ts, src/ledger/export.ts, src/calls/export.ts). */
+/**
+ * A file and the table it is read from (src/accounts/export.ts, src/ledger/export.ts, src/calls/export.ts,
+ * src/dids/export.ts).
+ */
 interface ExportSpec extends ExportTable {
   file: string;
 }
@@ -207,5 +211,6 @@ export function exportRouter(createContext: (req: Request) => Promise<Context>):
   router.get('/accounts.csv', route({ ...ACCOUNTS_EXPORT, file: 'accounts.csv' }));
   router.get('/ledger.csv', route({ ...LEDGER_EXPORT, file: 'ledger.csv' }));
   router.get('/calls.csv', route({ ...CALLS_EXPORT, file: 'calls.csv' }));
+  router.get('/dids.csv', route({ ...DIDS_EXPORT, file: 'dids.csv' }));
   return router;
 }

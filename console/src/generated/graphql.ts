@@ -21,6 +21,14 @@ export type BillingMode =
   | 'POSTPAID'
   | 'PREPAID';
 
+export type DidStatus =
+  /** Held by an account through one of its subscriptions */
+  | 'ASSIGNED'
+  /** In the platform's stock */
+  | 'AVAILABLE'
+  /** Kept for its last holder until holdUntil */
+  | 'ON_HOLD';
+
 export type Direction =
   | 'INBOUND'
   | 'OUTBOUND';
@@ -67,6 +75,17 @@ export type ConsoleLedgerQueryVariables = Exact<{
 
 
 export type ConsoleLedgerQuery = { account: { id: string, ledger: { totalCount: number, edges: Array<{ node: { id: string, createdAt: string, kind: string, amount: string, balanceAfter: string, description: string | null } }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } } | null };
+
+export type ConsoleDidsQueryVariables = Exact<{
+  id: string | number;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  last?: number | null | undefined;
+  before?: string | null | undefined;
+}>;
+
+
+export type ConsoleDidsQuery = { account: { id: string, dids: { totalCount: number, edges: Array<{ node: { id: string, number: string, status: DidStatus, tags: Array<string>, country: string | null, holdUntil: string | null } }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } } | null };
 
 export type ConsoleCallsQueryVariables = Exact<{
   accountId: string | number;
@@ -290,6 +309,34 @@ export const ConsoleLedgerDocument = new TypedDocumentString(`
   startCursor
   endCursor
 }`) as unknown as TypedDocumentString<ConsoleLedgerQuery, ConsoleLedgerQueryVariables>;
+export const ConsoleDidsDocument = new TypedDocumentString(`
+    query ConsoleDids($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  account(id: $id) {
+    id
+    dids(first: $first, after: $after, last: $last, before: $before) {
+      totalCount
+      edges {
+        node {
+          id
+          number
+          status
+          tags
+          country
+          holdUntil
+        }
+      }
+      pageInfo {
+        ...ConsolePageInfo
+      }
+    }
+  }
+}
+    fragment ConsolePageInfo on PageInfo {
+  hasNextPage
+  hasPreviousPage
+  startCursor
+  endCursor
+}`) as unknown as TypedDocumentString<ConsoleDidsQuery, ConsoleDidsQueryVariables>;
 export const ConsoleCallsDocument = new TypedDocumentString(`
     query ConsoleCalls($accountId: ID!, $first: Int, $after: String, $last: Int, $before: String) {
   calls(
