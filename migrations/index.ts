@@ -11,6 +11,7 @@ import { Migration20261202000000_taxes_invoices } from './Migration2026120200000
 import { Migration20261202010000_webhooks } from './Migration20261202010000_webhooks.js';
 import { Migration20261202020000_past_due } from './Migration20261202020000_past_due.js';
 import { Migration20261203000000_dids } from './Migration20261203000000_dids.js';
+import { Migration20261203010000_mandatory } from './Migration20261203010000_mandatory.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202010000_webhooks', class: Migration20261202010000_webhooks },
   { name: 'Migration20261202020000_past_due', class: Migration20261202020000_past_due },
   { name: 'Migration20261203000000_dids', class: Migration20261203000000_dids },
+  { name: 'Migration20261203010000_mandatory', class: Migration20261203010000_mandatory },
 ];

@@ -91,31 +91,40 @@ export interface NewChain {
  * A PENDING chain (PENDING_IF_INSUFFICIENT, DOMAIN.md 10): its levels, nothing charged, no free seconds. Its
  * period is the one it would have if activated now, until activatePendingRows gives it the real one.
  */
-export async function insertChain(em: Em, chain: NewChain, status: 'ACTIVE' | 'PENDING' = 'ACTIVE'): Promise<void> {
-  const { levels } = chain;
+export function insertChain(em: Em, chain: NewChain, status: 'ACTIVE' | 'PENDING' = 'ACTIVE'): Promise<void> {
+  return insertChains(em, [chain], status);
+}
+
+/** Many chains in two statements (assignToChildren): their levels, and unless PENDING their first periods. */
+export async function insertChains(em: Em, chains: NewChain[], status: 'ACTIVE' | 'PENDING' = 'ACTIVE'): Promise<void> {
+  if (chains.length === 0) return;
+  const rows = chains.flatMap((chain) => chain.levels.map((l) => ({ chain, l })));
   const pending = status === 'PENDING';
   await executeBound(
     em,
     `insert into package_subscriptions (id, account_id, owner_path, package_id, chain_id, level, status, activated_at,
                                         current_period_start, current_period_end, periods_charged, free_seconds_total)
-     select x.id, x.account_id, x.owner_path, x.package_id, ?, x.level, ?, ?, ?, ?, ?, ?
-       from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[]) as x(id, account_id, owner_path, package_id, level)`,
+     select x.id, x.account_id, x.owner_path, x.package_id, x.chain_id, x.level, ?, x.start, x.start, x."end", ?,
+            case when ? then 0 else x.free_seconds end
+       from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::timestamptz[], ?::timestamptz[],
+                   ?::int[])
+            as x(id, account_id, owner_path, package_id, chain_id, level, start, "end", free_seconds)`,
     [
-      chain.chainId,
       status,
-      chain.start,
-      chain.start,
-      chain.end,
       pending ? 0 : 1,
-      pending ? 0 : chain.freeSeconds,
-      pgArray(levels.map((l) => l.subscriptionId)),
-      pgArray(levels.map((l) => l.accountId)),
-      pgArray(levels.map((l) => l.ownerPath)),
-      pgArray(levels.map((l) => l.packageId)),
-      pgArray(levels.map((l) => l.level)),
+      pending,
+      pgArray(rows.map((r) => r.l.subscriptionId)),
+      pgArray(rows.map((r) => r.l.accountId)),
+      pgArray(rows.map((r) => r.l.ownerPath)),
+      pgArray(rows.map((r) => r.l.packageId)),
+      pgArray(rows.map((r) => r.chain.chainId)),
+      pgArray(rows.map((r) => r.l.level)),
+      pgArray(rows.map((r) => r.chain.start.toISOString())),
+      pgArray(rows.map((r) => r.chain.end.toISOString())),
+      pgArray(rows.map((r) => r.chain.freeSeconds)),
     ],
   );
-  if (!pending) await insertFirstPeriods(em, chain);
+  if (!pending) await insertFirstPeriods(em, chains);
 }
 
 /** A PENDING chain becomes ACTIVE: its first period starts now, with its free seconds. */
@@ -127,22 +136,24 @@ export async function activatePendingRows(em: Em, chain: NewChain): Promise<void
       where chain_id = ? and status = 'PENDING'`,
     [chain.start, chain.start, chain.end, chain.freeSeconds, chain.chainId],
   );
-  await insertFirstPeriods(em, chain);
+  await insertFirstPeriods(em, [chain]);
 }
 
 /** The first period's record at each level: what was charged, what refunds and invoices read back. */
-async function insertFirstPeriods(em: Em, chain: NewChain): Promise<void> {
-  const { levels } = chain;
+async function insertFirstPeriods(em: Em, chains: NewChain[]): Promise<void> {
+  const rows = chains.flatMap((chain) => chain.levels.map((l) => ({ chain, l })));
+  const levels = rows.map((r) => r.l);
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
                                        price, commission_rate, commission, taxes, charged_at)
-     select x.id, 1, x.owner_path, ?, ?, x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now()
-       from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::text[])
-            as x(id, owner_path, setup_fee, price, rate, commission, taxes)`,
+     select x.id, 1, x.owner_path, x.start, x."end", x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now()
+       from unnest(?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
+                   ?::numeric[], ?::text[])
+            as x(start, "end", id, owner_path, setup_fee, price, rate, commission, taxes)`,
     [
-      chain.start,
-      chain.end,
+      pgArray(rows.map((r) => r.chain.start.toISOString())),
+      pgArray(rows.map((r) => r.chain.end.toISOString())),
       pgArray(levels.map((l) => l.subscriptionId)),
       pgArray(levels.map((l) => l.ownerPath)),
       pgArray(levels.map((l) => l.setupFee.toFixed())),
@@ -215,4 +226,44 @@ export async function chainTerms(
     endDate: row.end_date ? new Date(row.end_date) : null,
     didQuantity: row.did_quantity,
   };
+}
+
+/**
+ * The direct child customers of an account that do not hold a package yet (a live chain of it at level 0):
+ * ACTIVE ones only, on a rate group when one is given. assignToChildren assigns them the package.
+ */
+export async function childrenWithout(
+  em: Em,
+  parentId: string,
+  packageId: string,
+  rateGroupId: string | null,
+): Promise<LevelAccount[]> {
+  const rows = await executeBound<
+    { id: string; path: string; currency: string; reseller_model: ResellerModel | null; status: AccountStatus }[]
+  >(
+    em,
+    `select a.id, a.path, a.currency, a.reseller_model, a.status from accounts a
+      where a.parent_id = ? and a.kind = 'CUSTOMER' and a.status = 'ACTIVE' and (?::text is null or a.rate_group_id = ?)
+        and not exists (select 1 from package_subscriptions s
+                         where s.account_id = a.id and s.package_id = ? and s.level = 0
+                           and s.status in ('PENDING', 'ACTIVE', 'PAST_DUE'))
+      order by a.seq`,
+    [parentId, rateGroupId, rateGroupId, packageId],
+  );
+  return rows.map((r) => ({ id: r.id, path: r.path, currency: r.currency, resellerModel: r.reseller_model, status: r.status }));
+}
+
+/** The packages an account gives every new child customer: its own mandatory ones, ACTIVE. */
+export async function mandatoryPackageIds(em: Em, ownerId: string): Promise<string[]> {
+  const rows = await executeBound<{ id: string }[]>(
+    em,
+    `select id from packages where owner_id = ? and mandatory and status = 'ACTIVE' and opted_out_at is null order by seq`,
+    [ownerId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Serialises assignToChildren calls for one package: each sees the chains the one before created. */
+export async function lockPackageAssignment(em: Em, packageId: string): Promise<void> {
+  await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`assign:${packageId}`]);
 }

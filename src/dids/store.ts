@@ -314,25 +314,37 @@ export async function restoreNumbers(em: Em, subscriptionIds: string[]): Promise
 }
 
 /**
- * An account has an ACTIVE subscription to a package again: the numbers on hold for it from an earlier
- * subscription to the same package, whose hold has not ended, return to it (lowest first, up to the quantity).
+ * Accounts have an ACTIVE subscription to a package again: the numbers on hold for each from an earlier
+ * subscription to the same package, whose hold has not ended, return to the new one (lowest first, up to its
+ * quantity). One statement for any number of subscriptions.
  */
 export async function returnHeldNumbers(
   em: Em,
-  to: { subscriptionId: string; accountId: string; packageId: string; quantity: number },
+  to: { subscriptionId: string; accountId: string; packageId: string; quantity: number }[],
   at: Date,
 ): Promise<number> {
-  if (to.quantity <= 0) return 0;
+  const wanted = to.filter((t) => t.quantity > 0);
+  if (wanted.length === 0) return 0;
   const rows = await executeBound<{ id: string }[]>(
     em,
-    `update dids d set status = 'ASSIGNED', subscription_id = ?, hold_until = null
-       from (select h.id from dids h join package_subscriptions s on s.id = h.subscription_id
-              where h.account_id = ? and h.status = 'ON_HOLD' and h.hold_until > ? and s.package_id = ?
-                and s.id <> ?
-              order by h.seq limit ? for no key update of h) c
-      where d.id = c.id and d.status = 'ON_HOLD'
-      returning d.id`,
-    [to.subscriptionId, to.accountId, at, to.packageId, to.subscriptionId, to.quantity],
+    `with x as (
+       select * from unnest(?::text[], ?::text[], ?::text[], ?::int[]) as x(subscription_id, account_id, package_id, quantity)
+     ), held as (
+       select h.id, x.subscription_id, x.quantity, row_number() over (partition by x.subscription_id order by h.seq) as n
+         from x join dids h on h.account_id = x.account_id and h.status = 'ON_HOLD' and h.hold_until > ?
+         join package_subscriptions s on s.id = h.subscription_id and s.package_id = x.package_id
+                                     and s.id <> x.subscription_id
+     )
+     update dids d set status = 'ASSIGNED', subscription_id = held.subscription_id, hold_until = null
+       from held where d.id = held.id and held.n <= held.quantity and d.status = 'ON_HOLD'
+     returning d.id`,
+    [
+      pgArray(wanted.map((t) => t.subscriptionId)),
+      pgArray(wanted.map((t) => t.accountId)),
+      pgArray(wanted.map((t) => t.packageId)),
+      pgArray(wanted.map((t) => t.quantity)),
+      at,
+    ],
   );
   return rows.length;
 }

@@ -196,6 +196,10 @@ export class Package {
   @Property({ type: 'boolean' })
   taxInclusive: boolean = false;
 
+  /** Assigned to every new direct child customer of the owner; only the owner or above terminates it (DOMAIN.md 13). */
+  @Property({ type: 'boolean' })
+  mandatory: boolean = false;
+
   @Property({ type: 'timestamptz', nullable: true })
   optedOutAt?: Date | null = null;
 

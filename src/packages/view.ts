@@ -31,6 +31,7 @@ export interface PackageView {
   canBePurchased: boolean;
   resellerCanResell: boolean;
   taxInclusive: boolean;
+  mandatory: boolean;
   country: string | null;
   category: string | null;
   billingType: BillingType;
@@ -70,6 +71,7 @@ export function toView(pkg: Package, terms: PackageTerms): PackageView {
     canBePurchased: pkg.canBePurchased,
     resellerCanResell: pkg.resellerCanResell,
     taxInclusive: pkg.taxInclusive,
+    mandatory: pkg.mandatory,
     country: terms.country ?? null,
     category: terms.category ?? null,
     billingType: terms.billingType,

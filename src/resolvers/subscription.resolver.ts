@@ -4,7 +4,14 @@ import type { Context } from '../context.js';
 import { DidType } from '../schema/did.js';
 import { AccountType } from '../schema/account.js';
 import { PackageType } from '../schema/package.js';
-import { AssignInput, EarningsType, PackageSubscriptionType, PurchaseInput, RenewalReportType } from '../schema/subscription.js';
+import {
+  AssignInput,
+  AssignReportType,
+  EarningsType,
+  PackageSubscriptionType,
+  PurchaseInput,
+  RenewalReportType,
+} from '../schema/subscription.js';
 import { Role } from './roles.js';
 
 @Resolver(() => PackageSubscriptionType)
@@ -25,6 +32,18 @@ export class SubscriptionResolver {
   @Authorized(Role.ADMIN, Role.RESELLER)
   assignPackage(@Arg('input') input: AssignInput, @Ctx() ctx: Context) {
     return ctx.services.subscriptions.assign(ctx, input);
+  }
+
+  @Mutation(() => AssignReportType, {
+    description: "One of the caller's packages to every direct child customer not holding it yet (on a rate group, if given)",
+  })
+  @Authorized(Role.ADMIN, Role.RESELLER)
+  assignToChildren(
+    @Arg('packageId', () => ID) packageId: string,
+    @Arg('rateGroupId', () => ID, { nullable: true }) rateGroupId: string | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.subscriptions.assignToChildren(ctx, packageId, rateGroupId);
   }
 
   @Mutation(() => PackageSubscriptionType, { description: 'Ends the whole chain early, with refunds by charge type' })

@@ -95,6 +95,9 @@ export class PackageType extends Node {
   @Field({ description: "Price and setup fee include the buyer's taxes" })
   taxInclusive!: boolean;
 
+  @Field({ description: 'Assigned to every new direct child customer of the owner; only the owner or above ends it' })
+  mandatory!: boolean;
+
   @Field(() => Int, { description: '1 beats 2' })
   priority!: number;
 
@@ -232,6 +235,9 @@ abstract class PackageFieldsInput {
 
   @Field(() => Boolean, { nullable: true, description: "Price and setup fee include the buyer's taxes; default false" })
   taxInclusive?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  mandatory?: boolean | null;
 }
 
 @InputType()
@@ -247,7 +253,8 @@ export class CreatePackageInput extends PackageFieldsInput {
 }
 
 @InputType({
-  description: 'On a clone only name, description, price, setupFee, commissionRate, taxInclusive and the two flags apply',
+  description:
+    'On a clone only name, description, price, setupFee, commissionRate, taxInclusive, mandatory and the two flags apply',
 })
 export class UpdatePackageInput extends PackageFieldsInput {
   @Field(() => String, { nullable: true })
@@ -285,4 +292,7 @@ export class OptInInput {
 
   @Field(() => Boolean, { nullable: true, description: "Default: the source's" })
   taxInclusive?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  mandatory?: boolean | null;
 }

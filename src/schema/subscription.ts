@@ -108,3 +108,15 @@ export class RenewalReportType {
   @Field(() => Int)
   expired!: number;
 }
+
+@ObjectType('AssignReport', { description: 'What assignToChildren did' })
+export class AssignReportType {
+  @Field(() => Int, { description: 'Customers whose chain was charged and is ACTIVE' })
+  assigned!: number;
+
+  @Field(() => Int, { description: 'Chains created PENDING (PENDING_IF_INSUFFICIENT): some level cannot pay yet' })
+  pending!: number;
+
+  @Field(() => Int, { description: 'Customers left out: some level cannot pay (DENY_IF_INSUFFICIENT), or another currency' })
+  skipped!: number;
+}

@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { withPlatformScope, type Em } from '../db/orm.js';
 import { releaseAccountNumbers } from '../dids/store.js';
-import { requireActor, type Request } from '../request.js';
+import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { Account, AccountKind, AccountStatus, BillingMode, Package, ResellerModel } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newAccountNumber, newId } from '../ids.js';
@@ -128,7 +128,11 @@ const SELF_EDITABLE = new Set<keyof UpdateAccountData>([
 ]);
 
 export class AccountService {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    /** A new customer gets its parent's mandatory packages (DOMAIN.md 13), in the same transaction. */
+    private readonly customerCreated: (ctx: AuthedRequest, em: Em, customer: Account) => Promise<void> = async () => {},
+  ) {}
 
   /** An account in the caller's scope, or null: out-of-scope ids look exactly like missing ones. */
   async find(ctx: Request, id: string): Promise<Account | null> {
@@ -229,6 +233,7 @@ export class AccountService {
       };
       const account = await this.insert(em, fields);
       if (data.taxRateIds?.length) await assignTaxRates(em, account, data.taxRateIds);
+      if (account.kind === AccountKind.CUSTOMER) await this.customerCreated(ctx, em, account);
       return account;
     });
   }

@@ -42,10 +42,12 @@ export interface Services {
 export function createServices(config: Config, db: Pick<Database, 'engine' | 'orm'>): Services {
   const throttle = new ThrottleService(config, db);
   const auth = new AuthService(config, db.orm, throttle);
-  const accounts = new AccountService(auth);
+  // A new customer gets its parent's mandatory packages: the account service calls back into the subscriptions.
+  let subscriptions: SubscriptionService | undefined;
+  const accounts = new AccountService(auth, (ctx, em, customer) => subscriptions!.assignMandatory(ctx, em, customer));
   const idempotency = new IdempotencyService();
   const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
-  const subscriptions = new SubscriptionService(idempotency, accounts);
+  subscriptions = new SubscriptionService(idempotency, accounts);
   return {
     accounts,
     auth,

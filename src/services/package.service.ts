@@ -59,6 +59,7 @@ export interface OwnData {
   canBePurchased?: boolean | null;
   resellerCanResell?: boolean | null;
   taxInclusive?: boolean | null;
+  mandatory?: boolean | null;
 }
 
 export interface CreatePackageData extends TermsData, OwnData {
@@ -173,6 +174,7 @@ export class PackageService {
         canBePurchased: data.canBePurchased ?? true,
         resellerCanResell: data.resellerCanResell ?? false,
         taxInclusive: data.taxInclusive ?? false,
+        mandatory: data.mandatory ?? false,
       });
       await em.flush();
       return toView(pkg, terms);
@@ -200,6 +202,7 @@ export class PackageService {
       if (data.canBePurchased !== undefined && data.canBePurchased !== null) pkg.canBePurchased = data.canBePurchased;
       if (data.resellerCanResell !== undefined && data.resellerCanResell !== null) pkg.resellerCanResell = data.resellerCanResell;
       if (data.taxInclusive !== undefined && data.taxInclusive !== null) pkg.taxInclusive = data.taxInclusive;
+      if (data.mandatory !== undefined && data.mandatory !== null) pkg.mandatory = data.mandatory;
 
       const price = data.price ?? pkg.price;
       const setupFee = data.setupFee ?? pkg.setupFee;
@@ -297,6 +300,7 @@ export class PackageService {
         canBePurchased: data.canBePurchased ?? true,
         resellerCanResell: data.resellerCanResell ?? false,
         taxInclusive: data.taxInclusive ?? source.taxInclusive,
+        mandatory: data.mandatory ?? false,
       });
       try {
         await em.flush();

@@ -3,7 +3,12 @@ import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOn
 import {
   activatePendingRows,
   chainTerms,
+  childrenWithout,
   insertChain,
+  insertChains,
+  lockPackageAssignment,
+  mandatoryPackageIds,
+  type LineagePackage,
   levelAccounts,
   lineagePackages,
   pendingChainsOf,
@@ -28,7 +33,7 @@ import {
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { earningsOf } from '../ledger/earnings.js';
-import { AccountClosed, FloorNotMet, post, type Posting } from '../ledger/post.js';
+import { AccountClosed, FloorNotMet, lockAccounts, post, type Posting } from '../ledger/post.js';
 import { taxesOf } from '../taxes/rates.js';
 import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
@@ -48,6 +53,13 @@ export interface AssignData extends PurchaseData {
 
 export interface SubscriptionListArgs extends PageArgs {
   status?: SubscriptionStatus | null;
+}
+
+/** What assignToChildren did: chains charged and ACTIVE, PENDING, and customers left out. */
+export interface AssignReport {
+  assigned: number;
+  pending: number;
+  skipped: number;
 }
 
 export interface Earnings {
@@ -181,6 +193,127 @@ export class SubscriptionService {
       }
     });
     return em.findOneOrFail(PackageSubscription, { id: chainId });
+  }
+
+  /**
+   * assignToChildren (DOMAIN.md 13): one of the caller's packages to every direct child customer that does not
+   * hold it yet (on a rate group, when given), in one transaction and a fixed number of statements however many
+   * customers. Idempotent: a customer holding a live chain of the package is left out, and concurrent calls for
+   * one package queue.
+   */
+  assignToChildren(ctx: Request, packageId: string, rateGroupId: string | null | undefined): Promise<AssignReport> {
+    requireActor(ctx);
+    return ctx.mutate(async (em) => {
+      const pkg = await em.findOne(Package, { id: packageId });
+      if (!pkg || pkg.ownerId !== ctx.actor.accountId) throw notFound('Package not found among your own packages');
+      if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt)
+        throw new DomainError('INVALID_STATE', 'The package is not active');
+      await lockPackageAssignment(em, pkg.id);
+      const children = await childrenWithout(em, ctx.actor.accountId, pkg.id, rateGroupId ?? null);
+      return this.activateMany(ctx, em, children, pkg);
+    });
+  }
+
+  /** A new customer: its parent's mandatory packages, each as assignPackage would, in the creating transaction. */
+  async assignMandatory(ctx: AuthedRequest, em: Em, customer: Account): Promise<void> {
+    if (!customer.parentId) return;
+    for (const id of await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () =>
+      mandatoryPackageIds(em, customer.parentId!),
+    )) {
+      const pkg = await em.findOneOrFail(Package, { id });
+      const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
+      if (!isInSaleDates(terms, new Date())) continue;
+      await this.activateMany(ctx, em, [customer], pkg);
+    }
+  }
+
+  /**
+   * Chains of one package for many buyers at once, set-based: priced from one read of the lineage, the levels'
+   * accounts and their taxes; judged under the accounts' locks, chain after chain on the running balances, by
+   * the package's activation policy (a chain some level cannot pay is left out under DENY_IF_INSUFFICIENT,
+   * PENDING under PENDING_IF_INSUFFICIENT, charged anyway under ALLOW_IF_INSUFFICIENT); written in two
+   * statements and posted in one.
+   */
+  private async activateMany(
+    ctx: AuthedRequest,
+    em: Em,
+    buyers: { id: string; path: string; currency: string; status: string }[],
+    pkg: Package,
+  ): Promise<AssignReport> {
+    const report: AssignReport = { assigned: 0, pending: 0, skipped: 0 };
+    const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
+    const start = new Date();
+    if (!isInSaleDates(terms, start)) throw new DomainError('INVALID_STATE', 'The package is outside its sale dates');
+    const eligible = buyers.filter((b) => b.currency === terms.currency && b.status === AccountStatus.ACTIVE);
+    report.skipped = buyers.length - eligible.length;
+    if (eligible.length === 0) return report;
+    const end = periodEnd(terms.billingType, terms.billingDays, start, 1);
+    return withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
+      const ids = [...pkg.lineage, pkg.id];
+      const packages = await lineagePackages(em, ids);
+      const lineage = ids.map((id) => packages.get(id));
+      if (lineage.some((p) => !p || p.status !== PackageStatus.ACTIVE || p.optedOutAt)) {
+        throw new DomainError('INVALID_STATE', 'The package is not available from upstream at the moment');
+      }
+      // Above the buyers the levels are the same for every chain: each reseller that cloned on the way up.
+      const upper: { accountId: string; pkg: LineagePackage }[] = [];
+      for (let i = lineage.length - 1; i >= 1; i--) upper.push({ accountId: lineage[i]!.ownerId, pkg: lineage[i - 1]! });
+      const accountIds = [...eligible.map((b) => b.id), ...upper.map((u) => u.accountId)];
+      const accounts = await levelAccounts(
+        em,
+        upper.map((u) => u.accountId),
+      );
+      if (upper.some((u) => accounts.get(u.accountId)?.status === AccountStatus.DELETED)) {
+        throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
+      }
+      const taxes = await taxesOf(em, accountIds);
+      const chains: NewChain[] = eligible.map((buyer) => {
+        const chainId = newId('PackageSubscription');
+        const plan: { account: { id: string; path: string; resellerModel: string | null }; pkg: LineagePackage }[] = [
+          { account: { id: buyer.id, path: buyer.path, resellerModel: null }, pkg: lineage.at(-1)! },
+          ...upper.map((u) => ({ account: accounts.get(u.accountId)!, pkg: u.pkg })),
+        ];
+        const levels = plan.map((p, level) => ({
+          subscriptionId: level === 0 ? chainId : newId('PackageSubscription'),
+          level,
+          accountId: p.account.id,
+          ownerPath: p.account.path,
+          packageId: p.pkg.id,
+          ...firstCharge(level, p.pkg, p.account.resellerModel, taxes.get(p.account.id) ?? []),
+        }));
+        return { chainId, start, end, freeSeconds: terms.freeMinutes * 60, levels };
+      });
+      // Judged under the locks the posting engine takes anyway (the same order), so nothing moves meanwhile.
+      const funds = await lockAccounts(em, accountIds);
+      const available = new Map([...funds].map(([id, f]) => [id, f.available]));
+      const charged: NewChain[] = [];
+      const pending: NewChain[] = [];
+      for (const chain of chains) {
+        const payable = chain.levels.every((l) => available.get(l.accountId)!.gte(firstChargeGross(l)));
+        if (payable || terms.activationPolicy === ActivationPolicy.ALLOW_IF_INSUFFICIENT) {
+          for (const l of chain.levels) {
+            available.set(l.accountId, available.get(l.accountId)!.minus(firstChargeGross(l)).plus(l.commission));
+          }
+          charged.push(chain);
+        } else if (terms.activationPolicy === ActivationPolicy.PENDING_IF_INSUFFICIENT) {
+          pending.push(chain);
+        }
+      }
+      await insertChains(em, charged);
+      await insertChains(em, pending, 'PENDING');
+      await this.chargeFirstPeriod(
+        em,
+        ctx.actor.accountId,
+        charged.flatMap((c) => c.levels),
+        false,
+      );
+      await activated(em, charged, terms.didQuantity);
+      return {
+        assigned: charged.length,
+        pending: pending.length,
+        skipped: report.skipped + chains.length - charged.length - pending.length,
+      };
+    });
   }
 
   /**
@@ -357,6 +490,9 @@ export class SubscriptionService {
         const chain = await lockChain(em, visible.chainId);
         const head = chain[0];
         if (!head.ownerPath.startsWith(ctx.actor.path)) throw notFound('Subscription not found');
+        if (head.accountId === ctx.actor.accountId && (await em.findOneOrFail(Package, { id: head.packageId })).mandatory) {
+          throw forbidden('A mandatory package is ended by its seller (the parent) or above');
+        }
         const terminated = () =>
           recordChainEvents(em, [
             {
@@ -471,19 +607,30 @@ export class SubscriptionService {
  * A chain just charged for its first period: SUBSCRIPTION_ACTIVATED for each level, and the buyer's numbers on
  * hold from an earlier subscription to the same package come back to it (DOMAIN.md 12).
  */
-async function activated(em: Em, chain: NewChain, didQuantity: number): Promise<void> {
-  const buyer = chain.levels[0];
+async function activated(em: Em, chains: NewChain | NewChain[], didQuantity: number): Promise<void> {
+  const all = Array.isArray(chains) ? chains : [chains];
+  if (all.length === 0) return;
   await returnHeldNumbers(
     em,
-    { subscriptionId: buyer.subscriptionId, accountId: buyer.accountId, packageId: buyer.packageId, quantity: didQuantity },
+    all.map(({ levels: [buyer] }) => ({
+      subscriptionId: buyer.subscriptionId,
+      accountId: buyer.accountId,
+      packageId: buyer.packageId,
+      quantity: didQuantity,
+    })),
     new Date(),
   );
-  await recordChainEvents(em, [
-    {
-      type: 'SUBSCRIPTION_ACTIVATED',
+  await recordChainEvents(
+    em,
+    all.map((chain) => ({
+      type: 'SUBSCRIPTION_ACTIVATED' as const,
       chainId: chain.chainId,
       levels: chain.levels,
       state: { status: 'ACTIVE', periodStart: chain.start, periodEnd: chain.end, periodsCharged: 1, endedAt: null },
-    },
-  ]);
+    })),
+  );
+}
+
+function isInSaleDates(terms: PackageTerms, at: Date): boolean {
+  return !(terms.startDate && terms.startDate > at) && !(terms.endDate && terms.endDate <= at);
 }

@@ -144,6 +144,8 @@ export type CreatePackageInput = {
   endDate?: string | null | undefined;
   /** Default 0 */
   freeMinutes?: number | null | undefined;
+  /** Default false */
+  mandatory?: boolean | null | undefined;
   /** Default 0 */
   minimumDays?: number | null | undefined;
   name: string;
@@ -185,6 +187,8 @@ export type OptInInput = {
   commissionRate?: string | null | undefined;
   /** Default: the source's */
   description?: string | null | undefined;
+  /** Default false */
+  mandatory?: boolean | null | undefined;
   /** Default: the source's */
   name?: string | null | undefined;
   /** One of the parent's offers */
@@ -283,7 +287,7 @@ export type UpdateAccountInput = {
   timezone?: string | null | undefined;
 };
 
-/** On a clone only name, description, price, setupFee, commissionRate, taxInclusive and the two flags apply */
+/** On a clone only name, description, price, setupFee, commissionRate, taxInclusive, mandatory and the two flags apply */
 export type UpdatePackageInput = {
   /** Default DENY_IF_INSUFFICIENT */
   activationPolicy?: ActivationPolicy | null | undefined;
@@ -316,6 +320,8 @@ export type UpdatePackageInput = {
   endDate?: string | null | undefined;
   /** Default 0 */
   freeMinutes?: number | null | undefined;
+  /** Default false */
+  mandatory?: boolean | null | undefined;
   /** Default 0 */
   minimumDays?: number | null | undefined;
   name?: string | null | undefined;
