@@ -1677,6 +1677,16 @@ describe('phone numbers (DOMAIN.md 12)', () => {
       expect(status(chain(), '2026-01-03T06:00:00Z').status).toBe('RELEASED');
     });
 
+    it('is released when the hold has ended even if it could pay now: nothing is charged', () => {
+      const rich = new Map([['C', { balance: new Decimal('30'), creditLimit: new Decimal('0') }]]);
+      const plan = planChainRenewal(chain({ status: 'PAST_DUE' }), [level], rich, at('2026-01-03T00:00:00Z'));
+      expect(plan.outcome).toMatchObject({ status: 'RELEASED', chargedAny: false, endedAt: E, periodsCharged: 1 });
+      expect(plan.postings).toEqual([]);
+      // Within the hold it pays, from the boundary.
+      const paid = planChainRenewal(chain({ status: 'PAST_DUE' }), [level], rich, at('2026-01-02T23:00:00Z'));
+      expect(paid.outcome).toMatchObject({ status: 'ACTIVE', periodsCharged: 2 });
+    });
+
     it('without numbers, or with a hold of 0 days, keeps its whole retry window', () => {
       expect(status(chain({ status: 'PAST_DUE', holdsDids: false }), '2026-01-03T06:00:00Z').status).toBe('PAST_DUE');
       expect(status(chain({ status: 'PAST_DUE', didHoldDays: 0 }), '2026-01-03T06:00:00Z').status).toBe('PAST_DUE');

@@ -209,6 +209,15 @@ export function planChainRenewal(
       break;
     }
     if (asOf.getTime() < end.getTime() - advanceMs) break;
+    // Numbers held for a past-due chain are kept only for their hold: once it ends the chain is released as of
+    // its boundary, whether or not it could pay now (DOMAIN.md 12).
+    if (status === 'PAST_DUE') {
+      const holdEnd = chain.holdsDids ? didHoldUntil(end, chain.didHoldDays) : null;
+      if (holdEnd && asOf >= holdEnd) {
+        status = 'RELEASED';
+        break;
+      }
+    }
     const next = charged + 1;
     // Each level's price with that period's discount, then its taxes (DOMAIN.md 8): funds must cover both,
     // and a commission is earned on the net.

@@ -28,6 +28,8 @@ export interface ClaimTarget {
   rootId: string;
   level: number;
   status: string;
+  /** The holder's: a suspended or deleted account claims nothing. */
+  accountStatus: string;
   didQuantity: number;
   allowedDidTags: string[];
   /** Numbers the subscription holds now (assigned, or on hold for it). */
@@ -201,11 +203,14 @@ export async function lockClaimTarget(em: Em, subscriptionId: string): Promise<C
       status: string;
       did_quantity: number;
       allowed_did_tags: string[] | string;
+      account_status: string;
     }[]
   >(
     em,
-    `select s.id, s.account_id, s.owner_path, s.level, s.status, t.did_quantity, t.allowed_did_tags
+    `select s.id, s.account_id, s.owner_path, s.level, s.status, t.did_quantity, t.allowed_did_tags,
+            a.status as account_status
        from package_subscriptions s join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
+       join accounts a on a.id = s.account_id
       where s.id = ? for no key update of s`,
     [subscriptionId],
   );
@@ -223,6 +228,7 @@ export async function lockClaimTarget(em: Em, subscriptionId: string): Promise<C
     rootId: row.owner_path.split('/')[1],
     level: row.level,
     status: row.status,
+    accountStatus: row.account_status,
     didQuantity: row.did_quantity,
     allowedDidTags: textArray(row.allowed_did_tags),
     held,
@@ -244,22 +250,28 @@ export async function claimNumber(em: Em, target: ClaimTarget, number: string | 
   const tags = pgArray(target.allowedDidTags);
   const [row] = await executeBound<Row[]>(
     em,
-    `update dids d set status = 'ASSIGNED', account_id = ?, subscription_id = ?, owner_path = ?, assigned_at = now(),
+    // Materialized: picked once. Joined as a subquery, the pick could be run again for further rows, and SKIP
+    // LOCKED then passes over the row this statement has just taken and picks the next one too.
+    `with c as materialized (${pick})
+     update dids d set status = 'ASSIGNED', account_id = ?, subscription_id = ?, owner_path = ?, assigned_at = now(),
             hold_until = null
-       from (${pick}) c
-      where d.id = c.id and d.status = 'AVAILABLE'
+       from c
+      where d.id = c.id and d.status = 'AVAILABLE' and d.retired_at is null
       returning ${columns('d')}`,
-    [target.accountId, target.subscriptionId, target.ownerPath, target.rootId, ...(number ? [number] : []), tags, tags],
+    [target.rootId, ...(number ? [number] : []), tags, tags, target.accountId, target.subscriptionId, target.ownerPath],
   );
   return row ? toDid(row) : null;
 }
 
 /** A number back in the platform's stock at once (no hold), if it was held. */
-export async function releaseNumber(em: Em, id: string): Promise<DidRow | null> {
+export async function releaseNumber(em: Em, id: string, holderWithin: string): Promise<DidRow | null> {
+  // The holder must still be in the caller's subtree as the row is now: it may have been freed and claimed by
+  // another account since the caller read it (the condition is checked again after any wait for the row).
   const [row] = await executeBound<Row[]>(
     em,
-    `update dids d set ${AVAILABLE_AGAIN} where d.id = ? and d.status <> 'AVAILABLE' returning ${columns('d')}`,
-    [id],
+    `update dids d set ${AVAILABLE_AGAIN}
+      where d.id = ? and d.status <> 'AVAILABLE' and d.owner_path like ? returning ${columns('d')}`,
+    [id, likePrefix(holderWithin)],
   );
   return row ? toDid(row) : null;
 }
@@ -278,7 +290,8 @@ export async function retireNumber(em: Em, id: string): Promise<DidRow | null> {
 /**
  * The subscriptions ended (or went past due) at their instants: the numbers assigned through them go ON_HOLD
  * for their package's didHoldDays, or back to the stock at once when it is 0. Numbers already on hold (a
- * past-due chain's, now ended) keep the hold they have.
+ * past-due chain's, now ended) keep the hold they have. Then they go to another ACTIVE subscription of the holder
+ * to the same package, if it has room (offerHeldToSiblings).
  */
 export async function holdNumbers(em: Em, ends: { subscriptionId: string; at: Date }[]): Promise<number> {
   if (ends.length === 0) return 0;
@@ -298,16 +311,55 @@ export async function holdNumbers(em: Em, ends: { subscriptionId: string; at: Da
      returning d.id`,
     [pgArray(ends.map((e) => e.subscriptionId)), pgArray(ends.map((e) => e.at.toISOString()))],
   );
+  await offerHeldToSiblings(em, ends.map((e) => e.subscriptionId));
+  return rows.length;
+}
+
+/**
+ * The numbers just put on hold for ended (or past-due) subscriptions go at once to another ACTIVE subscription of
+ * the same account to the same package, with room under its quantity (the oldest such), lowest first. A
+ * subscription another transaction holds (a claim) is passed over rather than waited for: the caller holds
+ * account locks, which come after subscriptions in the lock order.
+ */
+export async function offerHeldToSiblings(em: Em, subscriptionIds: string[]): Promise<number> {
+  if (subscriptionIds.length === 0) return 0;
+  const rows = await executeBound<{ id: string }[]>(
+    em,
+    `with sibling as materialized (
+       select e.id as ended_id, o.id, o.room
+         from unnest(?::text[]) as e(id)
+         join package_subscriptions s on s.id = e.id
+         cross join lateral (
+           select o.id, t.did_quantity - (select count(*)::int from dids x where x.subscription_id = o.id) as room
+             from package_subscriptions o join packages p on p.id = o.package_id join package_terms t on t.id = p.terms_id
+            where o.account_id = s.account_id and o.package_id = s.package_id and o.level = 0 and o.status = 'ACTIVE'
+              and o.id <> s.id
+            order by o.seq limit 1 for no key update of o skip locked
+         ) o
+     ), held as (
+       select h.id, sibling.id as sibling_id, sibling.room,
+              row_number() over (partition by sibling.ended_id order by h.seq) as n
+         from sibling join dids h on h.subscription_id = sibling.ended_id and h.status = 'ON_HOLD'
+     )
+     update dids d set status = 'ASSIGNED', subscription_id = held.sibling_id, hold_until = null
+       from held where d.id = held.id and held.n <= held.room and d.status = 'ON_HOLD'
+     returning d.id`,
+    [pgArray(subscriptionIds)],
+  );
   return rows.length;
 }
 
 /** A past-due chain was paid: the numbers on hold for its subscriptions are assigned to them again. */
 export async function restoreNumbers(em: Em, subscriptionIds: string[]): Promise<number> {
   if (subscriptionIds.length === 0) return 0;
+  // Rows locked lowest first, the order every statement taking several numbers locks them in.
   const rows = await executeBound<{ id: string }[]>(
     em,
-    `update dids d set status = 'ASSIGNED', hold_until = null
-      where d.subscription_id = any(?::text[]) and d.status = 'ON_HOLD' returning d.id`,
+    `with held as materialized (
+       select id from dids where subscription_id = any(?::text[]) and status = 'ON_HOLD' order by seq for no key update
+     )
+     update dids d set status = 'ASSIGNED', hold_until = null from held where d.id = held.id and d.status = 'ON_HOLD'
+     returning d.id`,
     [pgArray(subscriptionIds)],
   );
   return rows.length;

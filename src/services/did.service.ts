@@ -52,8 +52,14 @@ export class DidService {
       if (!number) throw badInput(`numbers[${i}]`, `"${n}" is not a phone number of 1 to 15 digits`);
       return number;
     });
-    const twice = numbers.find((n, i) => numbers.indexOf(n) !== i);
-    if (twice) throw new DomainError('ALREADY_EXISTS', `${twice} is given twice`, { field: 'numbers' });
+    const seen = new Set<string>();
+    const twice = [...new Set(numbers.filter((n) => seen.size === seen.add(n).size))];
+    if (twice.length) {
+      throw new DomainError('ALREADY_EXISTS', `Given twice: ${twice.slice(0, 10).join(', ')}`, {
+        field: 'numbers',
+        details: { numbers: twice.slice(0, 100) },
+      });
+    }
     const country = data.country ? normalizeCountry('country', data.country) : null;
     const tags = didTags('tags', data.tags ?? []);
     return ctx.mutate(async (em) => {
@@ -65,7 +71,9 @@ export class DidService {
         tags,
       );
       if (rows.length < numbers.length) {
-        const taken = (await existingNumbers(em, ctx.actor.rootId, numbers)).sort(compareDidNumbers);
+        // What this statement inserted is visible here too: the numbers that were there before are the others.
+        const inserted = new Set(rows.map((r) => r.number));
+        const taken = numbers.filter((n) => !inserted.has(n)).sort(compareDidNumbers);
         const shown = taken.slice(0, 10).join(', ');
         throw new DomainError(
           'ALREADY_EXISTS',
@@ -103,6 +111,7 @@ export class DidService {
       return withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, async () => {
         const target = (await lockClaimTarget(em, subscriptionId))!;
         if (target.level !== 0) throw new DomainError('INVALID_STATE', "Numbers are held through a customer's own subscription");
+        if (target.accountStatus !== 'ACTIVE') throw new DomainError('INVALID_STATE', 'The account is not active');
         if (target.status !== SubscriptionStatus.ACTIVE) {
           throw new DomainError('INVALID_STATE', `The subscription is ${target.status}`);
         }
@@ -133,7 +142,9 @@ export class DidService {
         throw notFound('Number not found');
       }
       // Back to the platform's stock: outside the caller's subtree, so in the platform's scope.
-      const released = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => releaseNumber(em, id));
+      const released = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () =>
+        releaseNumber(em, id, ctx.actor.path),
+      );
       if (!released) throw new DomainError('INVALID_STATE', 'The number is not held');
       return released;
     });

@@ -43,11 +43,11 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
   const throttle = new ThrottleService(config, db);
   const auth = new AuthService(config, db.orm, throttle);
   // A new customer gets its parent's mandatory packages: the account service calls back into the subscriptions.
-  let subscriptions: SubscriptionService | undefined;
-  const accounts = new AccountService(auth, (ctx, em, customer) => subscriptions!.assignMandatory(ctx, em, customer));
+  const late: { subscriptions?: SubscriptionService } = {};
+  const accounts = new AccountService(auth, (ctx, em, customer) => late.subscriptions!.assignMandatory(ctx, em, customer));
   const idempotency = new IdempotencyService();
   const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
-  subscriptions = new SubscriptionService(idempotency, accounts);
+  const subscriptions = (late.subscriptions = new SubscriptionService(idempotency, accounts));
   return {
     accounts,
     auth,

@@ -257,21 +257,22 @@ export class RenewalService {
     }
     await insertRenewedPeriods(em, periods);
     await updateRenewedChains(em, updates);
-    // The buyer's numbers (the level-0 subscription's, whose id is the chain's): held when the chain ends or goes
-    // past due, as of its boundary; assigned again when a past-due chain is paid.
+    await post(em, postings, { floors, ceilings });
+    // The buyer's numbers (the level-0 subscription's, whose id is the chain's), after the accounts (the lock
+    // order: subscriptions, accounts, numbers). A past-due chain that paid gets them back; one that ends or is
+    // past due (again) holds them from its boundary.
+    await restoreNumbers(
+      em,
+      updates
+        .filter((u) => u.outcome.chargedAny && due.find((c) => c.chainId === u.chainId)!.chain.status === 'PAST_DUE')
+        .map((u) => u.chainId),
+    );
     await holdNumbers(
       em,
       updates
         .filter((u) => u.outcome.status !== 'ACTIVE')
         .map((u) => ({ subscriptionId: u.chainId, at: u.outcome.endedAt ?? u.outcome.periodEnd })),
     );
-    await restoreNumbers(
-      em,
-      updates
-        .filter((u) => u.outcome.status === 'ACTIVE' && due.find((c) => c.chainId === u.chainId)!.chain.status === 'PAST_DUE')
-        .map((u) => u.chainId),
-    );
-    await post(em, postings, { floors, ceilings });
     await recordChainEvents(
       em,
       updates.flatMap(({ chainId, outcome }) => {

@@ -172,7 +172,6 @@ export class SubscriptionService {
         return;
       }
       await insertChain(em, chain);
-      await activated(em, chain, terms.didQuantity);
       try {
         await this.chargeFirstPeriod(
           em,
@@ -180,6 +179,8 @@ export class SubscriptionService {
           levels,
           terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT,
         );
+        // After the accounts: subscriptions, accounts, numbers is the order every chain operation locks in.
+        await activated(em, chain, terms.didQuantity);
       } catch (error) {
         if (!(error instanceof FloorNotMet)) throw error;
         const { level } = levels.find((x) => x.accountId === error.accountId)!;
@@ -538,8 +539,6 @@ export class SubscriptionService {
             ? []
             : periods.map((period) => ({ ...period, ...periodRefund(period, terms.chargeType, when) }));
         await endChain(em, visible.chainId, when, refunds);
-        // The buyer's numbers are kept for it for the package's hold (a past-due chain's are on hold already).
-        await holdNumbers(em, [{ subscriptionId: head.id, at: when }]);
         await terminated();
         await post(
           em,
@@ -561,6 +560,9 @@ export class SubscriptionService {
             ];
           }),
         );
+        // The buyer's numbers are kept for it for the package's hold (a past-due chain's are on hold already),
+        // after the accounts: subscriptions, accounts, numbers is the order every chain operation locks in.
+        await holdNumbers(em, [{ subscriptionId: head.id, at: when }]);
       });
       await em.refresh(visible);
       return visible;
