@@ -10,6 +10,8 @@ import { systemEm } from '../src/db/orm.js';
 import { Direction } from '../src/entities/index.js';
 import { createApp, type App } from '../src/server.js';
 import { RateService } from '../src/services/rate.service.js';
+import { benchAssign } from './assign.js';
+import { benchDids } from './dids.js';
 import { benchInvoices } from './invoices.js';
 import { benchWebhooks } from './webhooks.js';
 import { cannon, PAGE_QUERY, sameResponse, startCeiling, TREE_QUERY, type Cannon } from './reads.js';
@@ -43,6 +45,8 @@ const SECTIONS = [
   'page',
   'renewals',
   'invoices',
+  'dids',
+  'assign',
   'events',
   'refusals',
   'exports',
@@ -824,6 +828,24 @@ try {
     const invoices = await benchInvoices(app, (t, q, v) => gql(url, t, q, v), token);
     results.invoices = invoices.figures;
     rows.push(...invoices.rows);
+  }
+  if (runs('dids')) {
+    const endTrace = traceStatements(app, 'dids');
+    const dids = await benchDids(app, (t, q, v) => gql(url, t, q, v), token);
+    endTrace();
+    results.dids = dids.figures;
+    rows.push(...dids.rows);
+  }
+  if (runs('assign')) {
+    const endTrace = traceStatements(app, 'assign');
+    const assign = await benchAssign(
+      (t, q, v) => gql(url, t, q, v),
+      token,
+      (id) => app.services.auth.sign(id),
+    );
+    endTrace();
+    results.assign = assign.figures;
+    rows.push(...assign.rows);
   }
   if (runs('refusals')) await benchRefusals(url);
   if (runs('exports')) await benchExports(app, url, token);

@@ -243,7 +243,8 @@ export async function lockClaimTarget(em: Em, subscriptionId: string): Promise<C
 export async function claimNumber(em: Em, target: ClaimTarget, number: string | null): Promise<DidRow | null> {
   const pick = number
     ? `select id from dids where root_id = ? and number = ? and retired_at is null and status = 'AVAILABLE'
-          and (cardinality(?::text[]) = 0 or tags && ?::text[])`
+          and (cardinality(?::text[]) = 0 or tags && ?::text[])
+        for no key update`
     : `select id from dids where root_id = ? and status = 'AVAILABLE' and retired_at is null
           and (cardinality(?::text[]) = 0 or tags && ?::text[])
         order by seq limit 1 for no key update skip locked`;
@@ -251,12 +252,13 @@ export async function claimNumber(em: Em, target: ClaimTarget, number: string | 
   const [row] = await executeBound<Row[]>(
     em,
     // Materialized: picked once. Joined as a subquery, the pick could be run again for further rows, and SKIP
-    // LOCKED then passes over the row this statement has just taken and picks the next one too.
+    // LOCKED then passes over the row this statement has just taken and picks the next one too. The pick locks
+    // its row and checks its conditions again on the row as it is then (after another claim, say), so the
+    // update needs only the id: a primary-key lookup, whatever the table's statistics say.
     `with c as materialized (${pick})
      update dids d set status = 'ASSIGNED', account_id = ?, subscription_id = ?, owner_path = ?, assigned_at = now(),
             hold_until = null
-       from c
-      where d.id = c.id and d.status = 'AVAILABLE' and d.retired_at is null
+      where d.id = (select id from c)
       returning ${columns('d')}`,
     [target.rootId, ...(number ? [number] : []), tags, tags, target.accountId, target.subscriptionId, target.ownerPath],
   );
