@@ -27,6 +27,7 @@ import {
   longestBilledWithin,
   longestOf,
   longestPrefix,
+  minimumSpendShortfall,
   matchLength,
   periodEnd,
   periodRefund,
@@ -661,8 +662,18 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
   });
 
   it('ledger kinds', () => {
-    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND']);
+    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND']);
     expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
+  });
+});
+
+describe('minimum spend (DOMAIN.md 13)', () => {
+  const d = (v: string) => new Decimal(v);
+  it('the price less the usage, never below 0: the ConnexCS example', () => {
+    expect(minimumSpendShortfall(d('50'), d('25')).toFixed()).toBe('25');
+    expect(minimumSpendShortfall(d('50'), d('60')).toFixed()).toBe('0');
+    expect(minimumSpendShortfall(d('50'), d('50')).toFixed()).toBe('0');
+    expect(minimumSpendShortfall(d('50'), d('0.0001')).toFixed()).toBe('49.9999');
   });
 });
 

@@ -106,6 +106,7 @@ const LABELS: Record<string, string> = {
   SETUP_FEE: 'Setup fee',
   PACKAGE_FEE: 'Package',
   RENEWAL_FEE: 'Renewal',
+  MINIMUM_SPEND: 'Minimum spend',
   REFUND: 'Refund',
   COMMISSION: 'Commission',
   COMMISSION_REVERSAL: 'Commission reversal',

@@ -4,7 +4,7 @@ import { DAY_MS } from './periods.js';
 import { chargedTaxes, sumTaxes, taxFee, totalOf, type AppliedTax, type TaxAmount } from './taxes.js';
 
 /** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
-export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'USAGE', 'REFUND'] as const;
+export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND'] as const;
 export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
 /** A parent's taxes on what it charges the account (DOMAIN.md 8), and their reversal with a refund. */
 export const TAX_KINDS = ['TAX', 'TAX_REFUND'] as const;
@@ -157,4 +157,13 @@ export function periodRefund(
       })
     : period.price;
   return { refund, reversal: commissionReversal(period.commission, period.commissionRate, refund) };
+}
+
+/**
+ * Minimum spend (DOMAIN.md 13): what a level owes when a period of a minimum-spend package ends, the price it
+ * committed to less its usage charges for the chain's calls started in that period, never below 0. Taxed like
+ * any fee (taxFee), the package's price inclusive of them or not.
+ */
+export function minimumSpendShortfall(price: Decimal, usage: Decimal): Decimal {
+  return Decimal.max(ZERO, roundMoney(price).minus(usage));
 }

@@ -39,8 +39,10 @@ export async function lineagePackages(em: Em, ids: string[]): Promise<Map<string
     }[]
   >(
     em,
-    `select id, owner_id, status, opted_out_at, price::text, setup_fee::text, commission_rate::text, tax_inclusive
-       from packages where id = any(?::text[])`,
+    // A minimum-spend package's price is a commitment settled at each period's end, not a fee charged ahead.
+    `select p.id, p.owner_id, p.status, p.opted_out_at, (case when t.minimum_spend then 0 else p.price end)::text as price,
+            p.setup_fee::text, p.commission_rate::text, p.tax_inclusive
+       from packages p join package_terms t on t.id = p.terms_id where p.id = any(?::text[])`,
     [pgArray(ids)],
   );
   return new Map(
@@ -68,6 +70,10 @@ export async function levelAccounts(em: Em, ids: string[]): Promise<Map<string, 
     rows.map((r) => [r.id, { id: r.id, path: r.path, currency: r.currency, resellerModel: r.reseller_model, status: r.status }]),
   );
 }
+
+/** A period row's minimum_spend_due, from its subscription's package terms (x.id is the subscription). */
+export const MINIMUM_SPEND_DUE = `(select t.minimum_spend from package_subscriptions s join packages p on p.id = s.package_id
+   join package_terms t on t.id = p.terms_id where s.id = x.id)`;
 
 /** One level of a chain being created. */
 export interface NewLevel extends FirstCharge {
@@ -146,8 +152,9 @@ async function insertFirstPeriods(em: Em, chains: NewChain[]): Promise<void> {
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, taxes, charged_at)
-     select x.id, 1, x.owner_path, x.start, x."end", x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now()
+                                       price, commission_rate, commission, taxes, charged_at, minimum_spend_due)
+     select x.id, 1, x.owner_path, x.start, x."end", x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now(),
+            ${MINIMUM_SPEND_DUE}
        from unnest(?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
                    ?::numeric[], ?::text[])
             as x(start, "end", id, owner_path, setup_fee, price, rate, commission, taxes)`,

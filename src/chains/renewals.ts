@@ -92,7 +92,7 @@ async function lockChainRows(em: Em, chainIds: string[]): Promise<LockedChain[]>
   const rows = await executeBound<LevelRow[]>(
     em,
     `select s.id, s.chain_id, s.level, s.status, s.account_id, s.owner_path, s.package_id, a.balance::text, a.credit_limit::text,
-            a.reseller_model, p.price::text, p.commission_rate::text, p.tax_inclusive, s.activated_at, s.current_period_start,
+            a.reseller_model, (case when t.minimum_spend then 0 else p.price end)::text as price, p.commission_rate::text, p.tax_inclusive, s.activated_at, s.current_period_start,
             s.current_period_end, s.periods_charged, s.current_period_number, t.billing_type, t.billing_days,
             t.free_minutes, t.release_if_no_balance, t.renew_retry_hours, t.did_hold_days,
             (select count(*)::int from dids d where d.subscription_id = s.id) as did_count, t.discounts, t.end_date, t.advance_renew_hours,
@@ -165,9 +165,11 @@ export async function insertRenewedPeriods(em: Em, periods: (ChargedPeriod & { o
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, taxes, charged_at)
+                                       price, commission_rate, commission, taxes, charged_at, minimum_spend_due)
      select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price, x.commission_rate,
-            x.commission, x.taxes::jsonb, now()
+            x.commission, x.taxes::jsonb, now(),
+            (select t.minimum_spend from package_subscriptions s join packages p on p.id = s.package_id
+               join package_terms t on t.id = p.terms_id where s.id = x.subscription_id)
        from unnest(?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[],
                    ?::text[])
             as x(subscription_id, period_number, owner_path, period_start, period_end, price, commission_rate, commission,

@@ -313,7 +313,10 @@ export async function holdNumbers(em: Em, ends: { subscriptionId: string; at: Da
      returning d.id`,
     [pgArray(ends.map((e) => e.subscriptionId)), pgArray(ends.map((e) => e.at.toISOString()))],
   );
-  await offerHeldToSiblings(em, ends.map((e) => e.subscriptionId));
+  await offerHeldToSiblings(
+    em,
+    ends.map((e) => e.subscriptionId),
+  );
   return rows.length;
 }
 

@@ -110,6 +110,10 @@ export class PackageTerms {
   @Property({ type: 'integer' })
   didHoldDays!: number;
 
+  /** The price is a spend commitment settled at each period's end (DOMAIN.md 13); fixed at creation. */
+  @Property({ type: 'boolean' })
+  minimumSpend!: boolean;
+
   @Property({ type: 'json', columnType: 'jsonb' })
   discounts!: DiscountRule[];
 

@@ -15,7 +15,8 @@ export type LedgerKind =
   | 'COMMISSION_REVERSAL'
   | 'USAGE'
   | 'TAX'
-  | 'TAX_REFUND';
+  | 'TAX_REFUND'
+  | 'MINIMUM_SPEND';
 
 /** One balance movement, signed: negative is a debit. */
 export interface Posting {

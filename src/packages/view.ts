@@ -49,6 +49,7 @@ export interface PackageView {
   didQuantity: number;
   allowedDidTags: string[];
   didHoldDays: number;
+  minimumSpend: boolean;
   discounts: DiscountData[];
   startDate: Date | null;
   endDate: Date | null;
@@ -89,6 +90,7 @@ export function toView(pkg: Package, terms: PackageTerms): PackageView {
     didQuantity: terms.didQuantity,
     allowedDidTags: terms.allowedDidTags,
     didHoldDays: terms.didHoldDays,
+    minimumSpend: terms.minimumSpend,
     discounts: terms.discounts.map((d) => ({ fromActivation: d.fromActivation, amount: new Decimal(d.amount) })),
     startDate: terms.startDate ?? null,
     endDate: terms.endDate ?? null,

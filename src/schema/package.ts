@@ -125,6 +125,9 @@ export class PackageType extends Node {
   @Field(() => Int, { description: "Days a subscription's numbers are kept for it after it ends or goes past due" })
   didHoldDays!: number;
 
+  @Field({ description: 'The price is a spend commitment: no fee; each period end charges the shortfall (MINIMUM_SPEND)' })
+  minimumSpend!: boolean;
+
   @Field(() => [DiscountType])
   discounts!: DiscountType[];
 
@@ -208,6 +211,9 @@ abstract class PackageFieldsInput {
 
   @Field(() => Int, { nullable: true, description: 'Default 0 (numbers are available again at once)' })
   didHoldDays?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false; set when the package is created' })
+  minimumSpend?: boolean | null;
 
   @Field(() => [DiscountInput], { nullable: true })
   discounts?: DiscountInput[] | null;

@@ -105,6 +105,9 @@ export class RenewalReportType {
   @Field(() => Int, { description: 'Phone numbers whose hold had ended, AVAILABLE again' })
   didsFreed!: number;
 
+  @Field(() => Int, { description: 'Ended periods of minimum-spend packages charged a shortfall (one per level)' })
+  minimumSpend!: number;
+
   @Field(() => Int)
   expired!: number;
 }

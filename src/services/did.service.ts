@@ -142,9 +142,7 @@ export class DidService {
         throw notFound('Number not found');
       }
       // Back to the platform's stock: outside the caller's subtree, so in the platform's scope.
-      const released = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () =>
-        releaseNumber(em, id, ctx.actor.path),
-      );
+      const released = await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => releaseNumber(em, id, ctx.actor.path));
       if (!released) throw new DomainError('INVALID_STATE', 'The number is not held');
       return released;
     });

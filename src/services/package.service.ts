@@ -44,6 +44,7 @@ export interface TermsData {
   didQuantity?: number | null;
   allowedDidTags?: string[] | null;
   didHoldDays?: number | null;
+  minimumSpend?: boolean | null;
   discounts?: DiscountData[] | null;
   startDate?: Date | null;
   endDate?: Date | null;
@@ -96,6 +97,7 @@ const TERMS_FIELDS = [
   'didQuantity',
   'allowedDidTags',
   'didHoldDays',
+  'minimumSpend',
   'discounts',
   'startDate',
   'endDate',
@@ -154,6 +156,7 @@ export class PackageService {
         didQuantity: 0,
         allowedDidTags: [],
         didHoldDays: 0,
+        minimumSpend: data.minimumSpend ?? false,
         discounts: [],
       });
       this.applyTerms(terms, data);
@@ -496,6 +499,10 @@ export class PackageService {
     }
     if (terms.renewRetryHours && !terms.releaseIfNoBalance) {
       throw badInput('renewRetryHours', 'renewRetryHours applies to packages that release when a renewal cannot be paid');
+    }
+    // Whether the price is a fee or a commitment decides how every period already charged was charged.
+    if (data.minimumSpend !== undefined && data.minimumSpend !== null && data.minimumSpend !== terms.minimumSpend) {
+      throw badInput('minimumSpend', 'minimumSpend is set when the package is created');
     }
     if (data.didQuantity !== undefined && data.didQuantity !== null)
       terms.didQuantity = wholeNumber('didQuantity', data.didQuantity, 0, 10_000);

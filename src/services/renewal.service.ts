@@ -1,4 +1,15 @@
-import { planChainRenewal, renewalDueAt, type ChargedPeriod, type Funds, type RenewalOutcome } from '../billing/index.js';
+import {
+  minimumSpendShortfall,
+  planChainRenewal,
+  renewalDueAt,
+  taxFee,
+  type ChargedPeriod,
+  type Funds,
+  type RenewalOutcome,
+} from '../billing/index.js';
+import { claimDueCommitments, settleCommitments } from '../chains/minimum-spend.js';
+import { taxesOf } from '../taxes/rates.js';
+import { ZERO } from '../money.js';
 import {
   findDueChains,
   insertRenewedPeriods,
@@ -27,6 +38,8 @@ export interface RenewalReport {
   activated: number;
   /** Numbers whose hold ended by asOf, back in the stock (DOMAIN.md 12). */
   didsFreed: number;
+  /** Ended periods of minimum-spend packages charged a shortfall (DOMAIN.md 13), one per level and period. */
+  minimumSpend: number;
 }
 
 /** The webhook event each renewal outcome raises (DOMAIN.md 11); an ACTIVE chain only when it was charged. */
@@ -132,7 +145,7 @@ export class RenewalService {
       activateIn?: <T>(fn: (tx: Em) => Promise<T>) => Promise<T>;
     } = {},
   ): Promise<RenewalReport> {
-    const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0, didsFreed: 0 };
+    const total: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0, didsFreed: 0, minimumSpend: 0 };
     const own = options.transactional !== false;
     if (this.pending) {
       const pending = this.pending;
@@ -174,10 +187,50 @@ export class RenewalService {
       // Stop when all that was due fitted, or nothing moved (never spin on chains that are due but cannot move).
       if (candidates.length < RENEWAL_BATCH * CANDIDATE_BATCHES || moved === 0) break;
     }
+    // Periods the renewals above ended (and any ended earlier) settle their minimum spend, batch by batch.
+    for (;;) {
+      const settle = (tx: Em) => this.settleMinimumSpend(tx, asOf, options.rootPath);
+      const { claimed, charged } = await (own ? em.fork().transactional(settle) : settle(em));
+      total.minimumSpend += charged;
+      if (claimed < RENEWAL_BATCH) break;
+    }
     // After the renewals: a past-due chain whose numbers' hold has ended was released above, so its numbers go too.
     const free = (tx: Em) => freeEndedHolds(tx, asOf, options.rootPath);
     total.didsFreed = await (own ? em.fork().transactional(free) : free(em));
     return total;
+  }
+
+  /**
+   * Minimum spend (DOMAIN.md 13): ended periods of minimum-spend packages, one batch, each level charged its
+   * shortfall as MINIMUM_SPEND with its taxes, regardless of its balance (it committed to the spend), and the
+   * period marked settled in the same transaction: exactly once per (subscription, period), whatever runs
+   * alongside. A chain that ended inside the period owes nothing for it.
+   */
+  private async settleMinimumSpend(em: Em, asOf: Date, rootPath?: string): Promise<{ claimed: number; charged: number }> {
+    const due = await claimDueCommitments(em, asOf, rootPath, RENEWAL_BATCH);
+    if (due.length === 0) return { claimed: 0, charged: 0 };
+    const taxes = await taxesOf(em, [...new Set(due.map((d) => d.accountId))]);
+    const postings: Posting[] = [];
+    const settled = due.map((d) => {
+      const fee = taxFee(
+        d.endedEarly ? ZERO : minimumSpendShortfall(d.price, d.usage),
+        taxes.get(d.accountId) ?? [],
+        d.taxInclusive,
+      );
+      const base = {
+        accountId: d.accountId,
+        subscriptionId: d.subscriptionId,
+        description: `${d.packageId} period ${d.periodNumber}`,
+      };
+      postings.push(
+        { ...base, amount: fee.net.neg(), kind: 'MINIMUM_SPEND' },
+        ...fee.taxes.map((t) => ({ ...base, amount: t.amount.neg(), kind: 'TAX' as const, taxRateId: t.taxRateId })),
+      );
+      return { subscriptionId: d.subscriptionId, periodNumber: d.periodNumber, amount: fee.net };
+    });
+    await settleCommitments(em, settled);
+    await post(em, postings);
+    return { claimed: due.length, charged: settled.filter((s) => s.amount.gt(0)).length };
   }
 
   /**
@@ -207,7 +260,15 @@ export class RenewalService {
    * across one (a concurrent debit or top-up) throws StaleBalance and renewBatch plans the batch again.
    */
   private async renewOnce(em: Em, asOf: Date, chainIds: string[], lockFirst: boolean): Promise<RenewalReport> {
-    const report: RenewalReport = { renewed: 0, released: 0, expired: 0, pastDue: 0, activated: 0, didsFreed: 0 };
+    const report: RenewalReport = {
+      renewed: 0,
+      released: 0,
+      expired: 0,
+      pastDue: 0,
+      activated: 0,
+      didsFreed: 0,
+      minimumSpend: 0,
+    };
     const due = (await lockChains(em, chainIds)).filter((c) => renewalDueAt(c.chain) <= asOf);
     // Everything due is held by another renewer right now: stop here, it is being renewed.
     if (due.length === 0) return report;

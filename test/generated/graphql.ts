@@ -148,6 +148,8 @@ export type CreatePackageInput = {
   mandatory?: boolean | null | undefined;
   /** Default 0 */
   minimumDays?: number | null | undefined;
+  /** Default false; set when the package is created */
+  minimumSpend?: boolean | null | undefined;
   name: string;
   price: string;
   /** Default 1 (1 beats 2) */
@@ -324,6 +326,8 @@ export type UpdatePackageInput = {
   mandatory?: boolean | null | undefined;
   /** Default 0 */
   minimumDays?: number | null | undefined;
+  /** Default false; set when the package is created */
+  minimumSpend?: boolean | null | undefined;
   name?: string | null | undefined;
   price?: string | null | undefined;
   /** Default 1 (1 beats 2) */
