@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
 import { periodAt } from '../src/billing/invoices.js';
+import { numberProblemsSql } from './support/dids.js';
 import { connect, query } from './support/ws.js';
 
 /**
@@ -704,35 +705,4 @@ async function seedInvoiceEntries(db: pg.Client): Promise<void> {
   );
 }
 
-/**
- * The numbers of a platform not in one consistent state (DOMAIN.md 12) after a renewal run as of $2, with what is
- * wrong (test/did-races.test.ts checks the same): AVAILABLE with no holder, in the platform's stock; otherwise held
- * by its subscription's buyer at level 0, within the package's didQuantity; ASSIGNED only to an ACTIVE
- * subscription; ON_HOLD only for one that ended or is past due, until didHoldDays after its end or boundary, and
- * not past $2.
- */
-const NUMBER_PROBLEMS = `
-  select d.number, d.status, s.status as subscription, x.problem
-    from (select d.*, count(*) over (partition by d.subscription_id) as held
-            from dids d where d.root_id = $1 and d.retired_at is null) d
-    left join package_subscriptions s on s.id = d.subscription_id
-    left join accounts a on a.id = d.account_id
-    left join packages p on p.id = s.package_id
-    left join package_terms t on t.id = p.terms_id
-   cross join lateral (select case
-     when d.status = 'AVAILABLE' then
-       case when d.account_id is not null or d.subscription_id is not null or d.hold_until is not null
-                 or d.assigned_at is not null or d.owner_path <> '/' || d.root_id || '/' then 'AVAILABLE with a holder' end
-     when s.level <> 0 or s.account_id <> d.account_id or d.owner_path <> a.path or d.assigned_at is null
-       then 'held by another account than its subscription''s buyer'
-     when d.held > t.did_quantity then 'more numbers than the package''s didQuantity'
-     when d.status = 'ASSIGNED' then
-       case when s.status <> 'ACTIVE' or d.hold_until is not null then 'ASSIGNED to a subscription that is not ACTIVE' end
-     when s.status not in ('PAST_DUE', 'RELEASED', 'TERMINATED', 'EXPIRED') then 'ON_HOLD for a subscription that is ' || s.status
-     when d.hold_until <= $2::timestamptz then 'still ON_HOLD after its hold ended'
-     when not (d.hold_until = s.current_period_end + t.did_hold_days * interval '1 day'
-               or d.hold_until is not distinct from s.ended_at + t.did_hold_days * interval '1 day')
-       then 'ON_HOLD until ' || d.hold_until || ', not didHoldDays after its boundary or end'
-   end as problem) x
-   where x.problem is not null
-   order by d.seq`;
+const NUMBER_PROBLEMS = numberProblemsSql('$1', '$2');
