@@ -41,6 +41,9 @@ CREATE TABLE dids (
     this.addSql(`CREATE INDEX dids_account_idx ON dids (account_id, seq) WHERE account_id IS NOT NULL;`);
     this.addSql(`CREATE INDEX dids_hold_idx ON dids (hold_until) WHERE status = 'ON_HOLD';`);
     this.addSql(`CREATE INDEX dids_path_idx ON dids (owner_path text_pattern_ops, seq);`);
+    // An inbound call rated by the number dialled is found again by its call id and number when the switch
+    // retries it, whoever holds the number by then.
+    this.addSql(`CREATE INDEX calls_inbound_idx ON calls (root_id, call_id) WHERE direction = 'INBOUND';`);
     this.addSql(`ALTER TABLE dids ENABLE ROW LEVEL SECURITY;`);
     this.addSql(`CREATE POLICY dids_scope ON dids USING (trellis_in_scope(owner_path));`);
     // Every account of a platform may read the platform's AVAILABLE numbers (the service shows them only as the

@@ -486,6 +486,19 @@ describe('DIDs: inbound calls rated by the number dialled', () => {
       { cost: '0.6', account: { id: c.id } },
       { cost: '0.6', account: { id: c.id } },
     ]);
+    // The switch retries in-1 after the number went to D: the first record comes back, nothing charged again.
+    const [{ id: two }] = await sql<{ id: string }>(server, `select id from dids where root_id = ? and number = ?`, [
+      root.id,
+      '442070000002',
+    ]);
+    await server.ok(RELEASE, { id: two }, root.token);
+    await server.ok(CLAIM, { s: dSub, n: '442070000002' }, d.token);
+    const before = await sql<{ n: number }>(server, `select count(*)::int as n from calls where account_id = ?`, [d.id]);
+    expect((await server.ok(RATE, { input: call('in-1', '442070000002') }, root.token)).rateCall).toEqual({
+      cost: '0.6',
+      account: { id: c.id },
+    });
+    expect(await sql<{ n: number }>(server, `select count(*)::int as n from calls where account_id = ?`, [d.id])).toEqual(before);
     const missing = await server.gql(RATE, { input: call('in-5', '442070000003') }, root.token);
     expect(errorCode(missing)).toBe('NOT_FOUND');
     const outbound = await server.gql(RATE, { input: call('out-1', '442070000002', 'OUTBOUND') }, root.token);

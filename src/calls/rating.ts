@@ -42,6 +42,28 @@ export async function ratedCalls(
   return rows.map((r) => ({ id: r.id, accountId: r.account_id, callId: r.call_id }));
 }
 
+/**
+ * Inbound calls of a platform already rated, by call id and number dialled: the account each was rated on. A
+ * call that named its number instead of its account is matched on these when retried, not on the number's
+ * holder now (who may have changed since).
+ */
+export async function inboundRatedOn(
+  em: Em,
+  rootId: string,
+  calls: { callId: string; destination: string }[],
+): Promise<Map<string, string>> {
+  if (calls.length === 0) return new Map();
+  const rows = await executeBound<{ call_id: string; destination: string; account_id: string }[]>(
+    em,
+    `select c.call_id, c.destination, c.account_id from unnest(?::text[], ?::text[]) as j(call_id, destination)
+       cross join lateral (select call_id, destination, account_id from calls
+                            where root_id = ? and direction = 'INBOUND' and call_id = j.call_id and destination = j.destination
+                            limit 1) c`,
+    [pgArray(calls.map((c) => c.callId)), pgArray(calls.map((c) => c.destination)), rootId],
+  );
+  return new Map(rows.map((r) => [`${r.call_id}\u0000${r.destination}`, r.account_id]));
+}
+
 /** The rate group each level account is assigned. */
 export async function rateGroupsOf(em: Em, accountIds: string[]): Promise<Map<string, string | null>> {
   if (accountIds.length === 0) return new Map();

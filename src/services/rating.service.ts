@@ -5,6 +5,7 @@ import { didHolders } from '../dids/store.js';
 import {
   authorizationLevels,
   freeSourcesForAuthorization,
+  inboundRatedOn,
   lockFreeSources,
   lockRatingOf,
   ratedCalls,
@@ -141,11 +142,15 @@ export class RatingService {
    * ASSIGNED to an account in the caller's subtree (NOT_FOUND otherwise, naming the index).
    */
   private async withHolders(ctx: AuthedRequest, em: Em, calls: CallData[]): Promise<RatedCall[]> {
-    const numbers = [...new Set(calls.filter((c) => !c.accountId).map((c) => c.destination))];
+    const byNumber = calls.filter((c) => !c.accountId);
+    if (byNumber.length === 0) return calls as RatedCall[];
+    const numbers = [...new Set(byNumber.map((c) => c.destination))];
     const holders = await didHolders(em, ctx.actor.rootId, numbers);
+    // A retried call keeps the account it was first rated on (its record is returned, nothing charged again).
+    const rated = await inboundRatedOn(em, ctx.actor.rootId, byNumber);
     return calls.map((c, i) => {
       if (c.accountId) return c as RatedCall;
-      const holder = holders.get(c.destination);
+      const holder = rated.get(`${c.callId}\u0000${c.destination}`) ?? holders.get(c.destination);
       if (!holder) throw new DomainError('NOT_FOUND', `No assigned number ${c.destination}`, { details: { index: i } });
       return { ...c, accountId: holder };
     });
