@@ -201,6 +201,28 @@ describe('mandatory packages', () => {
     expect((await server.ok(TERMINATE, { id: subs[0].node.id }, root.token)).terminateSubscription.status).toBe('TERMINATED');
   });
 
+  it('a mandatory clone whose source is disabled upstream does not stop its owner creating customers', async () => {
+    const root = await platform();
+    const r = await addAccount(server, root.token, { kind: 'RESELLER', name: 'R' });
+    const { createPackage } = await server.ok(
+      CREATE,
+      { input: { name: 'Base', price: '0', resellerCanResell: true } },
+      root.token,
+    );
+    await server.ok(
+      `mutation ($p: ID!) { optIn(input: { packageId: $p, mandatory: true }) { id } }`,
+      { p: createPackage.id },
+      r.token,
+    );
+    await server.ok(
+      `mutation ($id: ID!) { setPackageStatus(id: $id, status: DISABLED) { id } }`,
+      { id: createPackage.id },
+      root.token,
+    );
+    const c = await addAccount(server, r.token, { kind: 'CUSTOMER', name: 'Still created' });
+    expect((await server.ok(SUBS, { id: c.id }, r.token)).account.subscriptions.edges).toEqual([]);
+  });
+
   it('a mandatory package a new customer cannot pay (DENY_IF_INSUFFICIENT) is left out, for assignToChildren later', async () => {
     const root = await platform();
     const { createPackage } = await server.ok(CREATE, { input: { name: 'Paid line', price: '4', mandatory: true } }, root.token);

@@ -224,7 +224,13 @@ export class SubscriptionService {
       const pkg = await em.findOneOrFail(Package, { id });
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
       if (!isInSaleDates(terms, new Date())) continue;
-      await this.activateMany(ctx, em, [customer], pkg);
+      try {
+        await this.activateMany(ctx, em, [customer], pkg);
+      } catch (error) {
+        // Not sellable from upstream now (refused before anything is written): the customer is created without
+        // it, as without one it cannot pay, and assignToChildren applies it later.
+        if (!(error instanceof DomainError && error.code === 'INVALID_STATE')) throw error;
+      }
     }
   }
 
