@@ -27,6 +27,7 @@ import {
   longestBilledWithin,
   longestOf,
   longestPrefix,
+  minimumSpendCharge,
   minimumSpendShortfall,
   matchLength,
   periodEnd,
@@ -674,6 +675,15 @@ describe('minimum spend (DOMAIN.md 13)', () => {
     expect(minimumSpendShortfall(d('50'), d('60')).toFixed()).toBe('0');
     expect(minimumSpendShortfall(d('50'), d('50')).toFixed()).toBe('0');
     expect(minimumSpendShortfall(d('50'), d('0.0001')).toFixed()).toBe('49.9999');
+  });
+
+  it('a commitment with its taxes in it is compared by its net part; the shortfall is taxed on top', () => {
+    const vat = [{ taxRateId: 'vat', percent: d('20') }];
+    const short = minimumSpendCharge(d('60'), true, d('40'), vat);
+    expect([short.net.toFixed(), short.taxes.map((t) => t.amount.toFixed())]).toEqual(['10', ['2']]);
+    expect(minimumSpendCharge(d('60'), true, d('50'), vat).net.toFixed()).toBe('0');
+    const exclusive = minimumSpendCharge(d('50'), false, d('25'), vat);
+    expect([exclusive.net.toFixed(), exclusive.taxes.map((t) => t.amount.toFixed())]).toEqual(['25', ['5']]);
   });
 });
 

@@ -14,8 +14,11 @@ const HOUR = 3_600_000;
 const RUN = `mutation ($at: DateTime!) { runRenewals(asOf: $at) { renewed minimumSpend } }`;
 const RATE = `mutation ($input: CallInput!) { rateCall(input: $input) { cost } }`;
 
-/** A 30-day package at 50.00 as a commitment, its first period ending an hour from now; calls at 1.00 a minute. */
-async function setup(packageInput: Record<string, unknown> = {}, accountInput: Record<string, unknown> = {}) {
+/**
+ * A 30-day package at 50.00 as a commitment, its first period ended an hour ago (or ending `endsIn` from now);
+ * calls at 1.00 a minute, started two hours ago unless told.
+ */
+async function setup(packageInput: Record<string, unknown> = {}, endsIn = -HOUR) {
   const p = await createPlatform(server);
   const root: Node = { id: p.id, token: p.token, email: p.email };
   const { createRateGroup } = await server.ok(
@@ -27,7 +30,6 @@ async function setup(packageInput: Record<string, unknown> = {}, accountInput: R
     kind: 'CUSTOMER',
     name: 'C',
     rateGroupId: createRateGroup.id,
-    ...accountInput,
   });
   await topUp(server, root.token, c.id, '100');
   const { createPackage } = await server.ok(
@@ -37,7 +39,7 @@ async function setup(packageInput: Record<string, unknown> = {}, accountInput: R
   );
   const { assignPackage } = await server.ok(
     `mutation ($a: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $a, packageId: $p, startAt: $s }) { id currentPeriodEnd } }`,
-    { a: c.id, p: createPackage.id, s: new Date(Date.now() - 30 * DAY + HOUR).toISOString() },
+    { a: c.id, p: createPackage.id, s: new Date(Date.now() - 30 * DAY + endsIn).toISOString() },
     root.token,
   );
   const end = new Date(assignPackage.currentPeriodEnd).getTime();
@@ -91,6 +93,43 @@ describe('minimum spend (DOMAIN.md 13)', () => {
     expect(await ledgerMismatches(server, root.id)).toEqual([]);
   });
 
+  it('a run that looks ahead past a period still running settles nothing until the period has ended', async () => {
+    const { end, call, run, ledger } = await setup({}, HOUR);
+    await call(5);
+    expect(await run(end + 60_000)).toMatchObject({ renewed: 1, minimumSpend: 0 });
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('the commitment is the price when the period began, not after a repricing', async () => {
+    const { root, pkg, end, call, run, ledger } = await setup();
+    await call(25);
+    await server.ok(`mutation ($id: ID!) { updatePackage(id: $id, input: { price: "500" }) { id } }`, { id: pkg.id }, root.token);
+    await run(end + HOUR);
+    expect(await ledger()).toEqual(['MINIMUM_SPEND -25']);
+  });
+
+  it('a tax-inclusive commitment is compared by its net part with the usage, and the shortfall taxed on top', async () => {
+    const taxed = async (minutes: number) => {
+      const p = await setup({ price: '60', taxInclusive: true });
+      const { createTaxRate } = await server.ok(
+        `mutation { createTaxRate(input: { name: "VAT", percent: "20" }) { id } }`,
+        {},
+        p.root.token,
+      );
+      await server.ok(
+        `mutation ($a: ID!, $t: [ID!]!) { setAccountTaxes(accountId: $a, taxRateIds: $t) { id } }`,
+        { a: p.c.id, t: [createTaxRate.id] },
+        p.root.token,
+      );
+      await p.call(minutes);
+      await p.run(p.end + HOUR);
+      return p.ledger();
+    };
+    // 60.00 with 20 % in it is 50.00 net: calls of 50.00 (60.00 with their tax) meet it; 40.00 leave 10.00 + 2.00.
+    expect(await taxed(50)).toEqual(['TAX -10']);
+    expect(await taxed(40)).toEqual(['TAX -8', 'MINIMUM_SPEND -10', 'TAX -2']);
+  });
+
   it('calls of 60.00: nothing', async () => {
     const { end, call, run, ledger } = await setup();
     await call(60);
@@ -118,8 +157,13 @@ describe('minimum spend (DOMAIN.md 13)', () => {
 
   it('a chain terminated inside its period owes nothing for it; the flag is fixed at creation', async () => {
     const { root, pkg, sub, end, call, run, ledger } = await setup();
-    await call(5);
-    await server.ok(`mutation ($id: ID!) { terminateSubscription(id: $id) { status } }`, { id: sub }, root.token);
+    await call(5, end - 3 * HOUR);
+    // Ended (by the admin, backdated) two hours before the period's end.
+    await server.ok(
+      `mutation ($id: ID!, $at: DateTime!) { terminateSubscription(id: $id, at: $at) { status } }`,
+      { id: sub, at: new Date(end - 2 * HOUR).toISOString() },
+      root.token,
+    );
     expect(await run(end + HOUR)).toMatchObject({ minimumSpend: 0 });
     expect(await ledger()).toEqual([]);
     const update = await server.gql(

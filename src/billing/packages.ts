@@ -1,7 +1,16 @@
 import type { ChargeType, DiscountRule } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
 import { DAY_MS } from './periods.js';
-import { chargedTaxes, sumTaxes, taxFee, totalOf, type AppliedTax, type TaxAmount } from './taxes.js';
+import {
+  chargedTaxes,
+  splitInclusive,
+  sumTaxes,
+  taxFee,
+  totalOf,
+  type AppliedTax,
+  type TaxAmount,
+  type TaxedFee,
+} from './taxes.js';
 
 /** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
 export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND'] as const;
@@ -161,9 +170,22 @@ export function periodRefund(
 
 /**
  * Minimum spend (DOMAIN.md 13): what a level owes when a period of a minimum-spend package ends, the price it
- * committed to less its usage charges for the chain's calls started in that period, never below 0. Taxed like
- * any fee (taxFee), the package's price inclusive of them or not.
+ * committed to less its usage charges for the chain's calls started in that period, never below 0.
  */
 export function minimumSpendShortfall(price: Decimal, usage: Decimal): Decimal {
   return Decimal.max(ZERO, roundMoney(price).minus(usage));
+}
+
+/**
+ * The MINIMUM_SPEND charge with its taxes. Usage charges are net of taxes, so a commitment listed with its taxes
+ * is compared by its net part (splitInclusive); the shortfall, a net amount, is then taxed on top.
+ */
+export function minimumSpendCharge(
+  commitment: Decimal,
+  inclusive: boolean,
+  usage: Decimal,
+  taxes: readonly AppliedTax[],
+): TaxedFee {
+  const committed = inclusive ? splitInclusive(roundMoney(commitment), taxes).net : commitment;
+  return taxFee(minimumSpendShortfall(committed, usage), taxes, false);
 }

@@ -71,9 +71,14 @@ export async function levelAccounts(em: Em, ids: string[]): Promise<Map<string, 
   );
 }
 
-/** A period row's minimum_spend_due, from its subscription's package terms (x.id is the subscription). */
-export const MINIMUM_SPEND_DUE = `(select t.minimum_spend from package_subscriptions s join packages p on p.id = s.package_id
-   join package_terms t on t.id = p.terms_id where s.id = x.id)`;
+/**
+ * A new period row's commitment (minimum-spend packages only: the price as listed now, and whether it includes
+ * taxes), joined as `m` for the subscription in `subscription`.
+ */
+export const commitmentOf = (subscription: string) => `left join lateral (
+   select case when t.minimum_spend then p.price end as commitment, case when t.minimum_spend then p.tax_inclusive end as inclusive
+     from package_subscriptions s join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
+    where s.id = ${subscription}) m on true`;
 
 /** One level of a chain being created. */
 export interface NewLevel extends FirstCharge {
@@ -152,12 +157,14 @@ async function insertFirstPeriods(em: Em, chains: NewChain[]): Promise<void> {
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, taxes, charged_at, minimum_spend_due)
+                                       price, commission_rate, commission, taxes, charged_at, commitment,
+                                       commitment_inclusive)
      select x.id, 1, x.owner_path, x.start, x."end", x.setup_fee, x.price, x.rate, x.commission, x.taxes::jsonb, now(),
-            ${MINIMUM_SPEND_DUE}
+            m.commitment, m.inclusive
        from unnest(?::timestamptz[], ?::timestamptz[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
                    ?::numeric[], ?::text[])
-            as x(start, "end", id, owner_path, setup_fee, price, rate, commission, taxes)`,
+            as x(start, "end", id, owner_path, setup_fee, price, rate, commission, taxes)
+       ${commitmentOf('x.id')}`,
     [
       pgArray(rows.map((r) => r.chain.start.toISOString())),
       pgArray(rows.map((r) => r.chain.end.toISOString())),
@@ -258,6 +265,20 @@ export async function childrenWithout(
     [parentId, rateGroupId, rateGroupId, packageId],
   );
   return rows.map((r) => ({ id: r.id, path: r.path, currency: r.currency, resellerModel: r.reseller_model, status: r.status }));
+}
+
+/**
+ * Which of these accounts hold a live chain of a package (level 0, PENDING, ACTIVE or PAST_DUE). Read after their
+ * accounts are locked, it sees every purchase committed before, and one still running holds its buyer's lock.
+ */
+export async function holdingPackage(em: Em, accountIds: string[], packageId: string): Promise<Set<string>> {
+  const rows = await executeBound<{ account_id: string }[]>(
+    em,
+    `select distinct account_id from package_subscriptions
+      where account_id = any(?::text[]) and package_id = ? and level = 0 and status in ('PENDING', 'ACTIVE', 'PAST_DUE')`,
+    [pgArray(accountIds), packageId],
+  );
+  return new Set(rows.map((r) => r.account_id));
 }
 
 /** The packages an account gives every new child customer: its own mandatory ones, ACTIVE. */

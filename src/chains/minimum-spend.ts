@@ -7,9 +7,9 @@ export interface DueCommitment {
   periodNumber: number;
   accountId: string;
   packageId: string;
-  /** The package's price now: the commitment. */
-  price: Decimal;
-  taxInclusive: boolean;
+  /** The commitment as listed when the period began, and whether it includes taxes. */
+  commitment: Decimal;
+  inclusive: boolean;
   /** The level's usage charges for the calls of the chain's buyer started in the period. */
   usage: Decimal;
   /** The chain ended inside the period (terminated or released early): it owes nothing for it. */
@@ -32,8 +32,8 @@ export async function claimDueCommitments(
       period_number: number;
       account_id: string;
       package_id: string;
-      price: string;
-      tax_inclusive: boolean;
+      commitment: string;
+      commitment_inclusive: boolean;
       usage: string;
       ended_early: boolean;
     }[]
@@ -41,11 +41,12 @@ export async function claimDueCommitments(
     em,
     `with due as materialized (
        select p.subscription_id, p.period_number from subscription_periods p
-        where p.minimum_spend_due and p.minimum_spend is null and p.period_end <= ?
+        -- Ended in fact, not only by a run's asOf (runRenewals may look a day ahead): usage is complete only then.
+        where p.commitment is not null and p.minimum_spend is null and p.period_end <= least(?::timestamptz, now())
           and (?::text is null or starts_with(p.owner_path, ?))
         order by p.period_end limit ? for no key update skip locked
      )
-     select d.subscription_id, d.period_number, s.account_id, s.package_id, pk.price::text, pk.tax_inclusive,
+     select d.subscription_id, d.period_number, s.account_id, s.package_id, p.commitment::text, p.commitment_inclusive,
             coalesce(s.ended_at < p.period_end, false) as ended_early,
             (select coalesce(sum(cc.amount), 0) from call_charges cc join calls c on c.id = cc.call_id
               where cc.account_id = s.account_id and c.account_id = b.account_id
@@ -54,7 +55,6 @@ export async function claimDueCommitments(
        join subscription_periods p on p.subscription_id = d.subscription_id and p.period_number = d.period_number
        join package_subscriptions s on s.id = d.subscription_id
        join package_subscriptions b on b.chain_id = s.chain_id and b.level = 0
-       join packages pk on pk.id = s.package_id
       order by s.level, d.subscription_id, d.period_number`,
     [asOf, rootPath ?? null, rootPath ?? null, limit],
   );
@@ -63,8 +63,8 @@ export async function claimDueCommitments(
     periodNumber: r.period_number,
     accountId: r.account_id,
     packageId: r.package_id,
-    price: new Decimal(r.price),
-    taxInclusive: r.tax_inclusive,
+    commitment: new Decimal(r.commitment),
+    inclusive: r.commitment_inclusive,
     usage: new Decimal(r.usage),
     endedEarly: r.ended_early,
   }));

@@ -4,6 +4,7 @@ import type { BillingType, DiscountRule, ResellerModel } from '../entities/index
 import { likePrefix } from '../entities/scope.js';
 import { Decimal } from '../money.js';
 import { appliedTaxesJson, taxesOf } from '../taxes/rates.js';
+import { commitmentOf } from './activation.js';
 
 /** A chain due for renewal as locked for it: its terms, its levels, and each level's balance as read. */
 export interface LockedChain {
@@ -165,15 +166,14 @@ export async function insertRenewedPeriods(em: Em, periods: (ChargedPeriod & { o
   await executeBound(
     em,
     `insert into subscription_periods (subscription_id, period_number, owner_path, period_start, period_end, setup_fee,
-                                       price, commission_rate, commission, taxes, charged_at, minimum_spend_due)
+                                       price, commission_rate, commission, taxes, charged_at, commitment, commitment_inclusive)
      select x.subscription_id, x.period_number, x.owner_path, x.period_start, x.period_end, 0, x.price, x.commission_rate,
-            x.commission, x.taxes::jsonb, now(),
-            (select t.minimum_spend from package_subscriptions s join packages p on p.id = s.package_id
-               join package_terms t on t.id = p.terms_id where s.id = x.subscription_id)
+            x.commission, x.taxes::jsonb, now(), m.commitment, m.inclusive
        from unnest(?::text[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::numeric[], ?::numeric[], ?::numeric[],
                    ?::text[])
             as x(subscription_id, period_number, owner_path, period_start, period_end, price, commission_rate, commission,
-                 taxes)`,
+                 taxes)
+       ${commitmentOf('x.subscription_id')}`,
     [
       pgArray(periods.map((p) => p.subscriptionId)),
       pgArray(periods.map((p) => p.periodNumber)),

@@ -1,8 +1,7 @@
 import {
-  minimumSpendShortfall,
+  minimumSpendCharge,
   planChainRenewal,
   renewalDueAt,
-  taxFee,
   type ChargedPeriod,
   type Funds,
   type RenewalOutcome,
@@ -212,11 +211,7 @@ export class RenewalService {
     const taxes = await taxesOf(em, [...new Set(due.map((d) => d.accountId))]);
     const postings: Posting[] = [];
     const settled = due.map((d) => {
-      const fee = taxFee(
-        d.endedEarly ? ZERO : minimumSpendShortfall(d.price, d.usage),
-        taxes.get(d.accountId) ?? [],
-        d.taxInclusive,
-      );
+      const fee = minimumSpendCharge(d.endedEarly ? ZERO : d.commitment, d.inclusive, d.usage, taxes.get(d.accountId) ?? []);
       const base = {
         accountId: d.accountId,
         subscriptionId: d.subscriptionId,

@@ -4,6 +4,7 @@ import {
   activatePendingRows,
   chainTerms,
   childrenWithout,
+  holdingPackage,
   insertChain,
   insertChains,
   lockPackageAssignment,
@@ -225,10 +226,11 @@ export class SubscriptionService {
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
       if (!isInSaleDates(terms, new Date())) continue;
       try {
-        await this.activateMany(ctx, em, [customer], pkg);
+        // In a savepoint: a refusal met after the chain's rows are written (a level deleted meanwhile) takes them back.
+        await em.transactional((tx) => this.activateMany(ctx, tx, [customer], pkg));
       } catch (error) {
-        // Not sellable from upstream now (refused before anything is written): the customer is created without
-        // it, as without one it cannot pay, and assignToChildren applies it later.
+        // Not sellable from upstream now: the customer is created without it, as when it cannot pay, and
+        // assignToChildren applies it later.
         if (!(error instanceof DomainError && error.code === 'INVALID_STATE')) throw error;
       }
     }
@@ -290,12 +292,23 @@ export class SubscriptionService {
         }));
         return { chainId, start, end, freeSeconds: terms.freeMinutes * 60, levels };
       });
-      // Judged under the locks the posting engine takes anyway (the same order), so nothing moves meanwhile.
+      // Judged under the locks the posting engine takes anyway (the same order), so nothing moves meanwhile: the
+      // accounts' status, the chains bought since the children were listed, and the balances.
       const funds = await lockAccounts(em, accountIds);
+      if (upper.some((u) => funds.get(u.accountId)?.status === AccountStatus.DELETED)) {
+        throw new DomainError('INVALID_STATE', 'A reseller of this chain is deleted');
+      }
+      const holding = await holdingPackage(
+        em,
+        eligible.map((b) => b.id),
+        pkg.id,
+      );
       const available = new Map([...funds].map(([id, f]) => [id, f.available]));
       const charged: NewChain[] = [];
       const pending: NewChain[] = [];
       for (const chain of chains) {
+        const buyer = chain.levels[0].accountId;
+        if (funds.get(buyer)?.status !== AccountStatus.ACTIVE || holding.has(buyer)) continue;
         const payable = chain.levels.every((l) => available.get(l.accountId)!.gte(firstChargeGross(l)));
         if (payable || terms.activationPolicy === ActivationPolicy.ALLOW_IF_INSUFFICIENT) {
           for (const l of chain.levels) {
