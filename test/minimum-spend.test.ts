@@ -130,6 +130,72 @@ describe('minimum spend (DOMAIN.md 13)', () => {
     expect(await taxed(40)).toEqual(['TAX -8', 'MINIMUM_SPEND -10', 'TAX -2']);
   });
 
+  it("a reseller's level owes its own shortfall, on its charges for that chain's calls", async () => {
+    const p = await createPlatform(server);
+    const root: Node = { id: p.id, token: p.token, email: p.email };
+    const group = async (token: string, rate: string) =>
+      (
+        await server.ok(
+          `mutation ($r: Money!) { createRateGroup(input: { name: "g", rates: [{ prefix: "44", ratePerMinute: $r }] }) { id } }`,
+          { r: rate },
+          token,
+        )
+      ).createRateGroup.id as string;
+    const r = await addAccount(server, root.token, { kind: 'RESELLER', name: 'R', rateGroupId: await group(root.token, '0.5') });
+    const retail = await group(r.token, '1');
+    const c = await addAccount(server, r.token, { kind: 'CUSTOMER', name: 'C', rateGroupId: retail });
+    // Another customer of R calls too: R's charges for it are not this chain's usage.
+    const other = await addAccount(server, r.token, { kind: 'CUSTOMER', name: 'O', rateGroupId: retail });
+    await topUp(server, root.token, r.id, '100');
+    const { createPackage } = await server.ok(
+      `mutation { createPackage(input: { name: "Commit", price: "40", billingDays: 30, minimumSpend: true, resellerCanResell: true }) { id } }`,
+      {},
+      root.token,
+    );
+    const { optIn } = await server.ok(
+      `mutation ($p: ID!) { optIn(input: { packageId: $p, price: "50" }) { id } }`,
+      { p: createPackage.id },
+      r.token,
+    );
+    const { assignPackage } = await server.ok(
+      `mutation ($a: ID!, $p: ID!, $s: DateTime!) { assignPackage(input: { accountId: $a, packageId: $p, startAt: $s }) { id currentPeriodEnd } }`,
+      { a: c.id, p: optIn.id, s: new Date(Date.now() - 30 * DAY - HOUR).toISOString() },
+      r.token,
+    );
+    const end = new Date(assignPackage.currentPeriodEnd).getTime();
+    let n = 0;
+    const call = (accountId: string, minutes: number) =>
+      server.ok(
+        RATE,
+        {
+          input: {
+            accountId,
+            callId: `rs-${++n}`,
+            destination: '4420',
+            direction: 'OUTBOUND',
+            durationSeconds: minutes * 60,
+            startedAt: new Date(end - 2 * HOUR).toISOString(),
+          },
+        },
+        root.token,
+      );
+    await call(c.id, 30);
+    await call(other.id, 60);
+    await server.ok(RUN, { at: new Date(end + HOUR).toISOString() }, root.token);
+    const shortfalls = await sql<{ account_id: string; amount: string }>(
+      server,
+      `select account_id, trim_scale(amount)::text as amount from ledger_entries where kind = 'MINIMUM_SPEND' and account_id in (?, ?)
+        order by ledger_entries.amount`,
+      [c.id, r.id],
+    );
+    // C: 50.00 - 30.00 of calls = 20.00. R: 40.00 - 15.00 (its 0.50 a minute on C's 30 minutes; O's calls aside) = 25.00.
+    expect(shortfalls).toEqual([
+      { account_id: r.id, amount: '-25' },
+      { account_id: c.id, amount: '-20' },
+    ]);
+    expect(await ledgerMismatches(server, root.id)).toEqual([]);
+  });
+
   it('calls of 60.00: nothing', async () => {
     const { end, call, run, ledger } = await setup();
     await call(60);

@@ -48,9 +48,11 @@ export async function claimDueCommitments(
      )
      select d.subscription_id, d.period_number, s.account_id, s.package_id, p.commitment::text, p.commitment_inclusive,
             coalesce(s.ended_at < p.period_end, false) as ended_early,
-            (select coalesce(sum(cc.amount), 0) from call_charges cc join calls c on c.id = cc.call_id
-              where cc.account_id = s.account_id and c.account_id = b.account_id
-                and cc.started_at >= p.period_start and cc.started_at < p.period_end)::text as usage
+            -- From the buyer's own charges in the period (its index), to this level's charge for each of those calls.
+            (select coalesce(sum(cc.amount), 0) from call_charges c0
+               join call_charges cc on cc.call_id = c0.call_id and cc.level = s.level and cc.account_id = s.account_id
+              where c0.account_id = b.account_id and c0.level = 0
+                and c0.started_at >= p.period_start and c0.started_at < p.period_end)::text as usage
        from due d
        join subscription_periods p on p.subscription_id = d.subscription_id and p.period_number = d.period_number
        join package_subscriptions s on s.id = d.subscription_id

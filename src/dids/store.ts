@@ -299,19 +299,27 @@ export async function holdNumbers(em: Em, ends: { subscriptionId: string; at: Da
   if (ends.length === 0) return 0;
   const rows = await executeBound<{ id: string }[]>(
     em,
-    `update dids d set
+    // Rows locked lowest first, the order every statement taking several numbers locks them in.
+    `with held as materialized (
+       select id from dids where subscription_id = any(?::text[]) and status = 'ASSIGNED' order by seq for no key update
+     )
+     update dids d set
        status = case when t.did_hold_days > 0 then 'ON_HOLD' else 'AVAILABLE' end,
        hold_until = case when t.did_hold_days > 0 then x.at + t.did_hold_days * interval '86400 seconds' end,
        account_id = case when t.did_hold_days > 0 then d.account_id end,
        subscription_id = case when t.did_hold_days > 0 then d.subscription_id end,
        assigned_at = case when t.did_hold_days > 0 then d.assigned_at end,
        owner_path = case when t.did_hold_days > 0 then d.owner_path else ${rootPathSql('d')} end
-      from unnest(?::text[], ?::timestamptz[]) as x(subscription_id, at)
+      from held, unnest(?::text[], ?::timestamptz[]) as x(subscription_id, at)
       join package_subscriptions s on s.id = x.subscription_id
       join packages p on p.id = s.package_id join package_terms t on t.id = p.terms_id
-     where d.subscription_id = x.subscription_id and d.status = 'ASSIGNED'
+     where d.id = held.id and d.subscription_id = x.subscription_id and d.status = 'ASSIGNED'
      returning d.id`,
-    [pgArray(ends.map((e) => e.subscriptionId)), pgArray(ends.map((e) => e.at.toISOString()))],
+    [
+      pgArray(ends.map((e) => e.subscriptionId)),
+      pgArray(ends.map((e) => e.subscriptionId)),
+      pgArray(ends.map((e) => e.at.toISOString())),
+    ],
   );
   await offerHeldToSiblings(
     em,
