@@ -29,6 +29,7 @@ import {
   longestPrefix,
   minimumSpendCharge,
   minimumSpendShortfall,
+  withinSaleDates,
   matchLength,
   periodEnd,
   periodRefund,
@@ -665,6 +666,18 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
   it('ledger kinds', () => {
     expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND']);
     expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
+  });
+});
+
+describe('sale dates', () => {
+  const at = (iso: string) => new Date(iso);
+  it('from the start date, inclusive, until the end date, exclusive; either may be absent', () => {
+    const terms = { startDate: at('2026-03-01T00:00:00Z'), endDate: at('2026-04-01T00:00:00Z') };
+    expect(withinSaleDates(terms, at('2026-02-28T23:59:59Z'))).toBe(false);
+    expect(withinSaleDates(terms, at('2026-03-01T00:00:00Z'))).toBe(true);
+    expect(withinSaleDates(terms, at('2026-03-31T23:59:59Z'))).toBe(true);
+    expect(withinSaleDates(terms, at('2026-04-01T00:00:00Z'))).toBe(false);
+    expect(withinSaleDates({ startDate: null, endDate: null }, at('1999-01-01T00:00:00Z'))).toBe(true);
   });
 });
 

@@ -189,3 +189,8 @@ export function minimumSpendCharge(
   const committed = inclusive ? splitInclusive(roundMoney(commitment), taxes).net : commitment;
   return taxFee(minimumSpendShortfall(committed, usage), taxes, false);
 }
+
+/** A package is for sale from its start date (inclusive) until its end date (exclusive); either may be absent. */
+export function withinSaleDates(terms: { startDate?: Date | null; endDate?: Date | null }, at: Date): boolean {
+  return !(terms.startDate && terms.startDate > at) && !(terms.endDate && terms.endDate <= at);
+}

@@ -62,13 +62,29 @@ export async function lineagePackages(em: Em, ids: string[]): Promise<Map<string
   );
 }
 
+interface LevelAccountRow {
+  id: string;
+  path: string;
+  currency: string;
+  reseller_model: ResellerModel | null;
+  status: AccountStatus;
+}
+
+const toLevelAccount = (r: LevelAccountRow): LevelAccount => ({
+  id: r.id,
+  path: r.path,
+  currency: r.currency,
+  resellerModel: r.reseller_model,
+  status: r.status,
+});
+
 export async function levelAccounts(em: Em, ids: string[]): Promise<Map<string, LevelAccount>> {
-  const rows = await executeBound<
-    { id: string; path: string; currency: string; reseller_model: ResellerModel | null; status: AccountStatus }[]
-  >(em, `select id, path, currency, reseller_model, status from accounts where id = any(?::text[])`, [pgArray(ids)]);
-  return new Map(
-    rows.map((r) => [r.id, { id: r.id, path: r.path, currency: r.currency, resellerModel: r.reseller_model, status: r.status }]),
+  const rows = await executeBound<LevelAccountRow[]>(
+    em,
+    `select id, path, currency, reseller_model, status from accounts where id = any(?::text[])`,
+    [pgArray(ids)],
   );
+  return new Map(rows.map((r) => [r.id, toLevelAccount(r)]));
 }
 
 /**
@@ -252,9 +268,7 @@ export async function childrenWithout(
   packageId: string,
   rateGroupId: string | null,
 ): Promise<LevelAccount[]> {
-  const rows = await executeBound<
-    { id: string; path: string; currency: string; reseller_model: ResellerModel | null; status: AccountStatus }[]
-  >(
+  const rows = await executeBound<LevelAccountRow[]>(
     em,
     `select a.id, a.path, a.currency, a.reseller_model, a.status from accounts a
       where a.parent_id = ? and a.kind = 'CUSTOMER' and a.status = 'ACTIVE' and (?::text is null or a.rate_group_id = ?)
@@ -264,7 +278,7 @@ export async function childrenWithout(
       order by a.seq`,
     [parentId, rateGroupId, rateGroupId, packageId],
   );
-  return rows.map((r) => ({ id: r.id, path: r.path, currency: r.currency, resellerModel: r.reseller_model, status: r.status }));
+  return rows.map(toLevelAccount);
 }
 
 /**

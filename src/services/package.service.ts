@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../db/orm.js';
+import { withinSaleDates } from '../billing/index.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import {
   AccountKind,
@@ -122,10 +123,6 @@ function parseCommissionRate(value: string): Decimal {
   const rate = new Decimal(value.trim());
   if (rate.gt(100)) throw badInput('commissionRate', 'commissionRate is between 0 and 100');
   return rate;
-}
-
-function isSellableNow(terms: PackageTerms, at: Date): boolean {
-  return (!terms.startDate || terms.startDate <= at) && (!terms.endDate || terms.endDate > at);
 }
 
 export class PackageService {
@@ -421,7 +418,7 @@ export class PackageService {
 
   /** Everything of an offer but its chain: ACTIVE, in date, flagged for the caller's kind. */
   private offeredTo(pkg: Package, terms: PackageTerms, kind: AccountKind, at: Date): boolean {
-    if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !isSellableNow(terms, at)) return false;
+    if (pkg.status !== PackageStatus.ACTIVE || pkg.optedOutAt || !withinSaleDates(terms, at)) return false;
     return kind === AccountKind.CUSTOMER ? pkg.canBePurchased : kind === AccountKind.RESELLER && pkg.resellerCanResell;
   }
 

@@ -1,5 +1,13 @@
 import { subscriptionsPage, type SubscriptionView } from '../chains/subscriptions.js';
-import { DAY_MS, firstCharge, firstChargeGross, periodEnd, periodRefund, taxesOnRefund } from '../billing/index.js';
+import {
+  DAY_MS,
+  firstCharge,
+  firstChargeGross,
+  periodEnd,
+  periodRefund,
+  taxesOnRefund,
+  withinSaleDates,
+} from '../billing/index.js';
 import {
   activatePendingRows,
   chainTerms,
@@ -156,7 +164,7 @@ export class SubscriptionService {
       throw new DomainError('CURRENCY_MISMATCH', `This package is sold in ${terms.currency}; the account uses ${buyer.currency}`);
     }
     const now = new Date();
-    if ((terms.startDate && terms.startDate > now) || (terms.endDate && terms.endDate <= now)) {
+    if (!withinSaleDates(terms, now)) {
       throw new DomainError('INVALID_STATE', 'The package is outside its sale dates');
     }
 
@@ -168,7 +176,7 @@ export class SubscriptionService {
       if (terms.activationPolicy === ActivationPolicy.PENDING_IF_INSUFFICIENT) {
         // Charged now if every level can pay, else PENDING until a top-up or a renewal run finds the funds.
         const charged = await this.chargeInSavepoint(em, ctx.actor.accountId, chain, (tx) => insertChain(tx, chain));
-        if (charged) await activated(em, chain, terms.didQuantity);
+        if (charged) await activated(em, [chain], terms.didQuantity);
         else await insertChain(em, chain, 'PENDING');
         return;
       }
@@ -181,7 +189,7 @@ export class SubscriptionService {
           terms.activationPolicy === ActivationPolicy.DENY_IF_INSUFFICIENT,
         );
         // After the accounts: subscriptions, accounts, numbers is the order every chain operation locks in.
-        await activated(em, chain, terms.didQuantity);
+        await activated(em, [chain], terms.didQuantity);
       } catch (error) {
         if (!(error instanceof FloorNotMet)) throw error;
         const { level } = levels.find((x) => x.accountId === error.accountId)!;
@@ -224,7 +232,7 @@ export class SubscriptionService {
     )) {
       const pkg = await em.findOneOrFail(Package, { id });
       const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
-      if (!isInSaleDates(terms, new Date())) continue;
+      if (!withinSaleDates(terms, new Date())) continue;
       try {
         // In a savepoint: a refusal met after the chain's rows are written (a level deleted meanwhile) takes them back.
         await em.transactional((tx) => this.activateMany(ctx, tx, [customer], pkg));
@@ -252,7 +260,7 @@ export class SubscriptionService {
     const report: AssignReport = { assigned: 0, pending: 0, skipped: 0 };
     const terms = await em.findOneOrFail(PackageTerms, { id: pkg.termsId });
     const start = new Date();
-    if (!isInSaleDates(terms, start)) throw new DomainError('INVALID_STATE', 'The package is outside its sale dates');
+    if (!withinSaleDates(terms, start)) throw new DomainError('INVALID_STATE', 'The package is outside its sale dates');
     const eligible = buyers.filter((b) => b.currency === terms.currency && b.status === AccountStatus.ACTIVE);
     report.skipped = buyers.length - eligible.length;
     if (eligible.length === 0) return report;
@@ -414,8 +422,7 @@ export class SubscriptionService {
         }) &&
         accounts.get(rows[0].accountId)?.status === AccountStatus.ACTIVE &&
         rows.every((r) => accounts.get(r.accountId) && accounts.get(r.accountId)!.status !== AccountStatus.DELETED) &&
-        !(terms.startDate && terms.startDate > start) &&
-        !(terms.endDate && terms.endDate <= start);
+        withinSaleDates(terms, start);
       if (!sellable) continue;
       const levels: NewLevel[] = rows.map((r) => ({
         subscriptionId: r.id,
@@ -444,7 +451,7 @@ export class SubscriptionService {
         if (error instanceof DomainError) continue;
         throw error;
       }
-      await activated(em, chain, terms.didQuantity);
+      await activated(em, [chain], terms.didQuantity);
       count++;
     }
     return count;
@@ -628,8 +635,7 @@ export class SubscriptionService {
  * A chain just charged for its first period: SUBSCRIPTION_ACTIVATED for each level, and the buyer's numbers on
  * hold from an earlier subscription to the same package come back to it (DOMAIN.md 12).
  */
-async function activated(em: Em, chains: NewChain | NewChain[], didQuantity: number): Promise<void> {
-  const all = Array.isArray(chains) ? chains : [chains];
+async function activated(em: Em, all: NewChain[], didQuantity: number): Promise<void> {
   if (all.length === 0) return;
   await returnHeldNumbers(
     em,
@@ -650,8 +656,4 @@ async function activated(em: Em, chains: NewChain | NewChain[], didQuantity: num
       state: { status: 'ACTIVE', periodStart: chain.start, periodEnd: chain.end, periodsCharged: 1, endedAt: null },
     })),
   );
-}
-
-function isInSaleDates(terms: PackageTerms, at: Date): boolean {
-  return !(terms.startDate && terms.startDate > at) && !(terms.endDate && terms.endDate <= at);
 }
