@@ -40,6 +40,7 @@ const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
 const SECTIONS = [
   'lookup',
   'rating',
+  'limits',
   'ceiling',
   'topups',
   'page',
@@ -336,8 +337,13 @@ async function benchCeiling(url: string | undefined, app: App) {
   }
 }
 
-/** A four-level chain (admin -> R1 -> R2 -> R3 -> customers): every call is charged at four levels. */
-async function benchRating(app: App, url: string, adminToken: string) {
+/**
+ * A four-level chain (admin -> R1 -> R2 -> R3 -> customers): every call is charged at four levels. With
+ * `limits`, every customer holds a package (opted into at each level) with three pools on the calls' numbers:
+ * a VOLUME pool, one at an in-bundle rate and a MONEY pool, so each call at each level draws on pools until
+ * they run dry (DOMAIN.md 13), and the figures go under `ratingLimits`.
+ */
+async function benchRating(app: App, url: string, adminToken: string, limits = false) {
   const sign = (id: string) => app.services.auth.sign(id);
   const make = async (token: string, kind: string) =>
     (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "b" }) { id } }`)).createAccount.id as string;
@@ -362,6 +368,23 @@ async function benchRating(app: App, url: string, adminToken: string) {
   await assign(sign(r2), r3, await groupFor(sign(r2), '0.015'));
   const g3 = await groupFor(sign(r3), '0.02');
   for (const c of customers) await assign(sign(r3), c, g3);
+  if (limits) {
+    const { createPackage } = await gql(
+      url,
+      adminToken,
+      `mutation { createPackage(input: { name: "bundle", price: "0", resellerCanResell: true, limits: [
+         { kind: VOLUME, patterns: ["44770091"], amount: "100000" },
+         { kind: VOLUME, patterns: ["4477009"], amount: "60000", inBundleRatePerMinute: "0.005" },
+         { kind: MONEY, patterns: ["44"], amount: "50" }] }) { id } }`,
+    );
+    let pkg = createPackage.id as string;
+    for (const r of [r1, r2, r3]) {
+      const optIn = `mutation($p: ID!) { optIn(input: { packageId: $p, resellerCanResell: true }) { id } }`;
+      pkg = (await gql(url, sign(r), optIn, { p: pkg })).optIn.id;
+    }
+    const assignPackage = 'mutation($a: ID!, $p: ID!) { assignPackage(input: { accountId: $a, packageId: $p }) { id } }';
+    for (const c of customers) await gql(url, sign(r3), assignPackage, { a: c, p: pkg });
+  }
   const switchToken = adminToken;
   let n = 0;
   const cdr = (i: number, of: string[] = customers) => ({
@@ -419,13 +442,26 @@ async function benchRating(app: App, url: string, adminToken: string) {
         and a.balance <> (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id)`,
     [`{${[r1, r2, r3, ...customers].join(',')}}`],
   );
-  results.rating = {
+  const figures = {
     levels: 4,
     single: { calls: SINGLE_CALLS, callsPerSecond: Math.round(singleRate), medianMs: singleStats.median, p99Ms: singleStats.p99 },
     batch: { batches: BATCHES, size: BATCH_SIZE, callsPerSecond: Math.round(batchRate), medianBatchMs: batchStats.median },
     batchTwoSwitches: { batches: 2 * Math.floor(BATCHES / 2), size: BATCH_SIZE, callsPerSecond: Math.round(parallelRate) },
     balancesMatchLedger: check.bad === '0',
   };
+  if (limits) {
+    // Against the plain chain of the same run (BENCH_ONLY=rating,limits).
+    const plain = results.rating as typeof figures | undefined;
+    results.ratingLimits = figures;
+    const ratio = plain ? ` (${((batchRate / plain.batch.callsPerSecond) * 100).toFixed(0)}% of the same without pools)` : '';
+    rows.push({
+      figure: `rateCalls with three pools per chain, batches of ${BATCH_SIZE}`,
+      value: `${Math.round(batchRate)} calls/s`,
+      note: `median batch ${batchStats.median.toFixed(0)} ms${ratio}; one at a time ${Math.round(singleRate)} calls/s; balances = ledger: ${check.bad === '0'}`,
+    });
+    return;
+  }
+  results.rating = figures;
   rows.push({
     figure: 'rateCall, 4-level chain, one at a time',
     value: `${Math.round(singleRate)} calls/s`,
@@ -819,6 +855,7 @@ try {
   results.node = process.version;
   if (runs('lookup')) await benchRateLookup(app, url, token);
   if (runs('rating')) await benchRating(app, url, token);
+  if (runs('limits')) await benchRating(app, url, token, true);
   if (runs('ceiling')) await benchCeiling(db.url, app);
   if (runs('topups')) await benchTopUps(url, token);
   if (runs('page')) await benchSubtreePage(app, url, token);

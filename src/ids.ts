@@ -20,6 +20,7 @@ export const ID_PREFIX = {
   WebhookEvent: 'evt',
   WebhookDelivery: 'dlv',
   Did: 'did',
+  PackageLimit: 'lim',
 } as const;
 
 export type NodeTypeName = keyof typeof ID_PREFIX;

@@ -14,7 +14,9 @@ import {
   canAfford,
   chargeCall,
   chargeFor,
-  chooseSubscription,
+  choosePool,
+  bundleOnly,
+  periodPool,
   commissionOn,
   commissionReversal,
   compareDidNumbers,
@@ -23,7 +25,6 @@ import {
   didQualifies,
   discountedPrice,
   firstCharge,
-  drawFree,
   longestBilledWithin,
   longestOf,
   longestPrefix,
@@ -53,7 +54,7 @@ import {
   sumTaxes,
   taxesOn,
   taxesOnRefund,
-  type FreeSource,
+  type Pool,
   type Funds,
   type InvoiceEntry,
   type RenewalChain,
@@ -211,7 +212,7 @@ describe('a call at every level (DOMAIN.md 5)', () => {
   });
   const amounts = (result: ReturnType<typeof chargeCall>) =>
     'charges' in result
-      ? result.charges.map((c) => [c.billedSeconds, c.freeSeconds, c.amount.toFixed(), c.subscriptionId])
+      ? result.charges.map((c) => [c.billedSeconds, c.freeSeconds, c.amount.toFixed(), c.volume?.subscriptionId ?? null])
       : result;
 
   it.each([
@@ -267,7 +268,17 @@ describe('a call at every level (DOMAIN.md 5)', () => {
       levels.map(([r, free], i) => ({
         accountId: `a${i}`,
         rate: r,
-        source: free === undefined ? undefined : { id: `s${i}`, freeTotal: free, freeUsed: 0 },
+        volume:
+          free === undefined
+            ? undefined
+            : {
+                key: `s${i}`,
+                subscriptionId: `s${i}`,
+                limitId: null,
+                total: d(String(free)),
+                used: d('0'),
+                inBundleRate: d('0'),
+              },
       })),
     );
     expect(amounts(result)).toEqual(expected);
@@ -342,6 +353,10 @@ describe('longest prefix', () => {
     [['44123'], '44123', 5],
     [['33'], '44123', -1],
     [['441234'], '4412', -1], // a pattern longer than the number
+    [['44123$'], '44123', 6], // an exact number beats every prefix (DOMAIN.md 13)
+    [['44', '44123$'], '44123', 6],
+    [['44123$'], '441234', -1], // exact: not a prefix
+    [['4412$', '44'], '44123', 2],
   ] as [string[], string, number][])('matchLength(%j, %s) = %i', (patterns, number, length) => {
     expect(matchLength(patterns, number)).toBe(length);
   });
@@ -349,18 +364,32 @@ describe('longest prefix', () => {
 
 describe('free seconds (DOMAIN.md 5)', () => {
   const call = { number: '442071234567', at: at('2026-05-10T12:00:00.000Z') };
-  const source = (over: Partial<FreeSource> & { id: string }): FreeSource => ({
-    chainId: over.id,
+  type SourceOver = Partial<Omit<Pool, 'total' | 'used' | 'patterns'>> & {
+    id: string;
+    destinations?: string[];
+    freeTotal?: number;
+    freeUsed?: number;
+  };
+  // A subscription's free minutes as a VOLUME pool; `over` changes any field.
+  const source = ({ id, destinations = ['44'], freeTotal = 6000, freeUsed = 0, ...over }: SourceOver): Pool => ({
+    key: id,
+    subscriptionId: id,
+    limitId: null,
+    position: 0,
+    chainId: id,
     accountId: 'C',
     level: 0,
     seq: 1,
     periodStart: at('2026-05-01T00:00:00.000Z'),
     periodEnd: at('2026-05-31T00:00:00.000Z'),
-    freeTotal: 6000,
-    freeUsed: 0,
-    destinations: ['44'],
     applicableFor: 'BOTH',
     priority: 1,
+    kind: 'VOLUME',
+    patterns: destinations,
+    total: d(freeTotal),
+    used: d(freeUsed),
+    inBundleRate: d('0'),
+    rejectWhenExhausted: false,
     ...over,
   });
 
@@ -456,11 +485,11 @@ describe('free seconds (DOMAIN.md 5)', () => {
       expected: null,
     },
     { name: 'no candidates', candidates: [], expected: null },
-  ] as { name: string; direction?: 'INBOUND' | 'OUTBOUND'; candidates: FreeSource[]; expected: string | null }[])(
+  ] as { name: string; direction?: 'INBOUND' | 'OUTBOUND'; candidates: Pool[]; expected: string | null }[])(
     'choice: $name',
     ({ candidates, direction, expected }) => {
-      const chosen = chooseSubscription(candidates, call.number, direction ?? 'OUTBOUND', call.at);
-      expect(chosen?.id ?? null).toBe(expected);
+      const chosen = choosePool(candidates, 'VOLUME', call.number, direction ?? 'OUTBOUND', call.at);
+      expect(chosen?.key ?? null).toBe(expected);
       // The candidate itself, so that what a call draws is seen by the next call of a batch.
       if (chosen) expect(candidates).toContain(chosen);
     },
@@ -472,15 +501,18 @@ describe('free seconds (DOMAIN.md 5)', () => {
     [6000, 5950, 120, 50],
     [6000, 6000, 60, 0],
     [6000, 0, 0, 0],
-  ])('drawFree: %i granted, %i used, %i billed -> %i', (freeTotal, freeUsed, billed, drawn) => {
-    const s = { freeTotal, freeUsed };
-    expect(drawFree(s, billed)).toBe(drawn);
-    expect(s).toEqual({ freeTotal, freeUsed });
-  });
-
-  it('drawFree without a subscription draws nothing', () => {
-    expect(drawFree(null, 120)).toBe(0);
-    expect(drawFree(undefined, 120)).toBe(0);
+  ])('a pool of %i s with %i used covers min(left, billed %i) = %i', (freeTotal, freeUsed, billed, drawn) => {
+    const pool = source({ id: 's', freeTotal, freeUsed });
+    const plan = chargeCall(billed, 'OUTBOUND', [
+      {
+        accountId: 'a',
+        rate: { prefix: '44', ratePerMinute: d('0.06'), connectionFee: d('0'), initialIncrement: 1, increment: 1 },
+        volume: pool,
+      },
+    ]);
+    expect('charges' in plan && plan.charges[0].freeSeconds).toBe(drawn);
+    // The plan does not record the draw: the caller does, so a batch sees it.
+    expect(pool.used.toNumber()).toBe(freeUsed);
   });
 
   it.each([
@@ -495,7 +527,7 @@ describe('free seconds (DOMAIN.md 5)', () => {
     'a level at %s/min + %s (%i/%i), %i s with %i free s: billed %i, free %i, cost %s',
     (rate, fee, initial, increment, duration, freeLeft, billed, free, cost) => {
       const b = billedSeconds(duration, initial, increment);
-      const drawn = drawFree({ freeTotal: 6000, freeUsed: 6000 - freeLeft }, b);
+      const drawn = Math.min(freeLeft, b);
       expect([b, drawn, chargeFor({ ratePerMinute: d(rate), connectionFee: d(fee) }, b - drawn).toString()]).toEqual([
         billed,
         free,
@@ -503,6 +535,161 @@ describe('free seconds (DOMAIN.md 5)', () => {
       ]);
     },
   );
+});
+
+describe('limits and pools (DOMAIN.md 13)', () => {
+  const at = (iso: string) => new Date(iso);
+  const when = at('2026-05-10T12:00:00.000Z');
+  const pool = (over: Partial<Pool> & { key: string }): Pool => ({
+    subscriptionId: over.key,
+    limitId: over.key,
+    position: 1,
+    chainId: over.key,
+    accountId: 'C',
+    level: 0,
+    seq: 1,
+    periodStart: at('2026-05-01T00:00:00.000Z'),
+    periodEnd: at('2026-05-31T00:00:00.000Z'),
+    applicableFor: 'BOTH',
+    priority: 1,
+    kind: 'VOLUME',
+    patterns: ['44'],
+    total: d(600),
+    used: d(0),
+    inBundleRate: d(0),
+    rejectWhenExhausted: false,
+    ...over,
+  });
+
+  it.each([
+    {
+      name: 'a MONEY pool is never the VOLUME choice, whatever its priority',
+      kind: 'VOLUME' as const,
+      candidates: [pool({ key: 'm', kind: 'MONEY', priority: 1, patterns: ['4412'] }), pool({ key: 'v', priority: 9 })],
+      expected: 'v',
+    },
+    {
+      name: 'and the other way round',
+      kind: 'MONEY' as const,
+      candidates: [pool({ key: 'v', patterns: ['4412'] }), pool({ key: 'm', kind: 'MONEY', priority: 9 })],
+      expected: 'm',
+    },
+    {
+      name: 'an exact number beats a longer-listed prefix',
+      kind: 'VOLUME' as const,
+      candidates: [pool({ key: 'p', patterns: ['4412'] }), pool({ key: 'x', patterns: ['44123$'], priority: 9 })],
+      expected: 'x',
+    },
+    {
+      name: "within one subscription, the limits' order",
+      kind: 'VOLUME' as const,
+      candidates: [pool({ key: 'b', subscriptionId: 's', position: 2 }), pool({ key: 'a', subscriptionId: 's', position: 1 })],
+      expected: 'a',
+    },
+    {
+      name: 'an empty MONEY pool is skipped',
+      kind: 'MONEY' as const,
+      candidates: [
+        pool({ key: 'e', kind: 'MONEY', total: d('1.5'), used: d('1.5'), patterns: ['4412'] }),
+        pool({ key: 'f', kind: 'MONEY' }),
+      ],
+      expected: 'f',
+    },
+  ])('choice: $name', ({ kind, candidates, expected }) => {
+    expect(choosePool(candidates, kind, '44123', 'OUTBOUND', when)?.key ?? null).toBe(expected);
+  });
+
+  const perSecond = (ratePerMinute: string, connectionFee = '0') => ({
+    prefix: '44',
+    ratePerMinute: d(ratePerMinute),
+    connectionFee: d(connectionFee),
+    initialIncrement: 1,
+    increment: 1,
+  });
+  it.each([
+    // [case, duration, rate, fee, VOLUME (left, in-bundle rate), MONEY left, expected: free, charged s, balance, money]
+    ['free seconds then the rate', 90, '0.06', '0', [60, '0'], null, [60, 30, '0.03', '0']],
+    ['in-bundle seconds at their rate, connection fee as usual', 90, '0.06', '0.05', [60, '0.01'], null, [60, 90, '0.09', '0']],
+    ['in-bundle only, fee charged', 30, '0.06', '0.05', [60, '0.01'], null, [30, 30, '0.055', '0']],
+    ['wholly free: no connection fee', 30, '0.06', '0.05', [60, '0'], null, [30, 0, '0', '0']],
+    ['money pays the whole charge', 60, '0.06', '0', null, '1', [0, 60, '0', '0.06']],
+    ['money pays part, the balance the rest', 120, '0.06', '0', null, '0.10', [0, 120, '0.02', '0.1']],
+    ['volume, then money for the rest', 120, '0.06', '0', [60, '0'], '0.02', [60, 60, '0.04', '0.02']],
+    ['nothing charged: money untouched', 30, '0.06', '0', [60, '0'], '1', [30, 0, '0', '0']],
+  ] as [string, number, string, string, [number, string] | null, string | null, [number, number, string, string]][])(
+    '%s',
+    (_name, duration, rate, fee, volume, money, [free, charged, amount, fromMoney]) => {
+      const plan = chargeCall(duration, 'OUTBOUND', [
+        {
+          accountId: 'a',
+          rate: perSecond(rate, fee),
+          volume: volume
+            ? { key: 'v', subscriptionId: 's', limitId: 'v', total: d(volume[0]), used: d(0), inBundleRate: d(volume[1]) }
+            : undefined,
+          money: money ? { key: 'm', subscriptionId: 's', limitId: 'm', total: d(money), used: d(0) } : undefined,
+        },
+      ]);
+      if (!('charges' in plan)) throw new Error('no rate');
+      const [c] = plan.charges;
+      expect([c.freeSeconds, c.chargedSeconds, c.amount.toFixed(), c.moneyAmount.toFixed()]).toEqual([
+        free,
+        charged,
+        amount,
+        fromMoney,
+      ]);
+      expect(c.money?.key ?? null).toBe(c.moneyAmount.gt(0) ? 'm' : null);
+    },
+  );
+
+  it.each([
+    // [rate, fee, volume left, in-bundle rate, money, billed seconds the money reaches (null: no limit)]
+    ['0.06', '0', 60, '0.01', '0.005', 30], // 0.005 buys 30 s in the bundle only
+    ['0.06', '0', 60, '0.01', '0.07', 120], // 60 s in the bundle (0.01), 0.06 buys 60 more
+    ['0.06', '0.05', 60, '0.01', '0.04', 0], // the fee comes first
+    ['0', '0', 60, '0.01', '1', null], // after the bundle the rate is free
+    ['0.06', '0', 60, '0', '0.06', 120],
+  ] as [string, string, number, string, string, number | null][])(
+    'secondsBudget at %s/min + %s with %i s at %s/min and %s money: %s',
+    (rate, fee, left, inBundle, money, expected) => {
+      expect(
+        secondsBudget({ ratePerMinute: d(rate), connectionFee: d(fee) }, { left, inBundleRate: d(inBundle) }, d(money)),
+      ).toBe(expected);
+    },
+  );
+
+  const limit = (amount: number, carryOver = true) => ({ amount: d(amount), carryOver });
+  const written = (periodNumber: number, total: number, used: number, carriedOver: number) => ({
+    periodNumber,
+    total: d(total),
+    used: d(used),
+    carriedOver: d(carriedOver),
+  });
+  it.each([
+    // [case, limit, counters as written, current period, expected total, used, carried]
+    ['never written: the allowance', limit(100), null, 3, [100, 0, 0]],
+    ['the same period: as written', limit(100), written(2, 170, 20, 70), 2, [170, 20, 70]],
+    ['the next period: what is left of the own allowance', limit(100), written(1, 100, 30, 0), 2, [170, 0, 70]],
+    ['carried seconds never carry again', limit(100), written(2, 170, 150, 70), 3, [120, 0, 20]],
+    ['at most the own allowance', limit(100), written(2, 170, 0, 70), 3, [200, 0, 100]],
+    ['a period without calls carries its whole allowance', limit(100), written(2, 170, 150, 70), 4, [200, 0, 100]],
+    ['without carryOver: the allowance again', limit(100, false), written(1, 100, 30, 0), 2, [100, 0, 0]],
+    ['all used: nothing carries', limit(100), written(1, 100, 100, 0), 2, [100, 0, 0]],
+  ] as [string, ReturnType<typeof limit>, ReturnType<typeof written> | null, number, [number, number, number]][])(
+    'periodPool: %s',
+    (_name, terms, usage, period, [total, used, carried]) => {
+      const p = periodPool(terms, usage, period);
+      expect([p.total.toNumber(), p.used.toNumber(), p.carriedOver.toNumber()]).toEqual([total, used, carried]);
+    },
+  );
+
+  it('bundleOnly: a rejecting pool that covers the call, full or empty, at the customer level only', () => {
+    const reject = (over: Partial<Pool>) => pool({ key: 'r', rejectWhenExhausted: true, ...over });
+    expect(bundleOnly([reject({ used: d(600) })], '44123', 'OUTBOUND', when)).toBe(true);
+    expect(bundleOnly([reject({ patterns: ['33'] })], '44123', 'OUTBOUND', when)).toBe(false);
+    expect(bundleOnly([reject({ level: 1 })], '44123', 'OUTBOUND', when)).toBe(false);
+    expect(bundleOnly([reject({ applicableFor: 'INBOUND' })], '44123', 'OUTBOUND', when)).toBe(false);
+    expect(bundleOnly([pool({ key: 'p' })], '44123', 'OUTBOUND', when)).toBe(false);
+  });
 });
 
 describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {

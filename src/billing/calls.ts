@@ -1,6 +1,6 @@
 import type { Direction } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
-import { drawFree, type FreeSource } from './free-seconds.js';
+import { poolLeft, type Pool } from './pools.js';
 
 /** The longest call rated: a week. */
 export const MAX_CALL_SECONDS = 7 * 86_400;
@@ -25,12 +25,15 @@ export function longestBilledWithin(budget: number, initialIncrement: number, in
 }
 
 /**
- * Cost of the charged (not free) seconds: connection fee + rate/60 x seconds, rounded half-up to 4 places. A
- * call wholly covered by free seconds costs nothing, connection fee included.
+ * Cost of a level's charged seconds: connection fee + rate/60 x seconds at the rate + in-bundle rate/60 x
+ * seconds a VOLUME pool covers at its in-bundle rate, rounded half-up to 4 places. A call wholly covered by
+ * free seconds costs nothing, connection fee included.
  */
-export function chargeFor(rate: CallRate, chargedSeconds: number): Decimal {
-  if (chargedSeconds <= 0) return ZERO;
-  return roundMoney(rate.connectionFee.plus(rate.ratePerMinute.times(chargedSeconds).div(60)));
+export function chargeFor(rate: CallRate, ratedSeconds: number, inBundle?: { rate: Decimal; seconds: number }): Decimal {
+  const bundled = inBundle && inBundle.rate.gt(0) ? inBundle.seconds : 0;
+  if (ratedSeconds + bundled <= 0) return ZERO;
+  const atRate = rate.connectionFee.plus(rate.ratePerMinute.times(ratedSeconds).div(60));
+  return roundMoney(bundled > 0 ? atRate.plus(inBundle!.rate.times(bundled).div(60)) : atRate);
 }
 
 /** A spend limit (daily or monthly) and what was spent against it; a null limit is no limit. */
@@ -62,45 +65,73 @@ export function spendableMoney(
   return { money, limited };
 }
 
+/** The VOLUME pool a level's share of a call draws on: what is left of it, and its in-bundle rate. */
+export type VolumeDraw = Pick<Pool, 'key' | 'subscriptionId' | 'limitId' | 'total' | 'used' | 'inBundleRate'>;
+/** The MONEY pool that pays a level's remaining charge. */
+export type MoneyDraw = Pick<Pool, 'key' | 'subscriptionId' | 'limitId' | 'total' | 'used'>;
+
 /**
- * Seconds one level can take on a call: its free seconds left plus what its money buys after the connection
- * fee, in whole seconds (pass the result to longestBilledWithin for a duration). Null when the level does not
- * limit the call: its rate is 0 and it can pay the connection fee. A level that cannot pay the fee still
- * takes its free seconds, since a wholly free call charges no fee.
+ * Billed seconds one level can take on a call with `money` to pay for it: the seconds its VOLUME pool covers
+ * (free, or at its in-bundle rate), then what the money buys at the rate, the connection fee paid first by any
+ * charged part; whole seconds (pass the result to longestBilledWithin for a duration). Null when the level
+ * does not limit the call: its rate is 0 and it can pay what the pool's seconds cost. A level that cannot pay
+ * the fee still takes its free seconds, since a wholly free call charges no fee.
  */
-export function secondsBudget(rate: CallRate, freeSecondsLeft: number, money: Decimal): number | null {
-  if (rate.ratePerMinute.isZero()) return money.gte(rate.connectionFee) ? null : freeSecondsLeft;
-  const paid = money.lt(rate.connectionFee)
-    ? 0
-    : money.minus(rate.connectionFee).times(60).div(rate.ratePerMinute).floor().toNumber();
-  return freeSecondsLeft + paid;
+export function secondsBudget(
+  rate: CallRate,
+  volume: { left: number; inBundleRate: Decimal } | number,
+  money: Decimal,
+): number | null {
+  const { left, inBundleRate } = typeof volume === 'number' ? { left: volume, inBundleRate: ZERO } : volume;
+  let rest = money.minus(rate.connectionFee);
+  if (inBundleRate.gt(0) && left > 0) {
+    if (rest.lt(0)) return 0;
+    const inBundle = rest.times(60).div(inBundleRate).floor().toNumber();
+    if (inBundle < left) return inBundle;
+    rest = rest.minus(inBundleRate.times(left).div(60));
+  }
+  if (rate.ratePerMinute.isZero()) return rest.gte(0) ? null : left;
+  const paid = rest.lt(0) ? 0 : rest.times(60).div(rate.ratePerMinute).floor().toNumber();
+  return left + paid;
 }
 
-/** What one level of a call is priced by: its rate for the number (null: none) and the chain level it draws from. */
+/** What one level of a call is priced by: its rate for the number (null: none) and the pools it draws on. */
 export interface LevelTerms {
   accountId: string;
   rate: (CallRate & { prefix: string; initialIncrement: number; increment: number }) | null;
-  /** The chosen chain's subscription at this level, if the call draws free seconds. */
-  source?: Pick<FreeSource, 'id' | 'freeTotal' | 'freeUsed'>;
+  /** The level's VOLUME pool in the chosen chain, if the call draws on one. */
+  volume?: VolumeDraw;
+  /** The level's MONEY pool in the chosen chain, if the call draws on one. */
+  money?: MoneyDraw;
 }
 
 /** One level's share of a call: a call_charges row. */
 export interface LevelCharge {
   level: number;
   accountId: string;
+  /** What the level's balance pays (before taxes). */
   amount: Decimal;
   billedSeconds: number;
+  /** Seconds covered by a VOLUME pool, free or at its in-bundle rate. */
   freeSeconds: number;
-  subscriptionId: string | null;
+  /** Seconds charged at a rate (the rest, and covered seconds with an in-bundle rate). */
+  chargedSeconds: number;
+  /** The VOLUME pool drawn on, when it covered some seconds. */
+  volume: { key: string; subscriptionId: string; limitId: string | null } | null;
+  /** The part of the charge a MONEY pool paid, and the pool. */
+  moneyAmount: Decimal;
+  money: { key: string; subscriptionId: string; limitId: string | null } | null;
   ratePrefix: string | null;
 }
 
 /**
- * A call's charge at every level, the call's account first (DOMAIN.md 5): billed seconds by the level's own
- * increments, free seconds drawn from the level's subscription in the chosen chain, the rest at its rate. An
- * outbound call with no rate at some level cannot be rated (`noRateAt` names the level); an inbound call with
- * no inbound rate costs nothing there. Does not record the draws: the caller adds `freeSeconds` to its
- * sources so that later calls of a batch see them.
+ * A call's charge at every level, the call's account first (DOMAIN.md 5, 13): billed seconds by the level's
+ * own increments; the level's VOLUME pool covers min(its seconds left, the billed seconds), free or at its
+ * in-bundle rate; the rest is charged at the rate, plus the connection fee when any second is charged; its
+ * MONEY pool then pays what it can of that charge, and the balance the remainder. An outbound call with no
+ * rate at some level cannot be rated (`noRateAt` names the level); an inbound call with no inbound rate costs
+ * nothing there. Does not record the draws: the caller adds them to its pools so that later calls of a batch
+ * see them.
  */
 export function chargeCall(
   durationSeconds: number,
@@ -108,21 +139,39 @@ export function chargeCall(
   levels: readonly LevelTerms[],
 ): { charges: LevelCharge[] } | { noRateAt: number } {
   const charges: LevelCharge[] = [];
-  for (const [level, { accountId, rate, source }] of levels.entries()) {
+  for (const [level, { accountId, rate, volume, money }] of levels.entries()) {
     if (!rate) {
       if (direction === 'OUTBOUND') return { noRateAt: level };
-      charges.push({ level, accountId, amount: ZERO, billedSeconds: 0, freeSeconds: 0, subscriptionId: null, ratePrefix: null });
+      charges.push({
+        level,
+        accountId,
+        amount: ZERO,
+        billedSeconds: 0,
+        freeSeconds: 0,
+        chargedSeconds: 0,
+        volume: null,
+        moneyAmount: ZERO,
+        money: null,
+        ratePrefix: null,
+      });
       continue;
     }
     const billed = billedSeconds(durationSeconds, rate.initialIncrement, rate.increment);
-    const free = drawFree(source, billed);
+    const covered = volume ? Math.max(0, Math.min(poolLeft(volume).toNumber(), billed)) : 0;
+    const inBundleRate = covered > 0 ? volume!.inBundleRate : ZERO;
+    const chargedSeconds = billed - covered + (inBundleRate.gt(0) ? covered : 0);
+    const charge = chargeFor(rate, billed - covered, { rate: inBundleRate, seconds: covered });
+    const fromMoney = money && charge.gt(0) ? Decimal.max(ZERO, Decimal.min(poolLeft(money), charge)) : ZERO;
     charges.push({
       level,
       accountId,
-      amount: chargeFor(rate, billed - free),
+      amount: charge.minus(fromMoney),
       billedSeconds: billed,
-      freeSeconds: free,
-      subscriptionId: source && free > 0 ? source.id : null,
+      freeSeconds: covered,
+      chargedSeconds,
+      volume: covered > 0 ? { key: volume!.key, subscriptionId: volume!.subscriptionId, limitId: volume!.limitId } : null,
+      moneyAmount: fromMoney,
+      money: fromMoney.gt(0) ? { key: money!.key, subscriptionId: money!.subscriptionId, limitId: money!.limitId } : null,
       ratePrefix: rate.prefix,
     });
   }

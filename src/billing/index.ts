@@ -1,5 +1,5 @@
 export * from './calls.js';
-export * from './free-seconds.js';
+export * from './pools.js';
 export * from './packages.js';
 export * from './periods.js';
 export * from './prefix.js';

@@ -34,15 +34,6 @@ export function longestPrefix<T>(
 }
 
 /**
- * The length of the longest package destination pattern matching the number; -1 if none. A package with no
- * patterns matches every number, as the shortest possible pattern (0), so any pattern that matches beats it.
- */
-export function matchLength(patterns: readonly string[], number: string): number {
-  if (patterns.length === 0) return 0;
-  return longestPrefix(number, prefixLengths(patterns), (p) => (patterns.includes(p) ? p.length : undefined)) ?? -1;
-}
-
-/**
  * The candidate with the longest prefix of `number`, or null: for lookups that fetch every candidate (each
  * prefix of the number found by an index probe) and leave the choice to this one rule.
  */

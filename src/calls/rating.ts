@@ -1,5 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
-import type { AppliedTax, FreeSource, LevelCharge } from '../billing/index.js';
+import type { AppliedTax, LevelCharge, Pool } from '../billing/index.js';
+import { COUNTER_COLUMNS, counterState, limitCounters, type CounterRow } from '../packages/limits.js';
+import { Decimal } from '../money.js';
 import { appliedTaxesOf } from '../taxes/rates.js';
 
 import type { AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
@@ -75,14 +77,23 @@ export async function rateGroupsOf(em: Em, accountIds: string[]): Promise<Map<st
   return new Map(rows.map((r) => [r.id, r.rate_group_id]));
 }
 
-interface FreeSourceRow {
+/** A pool as rating loads it: with what writing its counters back needs. */
+export interface LoadedPool extends Pool {
+  ownerPath: string;
+  periodNumber: number;
+  carriedOver: Decimal;
+}
+
+interface SubscriptionRow {
   id: string;
   chain_id: string;
   account_id: string;
+  owner_path?: string;
   level: number;
   seq: string;
   current_period_start: Date;
   current_period_end: Date;
+  current_period_number?: number;
   free_seconds_total: number;
   free_seconds_used: number;
   destinations: string[];
@@ -90,45 +101,100 @@ interface FreeSourceRow {
   priority: number;
 }
 
-function toFreeSource(r: FreeSourceRow): FreeSource {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    accountId: r.account_id,
-    level: r.level,
-    seq: Number(r.seq),
-    periodStart: new Date(r.current_period_start),
-    periodEnd: new Date(r.current_period_end),
-    freeTotal: r.free_seconds_total,
-    freeUsed: r.free_seconds_used,
-    destinations: r.destinations,
-    applicableFor: r.applicable_for,
-    priority: r.priority,
-  };
+const ZERO = new Decimal(0);
+
+/**
+ * Every pool of the subscriptions: its free minutes when it has any, then its package's limits, each as it
+ * stands in the subscription's current period (periodPool).
+ */
+function poolsOf(subscriptions: SubscriptionRow[], limits: CounterRow[]): LoadedPool[] {
+  const limitsOf = new Map<string, CounterRow[]>();
+  for (const l of limits) limitsOf.set(l.subscription_id, [...(limitsOf.get(l.subscription_id) ?? []), l]);
+  return subscriptions.flatMap((r) => {
+    const base = {
+      subscriptionId: r.id,
+      chainId: r.chain_id,
+      accountId: r.account_id,
+      ownerPath: r.owner_path ?? '',
+      level: r.level,
+      seq: Number(r.seq),
+      periodStart: new Date(r.current_period_start),
+      periodEnd: new Date(r.current_period_end),
+      applicableFor: r.applicable_for,
+      priority: r.priority,
+    };
+    const pools: LoadedPool[] = [];
+    if (r.free_seconds_total > 0) {
+      pools.push({
+        ...base,
+        key: r.id,
+        limitId: null,
+        position: 0,
+        kind: 'VOLUME',
+        patterns: r.destinations,
+        total: new Decimal(r.free_seconds_total),
+        used: new Decimal(r.free_seconds_used),
+        inBundleRate: ZERO,
+        rejectWhenExhausted: false,
+        periodNumber: r.current_period_number ?? 0,
+        carriedOver: ZERO,
+      });
+    }
+    for (const l of (limitsOf.get(r.id) ?? []).sort((a, b) => a.place - b.place)) {
+      const state = counterState(l);
+      pools.push({
+        ...base,
+        key: `${r.id}/${l.limit_id}`,
+        limitId: l.limit_id,
+        position: l.place,
+        kind: l.kind,
+        patterns: l.patterns,
+        total: state.total,
+        used: state.used,
+        inBundleRate: new Decimal(l.in_bundle_rate),
+        rejectWhenExhausted: l.reject_when_exhausted,
+        periodNumber: l.current_period,
+        carriedOver: state.carriedOver,
+      });
+    }
+    return pools;
+  });
 }
 
-/** Every level of the accounts' active chains that give free seconds, locked in id order (as termination locks). */
-export async function lockFreeSources(em: Em, accountIds: string[]): Promise<FreeSource[]> {
-  const rows = await executeBound<FreeSourceRow[]>(
+/**
+ * Every pool of the accounts' active chains that give any (free minutes or limits), each level's subscription
+ * locked in id order (as termination locks): its lock is what guards the pools' counters.
+ */
+export async function lockPools(em: Em, accountIds: string[]): Promise<LoadedPool[]> {
+  const subscriptions = await executeBound<(SubscriptionRow & { has_limits: boolean })[]>(
     em,
-    `select s.id, s.chain_id, s.account_id, s.level, s.seq, s.current_period_start, s.current_period_end,
-            s.free_seconds_total, s.free_seconds_used, t.destinations, t.applicable_for, t.priority
+    `select s.id, s.chain_id, s.account_id, s.owner_path, s.level, s.seq, s.current_period_start, s.current_period_end,
+            s.current_period_number, s.free_seconds_total, s.free_seconds_used, t.destinations, t.applicable_for,
+            t.priority, exists (select 1 from package_limits l where l.terms_id = t.id) as has_limits
        from package_subscriptions s
        join packages p on p.id = s.package_id
        join package_terms t on t.id = p.terms_id
       where s.status = 'ACTIVE' and s.chain_id in (
-              select chain_id from package_subscriptions
-               where account_id = any(?::text[]) and level = 0 and status = 'ACTIVE' and free_seconds_total > 0)
+              select h.chain_id from package_subscriptions h
+               where h.account_id = any(?::text[]) and h.level = 0 and h.status = 'ACTIVE'
+                 and (h.free_seconds_total > 0 or exists (
+                       select 1 from packages hp join package_limits hl on hl.terms_id = hp.terms_id where hp.id = h.package_id)))
       order by s.id
         for no key update of s`,
     [pgArray(accountIds)],
   );
-  return rows.map(toFreeSource);
+  const withLimits = subscriptions.filter((s) => s.has_limits).map((s) => s.id);
+  const limits = withLimits.length ? await limitCounters(em, withLimits) : [];
+  return poolsOf(subscriptions, limits);
 }
 
-/** The same chains for authorizeCall, read through a function that sees above the caller's scope, unlocked. */
-export async function freeSourcesForAuthorization(em: Em, accountId: string): Promise<FreeSource[]> {
-  return (await em.execute<FreeSourceRow[]>(`select * from trellis_call_free_sources(?)`, [accountId])).map(toFreeSource);
+/** The same pools for authorizeCall, read through functions that see above the caller's scope, unlocked. */
+export async function poolsForAuthorization(em: Em, accountId: string): Promise<Pool[]> {
+  const [subscriptions, limits] = await Promise.all([
+    em.execute<SubscriptionRow[]>(`select * from trellis_call_free_sources(?)`, [accountId]),
+    em.execute<CounterRow[]>(`select ${COUNTER_COLUMNS} from trellis_call_limits(?) l`, [accountId]),
+  ]);
+  return poolsOf(subscriptions, limits);
 }
 
 export interface AuthorizationLevel {
@@ -198,7 +264,7 @@ export async function writeCalls(
   em: Em,
   rootId: string,
   calls: CallToWrite[],
-  drawn: FreeSource[],
+  drawn: LoadedPool[],
 ): Promise<Map<string, CallRecord>> {
   const inserted = await executeBound<{ id: string; seq: string; created_at: Date }[]>(
     em,
@@ -228,9 +294,9 @@ export async function writeCalls(
   await executeBound(
     em,
     `insert into call_charges (call_id, level, owner_path, account_id, started_at, amount, billed_seconds, free_seconds,
-                               subscription_id, rate_prefix)
+                               subscription_id, rate_prefix, limit_id, money_amount, money_subscription_id, money_limit_id)
      select * from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::numeric[], ?::int[], ?::int[],
-                          ?::text[], ?::text[])`,
+                          ?::text[], ?::text[], ?::text[], ?::numeric[], ?::text[], ?::text[])`,
     [
       pgArray(charges.map(({ call }) => call.id)),
       pgArray(charges.map(({ charge }) => charge.level)),
@@ -240,16 +306,41 @@ export async function writeCalls(
       pgArray(charges.map(({ charge }) => charge.amount.toFixed())),
       pgArray(charges.map(({ charge }) => charge.billedSeconds)),
       pgArray(charges.map(({ charge }) => charge.freeSeconds)),
-      pgArray(charges.map(({ charge }) => charge.subscriptionId)),
+      pgArray(charges.map(({ charge }) => charge.volume?.subscriptionId ?? null)),
       pgArray(charges.map(({ charge }) => charge.ratePrefix)),
+      pgArray(charges.map(({ charge }) => charge.volume?.limitId ?? null)),
+      pgArray(charges.map(({ charge }) => charge.moneyAmount.toFixed())),
+      pgArray(charges.map(({ charge }) => charge.money?.subscriptionId ?? null)),
+      pgArray(charges.map(({ charge }) => charge.money?.limitId ?? null)),
     ],
   );
-  if (drawn.length) {
+  const freeMinutes = drawn.filter((p) => p.limitId === null);
+  if (freeMinutes.length) {
     await executeBound(
       em,
       `update package_subscriptions s set free_seconds_used = x.used
          from unnest(?::text[], ?::int[]) as x(id, used) where s.id = x.id`,
-      [pgArray(drawn.map((s) => s.id)), pgArray(drawn.map((s) => s.freeUsed))],
+      [pgArray(freeMinutes.map((p) => p.subscriptionId)), pgArray(freeMinutes.map((p) => p.used.toNumber()))],
+    );
+  }
+  const limits = drawn.filter((p) => p.limitId !== null);
+  if (limits.length) {
+    // The counters of the current period replace those of an earlier one (see periodPool).
+    await executeBound(
+      em,
+      `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
+       select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+       on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
+         total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
+      [
+        pgArray(limits.map((p) => p.subscriptionId)),
+        pgArray(limits.map((p) => p.limitId)),
+        pgArray(limits.map((p) => p.ownerPath)),
+        pgArray(limits.map((p) => p.periodNumber)),
+        pgArray(limits.map((p) => p.total.toFixed())),
+        pgArray(limits.map((p) => p.used.toFixed())),
+        pgArray(limits.map((p) => p.carriedOver.toFixed())),
+      ],
     );
   }
   const generated = new Map(inserted.map((r) => [r.id, r]));

@@ -27,6 +27,8 @@ export interface CallChargeView {
   readonly billedSeconds: number;
   readonly freeSeconds: number;
   readonly subscriptionId: string | null;
+  /** What a MONEY pool paid of the charge, besides `amount`. */
+  readonly bundleAmount: Decimal;
 }
 
 interface CallRow {
@@ -50,6 +52,7 @@ interface ChargeRow {
   billed_seconds: number;
   free_seconds: number;
   subscription_id: string | null;
+  money_amount: string;
 }
 
 /** One account's calls, newest first, as plain rows: a call history page builds no entity per call. */
@@ -85,7 +88,8 @@ export function callsPage(em: Em, accountId: string, args: PageArgs): Promise<Pa
 export async function chargesOf(em: Em, callIds: readonly string[]): Promise<Map<string, CallChargeView[]>> {
   const rows = await executeBound<ChargeRow[]>(
     em,
-    `select call_id, level, account_id, amount::text as amount, billed_seconds, free_seconds, subscription_id
+    `select call_id, level, account_id, amount::text as amount, billed_seconds, free_seconds, subscription_id,
+            money_amount::text as money_amount
        from call_charges where call_id = any(?::text[]) and owner_path like ? order by call_id, level`,
     [pgArray(callIds), likePrefix(scopePath(em))],
   );
@@ -99,6 +103,7 @@ export async function chargesOf(em: Em, callIds: readonly string[]): Promise<Map
       billedSeconds: r.billed_seconds,
       freeSeconds: r.free_seconds,
       subscriptionId: r.subscription_id,
+      bundleAmount: new Decimal(r.money_amount),
     };
     const charges = byCall.get(r.call_id);
     if (charges) charges.push(charge);

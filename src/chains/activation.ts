@@ -166,7 +166,7 @@ export async function activatePendingRows(em: Em, chain: NewChain): Promise<void
   await insertFirstPeriods(em, [chain]);
 }
 
-/** The first period's record at each level: what was charged, what refunds and invoices read back. */
+/** The first period's record at each level (what was charged, what refunds and invoices read back) and its pools. */
 async function insertFirstPeriods(em: Em, chains: NewChain[]): Promise<void> {
   const rows = chains.flatMap((chain) => chain.levels.map((l) => ({ chain, l })));
   const levels = rows.map((r) => r.l);
@@ -192,6 +192,16 @@ async function insertFirstPeriods(em: Em, chains: NewChain[]): Promise<void> {
       pgArray(levels.map((l) => l.commission.toFixed())),
       pgArray(levels.map((l) => appliedTaxesJson(l.applied))),
     ],
+  );
+  // Each limit's counters start with the first period, so that an unused first period carries over too.
+  await executeBound(
+    em,
+    `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total)
+     select s.id, l.id, s.owner_path, 1, l.amount
+       from package_subscriptions s join packages p on p.id = s.package_id join package_limits l on l.terms_id = p.terms_id
+      where s.id = any(?::text[])
+     on conflict (subscription_id, limit_id) do update set period_number = 1, total = excluded.total, used = 0, carried_over = 0`,
+    [pgArray(levels.map((l) => l.subscriptionId))],
   );
 }
 

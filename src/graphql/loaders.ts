@@ -8,6 +8,7 @@ import { findAccountViews, findParentPublic, type AccountView, type PublicAccoun
 import type { RateQuery } from '../rates/rates.js';
 import { assignedTaxRates, findTaxRates, type TaxRateRow } from '../taxes/rates.js';
 import { subscriptionDids, type DidRow } from '../dids/store.js';
+import { limitsOfTerms, limitUsageOf, type LimitRow, type LimitUsageRow } from '../packages/limits.js';
 import { byValue, createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
 
 export interface Loaders {
@@ -32,6 +33,10 @@ export interface Loaders {
   assignedTaxRates: DataLoader<string, TaxRateRow[]>;
   /** The numbers each subscription holds. */
   subscriptionDids: DataLoader<string, DidRow[]>;
+  /** Each package's limits, by its terms (shared by clones). */
+  limits: DataLoader<string, LimitRow[]>;
+  /** Each subscription's limits with their pools this period. */
+  limitUsage: DataLoader<string, LimitUsageRow[]>;
   /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
   clearAll(): void;
 }
@@ -83,6 +88,14 @@ function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, '
     subscriptionDids: new DataLoader(async (ids) => {
       const rows = await subscriptionDids(em, ids);
       return ids.map((id) => rows.filter((r) => r.subscriptionId === id));
+    }),
+    limits: new DataLoader(async (termsIds) => {
+      const byTerms = await limitsOfTerms(em, termsIds);
+      return termsIds.map((id) => byTerms.get(id) ?? []);
+    }),
+    limitUsage: new DataLoader(async (ids) => {
+      const bySubscription = await limitUsageOf(em, ids);
+      return ids.map((id) => bySubscription.get(id) ?? []);
     }),
     callCharges: new DataLoader(async (ids) => {
       const byCall = await chargesOf(em, ids);

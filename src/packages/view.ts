@@ -18,6 +18,8 @@ export interface DiscountData {
 /** A package as the API shows it: its own fields over the terms it shares with its chain. */
 export interface PackageView {
   id: string;
+  /** Shared by a package and its clones: where its limits hang. */
+  termsId: string;
   ownerId: string;
   sourceId: string | null;
   name: string;
@@ -59,6 +61,7 @@ export interface PackageView {
 export function toView(pkg: Package, terms: PackageTerms): PackageView {
   return {
     id: pkg.id,
+    termsId: pkg.termsId,
     ownerId: pkg.ownerId,
     sourceId: pkg.sourceId ?? null,
     name: pkg.name,

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { nodeTypeOf, type NodeTypeName } from '../ids.js';
 
 /** Types with an id prefix that are not GraphQL nodes. */
-type Internal = 'PackageTerms' | 'WebhookEvent';
+type Internal = 'PackageTerms' | 'WebhookEvent' | 'PackageLimit';
 import { Node } from '../schema/node.js';
 
 type NodeFinder = (ctx: Context, id: string) => Promise<unknown>;
@@ -31,7 +31,7 @@ export class NodeResolver {
   @Authorized()
   async node(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
     const type = nodeTypeOf(id);
-    const finder = type && type !== 'PackageTerms' && type !== 'WebhookEvent' ? FINDERS[type] : undefined;
+    const finder = type && type in FINDERS ? FINDERS[type as keyof typeof FINDERS] : undefined;
     return finder ? ((await finder(ctx, id)) ?? null) : null;
   }
 }

@@ -1,12 +1,14 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { PackageView } from '../packages/view.js';
+import type { LimitRow } from '../packages/limits.js';
 import { AccountType } from '../schema/account.js';
 import { PageArgs } from '../schema/connection.js';
 import {
   CreatePackageInput,
   OptInInput,
   PackageConnection,
+  PackageLimitType,
   PackageStatus,
   PackageType,
   UpdatePackageInput,
@@ -59,6 +61,11 @@ export class PackageResolver {
   @Authorized(Role.ADMIN, Role.RESELLER)
   optOut(@Arg('packageId', () => ID) packageId: string, @Ctx() ctx: Context) {
     return ctx.services.packages.optOut(ctx, packageId);
+  }
+
+  @FieldResolver(() => [PackageLimitType], { description: 'Pools besides the free minutes, in the order given' })
+  limits(@Root() pkg: PackageView, @Ctx() ctx: Context): Promise<LimitRow[]> {
+    return ctx.loaders.limits.load(pkg.termsId);
   }
 
   @FieldResolver(() => AccountType)

@@ -3,7 +3,8 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Roo
 import type { Context } from '../context.js';
 import { DidType } from '../schema/did.js';
 import { AccountType } from '../schema/account.js';
-import { PackageType } from '../schema/package.js';
+import { LimitUsageType, PackageType } from '../schema/package.js';
+import type { LimitUsageRow } from '../packages/limits.js';
 import {
   AssignInput,
   AssignReportType,
@@ -94,5 +95,10 @@ export class SubscriptionResolver {
   @FieldResolver(() => [DidType], { description: 'The numbers held through it (assigned, or on hold for it), lowest first' })
   dids(@Root() sub: SubscriptionView, @Ctx() ctx: Context) {
     return ctx.services.dids.ofSubscription(ctx, sub.id);
+  }
+
+  @FieldResolver(() => [LimitUsageType], { description: "Its package's limits with their pools this period (DOMAIN.md 13)" })
+  limitUsage(@Root() sub: SubscriptionView, @Ctx() ctx: Context): Promise<LimitUsageRow[]> {
+    return ctx.loaders.limitUsage.load(sub.id);
   }
 }

@@ -7,10 +7,13 @@ import { MoneyScalar } from './scalars.js';
 
 @ObjectType('CallCharge', { description: 'What one level was charged for a call' })
 export class CallChargeType {
-  @Field(() => MoneyScalar)
+  @Field(() => MoneyScalar, { description: "What the level's balance paid (before taxes)" })
   amount!: Decimal;
 
-  @Field(() => Int, { description: 'Seconds covered by a package' })
+  @Field(() => MoneyScalar, { description: 'What a MONEY limit paid of the charge, besides amount' })
+  bundleAmount!: Decimal;
+
+  @Field(() => Int, { description: "Seconds covered by a package (free, or at a limit's in-bundle rate)" })
   freeSeconds!: number;
 
   @Field(() => Int, { description: "Seconds billed at this level (its own rate's increments)" })

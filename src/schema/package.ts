@@ -22,7 +22,79 @@ registerEnumType(Applicability, { name: 'Applicability' });
 registerEnumType(ChargeType, { name: 'ChargeType' });
 registerEnumType(ActivationPolicy, { name: 'ActivationPolicy' });
 
+export enum LimitKind {
+  VOLUME = 'VOLUME',
+  MONEY = 'MONEY',
+}
+registerEnumType(LimitKind, {
+  name: 'LimitKind',
+  valuesConfig: {
+    VOLUME: { description: 'A pool of seconds, free or at an in-bundle rate' },
+    MONEY: { description: 'An amount in the package currency that pays the charge of covered calls' },
+  },
+});
+
 export { ActivationPolicy, Applicability, BillingType, ChargeType, PackageStatus };
+
+@ObjectType('PackageLimit', { description: 'A pool for each period besides the free minutes (DOMAIN.md 13)' })
+export class PackageLimitType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => LimitKind)
+  kind!: LimitKind;
+
+  @Field(() => [String], { description: 'Prefixes; a trailing "$" matches that exact number only; empty: every number' })
+  patterns!: string[];
+
+  @Field({ description: 'Seconds (VOLUME) or an amount (MONEY) per period' })
+  amount!: string;
+
+  @Field(() => MoneyScalar, { description: 'VOLUME: covered seconds are charged at this rate (0: free)' })
+  inBundleRatePerMinute!: Decimal;
+
+  @Field({ description: "At renewal the unused part of the period's own allowance is added to the next" })
+  carryOver!: boolean;
+
+  @Field({ description: 'Once the pool is empty, authorizeCall refuses calls it covers (BUNDLE_EXHAUSTED)' })
+  rejectWhenExhausted!: boolean;
+}
+
+@ObjectType('LimitUsage', { description: "A limit's pool in the subscription's current period" })
+export class LimitUsageType {
+  @Field(() => PackageLimitType)
+  limit!: PackageLimitType;
+
+  @Field({ description: 'The allowance plus what was carried over' })
+  total!: string;
+
+  @Field()
+  used!: string;
+
+  @Field()
+  carriedOver!: string;
+}
+
+@InputType()
+export class PackageLimitInput {
+  @Field(() => LimitKind)
+  kind!: LimitKind;
+
+  @Field(() => [String], { nullable: true, description: 'Default [] (every number)' })
+  patterns?: string[] | null;
+
+  @Field({ description: 'Whole seconds (VOLUME) or an amount (MONEY)' })
+  amount!: string;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'VOLUME only; default 0 (free)' })
+  inBundleRatePerMinute?: Decimal | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  carryOver?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default false' })
+  rejectWhenExhausted?: boolean | null;
+}
 
 @ObjectType('Discount')
 export class DiscountType {
@@ -214,6 +286,12 @@ abstract class PackageFieldsInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Default false; set when the package is created' })
   minimumSpend?: boolean | null;
+
+  @Field(() => [PackageLimitInput], {
+    nullable: true,
+    description: 'Replaces the list; a limit left at its place with its kind keeps its counters',
+  })
+  limits?: PackageLimitInput[] | null;
 
   @Field(() => [DiscountInput], { nullable: true })
   discounts?: DiscountInput[] | null;

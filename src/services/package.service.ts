@@ -23,6 +23,8 @@ import { Keyset, type Page, type PageArgs } from './pagination.js';
 import { findOffers, lineageSellable, lockForCloning, ownedPackageIds, sellableLineages } from '../packages/queries.js';
 import { didTags, nonNegative, normalizeCurrency, optionalText, requireText } from './validate.js';
 import { toView, type DiscountData, type PackageView } from '../packages/view.js';
+import { replaceLimits, type LimitData } from '../packages/limits.js';
+import type { LimitKind } from '../billing/index.js';
 import type { AccountService } from './account.service.js';
 import type { SubscriptionService } from './subscription.service.js';
 
@@ -46,10 +48,24 @@ export interface TermsData {
   allowedDidTags?: string[] | null;
   didHoldDays?: number | null;
   minimumSpend?: boolean | null;
+  limits?: LimitInputData[] | null;
   discounts?: DiscountData[] | null;
   startDate?: Date | null;
   endDate?: Date | null;
 }
+
+/** A limit as given (DOMAIN.md 13). */
+export interface LimitInputData {
+  kind: LimitKind;
+  patterns?: string[] | null;
+  amount: string;
+  inBundleRatePerMinute?: Decimal | null;
+  carryOver?: boolean | null;
+  rejectWhenExhausted?: boolean | null;
+}
+
+/** The most limits a package may have. */
+const MAX_LIMITS = 20;
 
 /** What every package sets for itself, clone or not. */
 export interface OwnData {
@@ -99,6 +115,7 @@ const TERMS_FIELDS = [
   'allowedDidTags',
   'didHoldDays',
   'minimumSpend',
+  'limits',
   'discounts',
   'startDate',
   'endDate',
@@ -123,6 +140,34 @@ function parseCommissionRate(value: string): Decimal {
   const rate = new Decimal(value.trim());
   if (rate.gt(100)) throw badInput('commissionRate', 'commissionRate is between 0 and 100');
   return rate;
+}
+
+/** A package's limits as given, checked (DOMAIN.md 13). */
+function parseLimits(limits: readonly LimitInputData[]): LimitData[] {
+  if (limits.length > MAX_LIMITS) throw badInput('limits', `At most ${MAX_LIMITS} limits per package`);
+  return limits.map((l, i) => {
+    const field = `limits[${i}]`;
+    const patterns = [...new Set((l.patterns ?? []).map((p) => p.trim()))];
+    const bad = patterns.find((p) => !/^[0-9]{1,20}\$?$/.test(p));
+    if (bad !== undefined) {
+      throw badInput(`${field}.patterns`, `A pattern is a prefix of digits, or digits and "$" for one number ("${bad}" is not)`);
+    }
+    const amount = l.amount.trim();
+    const volume = l.kind === 'VOLUME';
+    if (volume ? !/^\d{1,10}$/.test(amount) : !/^\d{1,14}(\.\d{1,6})?$/.test(amount)) {
+      throw badInput(`${field}.amount`, volume ? 'A VOLUME amount is whole seconds' : 'A MONEY amount is like "25" or "12.50"');
+    }
+    const inBundle = l.inBundleRatePerMinute ?? ZERO;
+    if (!volume && !inBundle.isZero()) throw badInput(`${field}.inBundleRatePerMinute`, 'An in-bundle rate is for VOLUME limits');
+    return {
+      kind: l.kind,
+      patterns,
+      amount: new Decimal(amount),
+      inBundleRatePerMinute: nonNegative(`${field}.inBundleRatePerMinute`, inBundle),
+      carryOver: l.carryOver ?? false,
+      rejectWhenExhausted: l.rejectWhenExhausted ?? false,
+    };
+  });
 }
 
 export class PackageService {
@@ -157,8 +202,10 @@ export class PackageService {
         discounts: [],
       });
       this.applyTerms(terms, data);
-      // Terms first: the package row references them, and the unit of work does not know that (plain ids).
+      const limits = data.limits ? parseLimits(data.limits) : [];
+      // Terms first: the package row and its limits reference them, and the unit of work does not know that.
       await em.flush();
+      if (limits.length) await replaceLimits(em, terms.id, terms.ownerPath, limits);
       const pkg = em.create(Package, {
         id: newId('Package'),
         ownerId: owner.id,
@@ -194,6 +241,9 @@ export class PackageService {
           throw badInput(inherited, `${inherited} is inherited from the original package and cannot be changed here`);
       } else {
         this.applyTerms(terms, data);
+        if (data.limits !== undefined && data.limits !== null) {
+          await replaceLimits(em, terms.id, terms.ownerPath, parseLimits(data.limits));
+        }
       }
       if (data.name !== undefined) pkg.name = requireText('name', data.name ?? '');
       if (data.description !== undefined) pkg.description = optionalText('description', data.description) ?? null;

@@ -4,10 +4,10 @@ import { withPlatformScope, type Em } from '../db/orm.js';
 import { didHolders } from '../dids/store.js';
 import {
   authorizationLevels,
-  freeSourcesForAuthorization,
   inboundRatedOn,
-  lockFreeSources,
+  lockPools,
   lockRatingOf,
+  poolsForAuthorization,
   ratedCalls,
   rateGroupsOf,
   writeCalls,
@@ -19,8 +19,10 @@ import { newId } from '../ids.js';
 import { post, type Posting } from '../ledger/post.js';
 import { taxesOf } from '../taxes/rates.js';
 import {
+  bundleOnly,
   chargeCall,
-  chooseSubscription,
+  choosePool,
+  poolLeft,
   longestBilledWithin,
   longestOf,
   MAX_CALL_SECONDS,
@@ -29,7 +31,7 @@ import {
   netOfTaxes,
   sumTaxes,
   taxesOn,
-  type FreeSource,
+  type Pool,
   type TaxAmount,
 } from '../billing/index.js';
 import { Decimal, ZERO } from '../money.js';
@@ -209,26 +211,32 @@ export class RatingService {
     const found = await this.rates.findRates(em, queries);
     const rateOf = new Map(queries.map((q, i) => [`${q.ci}:${q.level}`, found[i]]));
 
-    // Free seconds: the call accounts' chains that have any, locked by id.
-    const sources = await lockFreeSources(em, [...new Set(calls.map((c) => c.accountId))]);
-    const byAccount = new Map<string, FreeSource[]>();
-    const byChainLevel = new Map<string, FreeSource>();
-    for (const s of sources) {
-      if (s.level === 0) byAccount.set(s.accountId, [...(byAccount.get(s.accountId) ?? []), s]);
-      byChainLevel.set(`${s.chainId}:${s.level}`, s);
+    // Pools: the call accounts' chains that give any, locked by id. Each level draws on its own subscription
+    // in the chain chosen at the customer's level, VOLUME then MONEY (DOMAIN.md 13).
+    const pools = await lockPools(em, [...new Set(calls.map((c) => c.accountId))]);
+    const byAccount = new Map<string, Pool[]>();
+    const byChainLevel = new Map<string, (typeof pools)[number]>();
+    for (const p of pools) {
+      if (p.level === 0) byAccount.set(p.accountId, [...(byAccount.get(p.accountId) ?? []), p]);
+      byChainLevel.set(`${p.chainId}:${p.level}:${p.limitId ?? ''}`, p);
     }
+    const atLevel = (chosen: Pool | null, level: number) =>
+      chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}:${chosen.limitId ?? ''}`)) : undefined;
 
-    const sourceById = new Map(sources.map((s) => [s.id, s]));
+    const poolByKey = new Map(pools.map((p) => [p.key, p]));
     const planned: CallToWrite[] = calls.map(({ index, levels, ...c }, ci) => {
       if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index } });
-      const chosen = chooseSubscription(byAccount.get(c.accountId) ?? [], c.destination, c.direction, c.startedAt);
+      const candidates = byAccount.get(c.accountId) ?? [];
+      const volume = choosePool(candidates, 'VOLUME', c.destination, c.direction, c.startedAt);
+      const money = choosePool(candidates, 'MONEY', c.destination, c.direction, c.startedAt);
       const plan = chargeCall(
         c.durationSeconds,
         c.direction,
         levels.map((accountId, level) => ({
           accountId,
           rate: rateOf.get(`${ci}:${level}`) ?? null,
-          source: chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}`)) : undefined,
+          volume: atLevel(volume, level),
+          money: atLevel(money, level),
         })),
       );
       if ('noRateAt' in plan) {
@@ -238,7 +246,14 @@ export class RatingService {
       }
       // Later calls of the batch draw from what this one left.
       for (const charge of plan.charges) {
-        if (charge.subscriptionId) sourceById.get(charge.subscriptionId)!.freeUsed += charge.freeSeconds;
+        if (charge.volume) {
+          const p = poolByKey.get(charge.volume.key)!;
+          p.used = p.used.plus(charge.freeSeconds);
+        }
+        if (charge.money) {
+          const p = poolByKey.get(charge.money.key)!;
+          p.used = p.used.plus(charge.moneyAmount);
+        }
       }
       const account = accounts.get(c.accountId)!;
       return { ...c, id: newId('CallRecord'), ownerPath: account.path, charges: plan.charges };
@@ -247,12 +262,12 @@ export class RatingService {
     const ids = inputs.map((c) => known.get(callKey(c.accountId, c.callId)) ?? newIds.get(callKey(c.accountId, c.callId))!);
     if (planned.length === 0) return { ids, created: new Map() };
 
-    const drawnIds = new Set(planned.flatMap((p) => p.charges.map((c) => c.subscriptionId)));
+    const drawn = new Set(planned.flatMap((p) => p.charges.flatMap((c) => [c.volume?.key, c.money?.key])));
     const created = await writeCalls(
       em,
       ctx.actor.rootId,
       planned,
-      sources.filter((s) => drawnIds.has(s.id)),
+      pools.filter((p) => drawn.has(p.key)),
     );
     // Per account, one USAGE entry per call direction for the batch (with the calls' count and charged seconds,
     // for invoices), then one TAX entry per tax rate: each call's charge taxed on its own (DOMAIN.md 8), summed.
@@ -269,7 +284,7 @@ export class RatingService {
         t.usage.set(call.direction, {
           amount: u.amount.plus(charge.amount),
           calls: u.calls + 1,
-          seconds: u.seconds + charge.billedSeconds - charge.freeSeconds,
+          seconds: u.seconds + charge.chargedSeconds,
         });
         t.taxes.push(taxesOn(charge.amount, taxes.get(charge.accountId) ?? []));
         totals.set(charge.accountId, t);
@@ -339,11 +354,25 @@ export class RatingService {
     const now = new Date();
     const levels = await authorizationLevels(ctx.em, account.id, number, direction, now);
     if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
-    const sources = await freeSourcesForAuthorization(ctx.em, account.id);
-    const chosen = chooseSubscription(sources, number, direction, now);
+    // The pools rating would draw on (DOMAIN.md 13): each level its own subscription in the chosen chains.
+    const pools = await poolsForAuthorization(ctx.em, account.id);
+    const volume = choosePool(pools, 'VOLUME', number, direction, now);
+    const moneyPool = choosePool(pools, 'MONEY', number, direction, now);
+    const atLevel = (chosen: Pool | null, level: number) =>
+      chosen &&
+      (level === 0
+        ? chosen
+        : pools.find((p) => p.chainId === chosen.chainId && p.level === level && p.limitId === chosen.limitId));
+    const poolsOnly = bundleOnly(pools, number, direction, now);
 
     let max: number | null = null;
     let reason: CallDenialReasonName | null = null;
+    const bound = (longest: number, why: CallDenialReasonName) => {
+      if (max === null || longest < max) {
+        max = longest;
+        reason = why;
+      }
+    };
     for (const l of levels) {
       // Every rate whose prefix starts the number; the one rule rating uses picks the longest.
       const found = longestOf(number, l.rates);
@@ -352,24 +381,30 @@ export class RatingService {
         continue;
       }
       const rate = { ratePerMinute: new Decimal(found.ratePerMinute), connectionFee: new Decimal(found.connectionFee) };
-      const source = chosen
-        ? l.level === 0
-          ? chosen
-          : sources.find((s) => s.chainId === chosen.chainId && s.level === l.level)
-        : undefined;
-      const free = source ? source.freeTotal - source.freeUsed : 0;
-      // Funds pay the charge and its taxes; spend limits count net charges, so only the funds are reduced.
+      const v = atLevel(volume, l.level);
+      const m = atLevel(moneyPool, l.level);
+      const covered = { left: v ? poolLeft(v).toNumber() : 0, inBundleRate: v ? v.inBundleRate : ZERO };
+      const moneyLeft = m ? poolLeft(m) : ZERO;
+      // Funds pay the charge and its taxes; spend limits count net charges, so only the funds are reduced. A
+      // MONEY pool pays before them, untaxed.
       const funds = netOfTaxes(new Decimal(l.balance).plus(l.creditLimit), l.taxes);
       const { money, limited } = spendableMoney(funds, ZERO, [
         { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
         { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
       ]);
-      const budget = secondsBudget(rate, free, money);
-      if (budget === null) continue;
-      const longest = longestBilledWithin(budget, found.initialIncrement, found.increment);
-      if (max === null || longest < max) {
-        max = longest;
-        reason = limited ? 'LIMIT_REACHED' : 'INSUFFICIENT_FUNDS';
+      const budget = secondsBudget(rate, covered, money.plus(moneyLeft));
+      if (budget !== null) {
+        bound(
+          longestBilledWithin(budget, found.initialIncrement, found.increment),
+          limited ? 'LIMIT_REACHED' : 'INSUFFICIENT_FUNDS',
+        );
+      }
+      if (l.level === 0 && poolsOnly) {
+        // A pool that rejects calls once exhausted covers them alone: no further than its pools reach.
+        const paid = m ? secondsBudget(rate, covered, moneyLeft) : covered.left;
+        if (paid !== null) {
+          bound(longestBilledWithin(Math.max(paid, covered.left), found.initialIncrement, found.increment), 'BUNDLE_EXHAUSTED');
+        }
       }
     }
     if (max !== null && max <= 0) return { allowed: false, maxDurationSeconds: 0, reason };

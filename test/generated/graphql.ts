@@ -144,6 +144,8 @@ export type CreatePackageInput = {
   endDate?: string | null | undefined;
   /** Default 0 */
   freeMinutes?: number | null | undefined;
+  /** Replaces the list; a limit left at its place with its kind keeps its counters */
+  limits?: Array<PackageLimitInput> | null | undefined;
   /** Default false */
   mandatory?: boolean | null | undefined;
   /** Default 0 */
@@ -182,6 +184,12 @@ export type DiscountInput = {
   fromActivation: number;
 };
 
+export type LimitKind =
+  /** An amount in the package currency that pays the charge of covered calls */
+  | 'MONEY'
+  /** A pool of seconds, free or at an in-bundle rate */
+  | 'VOLUME';
+
 export type OptInInput = {
   /** Default true */
   canBePurchased?: boolean | null | undefined;
@@ -203,6 +211,20 @@ export type OptInInput = {
   setupFee?: string | null | undefined;
   /** Default: the source's */
   taxInclusive?: boolean | null | undefined;
+};
+
+export type PackageLimitInput = {
+  /** Whole seconds (VOLUME) or an amount (MONEY) */
+  amount: string;
+  /** Default false */
+  carryOver?: boolean | null | undefined;
+  /** VOLUME only; default 0 (free) */
+  inBundleRatePerMinute?: string | null | undefined;
+  kind: LimitKind;
+  /** Default [] (every number) */
+  patterns?: Array<string> | null | undefined;
+  /** Default false */
+  rejectWhenExhausted?: boolean | null | undefined;
 };
 
 export type PackageStatus =
@@ -322,6 +344,8 @@ export type UpdatePackageInput = {
   endDate?: string | null | undefined;
   /** Default 0 */
   freeMinutes?: number | null | undefined;
+  /** Replaces the list; a limit left at its place with its kind keeps its counters */
+  limits?: Array<PackageLimitInput> | null | undefined;
   /** Default false */
   mandatory?: boolean | null | undefined;
   /** Default 0 */
