@@ -357,9 +357,15 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
   ];
   const groupFor = async (ownerToken: string, rate: string) =>
     (
-      await gql(url, ownerToken, 'mutation($r: [RateInput!]!) { createRateGroup(input: { name: "deck", rates: $r }) { id } }', {
-        r: deck(rate),
-      })
+      await gql(
+        url,
+        ownerToken,
+        'mutation($n: String!, $r: [RateInput!]!) { createRateGroup(input: { name: $n, rates: $r }) { id } }',
+        {
+          n: limits ? 'deck with pools' : 'deck',
+          r: deck(rate),
+        },
+      )
     ).createRateGroup.id;
   const assign = (token: string, id: string, g: string) =>
     gql(url, token, 'mutation($id: ID!, $g: ID!) { updateAccount(id: $id, input: { rateGroupId: $g }) { id } }', { id, g });

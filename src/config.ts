@@ -66,6 +66,8 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** Webhook endpoints may resolve to loopback, private and link-local addresses (off: SSRF guard). */
   webhookAllowPrivate: boolean;
+  /** A call lease (startCall) that is neither rated nor ended counts this long, for switches that crash. */
+  callLeaseSeconds: number;
   /** Rates held in memory for rating, across all rate groups; 0 looks every rate up in the database. */
   rateCacheMaxRates: number;
   /** Origins a browser may call from: '*' for any (never in production), none when empty. */
@@ -198,6 +200,7 @@ const SPECS = {
   WEBHOOK_ALLOW_PRIVATE: bool({ default: false }),
   CREDENTIAL_RECHECK_MS: count({ default: 10_000 }),
   RATE_CACHE_MAX_RATES: count({ default: 500_000 }),
+  CALL_LEASE_SECONDS: count({ default: 10_800 }),
   CORS_ORIGINS: optional(origins()),
   MIGRATE_ON_START: bool({ default: true }),
   METRICS_TOKEN: optional(str()),
@@ -273,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     credentialRecheckMs: e.CREDENTIAL_RECHECK_MS,
+    callLeaseSeconds: e.CALL_LEASE_SECONDS,
     rateCacheMaxRates: e.RATE_CACHE_MAX_RATES,
     // Open while developing, so a console on another port just works; production lists its origins.
     corsOrigins: e.CORS_ORIGINS ?? (production ? [] : '*'),

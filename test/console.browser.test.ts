@@ -283,6 +283,76 @@ describe.skipIf(!haveChromium && !inCI)('console in a browser', () => {
     await page.screenshot({ path: shots('console-numbers.png') });
   });
 
+  it('shows the calls an account has in progress, and drops one when the switch rates it', async () => {
+    const group = async (token: string, ratePerMinute: string) =>
+      (
+        await gql(
+          server,
+          'mutation($r: [RateInput!]!) { createRateGroup(input: { name: "open calls", rates: $r }) { id } }',
+          { r: [{ prefix: '44', ratePerMinute }] },
+          token,
+        )
+      ).createRateGroup.id as string;
+    const update = 'mutation($id: ID!, $input: UpdateAccountInput!) { updateAccount(id: $id, input: $input) { id } }';
+    await gql(server, update, { id: reseller.id, input: { rateGroupId: await group(admin.token, '0.01') } }, admin.token);
+    await gql(
+      server,
+      update,
+      { id: customer.id, input: { rateGroupId: await group(reseller.token, '0.02'), maxConcurrentCalls: 5 } },
+      reseller.token,
+    );
+    await gql(
+      server,
+      'mutation($a: ID!) { topUp(input: { accountId: $a, amount: "100" }) { id } }',
+      { a: reseller.id },
+      admin.token,
+    );
+    const start = (callId: string, destination: string, maxDurationSeconds: number) =>
+      gql(
+        server,
+        'mutation($input: StartCallInput!) { startCall(input: $input) { allowed } }',
+        { input: { accountId: customer.id, callId, destination, direction: 'OUTBOUND', maxDurationSeconds } },
+        admin.token,
+      );
+    expect((await start('sw1-0001', '442079460123', 3600)).startCall.allowed).toBe(true);
+    expect((await start('sw1-0002', '441614960456', 1800)).startCall.allowed).toBe(true);
+
+    // The previous test left the customer's Numbers tab open.
+    await page.click(`a[href="#/accounts/${customer.id}/open-calls"]`);
+    await page.locator('tr[data-call]').nth(1).waitFor();
+    expect(await page.locator('.tabs a.active').textContent()).toBe('Open calls');
+    expect(await page.locator('[data-open-count]').textContent()).toBe('2 open of at most 5 at once');
+    const rows = await page
+      .locator('tr[data-call]')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1, 5).map((td) => td.textContent)));
+    expect(rows).toEqual([
+      ['sw1-0001', '442079460123', 'outbound', '60:00'],
+      ['sw1-0002', '441614960456', 'outbound', '30:00'],
+    ]);
+    await page.mouse.move(0, 700);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: shots('console-open-calls.png') });
+
+    // The switch rates the first call: its lease ends, and the list follows the usage posted.
+    await gql(
+      server,
+      'mutation($input: CallInput!) { rateCall(input: $input) { id } }',
+      {
+        input: {
+          accountId: customer.id,
+          callId: 'sw1-0001',
+          destination: '442079460123',
+          direction: 'OUTBOUND',
+          durationSeconds: 95,
+          startedAt: new Date().toISOString(),
+        },
+      },
+      admin.token,
+    );
+    await expect.poll(() => page.locator('tr[data-call]').count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator('[data-open-count]').textContent()).toBe('1 open of at most 5 at once');
+  });
+
   it('serves the IDE from the server, with the console login as its credential', async () => {
     await page.goto(`${server.url}/graphql?query=${encodeURIComponent('{\n  me {\n    id\n    name\n    balance\n  }\n}\n')}`);
     await expect.poll(() => page.locator('.graphiql-query-editor').textContent(), { timeout: 15_000 }).toContain('balance');

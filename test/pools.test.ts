@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssignPackageDocument, CreateRateGroupDocument, UpdateAccountDocument, type RateInput } from './generated/graphql.js';
-import { createPlatform, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
+import { ENGINE, createPlatform, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
 import { addAccount, topUp, type Node } from './support/tree.js';
 
@@ -327,6 +327,15 @@ function rng(seed: number) {
 }
 
 describe('pools under concurrent rating (property)', () => {
+  /** On PostgreSQL the batches go through two instances on one database; PGlite is one process's. */
+  let instances: TestServer[];
+  beforeAll(async () => {
+    instances = ENGINE === 'postgresql' ? [server, await startServer()] : [server];
+  });
+  afterAll(async () => {
+    await Promise.all((instances ?? []).slice(1).map((s) => s.close()));
+  });
+
   it.each([1, 2, 3])(
     'seed %i: no pool gives more than its allowance, each charge is its rule, balances are their ledgers',
     async (seed) => {

@@ -14,7 +14,11 @@ beforeAll(async () => {
   server = await startServer();
   tree = await buildTree(server);
   const reseller = tree.r2;
-  const pkg = await original(server, reseller.token, { price: '0', didQuantity: 1 });
+  const pkg = await original(server, reseller.token, {
+    price: '0',
+    didQuantity: 1,
+    limits: [{ kind: 'VOLUME', patterns: ['44'], amount: '600' }],
+  });
   await server.ok(
     `mutation ($n: [String!]!) { addDids(input: { numbers: $n, tags: ["qc"] }) { id } }`,
     { n: Array.from({ length: 20 }, (_, i) => `4420700${100 + i}`) },
@@ -144,15 +148,15 @@ describe('SQL statements per request', () => {
     ledger(first: 2) { totalCount pageInfo { hasNextPage } edges { node { id amount account { id } } } }
     rateGroup { id name owner { id name } rates(first: 2) { totalCount edges { node { prefix ratePerMinute } } } rateFor(destination: "4420") { prefix } }
     rate(destination: "4420") { prefix }
-    subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } } dids { number } } } }
-    ownedPackages(first: 2) { totalCount edges { node { id name owner { id } source { id name owner { id name } } } } }
+    subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } limits { id } } dids { number } limitUsage { total used limit { id kind } } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id name owner { id } limits { id amount } source { id name owner { id name } } } } }
     dids(first: 2) { totalCount edges { node { number status account { id } subscription { id } } } }`;
   const EVERY_ACCOUNT_FIELD_SHALLOW = `id name balance parent { id name }
     ledger(first: 2) { totalCount edges { node { id account { id } } } }
     rateGroup { id owner { id } rates(first: 2) { totalCount edges { node { prefix } } } rateFor(destination: "4420") { prefix } }
     rate(destination: "4420") { prefix }
-    subscriptions(first: 2) { totalCount edges { node { id account { id } package { id } dids { number } } } }
-    ownedPackages(first: 2) { totalCount edges { node { id owner { id } source { id } } } }
+    subscriptions(first: 2) { totalCount edges { node { id account { id } package { id limits { id } } dids { number } limitUsage { used limit { id } } } } }
+    ownedPackages(first: 2) { totalCount edges { node { id owner { id } limits { id } source { id } } } }
     dids(first: 2) { totalCount edges { node { number subscription { id } } } }`;
 
   it('every connection and object field of an account, at two depths, costs the same for one parent as for four', async () => {
@@ -167,9 +171,11 @@ describe('SQL statements per request', () => {
       node: {
         ledger: { totalCount: number };
         rateGroup: { owner: { id: string }; rates: { totalCount: number } } | null;
-        subscriptions: { edges: { node: { package: { id: string }; dids: { number: string }[] } }[] };
+        subscriptions: {
+          edges: { node: { package: { id: string }; dids: { number: string }[]; limitUsage: { used: string }[] } }[];
+        };
         dids: { totalCount: number; edges: { node: { subscription: { id: string } } }[] };
-        ownedPackages: { edges: { node: { id: string; source: { owner: { id: string } } | null } }[] };
+        ownedPackages: { edges: { node: { id: string; limits: { id: string }[]; source: { owner: { id: string } } | null } }[] };
         children: { edges: Level[] };
       };
     };
@@ -182,12 +188,15 @@ describe('SQL statements per request', () => {
       expect(node.rateGroup?.rates.totalCount).toBe(1);
       expect(node.ledger.totalCount).toBe(1);
       expect(node.ownedPackages.edges.map((e) => e.node.source?.owner.id)).toEqual([tree.r2.id]);
+      // The clone shows its original's limit.
+      expect(node.ownedPackages.edges[0].node.limits).toHaveLength(1);
       expect(node.children.edges).toHaveLength(3);
       for (const c of node.children.edges) {
         expect(c.node.ledger.totalCount).toBe(1);
         expect(c.node.subscriptions.edges.map((e) => e.node.package.id)).toEqual([node.ownedPackages.edges[0].node.id]);
         // Each customer holds one number, through that subscription.
         expect(c.node.subscriptions.edges[0].node.dids).toHaveLength(1);
+        expect(c.node.subscriptions.edges[0].node.limitUsage.map((u) => u.used)).toEqual(['0']);
         expect(c.node.dids.totalCount).toBe(1);
       }
     }

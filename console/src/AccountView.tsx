@@ -1,4 +1,4 @@
-import { useCallback } from 'react';
+import { useCallback, useEffect } from 'react';
 import { Balance } from './Balance';
 import { money, seconds, when } from './format';
 import {
@@ -6,13 +6,16 @@ import {
   ConsoleCallsDocument,
   ConsoleDidsDocument,
   ConsoleLedgerDocument,
+  ConsoleOpenCallsDocument,
   type ConsoleAccountFragment,
 } from './generated/graphql';
 import { useQuery } from './hooks';
 import { useBalanceEvents, type BalanceEvent } from './live';
 import { Pager, usePaging } from './Pager';
 
-export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' | 'numbers' }) {
+export type AccountTab = 'ledger' | 'calls' | 'open-calls' | 'numbers';
+
+export function AccountView({ id, tab }: { id: string; tab: AccountTab }) {
   const detail = useQuery(ConsoleAccountDetailDocument, { id });
   if (detail.error) return <p className="error">{detail.error}</p>;
   if (detail.loading && !detail.data) return <p className="muted">Loading…</p>;
@@ -70,6 +73,9 @@ export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' |
         <a href={`${base}/calls`} className={tab === 'calls' ? 'active' : ''}>
           Calls
         </a>
+        <a href={`${base}/open-calls`} className={tab === 'open-calls' ? 'active' : ''}>
+          Open calls
+        </a>
         <a href={`${base}/numbers`} className={tab === 'numbers' ? 'active' : ''}>
           Numbers
         </a>
@@ -78,6 +84,8 @@ export function AccountView({ id, tab }: { id: string; tab: 'ledger' | 'calls' |
         <Ledger key={id} account={account} />
       ) : tab === 'calls' ? (
         <Calls key={id} account={account} />
+      ) : tab === 'open-calls' ? (
+        <OpenCalls key={id} account={account} />
       ) : (
         <Numbers key={id} account={account} />
       )}
@@ -190,6 +198,72 @@ function Calls({ account }: { account: ConsoleAccountFragment }) {
         </tbody>
       </table>
       <Pager info={page.pageInfo} total={page.totalCount} paging={paging} />
+    </>
+  );
+}
+
+/**
+ * Calls the switch started (startCall) and has not rated or ended yet, oldest first, with what each may last.
+ * A rated call ends its lease: the list is read again when the account's usage is posted, and every few seconds
+ * for leases ended or expired without a charge.
+ */
+function OpenCalls({ account }: { account: ConsoleAccountFragment }) {
+  const open = useQuery(ConsoleOpenCallsDocument, { id: account.id });
+  const { reload } = open;
+  const onEvent = useCallback(
+    (event: BalanceEvent) => {
+      if (event.account.id === account.id && event.kind === 'USAGE') reload();
+    },
+    [account.id, reload],
+  );
+  useBalanceEvents(onEvent);
+  useEffect(() => {
+    const timer = setInterval(reload, 5000);
+    return () => clearInterval(timer);
+  }, [reload]);
+  const data = open.data?.account;
+  if (open.error) return <p className="error">{open.error}</p>;
+  if (!data) return <p className="muted">Loading…</p>;
+  const calls = data.openCalls;
+  return (
+    <>
+      <p className="muted small" data-open-count>
+        {calls.length} open
+        {data.maxConcurrentCalls !== null && data.maxConcurrentCalls !== undefined
+          ? ` of at most ${data.maxConcurrentCalls} at once`
+          : ''}
+      </p>
+      <table className="list">
+        <thead>
+          <tr>
+            <th>Started</th>
+            <th>Call id</th>
+            <th>Destination</th>
+            <th>Direction</th>
+            <th className="num">May last</th>
+            <th>Lease ends</th>
+          </tr>
+        </thead>
+        <tbody>
+          {calls.length === 0 && (
+            <tr>
+              <td colSpan={6} className="muted">
+                No calls in progress.
+              </td>
+            </tr>
+          )}
+          {calls.map((call) => (
+            <tr key={call.callId} data-call={call.callId}>
+              <td className="nowrap">{when(call.startedAt)}</td>
+              <td className="mono">{call.callId}</td>
+              <td className="mono">{call.destination}</td>
+              <td>{call.direction.toLowerCase()}</td>
+              <td className="num">{call.maxDurationSeconds === null ? 'no limit' : seconds(call.maxDurationSeconds)}</td>
+              <td className="nowrap">{when(call.expiresAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </>
   );
 }

@@ -61,7 +61,7 @@ function Console() {
       </header>
       <main>
         {section === 'accounts' && id ? (
-          <AccountView id={id} tab={tab === 'calls' || tab === 'numbers' ? tab : 'ledger'} />
+          <AccountView id={id} tab={tab === 'calls' || tab === 'open-calls' || tab === 'numbers' ? tab : 'ledger'} />
         ) : section === 'alerts' ? (
           <AlertsView />
         ) : (

@@ -33,6 +33,9 @@ export interface AccountView {
   readonly lowBalanceThreshold?: Decimal | null;
   readonly dailySpendLimit?: Decimal | null;
   readonly monthlySpendLimit?: Decimal | null;
+  readonly minimumBalanceToCall?: Decimal | null;
+  readonly maxConcurrentCalls?: number | null;
+  readonly allowNegativeMargin: boolean;
   readonly rateGroupId?: string | null;
   readonly timezone: string;
   readonly billingDay: number;
@@ -83,7 +86,8 @@ export interface AccountListFilter extends PageArgs {
 const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
   billing_mode, balance::text as balance, credit_limit::text as credit_limit, reseller_model,
   low_balance_threshold::text as low_balance_threshold, daily_spend_limit::text as daily_spend_limit,
-  monthly_spend_limit::text as monthly_spend_limit, rate_group_id, timezone, billing_day, payment_terms_days,
+  monthly_spend_limit::text as monthly_spend_limit, minimum_balance_to_call::text as minimum_balance_to_call,
+  max_concurrent_calls, allow_negative_margin, rate_group_id, timezone, billing_day, payment_terms_days,
   invoice_prefix, company_name, address_line1, address_line2, city, region, postal_code, country, tax_number,
   notification_email, created_at, updated_at`;
 
@@ -107,6 +111,9 @@ interface AccountRow {
   low_balance_threshold: string | null;
   daily_spend_limit: string | null;
   monthly_spend_limit: string | null;
+  minimum_balance_to_call: string | null;
+  max_concurrent_calls: number | null;
+  allow_negative_margin: boolean;
   rate_group_id: string | null;
   timezone: string;
   billing_day: number;
@@ -151,6 +158,9 @@ function accountView(r: AccountRow): AccountView {
     lowBalanceThreshold: decimal(r.low_balance_threshold),
     dailySpendLimit: decimal(r.daily_spend_limit),
     monthlySpendLimit: decimal(r.monthly_spend_limit),
+    minimumBalanceToCall: decimal(r.minimum_balance_to_call),
+    maxConcurrentCalls: r.max_concurrent_calls,
+    allowNegativeMargin: r.allow_negative_margin,
     rateGroupId: r.rate_group_id,
     timezone: r.timezone,
     billingDay: r.billing_day,

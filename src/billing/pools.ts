@@ -1,6 +1,5 @@
 import type { Applicability, Direction } from '../entities/index.js';
 import { Decimal, ZERO } from '../money.js';
-import { longestPrefix, prefixLengths } from './prefix.js';
 
 export type LimitKind = 'VOLUME' | 'MONEY';
 
@@ -45,17 +44,16 @@ export function poolLeft(pool: Pick<Pool, 'total' | 'used'>): Decimal {
  */
 export function matchLength(patterns: readonly string[], number: string): number {
   if (patterns.length === 0) return 0;
-  let prefixes: string[] | null = null;
+  // A pool has a handful of patterns: a plain scan beats any index built per call.
+  let best = -1;
   for (const p of patterns) {
     if (p.endsWith('$')) {
-      if (p.length - 1 === number.length && number === p.slice(0, -1)) return number.length + 1;
-    } else {
-      (prefixes ??= []).push(p);
+      if (p.length - 1 === number.length && number.startsWith(p.slice(0, -1))) return number.length + 1;
+    } else if (p.length > best && number.startsWith(p)) {
+      best = p.length;
     }
   }
-  if (!prefixes) return -1;
-  const list = prefixes;
-  return longestPrefix(number, prefixLengths(list), (p) => (list.includes(p) ? p.length : undefined)) ?? -1;
+  return best;
 }
 
 /**

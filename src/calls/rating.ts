@@ -211,6 +211,12 @@ export interface AuthorizationLevel {
   rates: { prefix: string; ratePerMinute: string; connectionFee: string; initialIncrement: number; increment: number }[];
   /** The taxes the level's parent adds to its charges. */
   taxes: AppliedTax[];
+  /** Call admission (DOMAIN.md 14): the level's settings, its open leases and the funds they hold. */
+  minimumBalanceToCall: string | null;
+  maxConcurrentCalls: number | null;
+  allowNegativeMargin: boolean;
+  openCalls: number;
+  held: string;
 }
 
 /** authorizeCall's view of the levels above an account in the caller's scope (empty outside it). */
@@ -234,11 +240,17 @@ export async function authorizationLevels(
       month_spend: string;
       rates: AuthorizationLevel['rates'];
       taxes: { taxRateId: string; percent: string }[];
+      minimum_balance_to_call: string | null;
+      max_concurrent_calls: number | null;
+      allow_negative_margin: boolean;
+      open_calls: number;
+      held: string;
     }[]
   >(
     `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
-            monthly_spend_limit::text, day_spend::text, month_spend::text, rates, taxes
-       from trellis_admission_levels(?, ?, ?, ?)`,
+            monthly_spend_limit::text, day_spend::text, month_spend::text, rates, taxes,
+            minimum_balance_to_call::text, max_concurrent_calls, allow_negative_margin, open_calls, held::text
+       from trellis_call_admission(?, ?, ?, ?)`,
     [accountId, number, direction, now],
   );
   return rows.map((r) => ({
@@ -253,6 +265,11 @@ export async function authorizationLevels(
     monthSpend: r.month_spend,
     rates: r.rates,
     taxes: appliedTaxesOf(r.taxes),
+    minimumBalanceToCall: r.minimum_balance_to_call,
+    maxConcurrentCalls: r.max_concurrent_calls,
+    allowNegativeMargin: r.allow_negative_margin,
+    openCalls: Number(r.open_calls),
+    held: r.held,
   }));
 }
 

@@ -107,6 +107,18 @@ export class Account {
   @Property({ type: DecimalType, columnType: 'numeric(20,6)', nullable: true })
   monthlySpendLimit?: Decimal | null;
 
+  /** Call admission (DOMAIN.md 14): the available balance a call must leave. */
+  @Property({ type: DecimalType, columnType: 'numeric(20,6)', nullable: true })
+  minimumBalanceToCall?: Decimal | null;
+
+  /** Call admission: open call leases allowed at once in the account's subtree. */
+  @Property({ type: 'integer', nullable: true })
+  maxConcurrentCalls?: number | null;
+
+  /** Call admission: false refuses calls on which a reseller above would pay more than it charges. */
+  @Property({ type: 'boolean' })
+  allowNegativeMargin: boolean = true;
+
   /** available = balance + creditLimit (DOMAIN.md 2). */
   get availableBalance(): Decimal {
     return this.balance.plus(this.creditLimit);

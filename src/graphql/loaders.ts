@@ -9,6 +9,7 @@ import type { RateQuery } from '../rates/rates.js';
 import { assignedTaxRates, findTaxRates, type TaxRateRow } from '../taxes/rates.js';
 import { subscriptionDids, type DidRow } from '../dids/store.js';
 import { limitsOfTerms, limitUsageOf, type LimitRow, type LimitUsageRow } from '../packages/limits.js';
+import { openCallsOf, type LeaseRow } from '../calls/leases.js';
 import { byValue, createRowPageLoaders, type RowPageLoaders } from '../services/row-pages.js';
 
 export interface Loaders {
@@ -37,6 +38,8 @@ export interface Loaders {
   limits: DataLoader<string, LimitRow[]>;
   /** Each subscription's limits with their pools this period. */
   limitUsage: DataLoader<string, LimitUsageRow[]>;
+  /** Each account's open call leases. */
+  openCalls: DataLoader<string, LeaseRow[]>;
   /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
   clearAll(): void;
 }
@@ -96,6 +99,10 @@ function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, '
     limitUsage: new DataLoader(async (ids) => {
       const bySubscription = await limitUsageOf(em, ids);
       return ids.map((id) => bySubscription.get(id) ?? []);
+    }),
+    openCalls: new DataLoader(async (ids) => {
+      const byAccount = await openCallsOf(em, ids);
+      return ids.map((id) => byAccount.get(id) ?? []);
     }),
     callCharges: new DataLoader(async (ids) => {
       const byCall = await chargesOf(em, ids);

@@ -1,3 +1,4 @@
+import { CallLeaseType } from '../schema/call.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { selects } from '../graphql/selection.js';
@@ -69,6 +70,11 @@ export class AccountResolver {
   @Extensions(PUBLIC_IDENTITY)
   parent(@Root() account: AccountView | PublicAccount, @Ctx() ctx: Context) {
     return account.parentId ? ctx.loaders.accountView.load(account.parentId) : null;
+  }
+
+  @FieldResolver(() => [CallLeaseType], { description: 'Calls started (startCall) and not yet rated, ended or expired' })
+  openCalls(@Root() account: AccountView, @Ctx() ctx: Context) {
+    return ctx.services.rating.openCalls(ctx, account.id);
   }
 
   @FieldResolver(() => [TaxRateType], { description: 'Assigned by the parent: the taxes it adds to what it charges' })

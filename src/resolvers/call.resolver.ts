@@ -1,14 +1,17 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { CallChargeView, CallRecordView } from '../calls/records.js';
+import type { LeaseRow } from '../calls/leases.js';
 import { AccountType } from '../schema/account.js';
 import {
   CallAuthorizationType,
   CallChargeType,
   CallInput,
+  CallLeaseType,
   CallRecordConnection,
   CallRecordType,
   CallsArgs,
+  StartCallInput,
 } from '../schema/call.js';
 import { Direction } from '../schema/rate.js';
 import { PackageSubscriptionType } from '../schema/subscription.js';
@@ -30,6 +33,20 @@ export class CallResolver {
   @Authorized(Role.ADMIN)
   rateCalls(@Arg('input', () => [CallInput]) input: CallInput[], @Ctx() ctx: Context) {
     return ctx.services.rating.rateCalls(ctx, input);
+  }
+
+  @Mutation(() => CallAuthorizationType, {
+    description: 'authorizeCall, and when allowed a lease on the call until it is rated or ended (platform only, as rateCall)',
+  })
+  @Authorized(Role.ADMIN)
+  startCall(@Arg('input') input: StartCallInput, @Ctx() ctx: Context) {
+    return ctx.services.rating.startCall(ctx, input);
+  }
+
+  @Mutation(() => Boolean, { description: 'Ends a lease without rating the call; false when none was open' })
+  @Authorized(Role.ADMIN)
+  endCall(@Arg('callId') callId: string, @Arg('accountId', () => ID) accountId: string, @Ctx() ctx: Context) {
+    return ctx.services.rating.endCall(ctx, accountId, callId);
   }
 
   @Query(() => CallRecordConnection, { description: "An account's calls, newest first" })
@@ -70,5 +87,13 @@ export class CallChargeResolver {
   @FieldResolver(() => PackageSubscriptionType, { nullable: true, description: 'The subscription the free seconds came from' })
   subscription(@Root() charge: CallChargeView, @Ctx() ctx: Context) {
     return charge.subscriptionId ? ctx.loaders.subscription.load(charge.subscriptionId) : null;
+  }
+}
+
+@Resolver(() => CallLeaseType)
+export class CallLeaseResolver {
+  @FieldResolver(() => AccountType)
+  account(@Root() lease: LeaseRow, @Ctx() ctx: Context) {
+    return ctx.loaders.accountView.load(lease.accountId);
   }
 }

@@ -1,7 +1,7 @@
 import type { NonEmptyArray } from 'type-graphql';
 import { AccountResolver } from './account.resolver.js';
 import { AuthResolver } from './auth.resolver.js';
-import { CallChargeResolver, CallResolver } from './call.resolver.js';
+import { CallChargeResolver, CallLeaseResolver, CallResolver } from './call.resolver.js';
 import { AlertResolver, BalanceEventResolver } from './event.resolver.js';
 import { BalanceResolver } from './balance.resolver.js';
 import { DidResolver } from './did.resolver.js';
@@ -22,6 +22,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   BalanceResolver,
   CallChargeResolver,
   CallResolver,
+  CallLeaseResolver,
   DidResolver,
   InvoiceResolver,
   InvoiceTaxResolver,

@@ -59,6 +59,15 @@ export class AccountType extends Node {
   @Field(() => MoneyScalar, { nullable: true })
   monthlySpendLimit!: Decimal | null;
 
+  @Field(() => MoneyScalar, { nullable: true, description: 'Calls must leave at least this available balance' })
+  minimumBalanceToCall!: Decimal | null;
+
+  @Field(() => Int, { nullable: true, description: 'Open call leases allowed at once in its subtree; null: any' })
+  maxConcurrentCalls!: number | null;
+
+  @Field({ description: 'false: refuse calls on which a reseller above would pay more than it charges' })
+  allowNegativeMargin!: boolean;
+
   @Field({ description: 'IANA timezone: invoice periods and daily/monthly spend limits follow its local days' })
   timezone!: string;
 
@@ -207,6 +216,15 @@ export class CreateAccountInput extends AccountProfileInput {
   @Field(() => MoneyScalar, { nullable: true })
   monthlySpendLimit?: Decimal | null;
 
+  @Field(() => MoneyScalar, { nullable: true })
+  minimumBalanceToCall?: Decimal | null;
+
+  @Field(() => Int, { nullable: true })
+  maxConcurrentCalls?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default true' })
+  allowNegativeMargin?: boolean | null;
+
   @Field(() => ID, { nullable: true, description: "One of the parent's own rate groups" })
   rateGroupId?: string | null;
 }
@@ -251,6 +269,15 @@ export class UpdateAccountInput extends AccountProfileInput {
 
   @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
   monthlySpendLimit?: Decimal | null;
+
+  @Field(() => MoneyScalar, { nullable: true, description: 'null clears it' })
+  minimumBalanceToCall?: Decimal | null;
+
+  @Field(() => Int, { nullable: true, description: 'null clears it' })
+  maxConcurrentCalls?: number | null;
+
+  @Field(() => Boolean, { nullable: true })
+  allowNegativeMargin?: boolean | null;
 
   @Field(() => ID, { nullable: true, description: "One of the parent's own rate groups; null removes it" })
   rateGroupId?: string | null;

@@ -76,6 +76,48 @@ export class CallInput {
   startedAt!: Date;
 }
 
+@InputType()
+export class StartCallInput {
+  @Field(() => ID, { nullable: true, description: 'May be left out for an INBOUND call to an ASSIGNED number' })
+  accountId?: string | null;
+
+  @Field({ description: "The switch's id for the call: rating it, or endCall, ends the lease" })
+  callId!: string;
+
+  @Field()
+  destination!: string;
+
+  @Field(() => Direction)
+  direction!: Direction;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The longest the switch lets this call run: the lease allows and holds no more than that',
+  })
+  maxDurationSeconds?: number | null;
+}
+
+@ObjectType('CallLease', { description: 'A call started by startCall and not yet rated, ended or expired' })
+export class CallLeaseType {
+  @Field()
+  callId!: string;
+
+  @Field()
+  destination!: string;
+
+  @Field(() => Direction)
+  direction!: Direction;
+
+  @Field(() => Int, { nullable: true, description: 'What startCall allowed; null when nothing limited it' })
+  maxDurationSeconds!: number | null;
+
+  @Field()
+  startedAt!: Date;
+
+  @Field()
+  expiresAt!: Date;
+}
+
 /** Why authorizeCall refuses a call (DOMAIN.md 13-14). */
 export enum CallDenialReason {
   NO_RATE = 'NO_RATE',
@@ -99,7 +141,7 @@ export class CallAuthorizationType {
 
   @Field(() => String, {
     nullable: true,
-    description: 'NO_RATE, INSUFFICIENT_FUNDS, LIMIT_REACHED or ACCOUNT_INACTIVE when not allowed',
+    description: 'When not allowed: the name of reasonCode',
   })
   reason!: string | null;
 

@@ -95,6 +95,9 @@ export interface CreateAccountData extends AccountProfileData {
   lowBalanceThreshold?: Decimal | null;
   dailySpendLimit?: Decimal | null;
   monthlySpendLimit?: Decimal | null;
+  minimumBalanceToCall?: Decimal | null;
+  maxConcurrentCalls?: number | null;
+  allowNegativeMargin?: boolean | null;
   rateGroupId?: string | null;
 }
 
@@ -111,7 +114,19 @@ export interface UpdateAccountData extends AccountProfileData {
   lowBalanceThreshold?: Decimal | null;
   dailySpendLimit?: Decimal | null;
   monthlySpendLimit?: Decimal | null;
+  minimumBalanceToCall?: Decimal | null;
+  maxConcurrentCalls?: number | null;
+  allowNegativeMargin?: boolean | null;
   rateGroupId?: string | null;
+}
+
+/** maxConcurrentCalls as given: null (no cap) or a whole number from 0 (no calls at all). */
+function concurrentCalls(value: number | null | undefined): number | null {
+  if (value === undefined || value === null) return null;
+  if (!Number.isInteger(value) || value < 0 || value > 1_000_000) {
+    throw badInput('maxConcurrentCalls', 'maxConcurrentCalls is a whole number from 0 to 1000000');
+  }
+  return value;
 }
 
 /** Fields an account may change on itself; the rest are its parent's (or another ancestor's) to set. */
@@ -228,6 +243,9 @@ export class AccountService {
         lowBalanceThreshold: this.optionalAmount('lowBalanceThreshold', data.lowBalanceThreshold),
         dailySpendLimit: this.optionalAmount('dailySpendLimit', data.dailySpendLimit),
         monthlySpendLimit: this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit),
+        minimumBalanceToCall: this.optionalAmount('minimumBalanceToCall', data.minimumBalanceToCall),
+        maxConcurrentCalls: concurrentCalls(data.maxConcurrentCalls),
+        allowNegativeMargin: data.allowNegativeMargin ?? true,
         rateGroupId: data.rateGroupId ?? null,
         ...(await this.profile(em, data)),
       };
@@ -342,6 +360,13 @@ export class AccountService {
       }
       if (data.monthlySpendLimit !== undefined) {
         account.monthlySpendLimit = this.optionalAmount('monthlySpendLimit', data.monthlySpendLimit);
+      }
+      if (data.minimumBalanceToCall !== undefined) {
+        account.minimumBalanceToCall = this.optionalAmount('minimumBalanceToCall', data.minimumBalanceToCall);
+      }
+      if (data.maxConcurrentCalls !== undefined) account.maxConcurrentCalls = concurrentCalls(data.maxConcurrentCalls);
+      if (data.allowNegativeMargin !== undefined && data.allowNegativeMargin !== null) {
+        account.allowNegativeMargin = data.allowNegativeMargin;
       }
       Object.assign(account, await this.profile(em, data));
       if (data.taxRateIds !== undefined && data.taxRateIds !== null) await assignTaxRates(em, account, data.taxRateIds);

@@ -56,7 +56,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     rates,
     packages: new PackageService(accounts, subscriptions),
     subscriptions,
-    rating: new RatingService(rates, accounts),
+    rating: new RatingService(rates, accounts, config.callLeaseSeconds),
     renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions, db.engine !== 'pglite'),
     alerts: new AlertService(accounts),
     throttle,

@@ -11,16 +11,21 @@ import {
   ratedCalls,
   rateGroupsOf,
   writeCalls,
+  type AuthorizationLevel,
   type CallToWrite,
 } from '../calls/rating.js';
+import { currentLease, endLeases, insertLease, lockLeaseLevels, type LeaseRow } from '../calls/leases.js';
 import { Account, AccountStatus, CallRecord, Direction } from '../entities/index.js';
 import { DomainError, badInput, forbidden, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { post, type Posting } from '../ledger/post.js';
 import { taxesOf } from '../taxes/rates.js';
 import {
+  billedSeconds,
   bundleOnly,
   chargeCall,
+  chargeFor,
+  grossOf,
   choosePool,
   poolLeft,
   longestBilledWithin,
@@ -31,6 +36,7 @@ import {
   netOfTaxes,
   sumTaxes,
   taxesOn,
+  type LevelTerms,
   type Pool,
   type TaxAmount,
 } from '../billing/index.js';
@@ -96,6 +102,8 @@ export class RatingService {
   constructor(
     private readonly rates: RateService,
     private readonly accounts: AccountService,
+    /** How long a call lease counts when its call is neither rated nor ended (CALL_LEASE_SECONDS). */
+    private readonly leaseSeconds: number,
   ) {}
 
   rateCall(ctx: Request, call: CallData): Promise<CallRecord> {
@@ -269,6 +277,11 @@ export class RatingService {
       planned,
       pools.filter((p) => drawn.has(p.key)),
     );
+    // A call rated ends its lease (startCall), at once freeing what it held.
+    await endLeases(
+      em,
+      planned.map((p) => ({ accountId: p.accountId, callId: p.callId })),
+    );
     // Per account, one USAGE entry per call direction for the batch (with the calls' count and charged seconds,
     // for invoices), then one TAX entry per tax rate: each call's charge taxed on its own (DOMAIN.md 8), summed.
     // Each call's share is in call_charges. Entries (and so events and alerts) in the accounts' lock order:
@@ -332,17 +345,14 @@ export class RatingService {
   }
 
   /**
-   * Whether a call may start now, and for how long at most: at every level, the rate (NO_RATE if an outbound
-   * level has none), the free seconds the call would draw, the available balance and, where set, what is
-   * left of the daily and monthly spend limits (charges for calls started since midnight or the 1st in that level's timezone). A level
-   * whose rate is free does not limit the duration; null means no limit at all.
+   * Whether a call may start now, and for how long at most (DOMAIN.md 5, 13, 14): at every level, the rate
+   * (NO_RATE if an outbound level has none), the pools the call would draw on, the available balance less
+   * what open call leases hold and the minimum balance to call, and, where set, what is left of the daily and
+   * monthly spend limits (charges for calls started since midnight or the 1st in that level's timezone). A
+   * level at its maxConcurrentCalls refuses (CONCURRENCY_LIMIT), as does a negative margin above an account
+   * that does not allow one. A level whose rate is free does not limit the duration; null means no limit at all.
    */
   async authorize(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<CallAuthorization> {
-    const judgement = await this.judge(ctx, accountId, destination, direction);
-    return { ...judgement, reasonCode: judgement.reason };
-  }
-
-  private async judge(ctx: Request, accountId: string, destination: string, direction: Direction): Promise<Judgement> {
     requireActor(ctx);
     const number = normalizeNumber(destination);
     if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
@@ -350,12 +360,97 @@ export class RatingService {
     if (!account) throw notFound('Account not found');
     // The answer reflects the balances of the levels above the account: it is for the switch, an ancestor.
     if (account.id === ctx.actor.accountId) throw forbidden('Calls are authorized by an ancestor of the account (its switch)');
-    if (account.status !== AccountStatus.ACTIVE) return { allowed: false, maxDurationSeconds: 0, reason: 'ACCOUNT_INACTIVE' };
+    const { holds: _holds, ...judgement } = await this.judge(ctx.em, account, number, direction);
+    return { ...judgement, reasonCode: judgement.reason };
+  }
+
+  /**
+   * startCall (DOMAIN.md 14): authorizeCall's answer, and when allowed a lease on the call until it is rated,
+   * ended or expires, holding at every level what its longest allowed duration would cost. The levels are
+   * locked top first for the count, so concurrent starts never open more leases than allowed. The same call
+   * id again while its lease is open answers as the lease did, and takes nothing more.
+   */
+  async startCall(
+    ctx: Request,
+    input: {
+      accountId?: string | null;
+      callId: string;
+      destination: string;
+      direction: Direction;
+      maxDurationSeconds?: number | null;
+    },
+  ): Promise<CallAuthorization> {
+    requireActor(ctx);
+    const callId = input.callId.trim();
+    if (callId.length < 1 || callId.length > 200) throw badInput('callId', 'callId is 1 to 200 characters');
+    const number = normalizeNumber(input.destination);
+    if (!/^[0-9]{1,20}$/.test(number)) throw badInput('destination', 'destination is a number of 1 to 20 digits');
+    if (!input.accountId && input.direction !== Direction.INBOUND) {
+      throw badInput('accountId', 'accountId may be left out for INBOUND calls to an assigned number only');
+    }
+    const cap = input.maxDurationSeconds ?? null;
+    if (cap !== null && (!Number.isInteger(cap) || cap < 1 || cap > MAX_CALL_SECONDS)) {
+      throw badInput('maxDurationSeconds', 'maxDurationSeconds is a whole number from 1 to 604800');
+    }
+    return ctx.mutate(async (em) => {
+      let accountId = input.accountId;
+      if (!accountId) {
+        accountId = (await didHolders(em, ctx.actor.rootId, [number])).get(number);
+        if (!accountId) throw notFound(`No assigned number ${number}`);
+      }
+      const account = await em.findOne(Account, { id: accountId });
+      if (!account || account.status === AccountStatus.DELETED) throw notFound('Account not found');
+      if (account.id === ctx.actor.accountId) throw forbidden('Calls are started by an ancestor of the account (its switch)');
+      await lockLeaseLevels(em, [...levelIds(account.path)].reverse());
+      const open = await currentLease(em, account.id, callId);
+      if (open) return { allowed: true, maxDurationSeconds: open.maxDurationSeconds, reason: null, reasonCode: null };
+      const { holds, ...judgement } = await this.judge(em, account, number, input.direction, cap);
+      if (judgement.allowed) {
+        await insertLease(
+          em,
+          {
+            accountId: account.id,
+            callId,
+            rootId: ctx.actor.rootId,
+            ownerPath: account.path,
+            destination: number,
+            direction: input.direction,
+            maxDurationSeconds: judgement.maxDurationSeconds,
+            seconds: this.leaseSeconds,
+          },
+          holds,
+        );
+      }
+      return { ...judgement, reasonCode: judgement.reason };
+    });
+  }
+
+  /** Ends a call's lease without rating it (the call never connected): false when none was open. */
+  async endCall(ctx: Request, accountId: string, callId: string): Promise<boolean> {
+    requireActor(ctx);
+    return ctx.mutate(async (em) => (await endLeases(em, [{ accountId, callId: callId.trim() }])) > 0);
+  }
+
+  /** The open leases of an account (Account.openCalls), batched across a list. */
+  openCalls(ctx: Request, accountId: string): Promise<LeaseRow[]> {
+    return ctx.loaders.openCalls.load(accountId);
+  }
+
+  private async judge(
+    em: Em,
+    account: Pick<Account, 'id' | 'status'>,
+    number: string,
+    direction: Direction,
+    /** The switch's own limit on the call (startCall): what is allowed and held goes no further. */
+    cap: number | null = null,
+  ): Promise<Judgement & { holds: { accountId: string; amount: Decimal }[] }> {
+    const refuse = (reason: CallDenialReasonName) => ({ allowed: false, maxDurationSeconds: 0, reason, holds: [] });
+    if (account.status !== AccountStatus.ACTIVE) return refuse('ACCOUNT_INACTIVE');
     const now = new Date();
-    const levels = await authorizationLevels(ctx.em, account.id, number, direction, now);
-    if (levels.length === 0) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
+    const levels = await authorizationLevels(em, account.id, number, direction, now);
+    if (levels.length === 0) return refuse('NO_RATE');
     // The pools rating would draw on (DOMAIN.md 13): each level its own subscription in the chosen chains.
-    const pools = await poolsForAuthorization(ctx.em, account.id);
+    const pools = await poolsForAuthorization(em, account.id);
     const volume = choosePool(pools, 'VOLUME', number, direction, now);
     const moneyPool = choosePool(pools, 'MONEY', number, direction, now);
     const atLevel = (chosen: Pool | null, level: number) =>
@@ -365,6 +460,12 @@ export class RatingService {
         : pools.find((p) => p.chainId === chosen.chainId && p.level === level && p.limitId === chosen.limitId));
     const poolsOnly = bundleOnly(pools, number, direction, now);
 
+    const priced = levels.map((l) => ({ l, found: longestOf(number, l.rates) }));
+    if (direction === Direction.OUTBOUND && priced.some((p) => !p.found)) return refuse('NO_RATE');
+    if (levels.some((l) => l.maxConcurrentCalls !== null && l.openCalls >= l.maxConcurrentCalls))
+      return refuse('CONCURRENCY_LIMIT');
+    if (!levels[0].allowNegativeMargin && negativeMargin(priced.map((p) => p.found))) return refuse('NEGATIVE_MARGIN');
+
     let max: number | null = null;
     let reason: CallDenialReasonName | null = null;
     const bound = (longest: number, why: CallDenialReasonName) => {
@@ -373,42 +474,66 @@ export class RatingService {
         reason = why;
       }
     };
-    for (const l of levels) {
-      // Every rate whose prefix starts the number; the one rule rating uses picks the longest.
-      const found = longestOf(number, l.rates);
+    const terms: LevelTerms[] = [];
+    for (const { l, found } of priced) {
+      const v = atLevel(volume, l.level);
+      const m = atLevel(moneyPool, l.level);
       if (!found) {
-        if (direction === Direction.OUTBOUND) return { allowed: false, maxDurationSeconds: 0, reason: 'NO_RATE' };
+        terms.push({ accountId: l.accountId, rate: null });
         continue;
       }
       const rate = { ratePerMinute: new Decimal(found.ratePerMinute), connectionFee: new Decimal(found.connectionFee) };
-      const v = atLevel(volume, l.level);
-      const m = atLevel(moneyPool, l.level);
+      terms.push({ accountId: l.accountId, rate: { ...found, ...rate }, volume: v ?? undefined, money: m ?? undefined });
       const covered = { left: v ? poolLeft(v).toNumber() : 0, inBundleRate: v ? v.inBundleRate : ZERO };
       const moneyLeft = m ? poolLeft(m) : ZERO;
-      // Funds pay the charge and its taxes; spend limits count net charges, so only the funds are reduced. A
-      // MONEY pool pays before them, untaxed.
-      const funds = netOfTaxes(new Decimal(l.balance).plus(l.creditLimit), l.taxes);
-      const { money, limited } = spendableMoney(funds, ZERO, [
+      const within = (budget: number | null) =>
+        budget === null ? null : longestBilledWithin(budget, found.initialIncrement, found.increment);
+      // Funds pay the charge and its taxes, less what open leases hold and the balance a call must leave;
+      // spend limits count net charges, so only the funds are reduced. A MONEY pool pays before them, untaxed.
+      const available = new Decimal(l.balance).plus(l.creditLimit).minus(l.held);
+      const minimum = l.minimumBalanceToCall === null ? ZERO : new Decimal(l.minimumBalanceToCall);
+      const limits = [
         { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
         { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
-      ]);
-      const budget = secondsBudget(rate, covered, money.plus(moneyLeft));
-      if (budget !== null) {
-        bound(
-          longestBilledWithin(budget, found.initialIncrement, found.increment),
-          limited ? 'LIMIT_REACHED' : 'INSUFFICIENT_FUNDS',
-        );
+      ];
+      const { money, limited } = spendableMoney(netOfTaxes(available.minus(minimum), l.taxes), ZERO, limits);
+      const longest = within(secondsBudget(rate, covered, money.plus(moneyLeft)));
+      if (longest !== null) {
+        // The minimum is what binds when the same funds without it would buy more.
+        const withoutMinimum = minimum.gt(0)
+          ? within(
+              secondsBudget(rate, covered, spendableMoney(netOfTaxes(available, l.taxes), ZERO, limits).money.plus(moneyLeft)),
+            )
+          : longest;
+        const why = limited ? 'LIMIT_REACHED' : withoutMinimum !== longest ? 'BELOW_MINIMUM_BALANCE' : 'INSUFFICIENT_FUNDS';
+        bound(longest, why);
       }
       if (l.level === 0 && poolsOnly) {
         // A pool that rejects calls once exhausted covers them alone: no further than its pools reach.
         const paid = m ? secondsBudget(rate, covered, moneyLeft) : covered.left;
-        if (paid !== null) {
-          bound(longestBilledWithin(Math.max(paid, covered.left), found.initialIncrement, found.increment), 'BUNDLE_EXHAUSTED');
-        }
+        if (paid !== null) bound(within(Math.max(paid, covered.left))!, 'BUNDLE_EXHAUSTED');
       }
     }
-    if (max !== null && max <= 0) return { allowed: false, maxDurationSeconds: 0, reason };
+    if (max !== null && max <= 0) return { ...refuse(reason ?? 'INSUFFICIENT_FUNDS') };
     // Capped at the longest call rating accepts (and within GraphQL's Int).
-    return { allowed: true, maxDurationSeconds: max === null ? null : Math.min(max, MAX_CALL_SECONDS), reason: null };
+    const ceiling = max === null ? MAX_CALL_SECONDS : Math.min(max, MAX_CALL_SECONDS);
+    const maxDurationSeconds = cap !== null ? Math.min(cap, ceiling) : max === null ? null : ceiling;
+    // What the longest allowed call would cost each level, with its taxes: what a lease holds.
+    const plan = maxDurationSeconds === null ? null : chargeCall(maxDurationSeconds, direction, terms);
+    const holds = levels.map((l, i) => {
+      const charge = plan && 'charges' in plan ? plan.charges[i].amount : ZERO;
+      return { accountId: l.accountId, amount: grossOf({ net: charge, taxes: taxesOn(charge, l.taxes) }) };
+    });
+    return { allowed: true, maxDurationSeconds, reason: null, holds };
   }
+}
+
+/** A reseller level charged more for a one-minute call than it charges the level below (DOMAIN.md 14). */
+function negativeMargin(rates: (AuthorizationLevel['rates'][number] | null)[]): boolean {
+  const minute = rates.map((r) => {
+    if (!r) return null;
+    const rate = { ratePerMinute: new Decimal(r.ratePerMinute), connectionFee: new Decimal(r.connectionFee) };
+    return chargeFor(rate, billedSeconds(60, r.initialIncrement, r.increment));
+  });
+  return minute.some((cost, k) => k > 0 && cost !== null && minute[k - 1] !== null && cost.gt(minute[k - 1]!));
 }

@@ -71,6 +71,8 @@ export type ChargeType =
 export type CreateAccountInput = {
   addressLine1?: string | null | undefined;
   addressLine2?: string | null | undefined;
+  /** Default true */
+  allowNegativeMargin?: boolean | null | undefined;
   /** 1-28; default 1 */
   billingDay?: number | null | undefined;
   billingMode?: BillingMode | null | undefined;
@@ -88,6 +90,8 @@ export type CreateAccountInput = {
   /** RESELLER or CUSTOMER */
   kind: AccountKind;
   lowBalanceThreshold?: string | null | undefined;
+  maxConcurrentCalls?: number | null | undefined;
+  minimumBalanceToCall?: string | null | undefined;
   monthlySpendLimit?: string | null | undefined;
   name: string;
   notificationEmail?: string | null | undefined;
@@ -273,6 +277,7 @@ export type SubscriptionStatus =
 export type UpdateAccountInput = {
   addressLine1?: string | null | undefined;
   addressLine2?: string | null | undefined;
+  allowNegativeMargin?: boolean | null | undefined;
   /** 1-28; default 1 */
   billingDay?: number | null | undefined;
   billingMode?: BillingMode | null | undefined;
@@ -289,6 +294,10 @@ export type UpdateAccountInput = {
   invoicePrefix?: string | null | undefined;
   /** null clears it */
   lowBalanceThreshold?: string | null | undefined;
+  /** null clears it */
+  maxConcurrentCalls?: number | null | undefined;
+  /** null clears it */
+  minimumBalanceToCall?: string | null | undefined;
   /** null clears it */
   monthlySpendLimit?: string | null | undefined;
   name?: string | null | undefined;

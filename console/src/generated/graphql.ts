@@ -120,6 +120,13 @@ export type ConsoleAlertRaisedSubscriptionVariables = Exact<{ [key: string]: nev
 
 export type ConsoleAlertRaisedSubscription = { alertRaised: { id: string, kind: AlertKind, availableBalance: string, threshold: string | null, at: string, account: { id: string, name: string, number: string, currency: string } } };
 
+export type ConsoleOpenCallsQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ConsoleOpenCallsQuery = { account: { id: string, maxConcurrentCalls: number | null, openCalls: Array<{ callId: string, destination: string, direction: Direction, maxDurationSeconds: number | null, startedAt: string, expiresAt: string }> } | null };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -436,3 +443,19 @@ export const ConsoleAlertRaisedDocument = new TypedDocumentString(`
     currency
   }
 }`) as unknown as TypedDocumentString<ConsoleAlertRaisedSubscription, ConsoleAlertRaisedSubscriptionVariables>;
+export const ConsoleOpenCallsDocument = new TypedDocumentString(`
+    query ConsoleOpenCalls($id: ID!) {
+  account(id: $id) {
+    id
+    maxConcurrentCalls
+    openCalls {
+      callId
+      destination
+      direction
+      maxDurationSeconds
+      startedAt
+      expiresAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ConsoleOpenCallsQuery, ConsoleOpenCallsQueryVariables>;
