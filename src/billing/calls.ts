@@ -1,6 +1,6 @@
 import type { Direction } from '../entities/index.js';
 import { Decimal, ZERO, roundMoney } from '../money.js';
-import { poolLeft, type Pool } from './pools.js';
+import { choosePool, poolLeft, type Pool } from './pools.js';
 
 /** The longest call rated: a week. */
 export const MAX_CALL_SECONDS = 7 * 86_400;
@@ -176,4 +176,65 @@ export function chargeCall(
     });
   }
   return { charges };
+}
+
+/** A call to price: its levels' accounts (the call's first) and each level's rate for it (null: none). */
+export interface CallToPrice {
+  accountId: string;
+  destination: string;
+  direction: `${Direction}`;
+  durationSeconds: number;
+  startedAt: Date;
+  levels: readonly { accountId: string; rate: LevelTerms['rate'] }[];
+}
+
+/**
+ * Prices calls in the order given, drawing on pools as it goes (DOMAIN.md 5, 13): for each call, the VOLUME and
+ * then the MONEY pool chosen at the customer's level, and at each level above the same limit of its own
+ * subscription in the same chain and period. Records each draw on the pool objects, so a later call sees what
+ * an earlier one left; the caller writes the counters of the pools drawn on.
+ */
+export function priceCalls<P extends Pool & { periodNumber: number }>(
+  calls: readonly CallToPrice[],
+  pools: readonly P[],
+): ({ charges: LevelCharge[] } | { noRateAt: number })[] {
+  const byAccount = new Map<string, P[]>();
+  const byChainLevel = new Map<string, P>();
+  const chainKey = (p: Pick<P, 'chainId' | 'limitId' | 'periodNumber'>, level: number) =>
+    `${p.chainId}:${level}:${p.limitId ?? ''}:${p.periodNumber}`;
+  for (const p of pools) {
+    if (p.level === 0) byAccount.set(p.accountId, [...(byAccount.get(p.accountId) ?? []), p]);
+    byChainLevel.set(chainKey(p, p.level), p);
+  }
+  const byKey = new Map(pools.map((p) => [p.key, p]));
+  const atLevel = (chosen: P | null, level: number) =>
+    chosen ? (level === 0 ? chosen : byChainLevel.get(chainKey(chosen, level))) : undefined;
+  return calls.map((c) => {
+    const candidates = byAccount.get(c.accountId) ?? [];
+    const volume = choosePool(candidates, 'VOLUME', c.destination, c.direction, c.startedAt);
+    const money = choosePool(candidates, 'MONEY', c.destination, c.direction, c.startedAt);
+    const plan = chargeCall(
+      c.durationSeconds,
+      c.direction,
+      c.levels.map(({ accountId, rate }, level) => ({
+        accountId,
+        rate,
+        volume: atLevel(volume, level),
+        money: atLevel(money, level),
+      })),
+    );
+    if ('charges' in plan) {
+      for (const charge of plan.charges) {
+        if (charge.volume) {
+          const p = byKey.get(charge.volume.key)!;
+          p.used = p.used.plus(charge.freeSeconds);
+        }
+        if (charge.money) {
+          const p = byKey.get(charge.money.key)!;
+          p.used = p.used.plus(charge.moneyAmount);
+        }
+      }
+    }
+    return plan;
+  });
 }

@@ -4,7 +4,8 @@ import { COUNTER_COLUMNS, counterState, limitCounters, type CounterRow } from '.
 import { Decimal } from '../money.js';
 import { appliedTaxesOf } from '../taxes/rates.js';
 
-import type { AccountStatus, Applicability, CallRecord, Direction } from '../entities/index.js';
+import type { AccountStatus, Applicability, CallRecord, Direction, Rate } from '../entities/index.js';
+import type { RateQuery } from '../rates/rates.js';
 
 /** A call as written: its record and one charge per level, bottom-up. */
 export interface CallToWrite {
@@ -66,15 +67,34 @@ export async function inboundRatedOn(
   return new Map(rows.map((r) => [`${r.call_id}\u0000${r.destination}`, r.account_id]));
 }
 
-/** The rate group each level account is assigned. */
-export async function rateGroupsOf(em: Em, accountIds: string[]): Promise<Map<string, string | null>> {
-  if (accountIds.length === 0) return new Map();
-  const rows = await executeBound<{ id: string; rate_group_id: string | null }[]>(
-    em,
-    `select id, rate_group_id from accounts where id = any(?::text[])`,
-    [pgArray(accountIds)],
+/**
+ * Each level's rate for each call (null: none), in one lookup: every level account's rate group as assigned
+ * now, longest prefix for the call's number and direction.
+ */
+export async function levelRates(
+  em: Em,
+  rates: { findRates(em: Em, queries: RateQuery[]): Promise<(Rate | null)[]> },
+  calls: readonly { destination: string; direction: Direction; levels: readonly string[] }[],
+): Promise<(Rate | null)[][]> {
+  const accountIds = [...new Set(calls.flatMap((c) => c.levels))];
+  const rows = accountIds.length
+    ? await executeBound<{ id: string; rate_group_id: string | null }[]>(
+        em,
+        `select id, rate_group_id from accounts where id = any(?::text[])`,
+        [pgArray(accountIds)],
+      )
+    : [];
+  const groups = new Map(rows.map((r) => [r.id, r.rate_group_id]));
+  const queries = calls.flatMap((c, ci) =>
+    c.levels.flatMap((id, level) => {
+      const rateGroupId = groups.get(id);
+      return rateGroupId ? [{ ci, level, rateGroupId, number: c.destination, direction: c.direction }] : [];
+    }),
   );
-  return new Map(rows.map((r) => [r.id, r.rate_group_id]));
+  const found = await rates.findRates(em, queries);
+  const out = calls.map((c) => c.levels.map((): Rate | null => null));
+  queries.forEach((q, i) => (out[q.ci][q.level] = found[i]));
+  return out;
 }
 
 /** A pool as rating loads it: with what writing its counters back needs. */
@@ -331,35 +351,7 @@ export async function writeCalls(
       pgArray(charges.map(({ charge }) => charge.money?.limitId ?? null)),
     ],
   );
-  const freeMinutes = drawn.filter((p) => p.limitId === null);
-  if (freeMinutes.length) {
-    await executeBound(
-      em,
-      `update package_subscriptions s set free_seconds_used = x.used
-         from unnest(?::text[], ?::int[]) as x(id, used) where s.id = x.id`,
-      [pgArray(freeMinutes.map((p) => p.subscriptionId)), pgArray(freeMinutes.map((p) => p.used.toNumber()))],
-    );
-  }
-  const limits = drawn.filter((p) => p.limitId !== null);
-  if (limits.length) {
-    // The counters of the current period replace those of an earlier one (see periodPool).
-    await executeBound(
-      em,
-      `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
-       select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
-       on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
-         total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
-      [
-        pgArray(limits.map((p) => p.subscriptionId)),
-        pgArray(limits.map((p) => p.limitId)),
-        pgArray(limits.map((p) => p.ownerPath)),
-        pgArray(limits.map((p) => p.periodNumber)),
-        pgArray(limits.map((p) => p.total.toFixed())),
-        pgArray(limits.map((p) => p.used.toFixed())),
-        pgArray(limits.map((p) => p.carriedOver.toFixed())),
-      ],
-    );
-  }
+  await writePoolCounters(em, drawn);
   const generated = new Map(inserted.map((r) => [r.id, r]));
   return new Map(
     calls.map((c): [string, CallRecord] => {
@@ -384,4 +376,40 @@ export async function writeCalls(
       ];
     }),
   );
+}
+
+/**
+ * The counters of pools drawn on in their subscription's current period: a subscription's free seconds used,
+ * and each limit's counters, which replace those of an earlier period (see periodPool).
+ */
+export async function writePoolCounters(em: Em, pools: readonly LoadedPool[]): Promise<void> {
+  const freeMinutes = pools.filter((p) => p.limitId === null);
+  if (freeMinutes.length) {
+    await executeBound(
+      em,
+      `update package_subscriptions s set free_seconds_used = x.used
+         from unnest(?::text[], ?::int[]) as x(id, used) where s.id = x.id`,
+      [pgArray(freeMinutes.map((p) => p.subscriptionId)), pgArray(freeMinutes.map((p) => p.used.toNumber()))],
+    );
+  }
+  const limits = pools.filter((p) => p.limitId !== null);
+  if (limits.length) {
+    // The counters of the current period replace those of an earlier one (see periodPool).
+    await executeBound(
+      em,
+      `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
+       select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+       on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
+         total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
+      [
+        pgArray(limits.map((p) => p.subscriptionId)),
+        pgArray(limits.map((p) => p.limitId)),
+        pgArray(limits.map((p) => p.ownerPath)),
+        pgArray(limits.map((p) => p.periodNumber)),
+        pgArray(limits.map((p) => p.total.toFixed())),
+        pgArray(limits.map((p) => p.used.toFixed())),
+        pgArray(limits.map((p) => p.carriedOver.toFixed())),
+      ],
+    );
+  }
 }

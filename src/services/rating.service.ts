@@ -9,7 +9,7 @@ import {
   lockRatingOf,
   poolsForAuthorization,
   ratedCalls,
-  rateGroupsOf,
+  levelRates,
   writeCalls,
   type AuthorizationLevel,
   type CallToWrite,
@@ -25,6 +25,7 @@ import {
   bundleOnly,
   chargeCall,
   chargeFor,
+  priceCalls,
   grossOf,
   choosePool,
   poolLeft,
@@ -207,61 +208,21 @@ export class RatingService {
       if (!known.has(key) && !fresh.has(key)) fresh.set(key, { ...c, index, levels: levelIds(accounts.get(c.accountId)!.path) });
     });
     const calls = [...fresh.values()];
-    const groups = await rateGroupsOf(em, [...new Set(calls.flatMap((c) => c.levels))]);
+    const rates = await levelRates(em, this.rates, calls);
 
-    // Rates for every (call, level), in one lookup.
-    const queries = calls.flatMap((c, ci) =>
-      c.levels.flatMap((id, level) => {
-        const rateGroupId = groups.get(id);
-        return rateGroupId ? [{ ci, level, rateGroupId, number: c.destination, direction: c.direction }] : [];
-      }),
-    );
-    const found = await this.rates.findRates(em, queries);
-    const rateOf = new Map(queries.map((q, i) => [`${q.ci}:${q.level}`, found[i]]));
-
-    // Pools: the call accounts' chains that give any, locked by id. Each level draws on its own subscription
-    // in the chain chosen at the customer's level, VOLUME then MONEY (DOMAIN.md 13).
+    // Pools: the call accounts' chains that give any, locked by id, drawn on in the batch's order.
     const pools = await lockPools(em, [...new Set(calls.map((c) => c.accountId))]);
-    const byAccount = new Map<string, Pool[]>();
-    const byChainLevel = new Map<string, (typeof pools)[number]>();
-    for (const p of pools) {
-      if (p.level === 0) byAccount.set(p.accountId, [...(byAccount.get(p.accountId) ?? []), p]);
-      byChainLevel.set(`${p.chainId}:${p.level}:${p.limitId ?? ''}`, p);
-    }
-    const atLevel = (chosen: Pool | null, level: number) =>
-      chosen ? (level === 0 ? chosen : byChainLevel.get(`${chosen.chainId}:${level}:${chosen.limitId ?? ''}`)) : undefined;
-
-    const poolByKey = new Map(pools.map((p) => [p.key, p]));
+    const plans = priceCalls(
+      calls.map((c, ci) => ({ ...c, levels: c.levels.map((accountId, level) => ({ accountId, rate: rates[ci][level] })) })),
+      pools,
+    );
     const planned: CallToWrite[] = calls.map(({ index, levels, ...c }, ci) => {
       if (levels.length === 0) throw new DomainError('NO_RATE', 'A root account has no rate group', { details: { index } });
-      const candidates = byAccount.get(c.accountId) ?? [];
-      const volume = choosePool(candidates, 'VOLUME', c.destination, c.direction, c.startedAt);
-      const money = choosePool(candidates, 'MONEY', c.destination, c.direction, c.startedAt);
-      const plan = chargeCall(
-        c.durationSeconds,
-        c.direction,
-        levels.map((accountId, level) => ({
-          accountId,
-          rate: rateOf.get(`${ci}:${level}`) ?? null,
-          volume: atLevel(volume, level),
-          money: atLevel(money, level),
-        })),
-      );
+      const plan = plans[ci];
       if ('noRateAt' in plan) {
         throw new DomainError('NO_RATE', `No rate for ${c.destination} at level ${plan.noRateAt}`, {
           details: { index, level: plan.noRateAt },
         });
-      }
-      // Later calls of the batch draw from what this one left.
-      for (const charge of plan.charges) {
-        if (charge.volume) {
-          const p = poolByKey.get(charge.volume.key)!;
-          p.used = p.used.plus(charge.freeSeconds);
-        }
-        if (charge.money) {
-          const p = poolByKey.get(charge.money.key)!;
-          p.used = p.used.plus(charge.moneyAmount);
-        }
       }
       const account = accounts.get(c.accountId)!;
       return { ...c, id: newId('CallRecord'), ownerPath: account.path, charges: plan.charges };
