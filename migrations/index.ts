@@ -15,6 +15,7 @@ import { Migration20261203010000_mandatory } from './Migration20261203010000_man
 import { Migration20261203020000_minimum_spend } from './Migration20261203020000_minimum_spend.js';
 import { Migration20261204000000_limits } from './Migration20261204000000_limits.js';
 import { Migration20261204010000_admission } from './Migration20261204010000_admission.js';
+import { Migration20261204020000_rerate } from './Migration20261204020000_rerate.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261203020000_minimum_spend', class: Migration20261203020000_minimum_spend },
   { name: 'Migration20261204000000_limits', class: Migration20261204000000_limits },
   { name: 'Migration20261204010000_admission', class: Migration20261204010000_admission },
+  { name: 'Migration20261204020000_rerate', class: Migration20261204020000_rerate },
 ];

@@ -107,6 +107,7 @@ const LABELS: Record<string, string> = {
   PACKAGE_FEE: 'Package',
   RENEWAL_FEE: 'Renewal',
   MINIMUM_SPEND: 'Minimum spend',
+  USAGE_ADJUSTMENT: 'Calls re-rated',
   REFUND: 'Refund',
   COMMISSION: 'Commission',
   COMMISSION_REVERSAL: 'Commission reversal',

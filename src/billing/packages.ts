@@ -13,7 +13,15 @@ import {
 } from './taxes.js';
 
 /** Ledger kinds that are a charge to the account that holds the entry (negative) or its reversal (REFUND). */
-export const CHARGE_KINDS = ['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND'] as const;
+export const CHARGE_KINDS = [
+  'SETUP_FEE',
+  'PACKAGE_FEE',
+  'RENEWAL_FEE',
+  'MINIMUM_SPEND',
+  'USAGE',
+  'USAGE_ADJUSTMENT',
+  'REFUND',
+] as const;
 export const COMMISSION_KINDS = ['COMMISSION', 'COMMISSION_REVERSAL'] as const;
 /** A parent's taxes on what it charges the account (DOMAIN.md 8), and their reversal with a refund. */
 export const TAX_KINDS = ['TAX', 'TAX_REFUND'] as const;

@@ -372,6 +372,7 @@ export async function writeCalls(
           startedAt: c.startedAt,
           cost: c.charges[0].amount,
           createdAt: new Date(created_at),
+          revision: 0,
         },
       ];
     }),

@@ -16,6 +16,9 @@ export interface CallRecordView {
   readonly billedSeconds: number;
   readonly startedAt: Date;
   readonly cost: Decimal;
+  readonly revision?: number;
+  /** An earlier rating's charges as they were (CallRecord.revisions); absent: the call's own, loaded. */
+  readonly charges?: CallChargeView[];
 }
 
 /** What one level was charged for a call. */
@@ -42,6 +45,7 @@ interface CallRow {
   billed_seconds: number;
   started_at: Date | string;
   cost: string;
+  revision: number;
 }
 
 interface ChargeRow {
@@ -62,7 +66,7 @@ export function callsPage(em: Em, accountId: string, args: PageArgs): Promise<Pa
     {
       table: 'calls',
       columns: `id, seq::text as seq, call_id, account_id, destination, direction, duration_seconds, billed_seconds,
-        started_at, cost::text as cost`,
+        started_at, cost::text as cost, revision`,
       pathColumn: 'owner_path',
       where: ['account_id = ?'],
       values: [accountId],
@@ -80,6 +84,7 @@ export function callsPage(em: Em, accountId: string, args: PageArgs): Promise<Pa
       billedSeconds: r.billed_seconds,
       startedAt: new Date(r.started_at),
       cost: new Decimal(r.cost),
+      revision: r.revision,
     }),
   );
 }

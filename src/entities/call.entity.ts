@@ -8,7 +8,7 @@ import type { Decimal } from '../money.js';
 @Entity({ tableName: 'calls' })
 @ScopedByPath('ownerPath')
 export class CallRecord {
-  [OptionalProps]?: 'seq' | 'createdAt';
+  [OptionalProps]?: 'seq' | 'createdAt' | 'revision';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -48,6 +48,10 @@ export class CallRecord {
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
+
+  /** Ratings after the first (rerateCalls); the earlier ones are in call_revisions. */
+  @Property({ type: 'integer' })
+  revision: number = 0;
 }
 
 @Entity({ tableName: 'call_charges' })

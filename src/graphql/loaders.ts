@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Em } from '../db/orm.js';
 import { Account, RateGroup, type Rate } from '../entities/index.js';
-import { chargesOf, type CallChargeView } from '../calls/records.js';
+import { chargesOf, type CallChargeView, type CallRecordView } from '../calls/records.js';
+import { revisionsOf } from '../calls/rerate.js';
+import { Decimal } from '../money.js';
 import type { PackageView } from '../packages/view.js';
 import { findSubscriptionViews, type SubscriptionView } from '../chains/subscriptions.js';
 import { findAccountViews, findParentPublic, type AccountView, type PublicAccount } from '../accounts/rows.js';
@@ -40,6 +42,8 @@ export interface Loaders {
   limitUsage: DataLoader<string, LimitUsageRow[]>;
   /** Each account's open call leases. */
   openCalls: DataLoader<string, LeaseRow[]>;
+  /** A call's earlier ratings, oldest first, each as the call was then (its charges with it). */
+  callRevisions: DataLoader<CallRecordView, CallRecordView[], string>;
   /** After a write: every loader forgets what it read, so fields read afterwards see the write. */
   clearAll(): void;
 }
@@ -104,6 +108,34 @@ function createEach(em: Em, { rates, packages }: LoaderSources): Omit<Loaders, '
       const byAccount = await openCallsOf(em, ids);
       return ids.map((id) => byAccount.get(id) ?? []);
     }),
+    callRevisions: new DataLoader(
+      async (calls) => {
+        const byCall = await revisionsOf(
+          em,
+          calls.map((c) => c.id),
+        );
+        return calls.map((call) =>
+          (byCall.get(call.id) ?? []).map((r): CallRecordView => ({
+            ...call,
+            id: `${call.id}:${r.revision}`,
+            revision: r.revision,
+            cost: new Decimal(r.cost),
+            billedSeconds: r.billedSeconds,
+            charges: r.charges.map((c) => ({
+              callId: call.id,
+              level: c.level,
+              accountId: c.accountId,
+              amount: new Decimal(c.amount),
+              billedSeconds: c.billedSeconds,
+              freeSeconds: c.freeSeconds,
+              subscriptionId: c.subscriptionId,
+              bundleAmount: new Decimal(c.moneyAmount),
+            })),
+          })),
+        );
+      },
+      { cacheKeyFn: (c) => c.id },
+    ),
     callCharges: new DataLoader(async (ids) => {
       const byCall = await chargesOf(em, ids);
       return ids.map((id) => byCall.get(id) ?? []);

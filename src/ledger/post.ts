@@ -16,7 +16,8 @@ export type LedgerKind =
   | 'USAGE'
   | 'TAX'
   | 'TAX_REFUND'
-  | 'MINIMUM_SPEND';
+  | 'MINIMUM_SPEND'
+  | 'USAGE_ADJUSTMENT';
 
 /** One balance movement, signed: negative is a debit. */
 export interface Posting {

@@ -11,6 +11,7 @@ import {
   CallRecordConnection,
   CallRecordType,
   CallsArgs,
+  RerateReportType,
   StartCallInput,
 } from '../schema/call.js';
 import { Direction } from '../schema/rate.js';
@@ -49,6 +50,14 @@ export class CallResolver {
     return ctx.services.rating.endCall(ctx, accountId, callId);
   }
 
+  @Mutation(() => RerateReportType, {
+    description: "Rates again an account's and its subtree's calls started in [from, to) (platform only, as rateCall)",
+  })
+  @Authorized(Role.ADMIN)
+  rerateCalls(@Arg('accountId', () => ID) accountId: string, @Arg('from') from: Date, @Arg('to') to: Date, @Ctx() ctx: Context) {
+    return ctx.services.rerate.rerateCalls(ctx, accountId, from, to);
+  }
+
   @Query(() => CallRecordConnection, { description: "An account's calls, newest first" })
   @Authorized()
   calls(@Args() args: CallsArgs, @Ctx() ctx: Context) {
@@ -73,7 +82,12 @@ export class CallResolver {
 
   @FieldResolver(() => [CallChargeType], { description: "One per level: the call's account first, then each reseller up" })
   charges(@Root() call: CallRecordView, @Ctx() ctx: Context) {
-    return ctx.loaders.callCharges.load(call.id);
+    return call.charges ?? ctx.loaders.callCharges.load(call.id);
+  }
+
+  @FieldResolver(() => [CallRecordType], { description: 'Its earlier ratings (rerateCalls), oldest first' })
+  revisions(@Root() call: CallRecordView, @Ctx() ctx: Context): Promise<CallRecordView[]> | CallRecordView[] {
+    return call.charges || !call.revision ? [] : ctx.loaders.callRevisions.load(call);
   }
 }
 

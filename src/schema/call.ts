@@ -4,6 +4,7 @@ import { Connection, PageArgs } from './connection.js';
 import { Node } from './node.js';
 import { Direction } from './rate.js';
 import { MoneyScalar } from './scalars.js';
+import { LedgerEntryType } from './ledger.js';
 
 @ObjectType('CallCharge', { description: 'What one level was charged for a call' })
 export class CallChargeType {
@@ -42,6 +43,9 @@ export class CallRecordType extends Node {
 
   @Field(() => MoneyScalar, { description: "What the call's account itself was charged" })
   cost!: Decimal;
+
+  @Field(() => Int, { description: 'Ratings after the first (rerateCalls): 0 for a call never re-rated' })
+  revision!: number;
 }
 
 export const CallRecordConnection = Connection(CallRecordType, 'CallRecord');
@@ -147,4 +151,19 @@ export class CallAuthorizationType {
 
   @Field(() => CallDenialReason, { nullable: true, description: 'Why the call is refused, as an enum (reason as a string)' })
   reasonCode!: CallDenialReason | null;
+}
+
+@ObjectType('RerateReport', { description: 'What rerateCalls did (DOMAIN.md 14)' })
+export class RerateReportType {
+  @Field(() => Int, { description: 'Calls rated again' })
+  calls!: number;
+
+  @Field(() => Int, { description: 'Calls whose charges changed at some level: each has a new revision' })
+  changed!: number;
+
+  @Field(() => Int, { description: 'Calls left as they were: some level has no rate for them today' })
+  noRate!: number;
+
+  @Field(() => [LedgerEntryType], { description: 'USAGE_ADJUSTMENT and tax entries, one per account and kind' })
+  adjustments!: LedgerEntryType[];
 }

@@ -66,6 +66,12 @@ export class AssignInput {
   @Field(() => Date, { nullable: true, description: 'Default now; may be in the past (backdating)' })
   startAt?: Date | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description: "With a past startAt: rate the account's calls since then again (rerateCalls), in the same transaction",
+  })
+  rerate?: boolean | null;
+
   @Field(() => String, { nullable: true })
   idempotencyKey?: string | null;
 }

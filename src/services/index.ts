@@ -12,6 +12,7 @@ import { RateDecks } from '../rates/decks.js';
 import { RateService } from './rate.service.js';
 import { RatingService } from './rating.service.js';
 import { RenewalService } from './renewal.service.js';
+import { RerateService } from './rerate.service.js';
 import { SubscriptionService } from './subscription.service.js';
 import { TaxService } from './tax.service.js';
 import { ThrottleService } from './throttle.service.js';
@@ -26,6 +27,7 @@ export interface Services {
   packages: PackageService;
   subscriptions: SubscriptionService;
   rating: RatingService;
+  rerate: RerateService;
   renewals: RenewalService;
   alerts: AlertService;
   throttle: ThrottleService;
@@ -47,7 +49,8 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
   const accounts = new AccountService(auth, (ctx, em, customer) => late.subscriptions!.assignMandatory(ctx, em, customer));
   const idempotency = new IdempotencyService();
   const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
-  const subscriptions = (late.subscriptions = new SubscriptionService(idempotency, accounts));
+  const rerate = new RerateService(rates);
+  const subscriptions = (late.subscriptions = new SubscriptionService(idempotency, accounts, rerate));
   return {
     accounts,
     auth,
@@ -57,6 +60,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     packages: new PackageService(accounts, subscriptions),
     subscriptions,
     rating: new RatingService(rates, accounts, config.callLeaseSeconds),
+    rerate,
     renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions, db.engine !== 'pglite'),
     alerts: new AlertService(accounts),
     throttle,

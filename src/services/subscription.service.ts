@@ -47,6 +47,7 @@ import { taxesOf } from '../taxes/rates.js';
 import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
+import type { RerateService } from './rerate.service.js';
 import type { IdempotencyService } from './idempotency.service.js';
 import { type Page, type PageArgs } from './pagination.js';
 
@@ -58,6 +59,8 @@ export interface PurchaseData {
 export interface AssignData extends PurchaseData {
   accountId: string;
   startAt?: Date | null;
+  /** With a past startAt: the account's calls since then are rated again (DOMAIN.md 14). */
+  rerate?: boolean | null;
 }
 
 export interface SubscriptionListArgs extends PageArgs {
@@ -83,6 +86,8 @@ export class SubscriptionService {
   constructor(
     private readonly idempotency: IdempotencyService,
     private readonly accounts: AccountService,
+    /** assignPackage with rerate: the account's calls since the start, rated again in the same transaction. */
+    private readonly rerate: Pick<RerateService, 'rerateIn'>,
   ) {}
 
   /** The caller (a customer) buys one of its offers. */
@@ -120,7 +125,9 @@ export class SubscriptionService {
       // Every period since startAt is charged (renewals catch up), so backdating is bounded: a year at most.
       if (startAt.getTime() < now.getTime() - 366 * DAY_MS)
         throw badInput('startAt', 'startAt can be at most 366 days in the past');
-      return this.activate(ctx, em, buyer, pkg, startAt);
+      const subscription = await this.activate(ctx, em, buyer, pkg, startAt);
+      if (data.rerate && startAt < now) await this.rerate.rerateIn(ctx, em, buyer, startAt, now);
+      return subscription;
     });
   }
 

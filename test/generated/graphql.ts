@@ -29,6 +29,8 @@ export type AssignInput = {
   idempotencyKey?: string | null | undefined;
   /** One of the account's parent's packages (it need not be purchasable) */
   packageId: string | number;
+  /** With a past startAt: rate the account's calls since then again (rerateCalls), in the same transaction */
+  rerate?: boolean | null | undefined;
   /** Default now; may be in the past (backdating) */
   startAt?: string | null | undefined;
 };
