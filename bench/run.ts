@@ -36,11 +36,13 @@ const READ_SECONDS = Number(env.BENCH_READ_SECONDS ?? 10);
 const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
+const RERATE_CALLS = Number(env.BENCH_RERATE_CALLS ?? 100_000);
 /** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
 const SECTIONS = [
   'lookup',
   'rating',
   'limits',
+  'rerate',
   'ceiling',
   'topups',
   'page',
@@ -677,6 +679,108 @@ async function benchAlertLatency(app: App, url: string, adminToken: string, SUBS
   });
 }
 
+/**
+ * rerateCalls over RERATE_CALLS calls (DOMAIN.md 14): 20 customers under two resellers, each customer holding a
+ * package with a VOLUME and a MONEY pool, their calls rated in batches; then the customers' rate changes and the
+ * whole subtree is rated again in one request (every call gets a revision), then once more with nothing changed.
+ */
+async function benchRerate(app: App, url: string, adminToken: string) {
+  const sign = (id: string) => app.services.auth.sign(id);
+  const make = async (token: string, kind: string) =>
+    (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "rr" }) { id } }`)).createAccount.id as string;
+  const r1 = await make(adminToken, 'RESELLER');
+  const r2 = await make(sign(r1), 'RESELLER');
+  const customers = await Promise.all(Array.from({ length: 20 }, () => make(sign(r2), 'CUSTOMER')));
+  const group = async (token: string, name: string, rate: string) =>
+    (
+      await gql(
+        url,
+        token,
+        'mutation($n: String!, $r: [RateInput!]!) { createRateGroup(input: { name: $n, rates: $r }) { id } }',
+        {
+          n: name,
+          r: [{ prefix: '44', ratePerMinute: rate }],
+        },
+      )
+    ).createRateGroup.id as string;
+  const assign = (token: string, id: string, g: string) =>
+    gql(url, token, 'mutation($id: ID!, $g: ID!) { updateAccount(id: $id, input: { rateGroupId: $g }) { id } }', { id, g });
+  await assign(adminToken, r1, await group(adminToken, 'rerate r1', '0.01'));
+  await assign(sign(r1), r2, await group(sign(r1), 'rerate r2', '0.012'));
+  const g3 = await group(sign(r2), 'rerate customers', '0.02');
+  for (const c of customers) await assign(sign(r2), c, g3);
+  const { createPackage } = await gql(
+    url,
+    adminToken,
+    `mutation { createPackage(input: { name: "rerate bundle", price: "0", resellerCanResell: true, limits: [
+       { kind: VOLUME, patterns: ["4477"], amount: "20000" }, { kind: MONEY, patterns: ["44"], amount: "20" }] }) { id } }`,
+  );
+  let pkg = createPackage.id as string;
+  for (const r of [r1, r2]) {
+    pkg = (
+      await gql(url, sign(r), 'mutation($p: ID!) { optIn(input: { packageId: $p, resellerCanResell: true }) { id } }', { p: pkg })
+    ).optIn.id;
+  }
+  for (const c of customers) {
+    await gql(url, sign(r2), 'mutation($a: ID!, $p: ID!) { assignPackage(input: { accountId: $a, packageId: $p }) { id } }', {
+      a: c,
+      p: pkg,
+    });
+  }
+  const from = new Date(Date.now() - 60_000);
+  const batch = 'mutation($c: [CallInput!]!) { rateCalls(input: $c) { id } }';
+  for (let b = 0; b < RERATE_CALLS / 5000; b++) {
+    await gql(url, adminToken, batch, {
+      c: Array.from({ length: 5000 }, (_, i) => ({
+        accountId: customers[i % customers.length],
+        callId: `rr-${b}-${i}`,
+        destination: `44${i % 2 ? '77' : '20'}0090${String(i % 10000).padStart(4, '0')}`,
+        direction: 'OUTBOUND',
+        durationSeconds: 30 + (i % 300),
+        startedAt: new Date(from.getTime() + b * 1000 + (i % 1000)).toISOString(),
+      })),
+    });
+  }
+  const to = new Date(Date.now() + 60_000);
+  await gql(
+    url,
+    sign(r2),
+    'mutation($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "44", ratePerMinute: "0.025" }]) { id } }',
+    {
+      g: g3,
+    },
+  );
+  const rerate =
+    'mutation($a: ID!, $f: DateTime!, $t: DateTime!) { rerateCalls(accountId: $a, from: $f, to: $t) { calls changed } }';
+  const run = async () => {
+    const t0 = performance.now();
+    const { rerateCalls } = await gql(url, adminToken, rerate, { a: r1, f: from.toISOString(), t: to.toISOString() });
+    return { ms: performance.now() - t0, ...(rerateCalls as { calls: number; changed: number }) };
+  };
+  const changed = await run();
+  const unchanged = await run();
+  const [check] = await app.db.orm.em.fork().execute<{ bad: string }[]>(
+    `select count(*)::text as bad from accounts a where a.path like ?
+        and a.balance <> (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id)`,
+    [`%/${r1}/%`],
+  );
+  results.rerate = {
+    calls: changed.calls,
+    changed: changed.changed,
+    callsPerSecond: Math.round((changed.calls / changed.ms) * 1000),
+    seconds: Math.round(changed.ms) / 1000,
+    unchangedCallsPerSecond: Math.round((unchanged.calls / unchanged.ms) * 1000),
+    balancesMatchLedger: check.bad === '0',
+  };
+  rows.push({
+    figure: `rerateCalls, ${changed.calls} calls of a 3-level subtree with pools`,
+    value: `${Math.round((changed.calls / changed.ms) * 1000)} calls/s`,
+    note: `${(changed.ms / 1000).toFixed(1)} s, ${changed.changed} changed; again with nothing changed ${Math.round(
+      (unchanged.calls / unchanged.ms) * 1000,
+    )} calls/s (${unchanged.changed} changed); balances = ledger: ${check.bad === '0'}`,
+  });
+}
+
 async function benchTopUps(url: string, token: string) {
   const { createAccount } = await gql(url, token, 'mutation { createAccount(input: { kind: CUSTOMER, name: "bench" }) { id } }');
   const accountId = createAccount.id as string;
@@ -862,6 +966,7 @@ try {
   if (runs('lookup')) await benchRateLookup(app, url, token);
   if (runs('rating')) await benchRating(app, url, token);
   if (runs('limits')) await benchRating(app, url, token, true);
+  if (runs('rerate')) await benchRerate(app, url, token);
   if (runs('ceiling')) await benchCeiling(db.url, app);
   if (runs('topups')) await benchTopUps(url, token);
   if (runs('page')) await benchSubtreePage(app, url, token);

@@ -4,7 +4,8 @@ import { Migration } from '@mikro-orm/migrations';
  * Call admission (DOMAIN.md 14): each account's settings, set by its parent, and call leases. A lease is taken by
  * startCall for a call about to start and ended by rating that call, by endCall, or by its expiry; while open it
  * counts against maxConcurrentCalls and holds, at every level of the call, what its authorized maximum would
- * cost. One hold row per level makes both a per-level index probe.
+ * cost (with taxes, against the balance; net, against spend limits). One hold row per level makes both a
+ * per-level index probe.
  */
 export class Migration20261204010000_admission extends Migration {
   override async up(): Promise<void> {
@@ -34,6 +35,7 @@ CREATE TABLE call_lease_holds (
   level_account_id text NOT NULL REFERENCES accounts (id),
   owner_path text NOT NULL,
   amount numeric(20,6) NOT NULL CHECK (amount >= 0),
+  spend numeric(20,6) NOT NULL DEFAULT 0 CHECK (spend >= 0),
   expires_at timestamptz NOT NULL,
   PRIMARY KEY (account_id, call_id, level_account_id),
   FOREIGN KEY (account_id, call_id) REFERENCES call_leases (account_id, call_id) ON DELETE CASCADE
@@ -52,15 +54,16 @@ CREATE FUNCTION trellis_call_admission(p_account text, p_number text, p_directio
 RETURNS TABLE (level integer, account_id text, status text, balance numeric, credit_limit numeric,
                daily_spend_limit numeric, monthly_spend_limit numeric, day_spend numeric, month_spend numeric,
                rates json, taxes json, minimum_balance_to_call numeric, max_concurrent_calls integer,
-               allow_negative_margin boolean, open_calls integer, held numeric)
+               allow_negative_margin boolean, open_calls integer, held numeric, held_spend numeric)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
   SELECT l.level, l.account_id, l.status, l.balance, l.credit_limit, l.daily_spend_limit, l.monthly_spend_limit,
          l.day_spend, l.month_spend, l.rates, l.taxes, a.minimum_balance_to_call, a.max_concurrent_calls,
-         a.allow_negative_margin, h.open_calls::int, h.held
+         a.allow_negative_margin, h.open_calls::int, h.held, h.held_spend
     FROM trellis_admission_levels(p_account, p_number, p_direction, p_now) l
     JOIN accounts a ON a.id = l.account_id
     CROSS JOIN LATERAL (
-      SELECT count(*) AS open_calls, coalesce(sum(x.amount), 0) AS held FROM call_lease_holds x
+      SELECT count(*) AS open_calls, coalesce(sum(x.amount), 0) AS held, coalesce(sum(x.spend), 0) AS held_spend
+        FROM call_lease_holds x
        WHERE x.level_account_id = l.account_id AND x.expires_at > p_now) h
    ORDER BY l.level
 $$;`);

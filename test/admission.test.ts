@@ -131,6 +131,37 @@ describe('call leases (DOMAIN.md 14)', () => {
     expect(errorCode(bad)).toBe('BAD_USER_INPUT');
   });
 
+  it('open leases count against spend limits as if spent', async () => {
+    const t = await tree();
+    await topUp(server, t.r.token, t.c.id, '100');
+    await server.ok(UpdateAccountDocument, { id: t.c.id, input: { dailySpendLimit: '1' } }, t.r.token);
+    // 1.00 a day at 0.06/min: 1000 s, held against the limit until the call is rated.
+    expect(await start(server, t.admin.token, t.c.id, callId())).toMatchObject({ allowed: true, maxDurationSeconds: 1000 });
+    expect(await start(server, t.admin.token, t.c.id, callId())).toMatchObject({ allowed: false, reasonCode: 'LIMIT_REACHED' });
+  });
+
+  it('a start for a call already rated answers, but opens no lease', async () => {
+    const t = await tree();
+    await topUp(server, t.r.token, t.c.id, '1');
+    const id = callId();
+    await server.ok(
+      RATE,
+      {
+        input: {
+          accountId: t.c.id,
+          callId: id,
+          destination: '4411',
+          direction: 'OUTBOUND',
+          durationSeconds: 60,
+          startedAt: new Date().toISOString(),
+        },
+      },
+      t.admin.token,
+    );
+    expect(await start(server, t.admin.token, t.c.id, id)).toMatchObject({ allowed: true });
+    expect((await server.ok(OPEN, { id: t.c.id }, t.r.token)).account.openCalls).toEqual([]);
+  });
+
   it('hold funds at every level: a reseller’s money held for one customer’s call lowers the next customer’s', async () => {
     const t = await tree(2);
     // R is left 0.06 (an adjustment by the admin) after funding its customers with 10.00 each.

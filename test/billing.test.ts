@@ -15,7 +15,7 @@ import {
   chargeCall,
   chargeFor,
   choosePool,
-  bundleOnly,
+  rejectingPools,
   periodPool,
   commissionOn,
   commissionReversal,
@@ -682,13 +682,17 @@ describe('limits and pools (DOMAIN.md 13)', () => {
     },
   );
 
-  it('bundleOnly: a rejecting pool that covers the call, full or empty, at the customer level only', () => {
-    const reject = (over: Partial<Pool>) => pool({ key: 'r', rejectWhenExhausted: true, ...over });
-    expect(bundleOnly([reject({ used: d(600) })], '44123', 'OUTBOUND', when)).toBe(true);
-    expect(bundleOnly([reject({ patterns: ['33'] })], '44123', 'OUTBOUND', when)).toBe(false);
-    expect(bundleOnly([reject({ level: 1 })], '44123', 'OUTBOUND', when)).toBe(false);
-    expect(bundleOnly([reject({ applicableFor: 'INBOUND' })], '44123', 'OUTBOUND', when)).toBe(false);
-    expect(bundleOnly([pool({ key: 'p' })], '44123', 'OUTBOUND', when)).toBe(false);
+  it('rejectingPools: the rejecting pools that cover the call, full or empty, at the customer level only', () => {
+    const reject = (over: Partial<Pool> & { key: string }) => pool({ rejectWhenExhausted: true, ...over });
+    const keys = (candidates: Pool[]) => rejectingPools(candidates, '44123', 'OUTBOUND', when).map((p) => p.key);
+    expect(keys([reject({ key: 'empty', used: d(600) }), reject({ key: 'full' }), pool({ key: 'open' })])).toEqual([
+      'empty',
+      'full',
+    ]);
+    expect(keys([reject({ key: 'other', patterns: ['33'] })])).toEqual([]);
+    expect(keys([reject({ key: 'upstream', level: 1 })])).toEqual([]);
+    expect(keys([reject({ key: 'inbound', applicableFor: 'INBOUND' })])).toEqual([]);
+    expect(keys([reject({ key: 'ended', periodEnd: when })])).toEqual([]);
   });
 });
 
@@ -851,7 +855,7 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
   });
 
   it('ledger kinds', () => {
-    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'REFUND']);
+    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'USAGE_ADJUSTMENT', 'REFUND']);
     expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
   });
 });

@@ -139,6 +139,22 @@ describe('API key scopes', () => {
       secret,
     );
     expect(asked.authorizeCall).toEqual({ allowed: false, reason: 'INSUFFICIENT_FUNDS' });
+    // The switch's other calls: leases and re-rating.
+    const started = await server.ok(
+      'mutation($id: ID!) { startCall(input: { accountId: $id, callId: "k-1", destination: "447700900123", direction: OUTBOUND }) { reasonCode } }',
+      { id: tree.r2.id },
+      secret,
+    );
+    expect(started.startCall).toEqual({ reasonCode: 'INSUFFICIENT_FUNDS' });
+    expect(
+      (await server.ok('mutation($id: ID!) { endCall(accountId: $id, callId: "k-1") }', { id: tree.r2.id }, secret)).endCall,
+    ).toBe(false);
+    const rerated = await server.ok(
+      'mutation($id: ID!, $f: DateTime!, $t: DateTime!) { rerateCalls(accountId: $id, from: $f, to: $t) { calls changed } }',
+      { id: tree.r2.id, f: new Date(Date.now() - 86_400_000).toISOString(), t: new Date(Date.now() + 60_000).toISOString() },
+      secret,
+    );
+    expect(rerated.rerateCalls).toEqual({ calls: 1, changed: 0 });
     expect(errorCode(await server.gql('{ accounts { totalCount } }', {}, secret))).toBe('FORBIDDEN');
     expect(
       errorCode(

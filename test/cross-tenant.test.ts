@@ -267,7 +267,7 @@ describe('API key scopes, generated from the schema', () => {
     expect(operations('Mutation', true).length).toBeGreaterThan(20);
   });
 
-  it("RATING: everything but rateCall, rateCalls and authorizeCall is refused, and a reseller's key rates nothing", async () => {
+  it("RATING: everything but the switch's calls is refused, and a reseller's key rates nothing", async () => {
     const secret = await scoped('RATING');
     const before = await fingerprint();
     const wrong: string[] = [];

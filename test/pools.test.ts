@@ -207,6 +207,20 @@ describe('pools at every level (DOMAIN.md 13)', () => {
     expect(await authorize('3311')).toMatchObject({ allowed: true, maxDurationSeconds: 9990 });
   });
 
+  it('rejectWhenExhausted: an empty capped pool refuses its numbers even when another pool has seconds, and names itself', async () => {
+    const t = await tree();
+    await subscribe(t, { limits: [{ kind: 'VOLUME', patterns: ['44'], amount: '0', rejectWhenExhausted: true }] }, at(95 * DAY));
+    await subscribe(t, { limits: [{ kind: 'VOLUME', patterns: ['4411'], amount: '600' }] }, at(95 * DAY));
+    // C has no balance at all: the empty bundle is the reason, not the funds.
+    const { authorizeCall } = await server.ok(AUTHORIZE, { a: t.c.id, d: '4411' }, t.admin.token);
+    expect(authorizeCall).toEqual({
+      allowed: false,
+      maxDurationSeconds: 0,
+      reason: 'BUNDLE_EXHAUSTED',
+      reasonCode: 'BUNDLE_EXHAUSTED',
+    });
+  });
+
   it('rejectWhenExhausted on a MONEY pool: at most what its amount pays for', async () => {
     const t = await tree();
     await topUp(server, t.admin.token, t.r.id, '100');
@@ -296,9 +310,47 @@ describe('package limits', () => {
     expect(updatePackage.limits[1].id).not.toBe(money.id);
   });
 
+  it('a new amount applies from the next period; a limit added mid-period starts now, in full', async () => {
+    const t = await tree();
+    const p0 = await original(server, t.admin.token, {
+      price: '0',
+      billingDays: 30,
+      limits: [{ kind: 'VOLUME', patterns: ['44'], amount: '100' }],
+    });
+    const p1 = await optIn(server, t.r.token, p0);
+    const { assignPackage } = await server.ok(
+      AssignPackageDocument,
+      { input: { accountId: t.c.id, packageId: p1, startAt: at(50 * DAY) } },
+      t.r.token,
+    );
+    await server.ok(
+      UPDATE,
+      {
+        id: p0,
+        input: {
+          limits: [
+            { kind: 'VOLUME', patterns: ['44'], amount: '50' },
+            { kind: 'VOLUME', patterns: ['33'], amount: '30', carryOver: true },
+          ],
+        },
+      },
+      t.admin.token,
+    );
+    expect(await usage(assignPackage.id, t.r.token)).toEqual([
+      ['VOLUME', '100', '0', '0'],
+      ['VOLUME', '30', '0', '0'],
+    ]);
+    await server.ok(RUN, { at: at(81 * DAY) }, t.admin.token);
+    expect(await usage(assignPackage.id, t.r.token)).toEqual([
+      ['VOLUME', '50', '0', '0'],
+      ['VOLUME', '60', '0', '30'],
+    ]);
+  });
+
   it.each([
     [{ kind: 'VOLUME', amount: '1.5' }, 'limits[0].amount'],
     [{ kind: 'MONEY', amount: 'ten' }, 'limits[0].amount'],
+    [{ kind: 'MONEY', amount: '0.12345' }, 'limits[0].amount'], // money has 4 places
     [{ kind: 'VOLUME', amount: '60', patterns: ['44x'] }, 'limits[0].patterns'],
     [{ kind: 'VOLUME', amount: '60', patterns: ['$'] }, 'limits[0].patterns'],
     [{ kind: 'MONEY', amount: '1', inBundleRatePerMinute: '0.01' }, 'limits[0].inBundleRatePerMinute'],

@@ -94,11 +94,17 @@ function ranksBefore(p: Pool, q: Pool): boolean {
 }
 
 /**
- * Whether the balance may pay for a call at the customer's level (DOMAIN.md 13): not when a pool that would
- * cover it (full or empty) rejects calls once exhausted. Such a call lasts only as long as its pools cover it.
+ * The pools at the customer's level that cap a call (DOMAIN.md 13): those that reject calls once exhausted and
+ * cover it (its direction, its number, a period containing now), full or empty. Each allows the call no further
+ * than what it has left, and an empty one refuses it.
  */
-export function bundleOnly(candidates: readonly Pool[], number: string, direction: `${Direction}`, at: Date): boolean {
-  return candidates.some((p) => p.level === 0 && p.rejectWhenExhausted && applies(p, number, direction, at) >= 0);
+export function rejectingPools<P extends Pool>(
+  candidates: readonly P[],
+  number: string,
+  direction: `${Direction}`,
+  at: Date,
+): P[] {
+  return candidates.filter((p) => p.level === 0 && p.rejectWhenExhausted && applies(p, number, direction, at) >= 0);
 }
 
 /** A limit's terms as the package lists it. */

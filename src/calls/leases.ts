@@ -43,12 +43,19 @@ export async function lockLeaseLevels(em: Em, levelIdsTopFirst: string[]): Promi
   for (const id of levelIdsTopFirst) await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`lease:${id}`]);
 }
 
-/** The account's lease for a call id, if one is open now; an expired one is removed. */
+/**
+ * The account's lease for a call id, if one is open now. Expired leases are removed on the way, this call's
+ * and a few hundred others (oldest first): they no longer count, and the table stays the size of the calls
+ * in progress.
+ */
 export async function currentLease(em: Em, accountId: string, callId: string): Promise<LeaseRow | null> {
-  await executeBound(em, `delete from call_leases where account_id = ? and call_id = ? and expires_at <= now()`, [
-    accountId,
-    callId,
-  ]);
+  await executeBound(
+    em,
+    `delete from call_leases where (account_id, call_id) in (
+       select account_id, call_id from call_leases where expires_at <= now() order by expires_at limit 500)
+        or (account_id = ? and call_id = ? and expires_at <= now())`,
+    [accountId, callId],
+  );
   const rows = await executeBound<Row[]>(em, `select ${COLUMNS} from call_leases where account_id = ? and call_id = ?`, [
     accountId,
     callId,
@@ -60,7 +67,7 @@ export async function currentLease(em: Em, accountId: string, callId: string): P
 export async function insertLease(
   em: Em,
   lease: Omit<LeaseRow, 'startedAt' | 'expiresAt'> & { rootId: string; ownerPath: string; seconds: number },
-  holds: { accountId: string; amount: Decimal }[],
+  holds: { accountId: string; amount: Decimal; spend: Decimal }[],
 ): Promise<void> {
   await executeBound(
     em,
@@ -80,11 +87,17 @@ export async function insertLease(
   );
   await executeBound(
     em,
-    `insert into call_lease_holds (account_id, call_id, level_account_id, owner_path, amount, expires_at)
-     select l.account_id, l.call_id, x.level_account_id, l.owner_path, x.amount, l.expires_at
-       from call_leases l, unnest(?::text[], ?::numeric[]) as x(level_account_id, amount)
+    `insert into call_lease_holds (account_id, call_id, level_account_id, owner_path, amount, spend, expires_at)
+     select l.account_id, l.call_id, x.level_account_id, l.owner_path, x.amount, x.spend, l.expires_at
+       from call_leases l, unnest(?::text[], ?::numeric[], ?::numeric[]) as x(level_account_id, amount, spend)
       where l.account_id = ? and l.call_id = ?`,
-    [pgArray(holds.map((h) => h.accountId)), pgArray(holds.map((h) => h.amount.toFixed())), lease.accountId, lease.callId],
+    [
+      pgArray(holds.map((h) => h.accountId)),
+      pgArray(holds.map((h) => h.amount.toFixed())),
+      pgArray(holds.map((h) => h.spend.toFixed())),
+      lease.accountId,
+      lease.callId,
+    ],
   );
 }
 

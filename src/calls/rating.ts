@@ -236,7 +236,9 @@ export interface AuthorizationLevel {
   maxConcurrentCalls: number | null;
   allowNegativeMargin: boolean;
   openCalls: number;
+  /** What open leases hold of the level's funds (with taxes) and of its spend limits (net). */
   held: string;
+  heldSpend: string;
 }
 
 /** authorizeCall's view of the levels above an account in the caller's scope (empty outside it). */
@@ -265,11 +267,13 @@ export async function authorizationLevels(
       allow_negative_margin: boolean;
       open_calls: number;
       held: string;
+      held_spend: string;
     }[]
   >(
     `select level, account_id, status, balance::text, credit_limit::text, daily_spend_limit::text,
             monthly_spend_limit::text, day_spend::text, month_spend::text, rates, taxes,
-            minimum_balance_to_call::text, max_concurrent_calls, allow_negative_margin, open_calls, held::text
+            minimum_balance_to_call::text, max_concurrent_calls, allow_negative_margin, open_calls, held::text,
+            held_spend::text
        from trellis_call_admission(?, ?, ?, ?)`,
     [accountId, number, direction, now],
   );
@@ -290,6 +294,7 @@ export async function authorizationLevels(
     allowNegativeMargin: r.allow_negative_margin,
     openCalls: Number(r.open_calls),
     held: r.held,
+    heldSpend: r.held_spend,
   }));
 }
 

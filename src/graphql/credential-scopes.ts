@@ -2,8 +2,8 @@ import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type S
 import type { Actor } from '../context.js';
 import { forbidden } from '../errors.js';
 
-/** What a RATING key may call: the switch's side of the platform (DOMAIN.md 1 and 5). */
-const RATING_FIELDS = new Set(['rateCall', 'rateCalls', 'authorizeCall', '__typename']);
+/** What a RATING key may call: the switch's side of the platform (DOMAIN.md 1, 5 and 14). */
+const RATING_FIELDS = new Set(['rateCall', 'rateCalls', 'authorizeCall', 'startCall', 'endCall', 'rerateCalls', '__typename']);
 
 function rootFields(
   set: SelectionSetNode,
@@ -25,7 +25,8 @@ function rootFields(
 
 /**
  * An API key acts as its creator within its scopes: FULL (everything but managing credentials, which the
- * services refuse to keys), READ_ONLY (queries and subscriptions), RATING (rateCall, rateCalls, authorizeCall).
+ * services refuse to keys), READ_ONLY (queries and subscriptions), RATING (the switch's calls: rating,
+ * authorizing, starting and ending them, re-rating).
  * Checked once per operation, before anything runs; a login token has every scope.
  */
 export function assertCredentialAllows(

@@ -67,7 +67,9 @@ export async function findLimits(em: Em, ids: readonly string[]): Promise<LimitR
 /**
  * Writes a package's list of limits: the limit at each place keeps its id, and so its subscriptions' counters,
  * while its kind stays; the others are replaced, and limits past the end of the list removed with their
- * counters. A changed amount applies to counters from the next period on (periodPool).
+ * counters. The current period of every active subscription keeps the pools it has: their counters are
+ * written as they stand before the change, so a new amount applies from the next period on, and a new limit
+ * starts now with its full amount.
  */
 export async function replaceLimits(em: Em, termsId: string, ownerPath: string, limits: readonly LimitData[]): Promise<void> {
   const current = await executeBound<{ id: string; place: number; kind: LimitKind }[]>(
@@ -75,31 +77,78 @@ export async function replaceLimits(em: Em, termsId: string, ownerPath: string, 
     `select id, place, kind from package_limits where terms_id = ? order by place for update`,
     [termsId],
   );
-  const keep = limits.map((l, i) => current.find((c) => c.place === i + 1 && c.kind === l.kind)?.id ?? null);
-  const gone = current.filter((c) => !keep.includes(c.id)).map((c) => c.id);
+  const ids = limits.map((l, i) => current.find((c) => c.place === i + 1 && c.kind === l.kind)?.id ?? newId('PackageLimit'));
+  const subscriptions = await executeBound<{ id: string; owner_path: string; current_period_number: number }[]>(
+    em,
+    `select s.id, s.owner_path, s.current_period_number from package_subscriptions s join packages p on p.id = s.package_id
+      where p.terms_id = ? and s.status = 'ACTIVE'`,
+    [termsId],
+  );
+  const before = subscriptions.length ? await limitCounters(em, subscriptions.map((s) => s.id)) : [];
+
+  const gone = current.filter((c) => !ids.includes(c.id)).map((c) => c.id);
   if (gone.length) await executeBound(em, `delete from package_limits where id = any(?::text[])`, [pgArray(gone)]);
-  if (limits.length === 0) return;
+  if (limits.length) {
+    await executeBound(
+      em,
+      `insert into package_limits (id, terms_id, owner_path, place, kind, patterns, amount, in_bundle_rate, carry_over,
+                                   reject_when_exhausted)
+       select x.id, ?, ?, x.place, x.kind, x.patterns::text[], x.amount, x.in_bundle_rate, x.carry_over, x.reject
+         from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::boolean[], ?::boolean[])
+              as x(id, place, kind, patterns, amount, in_bundle_rate, carry_over, reject)
+       on conflict (id) do update set patterns = excluded.patterns, amount = excluded.amount,
+         in_bundle_rate = excluded.in_bundle_rate, carry_over = excluded.carry_over,
+         reject_when_exhausted = excluded.reject_when_exhausted`,
+      [
+        termsId,
+        ownerPath,
+        pgArray(ids),
+        pgArray(limits.map((_, i) => i + 1)),
+        pgArray(limits.map((l) => l.kind)),
+        pgArray(limits.map((l) => pgArray(l.patterns))),
+        pgArray(limits.map((l) => l.amount.toFixed())),
+        pgArray(limits.map((l) => l.inBundleRatePerMinute.toFixed())),
+        pgArray(limits.map((l) => String(l.carryOver))),
+        pgArray(limits.map((l) => String(l.rejectWhenExhausted))),
+      ],
+    );
+  }
+
+  const existing = new Set(current.map((c) => c.id));
+  const counters = [
+    ...before
+      .filter((r) => ids.includes(r.limit_id))
+      .map((r) => ({ subscriptionId: r.subscription_id, limitId: r.limit_id, period: r.current_period, ...counterState(r) })),
+    ...subscriptions.flatMap((s) =>
+      ids
+        .map((id, i) => ({ id, amount: limits[i].amount }))
+        .filter(({ id }) => !existing.has(id))
+        .map(({ id, amount }) => ({
+          subscriptionId: s.id,
+          limitId: id,
+          period: s.current_period_number,
+          total: amount,
+          used: new Decimal(0),
+          carriedOver: new Decimal(0),
+        })),
+    ),
+  ];
+  if (counters.length === 0) return;
+  const ownerOf = new Map(subscriptions.map((s) => [s.id, s.owner_path]));
   await executeBound(
     em,
-    `insert into package_limits (id, terms_id, owner_path, place, kind, patterns, amount, in_bundle_rate, carry_over,
-                                 reject_when_exhausted)
-     select x.id, ?, ?, x.place, x.kind, x.patterns::text[], x.amount, x.in_bundle_rate, x.carry_over, x.reject
-       from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::boolean[], ?::boolean[])
-            as x(id, place, kind, patterns, amount, in_bundle_rate, carry_over, reject)
-     on conflict (id) do update set patterns = excluded.patterns, amount = excluded.amount,
-       in_bundle_rate = excluded.in_bundle_rate, carry_over = excluded.carry_over,
-       reject_when_exhausted = excluded.reject_when_exhausted`,
+    `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+     on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
+       total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
     [
-      termsId,
-      ownerPath,
-      pgArray(limits.map((_, i) => keep[i] ?? newId('PackageLimit'))),
-      pgArray(limits.map((_, i) => i + 1)),
-      pgArray(limits.map((l) => l.kind)),
-      pgArray(limits.map((l) => pgArray(l.patterns))),
-      pgArray(limits.map((l) => l.amount.toFixed())),
-      pgArray(limits.map((l) => l.inBundleRatePerMinute.toFixed())),
-      pgArray(limits.map((l) => String(l.carryOver))),
-      pgArray(limits.map((l) => String(l.rejectWhenExhausted))),
+      pgArray(counters.map((c) => c.subscriptionId)),
+      pgArray(counters.map((c) => c.limitId)),
+      pgArray(counters.map((c) => ownerOf.get(c.subscriptionId)!)),
+      pgArray(counters.map((c) => c.period)),
+      pgArray(counters.map((c) => c.total.toFixed())),
+      pgArray(counters.map((c) => c.used.toFixed())),
+      pgArray(counters.map((c) => c.carriedOver.toFixed())),
     ],
   );
 }

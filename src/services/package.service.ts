@@ -154,7 +154,7 @@ function parseLimits(limits: readonly LimitInputData[]): LimitData[] {
     }
     const amount = l.amount.trim();
     const volume = l.kind === 'VOLUME';
-    if (volume ? !/^\d{1,10}$/.test(amount) : !/^\d{1,14}(\.\d{1,6})?$/.test(amount)) {
+    if (volume ? !/^\d{1,10}$/.test(amount) : !/^\d{1,14}(\.\d{1,4})?$/.test(amount)) {
       throw badInput(`${field}.amount`, volume ? 'A VOLUME amount is whole seconds' : 'A MONEY amount is like "25" or "12.50"');
     }
     const inBundle = l.inBundleRatePerMinute ?? ZERO;

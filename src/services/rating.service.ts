@@ -22,7 +22,7 @@ import { post, type Posting } from '../ledger/post.js';
 import { taxesOf } from '../taxes/rates.js';
 import {
   billedSeconds,
-  bundleOnly,
+  rejectingPools,
   chargeCall,
   chargeFor,
   priceCalls,
@@ -366,7 +366,9 @@ export class RatingService {
       const open = await currentLease(em, account.id, callId);
       if (open) return { allowed: true, maxDurationSeconds: open.maxDurationSeconds, reason: null, reasonCode: null };
       const { holds, ...judgement } = await this.judge(em, account, number, input.direction, cap);
-      if (judgement.allowed) {
+      // A call already rated has ended: a late start answers, but takes no lease nothing would end.
+      const rated = (await ratedCalls(em, [{ accountId: account.id, callId }])).length > 0;
+      if (judgement.allowed && !rated) {
         await insertLease(
           em,
           {
@@ -404,7 +406,7 @@ export class RatingService {
     direction: Direction,
     /** The switch's own limit on the call (startCall): what is allowed and held goes no further. */
     cap: number | null = null,
-  ): Promise<Judgement & { holds: { accountId: string; amount: Decimal }[] }> {
+  ): Promise<Judgement & { holds: { accountId: string; amount: Decimal; spend: Decimal }[] }> {
     const refuse = (reason: CallDenialReasonName) => ({ allowed: false, maxDurationSeconds: 0, reason, holds: [] });
     if (account.status !== AccountStatus.ACTIVE) return refuse('ACCOUNT_INACTIVE');
     const now = new Date();
@@ -419,7 +421,7 @@ export class RatingService {
       (level === 0
         ? chosen
         : pools.find((p) => p.chainId === chosen.chainId && p.level === level && p.limitId === chosen.limitId));
-    const poolsOnly = bundleOnly(pools, number, direction, now);
+    const hardCaps = rejectingPools(pools, number, direction, now);
 
     const priced = levels.map((l) => ({ l, found: longestOf(number, l.rates) }));
     if (direction === Direction.OUTBOUND && priced.some((p) => !p.found)) return refuse('NO_RATE');
@@ -429,8 +431,9 @@ export class RatingService {
 
     let max: number | null = null;
     let reason: CallDenialReasonName | null = null;
+    // A pool's hard cap wins a tie: refused at 0 by both, the empty bundle is the reason, not the balance.
     const bound = (longest: number, why: CallDenialReasonName) => {
-      if (max === null || longest < max) {
+      if (max === null || longest < max || (longest === max && why === 'BUNDLE_EXHAUSTED')) {
         max = longest;
         reason = why;
       }
@@ -454,8 +457,15 @@ export class RatingService {
       const available = new Decimal(l.balance).plus(l.creditLimit).minus(l.held);
       const minimum = l.minimumBalanceToCall === null ? ZERO : new Decimal(l.minimumBalanceToCall);
       const limits = [
-        { limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit), spent: new Decimal(l.daySpend) },
-        { limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit), spent: new Decimal(l.monthSpend) },
+        // Open leases will spend what they hold: it counts as spent already.
+        {
+          limit: l.dailySpendLimit === null ? null : new Decimal(l.dailySpendLimit),
+          spent: new Decimal(l.daySpend).plus(l.heldSpend),
+        },
+        {
+          limit: l.monthlySpendLimit === null ? null : new Decimal(l.monthlySpendLimit),
+          spent: new Decimal(l.monthSpend).plus(l.heldSpend),
+        },
       ];
       const { money, limited } = spendableMoney(netOfTaxes(available.minus(minimum), l.taxes), ZERO, limits);
       const longest = within(secondsBudget(rate, covered, money.plus(moneyLeft)));
@@ -469,10 +479,14 @@ export class RatingService {
         const why = limited ? 'LIMIT_REACHED' : withoutMinimum !== longest ? 'BELOW_MINIMUM_BALANCE' : 'INSUFFICIENT_FUNDS';
         bound(longest, why);
       }
-      if (l.level === 0 && poolsOnly) {
-        // A pool that rejects calls once exhausted covers them alone: no further than its pools reach.
-        const paid = m ? secondsBudget(rate, covered, moneyLeft) : covered.left;
-        if (paid !== null) bound(within(Math.max(paid, covered.left))!, 'BUNDLE_EXHAUSTED');
+      if (l.level === 0) {
+        // A pool that rejects calls once exhausted allows calls it covers no further than what it has left:
+        // seconds, or what its money pays at the level's rate.
+        for (const cap of hardCaps) {
+          const left = poolLeft(cap);
+          const reach = cap.kind === 'VOLUME' ? left.toNumber() : secondsBudget(rate, 0, left);
+          if (reach !== null) bound(within(reach)!, 'BUNDLE_EXHAUSTED');
+        }
       }
     }
     if (max !== null && max <= 0) return { ...refuse(reason ?? 'INSUFFICIENT_FUNDS') };
@@ -483,7 +497,7 @@ export class RatingService {
     const plan = maxDurationSeconds === null ? null : chargeCall(maxDurationSeconds, direction, terms);
     const holds = levels.map((l, i) => {
       const charge = plan && 'charges' in plan ? plan.charges[i].amount : ZERO;
-      return { accountId: l.accountId, amount: grossOf({ net: charge, taxes: taxesOn(charge, l.taxes) }) };
+      return { accountId: l.accountId, amount: grossOf({ net: charge, taxes: taxesOn(charge, l.taxes) }), spend: charge };
     });
     return { allowed: true, maxDurationSeconds, reason: null, holds };
   }
