@@ -408,6 +408,7 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
   for (let i = 0; i < 20; i++) await gql(url, switchToken, single, { c: cdr(i) }); // warm-up
 
   const samples: number[] = [];
+  const endSingleTrace = traceStatements(app, 'rateCall');
   let t0 = performance.now();
   for (let i = 0; i < SINGLE_CALLS; i++) {
     const s = performance.now();
@@ -415,6 +416,7 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
     samples.push(performance.now() - s);
   }
   const singleRate = (SINGLE_CALLS / (performance.now() - t0)) * 1000;
+  endSingleTrace();
   const singleStats = summarize(samples);
 
   const batchSamples: number[] = [];

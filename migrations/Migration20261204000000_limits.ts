@@ -39,6 +39,9 @@ CREATE TABLE subscription_limits (
   CHECK (carried_over >= 0 AND carried_over <= total)
 );`);
     this.addSql(`CREATE INDEX subscription_limits_limit_idx ON subscription_limits (limit_id);`);
+    // Whether the terms have limits, kept with the list: rating asks it of every chain it locks, and reading
+    // package_limits there would bring its row-level security policies (and theirs) into every plan.
+    this.addSql(`ALTER TABLE package_terms ADD COLUMN has_limits boolean NOT NULL DEFAULT false;`);
     this.addSql(`
 ALTER TABLE call_charges
   ADD COLUMN limit_id text,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
-import { CreateRateGroupDocument, UpdateAccountDocument, type RateInput } from './generated/graphql.js';
-import { ENGINE, createPlatform, errorCode, sql, startServer, type TestServer } from './support/harness.js';
-import { addAccount, topUp, type Node } from './support/tree.js';
+import { UpdateAccountDocument } from './generated/graphql.js';
+import { ENGINE, errorCode, sql, startServer, type TestServer } from './support/harness.js';
+import { perSecondChain, topUp } from './support/tree.js';
 
 /**
  * Call admission (DOMAIN.md 14): call leases (startCall, ended by rating, endCall or expiry) holding funds and
@@ -21,33 +21,15 @@ const AUTHORIZE = `query ($a: ID!, $d: String!) {
   authorizeCall(accountId: $a, destination: $d, direction: OUTBOUND) { allowed maxDurationSeconds reasonCode } }`;
 const OPEN = `query ($id: ID!) { account(id: $id) { openCalls { callId destination maxDurationSeconds account { id } expiresAt } } }`;
 
-async function group(via: TestServer, token: string, rates: RateInput[]) {
-  const { createRateGroup } = await via.ok(CreateRateGroupDocument, { input: { name: `g-${Math.random()}`, rates } }, token);
-  return createRateGroup.id;
-}
-
-/** admin -> R -> customers: C pays R's group (44 and 33 at 0.06/min), R the admin's (44 at 0.03, 33 at 0.10). */
+/** admin -> R -> customers: C pays R's rates (44 and 33 at 0.06/min), R the admin's (44 at 0.03, 33 at 0.10). */
 async function tree(customers = 1, via: TestServer = server) {
-  const p = await createPlatform(via);
-  const admin: Node = { id: p.id, token: p.token, email: p.email };
-  const r = await addAccount(via, admin.token, { kind: 'RESELLER' });
-  const perSecond = (prefix: string, ratePerMinute: string): RateInput => ({
-    prefix,
-    ratePerMinute,
-    initialIncrement: 1,
-    increment: 1,
+  const t = await perSecondChain(via, {
+    reseller: { '44': '0.03', '33': '0.10' },
+    customer: { '44': '0.06', '33': '0.06' },
+    customers,
   });
-  const gAdmin = await group(via, admin.token, [perSecond('44', '0.03'), perSecond('33', '0.10')]);
-  await via.ok(UpdateAccountDocument, { id: r.id, input: { rateGroupId: gAdmin } }, admin.token);
-  const gR = await group(via, r.token, [perSecond('44', '0.06'), perSecond('33', '0.06')]);
-  const cs: Node[] = [];
-  for (let i = 0; i < customers; i++) {
-    const c = await addAccount(via, r.token, { kind: 'CUSTOMER' });
-    await via.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: gR } }, r.token);
-    cs.push(c);
-  }
-  await topUp(via, admin.token, r.id, '1000');
-  return { admin, r, cs, c: cs[0] };
+  await topUp(via, t.admin.token, t.r.id, '1000');
+  return t;
 }
 
 let n = 0;

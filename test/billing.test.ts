@@ -855,7 +855,15 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
   });
 
   it('ledger kinds', () => {
-    expect([...CHARGE_KINDS]).toEqual(['SETUP_FEE', 'PACKAGE_FEE', 'RENEWAL_FEE', 'MINIMUM_SPEND', 'USAGE', 'USAGE_ADJUSTMENT', 'REFUND']);
+    expect([...CHARGE_KINDS]).toEqual([
+      'SETUP_FEE',
+      'PACKAGE_FEE',
+      'RENEWAL_FEE',
+      'MINIMUM_SPEND',
+      'USAGE',
+      'USAGE_ADJUSTMENT',
+      'REFUND',
+    ]);
     expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
   });
 });

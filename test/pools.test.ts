@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AssignPackageDocument, CreateRateGroupDocument, UpdateAccountDocument, type RateInput } from './generated/graphql.js';
-import { ENGINE, createPlatform, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
+import { AssignPackageDocument } from './generated/graphql.js';
+import { ENGINE, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
-import { addAccount, topUp, type Node } from './support/tree.js';
+import { perSecondChain, topUp, type Node } from './support/tree.js';
 
 /**
  * Limits and usage counters (DOMAIN.md 13): VOLUME and MONEY pools on exact and prefix patterns, VOLUME before
@@ -38,27 +38,8 @@ const AUTHORIZE = `query ($a: ID!, $d: String!) {
 const RUN = `mutation ($at: DateTime!) { runRenewals(asOf: $at) { renewed } }`;
 const BALANCE = `query ($id: ID!) { account(id: $id) { balance } }`;
 
-async function group(token: string, rates: RateInput[]) {
-  const { createRateGroup } = await server.ok(CreateRateGroupDocument, { input: { name: `g-${Math.random()}`, rates } }, token);
-  return createRateGroup.id;
-}
-
-/** admin -> R -> C. C pays R's group (44 and 33 at 0.06/min), R the admin's (44 and 33 at 0.03): per second. */
-async function tree() {
-  const p = await createPlatform(server);
-  const admin: Node = { id: p.id, token: p.token, email: p.email };
-  const r = await addAccount(server, admin.token, { kind: 'RESELLER' });
-  const c = await addAccount(server, r.token, { kind: 'CUSTOMER' });
-  const perSecond = (ratePerMinute: string): RateInput[] =>
-    ['44', '33'].map((prefix) => ({ prefix, ratePerMinute, initialIncrement: 1, increment: 1 }));
-  await server.ok(
-    UpdateAccountDocument,
-    { id: r.id, input: { rateGroupId: await group(admin.token, perSecond('0.03')) } },
-    admin.token,
-  );
-  await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: await group(r.token, perSecond('0.06')) } }, r.token);
-  return { admin, r, c };
-}
+/** admin -> R -> C. C pays R's rates (44 and 33 at 0.06/min), R the admin's (44 and 33 at 0.03): per second. */
+const tree = () => perSecondChain(server, { reseller: { '44': '0.03', '33': '0.03' }, customer: { '44': '0.06', '33': '0.06' } });
 type Tree = Awaited<ReturnType<typeof tree>>;
 
 /** A package of the admin's with these terms, opted into by R and assigned to C from `startAt`. */
@@ -392,15 +373,12 @@ describe('pools under concurrent rating (property)', () => {
     'seed %i: no pool gives more than its allowance, each charge is its rule, balances are their ledgers',
     async (seed) => {
       const r = rng(seed);
-      const t = await tree();
-      const groupOfC = (await server.ok(`query ($id: ID!) { account(id: $id) { rateGroup { id } } }`, { id: t.c.id }, t.r.token))
-        .account.rateGroup.id;
-      const customers = [t.c];
-      for (let i = 0; i < 2; i++) {
-        const c = await addAccount(server, t.r.token, { kind: 'CUSTOMER' });
-        await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: groupOfC } }, t.r.token);
-        customers.push(c);
-      }
+      const t = await perSecondChain(server, {
+        reseller: { '44': '0.03', '33': '0.03' },
+        customer: { '44': '0.06', '33': '0.06' },
+        customers: 3,
+      });
+      const customers = t.cs;
       const p0 = await original(server, t.admin.token, {
         price: '0',
         limits: [

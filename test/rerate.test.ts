@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRateGroupDocument, UpdateAccountDocument, type RateInput } from './generated/graphql.js';
-import { createPlatform, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
+import { errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
-import { addAccount, type Node } from './support/tree.js';
+import { perSecondChain, rateGroup } from './support/tree.js';
+import { UpdateAccountDocument } from './generated/graphql.js';
 
 /**
  * Re-rating (DOMAIN.md 14): calls rated again with today's rates and the subscriptions active at their start,
@@ -26,24 +26,11 @@ const CALL = `query ($id: ID!) { node(id: $id) { ... on CallRecord { cost revisi
 const BALANCE = `query ($id: ID!) { account(id: $id) { balance } }`;
 const ASSIGN = `mutation ($input: AssignInput!) { assignPackage(input: $input) { id freeSecondsUsed } }`;
 
-async function group(token: string, rates: RateInput[]) {
-  const { createRateGroup } = await server.ok(CreateRateGroupDocument, { input: { name: `g-${Math.random()}`, rates } }, token);
-  return createRateGroup.id as string;
-}
-
-/** admin -> R -> C: C pays R's group (44 at 0.06/min), R the admin's (44 at 0.03): per second. */
-async function tree() {
-  const p = await createPlatform(server);
-  const admin: Node = { id: p.id, token: p.token, email: p.email };
-  const r = await addAccount(server, admin.token, { kind: 'RESELLER' });
-  const c = await addAccount(server, r.token, { kind: 'CUSTOMER' });
-  const perSecond = (ratePerMinute: string): RateInput[] => [{ prefix: '44', ratePerMinute, initialIncrement: 1, increment: 1 }];
-  const gAdmin = await group(admin.token, perSecond('0.03'));
-  const gR = await group(r.token, perSecond('0.06'));
-  await server.ok(UpdateAccountDocument, { id: r.id, input: { rateGroupId: gAdmin } }, admin.token);
-  await server.ok(UpdateAccountDocument, { id: c.id, input: { rateGroupId: gR } }, r.token);
-  return { admin, r, c, gR };
-}
+/** admin -> R -> C: C pays R's rates (44 at 0.06/min), R the admin's (44 at 0.03): per second. */
+const tree = async () => {
+  const t = await perSecondChain(server);
+  return { ...t, gR: t.customerGroup };
+};
 type Tree = Awaited<ReturnType<typeof tree>>;
 
 const rate = async (t: Tree, day: number, seconds: number) =>
@@ -135,22 +122,36 @@ describe('rerateCalls (DOMAIN.md 14)', () => {
     const t = await tree();
     const early = await rate(t, 5, 60);
     const late = await rate(t, 6, 60);
-    expect(await balances(t)).toEqual(['-0.12', '-0.06']);
+    const nextPeriod = await rate(t, 12, 60);
+    expect(await balances(t)).toEqual(['-0.18', '-0.09']);
     // A minute free to 44, sold by the admin and resold by R, assigned from day 0 with its calls rated again.
     const p0 = await original(server, t.admin.token, {
       price: '0',
+      billingDays: 10,
       freeMinutes: 1,
       destinations: ['44'],
       activationPolicy: 'ALLOW_IF_INSUFFICIENT',
     });
     const p1 = await optIn(server, t.r.token, p0);
-    const { assignPackage } = await server.ok(
+    // Re-rating prices the levels above the assigner: the platform's to ask for.
+    const byReseller = await server.gql(
       ASSIGN,
       { input: { accountId: t.c.id, packageId: p1, startAt: at(0), rerate: true } },
       t.r.token,
     );
-    // The earlier call takes the minute at both levels; the later one stays paid.
+    expect(errorCode(byReseller)).toBe('FORBIDDEN');
+    const { assignPackage } = await server.ok(
+      ASSIGN,
+      { input: { accountId: t.c.id, packageId: p1, startAt: at(0), rerate: true } },
+      t.admin.token,
+    );
+    // The earlier call takes the first period's minute at both levels; the later one stays paid. The chain's
+    // second period (from day 10) is charged first, so the call on day 12 takes its minute.
     expect(await balances(t)).toEqual(['-0.06', '-0.03']);
+    expect((await call(t, nextPeriod.id)).charges).toEqual([
+      { amount: '0', freeSeconds: 60 },
+      { amount: '0', freeSeconds: 60 },
+    ]);
     expect((await call(t, early.id)).charges).toEqual([
       { amount: '0', freeSeconds: 60 },
       { amount: '0', freeSeconds: 60 },
@@ -161,16 +162,88 @@ describe('rerateCalls (DOMAIN.md 14)', () => {
       `select free_seconds_used as used from package_subscriptions where chain_id = ? order by level`,
       [assignPackage.id],
     );
-    expect(used.map((u) => u.used)).toEqual([60, 60]);
+    // Caught up to its third period (from day 20, now), in which nothing was called yet.
+    expect(used.map((u) => u.used)).toEqual([0, 0]);
     const kinds = await sql<{ kind: string; amount: string }>(
       server,
       `select kind, amount::text from ledger_entries where account_id = ? and kind = 'USAGE_ADJUSTMENT'`,
       [t.c.id],
     );
-    expect(kinds).toEqual([{ kind: 'USAGE_ADJUSTMENT', amount: '0.060000' }]);
+    expect(kinds).toEqual([{ kind: 'USAGE_ADJUSTMENT', amount: '0.120000' }]);
     // Running it again finds the pool used by those very calls: nothing changes.
-    const again = (await server.ok(RERATE, { a: t.c.id, from: at(0), to: at(10 * DAY) }, t.admin.token)).rerateCalls;
-    expect(again).toMatchObject({ calls: 2, changed: 0, adjustments: [] });
+    const again = (await server.ok(RERATE, { a: t.c.id, from: at(0), to: at(15 * DAY) }, t.admin.token)).rerateCalls;
+    expect(again).toMatchObject({ calls: 3, changed: 0, adjustments: [] });
+    expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
+  });
+
+  it('a call no level may rate today keeps its rating and what it drew from its pool', async () => {
+    const t = await tree();
+    const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 1, destinations: ['44'] });
+    const p1 = await optIn(server, t.r.token, p0);
+    const { assignPackage } = await server.ok(ASSIGN, { input: { accountId: t.c.id, packageId: p1, startAt: at(0) } }, t.r.token);
+    const covered = await rate(t, 5, 60);
+    // C moves to a group of R's without 44: its call there has no rate at C's level today.
+    const other = await rateGroup(server, t.r.token, [{ prefix: '33', ratePerMinute: '0.06' }]);
+    await server.ok(UpdateAccountDocument, { id: t.c.id, input: { rateGroupId: other } }, t.r.token);
+    const report = (await server.ok(RERATE, { a: t.c.id, from: at(0), to: at(10 * DAY) }, t.admin.token)).rerateCalls;
+    expect(report).toEqual({ calls: 1, changed: 0, noRate: 1, adjustments: [] });
+    expect((await call(t, covered.id)).charges[0]).toEqual({ amount: '0', freeSeconds: 60 });
+    const [{ used }] = await sql<{ used: number }>(
+      server,
+      `select free_seconds_used as used from package_subscriptions where id = ?`,
+      [assignPackage.id],
+    );
+    expect(used).toBe(60);
+  });
+
+  it('a past period keeps the allowance its calls had, carried seconds included: a re-run changes nothing', async () => {
+    const t = await tree();
+    const RUN = `mutation ($at: DateTime!) { runRenewals(asOf: $at) { renewed } }`;
+    const p0 = await original(server, t.admin.token, {
+      price: '0',
+      billingDays: 5,
+      limits: [{ kind: 'VOLUME', patterns: ['44'], amount: '100', carryOver: true }],
+    });
+    const p1 = await optIn(server, t.r.token, p0);
+    await server.ok(ASSIGN, { input: { accountId: t.c.id, packageId: p1, startAt: at(0) } }, t.r.token);
+    await rate(t, 1, 30); // period 1: 30 of 100, 70 carried
+    await server.ok(RUN, { at: at(5 * DAY + 60_000) }, t.admin.token);
+    const big = await rate(t, 6, 150); // period 2: 150 of 170, all covered
+    expect((await call(t, big.id)).charges[0]).toEqual({ amount: '0', freeSeconds: 150 });
+    await server.ok(RUN, { at: new Date().toISOString() }, t.admin.token);
+    const report = (await server.ok(RERATE, { a: t.c.id, from: at(0), to: at(10 * DAY) }, t.admin.token)).rerateCalls;
+    expect(report).toEqual({ calls: 2, changed: 0, noRate: 0, adjustments: [] });
+  });
+
+  it('waits for live rating of the same account, and the pool counts every draw of both', async () => {
+    const t = await tree();
+    const p0 = await original(server, t.admin.token, { price: '0', freeMinutes: 10, destinations: ['44'] });
+    const p1 = await optIn(server, t.r.token, p0);
+    const { assignPackage } = await server.ok(ASSIGN, { input: { accountId: t.c.id, packageId: p1, startAt: at(0) } }, t.r.token);
+    for (let i = 0; i < 5; i++) await rate(t, 5, 50);
+    const live = Array.from({ length: 20 }, (_, i) => ({
+      accountId: t.c.id,
+      callId: `live-${++n}`,
+      destination: '4411',
+      direction: 'OUTBOUND',
+      durationSeconds: 30 + i,
+      startedAt: at(6 * DAY),
+    }));
+    await Promise.all([
+      server.ok(RERATE, { a: t.c.id, from: at(0), to: at(6 * DAY) }, t.admin.token),
+      server.ok(`mutation ($c: [CallInput!]!) { rateCalls(input: $c) { id } }`, { c: live.slice(0, 10) }, t.admin.token),
+      server.ok(RERATE, { a: t.r.id, from: at(0), to: at(7 * DAY) }, t.admin.token),
+      server.ok(`mutation ($c: [CallInput!]!) { rateCalls(input: $c) { id } }`, { c: live.slice(10) }, t.admin.token),
+    ]);
+    const [row] = await sql<{ used: number; drawn: number }>(
+      server,
+      `select s.free_seconds_used as used,
+              (select coalesce(sum(free_seconds), 0)::int from call_charges where subscription_id = s.id) as drawn
+         from package_subscriptions s where s.id = ?`,
+      [assignPackage.id],
+    );
+    expect(row.used).toBe(row.drawn);
+    expect(row.used).toBeLessThanOrEqual(600);
     expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { AppliedTax, LevelCharge, Pool } from '../billing/index.js';
-import { COUNTER_COLUMNS, counterState, limitCounters, type CounterRow } from '../packages/limits.js';
+import { COUNTER_COLUMNS, counterState, limitCounters, writeCounters, type CounterRow } from '../packages/limits.js';
 import { Decimal } from '../money.js';
 import { appliedTaxesOf } from '../taxes/rates.js';
 
@@ -26,9 +26,14 @@ export interface CallToWrite {
  * ids already rated that follows sees what the other committed.
  */
 export async function lockRatingOf(em: Em, accountIds: string[]): Promise<void> {
-  for (const accountId of [...accountIds].sort()) {
-    await em.execute(`select pg_advisory_xact_lock(hashtext(?))`, [`rating:${accountId}`]);
-  }
+  if (accountIds.length === 0) return;
+  // One statement, however many accounts: taken in byte order (collation "C", as ids sort in JavaScript).
+  await executeBound(
+    em,
+    `select count(pg_advisory_xact_lock(hashtext('rating:' || id)))
+       from (select distinct unnest(?::text[]) collate "C" as id order by 1) ids`,
+    [pgArray(accountIds)],
+  );
 }
 
 /** Record ids of calls already rated, by account and call id: one probe of the unique index per call. */
@@ -190,15 +195,13 @@ export async function lockPools(em: Em, accountIds: string[]): Promise<LoadedPoo
     em,
     `select s.id, s.chain_id, s.account_id, s.owner_path, s.level, s.seq, s.current_period_start, s.current_period_end,
             s.current_period_number, s.free_seconds_total, s.free_seconds_used, t.destinations, t.applicable_for,
-            t.priority, exists (select 1 from package_limits l where l.terms_id = t.id) as has_limits
+            t.priority, t.has_limits
        from package_subscriptions s
        join packages p on p.id = s.package_id
        join package_terms t on t.id = p.terms_id
-      where s.status = 'ACTIVE' and s.chain_id in (
+      where s.status = 'ACTIVE' and (s.free_seconds_total > 0 or t.has_limits) and s.chain_id in (
               select h.chain_id from package_subscriptions h
-               where h.account_id = any(?::text[]) and h.level = 0 and h.status = 'ACTIVE'
-                 and (h.free_seconds_total > 0 or exists (
-                       select 1 from packages hp join package_limits hl on hl.terms_id = hp.terms_id where hp.id = h.package_id)))
+               where h.account_id = any(?::text[]) and h.level = 0 and h.status = 'ACTIVE')
       order by s.id
         for no key update of s`,
     [pgArray(accountIds)],
@@ -398,24 +401,8 @@ export async function writePoolCounters(em: Em, pools: readonly LoadedPool[]): P
       [pgArray(freeMinutes.map((p) => p.subscriptionId)), pgArray(freeMinutes.map((p) => p.used.toNumber()))],
     );
   }
-  const limits = pools.filter((p) => p.limitId !== null);
-  if (limits.length) {
-    // The counters of the current period replace those of an earlier one (see periodPool).
-    await executeBound(
-      em,
-      `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
-       select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
-       on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
-         total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
-      [
-        pgArray(limits.map((p) => p.subscriptionId)),
-        pgArray(limits.map((p) => p.limitId)),
-        pgArray(limits.map((p) => p.ownerPath)),
-        pgArray(limits.map((p) => p.periodNumber)),
-        pgArray(limits.map((p) => p.total.toFixed())),
-        pgArray(limits.map((p) => p.used.toFixed())),
-        pgArray(limits.map((p) => p.carriedOver.toFixed())),
-      ],
-    );
-  }
+  await writeCounters(
+    em,
+    pools.filter((p) => p.limitId !== null),
+  );
 }

@@ -150,23 +150,27 @@ export async function periodPools(em: Em, accountIds: string[], from: Date, to: 
   // What calls outside the range drew, per subscription, pool (limit, or '' for free minutes) and period.
   const drawn = await executeBound<{ subscription_id: string; period_number: number; pool: string; drawn: string }[]>(
     em,
-    `select p.subscription_id, p.period_number, coalesce(c.limit_id, '') as pool, sum(c.free_seconds)::text as drawn
-       from subscription_periods p join package_subscriptions s on s.id = p.subscription_id
-       join call_charges c on c.account_id = s.account_id and c.subscription_id = s.id
-        and c.started_at >= p.period_start and c.started_at < p.period_end
-      where p.subscription_id = any(?::text[]) and p.period_start < ? and p.period_end > ?
-        and (c.started_at < ? or c.started_at >= ?) and c.free_seconds > 0
-      group by 1, 2, 3
+    // Only the chain's customer's calls draw on a chain: read through its own charges (level 0, by its
+    // account and start), then each level's charge of the same call, instead of every charge of a reseller.
+    `with drawn as (
+       select p.subscription_id, p.period_number, c.limit_id, c.free_seconds, c.subscription_id as volume_of,
+              c.money_limit_id, c.money_amount, c.money_subscription_id as money_of
+         from subscription_periods p join package_subscriptions s on s.id = p.subscription_id
+         join package_subscriptions s0 on s0.chain_id = s.chain_id and s0.level = 0
+         join call_charges c0 on c0.account_id = s0.account_id and c0.level = 0
+          and c0.started_at >= p.period_start and c0.started_at < p.period_end
+         join call_charges c on c.call_id = c0.call_id and c.level = s.level
+        where p.subscription_id = any(?::text[]) and p.period_start < ? and p.period_end > ?
+          and (c0.started_at < ? or c0.started_at >= ?))
+     select subscription_id, period_number, coalesce(limit_id, '') as pool, sum(free_seconds)::text as drawn
+       from drawn where volume_of = subscription_id and free_seconds > 0 group by 1, 2, 3
      union all
-     select p.subscription_id, p.period_number, c.money_limit_id, sum(c.money_amount)::text
-       from subscription_periods p join package_subscriptions s on s.id = p.subscription_id
-       join call_charges c on c.account_id = s.account_id and c.money_subscription_id = s.id
-        and c.started_at >= p.period_start and c.started_at < p.period_end
-      where p.subscription_id = any(?::text[]) and p.period_start < ? and p.period_end > ?
-        and (c.started_at < ? or c.started_at >= ?) and c.money_amount > 0
-      group by 1, 2, 3`,
-    [pgArray(subscriptionIds), to, from, from, to, pgArray(subscriptionIds), to, from, from, to],
+     select subscription_id, period_number, money_limit_id, sum(money_amount)::text
+       from drawn where money_of = subscription_id and money_amount > 0 group by 1, 2, 3`,
+    [pgArray(subscriptionIds), to, from, from, to],
   );
+  const limitsOf = new Map<string, typeof limits>();
+  for (const l of limits) limitsOf.set(l.subscription_id, [...(limitsOf.get(l.subscription_id) ?? []), l]);
   const drawnBy = new Map(drawn.map((d) => [`${d.subscription_id}/${d.pool}/${d.period_number}`, new Decimal(d.drawn)]));
   const zero = new Decimal(0);
   return rows.flatMap((r) => {
@@ -204,7 +208,7 @@ export async function periodPools(em: Em, accountIds: string[], from: Date, to: 
         carriedOver: zero,
       });
     }
-    for (const l of limits.filter((x) => x.subscription_id === r.id)) {
+    for (const l of limitsOf.get(r.id) ?? []) {
       const state = current ? counterState(l) : { total: new Decimal(l.amount), carriedOver: zero };
       pools.push({
         ...base,

@@ -84,8 +84,14 @@ export async function replaceLimits(em: Em, termsId: string, ownerPath: string, 
       where p.terms_id = ? and s.status = 'ACTIVE'`,
     [termsId],
   );
-  const before = subscriptions.length ? await limitCounters(em, subscriptions.map((s) => s.id)) : [];
+  const before = subscriptions.length
+    ? await limitCounters(
+        em,
+        subscriptions.map((s) => s.id),
+      )
+    : [];
 
+  await executeBound(em, `update package_terms set has_limits = ? where id = ?`, [limits.length > 0, termsId]);
   const gone = current.filter((c) => !ids.includes(c.id)).map((c) => c.id);
   if (gone.length) await executeBound(em, `delete from package_limits where id = any(?::text[])`, [pgArray(gone)]);
   if (limits.length) {
@@ -133,23 +139,10 @@ export async function replaceLimits(em: Em, termsId: string, ownerPath: string, 
         })),
     ),
   ];
-  if (counters.length === 0) return;
   const ownerOf = new Map(subscriptions.map((s) => [s.id, s.owner_path]));
-  await executeBound(
+  await writeCounters(
     em,
-    `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
-     select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
-     on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
-       total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
-    [
-      pgArray(counters.map((c) => c.subscriptionId)),
-      pgArray(counters.map((c) => c.limitId)),
-      pgArray(counters.map((c) => ownerOf.get(c.subscriptionId)!)),
-      pgArray(counters.map((c) => c.period)),
-      pgArray(counters.map((c) => c.total.toFixed())),
-      pgArray(counters.map((c) => c.used.toFixed())),
-      pgArray(counters.map((c) => c.carriedOver.toFixed())),
-    ],
+    counters.map((c) => ({ ...c, ownerPath: ownerOf.get(c.subscriptionId)!, periodNumber: c.period })),
   );
 }
 
@@ -222,4 +215,36 @@ export async function limitUsageOf(em: Em, subscriptionIds: readonly string[]): 
     out.set(r.subscription_id, [...(out.get(r.subscription_id) ?? []), { limit, ...counterState(r) }]);
   }
   return out;
+}
+
+/** Limit counters as they stand in a period: they replace those of an earlier one (see periodPool). */
+export async function writeCounters(
+  em: Em,
+  counters: readonly {
+    subscriptionId: string;
+    limitId: string | null;
+    ownerPath: string;
+    periodNumber: number;
+    total: Decimal;
+    used: Decimal;
+    carriedOver: Decimal;
+  }[],
+): Promise<void> {
+  if (counters.length === 0) return;
+  await executeBound(
+    em,
+    `insert into subscription_limits (subscription_id, limit_id, owner_path, period_number, total, used, carried_over)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::numeric[])
+     on conflict (subscription_id, limit_id) do update set period_number = excluded.period_number,
+       total = excluded.total, used = excluded.used, carried_over = excluded.carried_over`,
+    [
+      pgArray(counters.map((c) => c.subscriptionId)),
+      pgArray(counters.map((c) => c.limitId)),
+      pgArray(counters.map((c) => c.ownerPath)),
+      pgArray(counters.map((c) => c.periodNumber)),
+      pgArray(counters.map((c) => c.total.toFixed())),
+      pgArray(counters.map((c) => c.used.toFixed())),
+      pgArray(counters.map((c) => c.carriedOver.toFixed())),
+    ],
+  );
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Database } from '../db/orm.js';
+import { withPlatformScope, type Database } from '../db/orm.js';
 import { AccountService } from './account.service.js';
 import { AlertService } from './alert.service.js';
 import { AuthService } from './auth.service.js';
@@ -50,7 +50,20 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
   const idempotency = new IdempotencyService();
   const rates = new RateService(new RateDecks(config.rateCacheMaxRates));
   const rerate = new RerateService(rates);
-  const subscriptions = (late.subscriptions = new SubscriptionService(idempotency, accounts, rerate));
+  // A backdated assignment with rerate catches its chain's renewals up, then re-rates (both in its transaction).
+  const subscriptions = (late.subscriptions = new SubscriptionService(
+    idempotency,
+    accounts,
+    async (ctx, em, buyer, chainId, from, to) => {
+      await withPlatformScope(em, ctx.actor.rootId, ctx.actor.path, () => renewals.renewBatch(em, to, [chainId]));
+      return rerate.rerateIn(ctx, em, buyer, from, to);
+    },
+  ));
+  const renewals = new RenewalService(
+    db.engine === 'pglite' ? 1 : config.renewalConcurrency,
+    subscriptions,
+    db.engine !== 'pglite',
+  );
   return {
     accounts,
     auth,
@@ -61,7 +74,7 @@ export function createServices(config: Config, db: Pick<Database, 'engine' | 'or
     subscriptions,
     rating: new RatingService(rates, accounts, config.callLeaseSeconds),
     rerate,
-    renewals: new RenewalService(db.engine === 'pglite' ? 1 : config.renewalConcurrency, subscriptions, db.engine !== 'pglite'),
+    renewals,
     alerts: new AlertService(accounts),
     throttle,
     taxes: new TaxService(accounts),

@@ -8,6 +8,7 @@ import {
   periodPools,
   subtreeAccounts,
   writeRevisions,
+  type PeriodPool,
   type RatedCallRow,
   type StoredCharge,
 } from '../calls/rerate.js';
@@ -90,23 +91,29 @@ export class RerateService {
         this.rates,
         calls.map((c, i) => ({ ...c, levels: levels[i] })),
       );
+      // A call some level has no rate for today keeps its rating, and so what it drew: counted first.
+      const unrated = new Set(
+        calls.filter((c, ci) => c.direction === 'OUTBOUND' && rates[ci].some((r) => r === null)).map((c) => c.id),
+      );
+      settlePools(pools, calls, (call) => unrated.has(call.id));
+      const priced = calls.flatMap((call, ci) => (unrated.has(call.id) ? [] : [{ call, ci }]));
       const plans = priceCalls(
-        calls.map((c, ci) => ({ ...c, levels: levels[ci].map((accountId, level) => ({ accountId, rate: rates[ci][level] })) })),
+        priced.map(({ call, ci }) => ({
+          ...call,
+          levels: levels[ci].map((accountId, level) => ({ accountId, rate: rates[ci][level] })),
+        })),
         pools,
       );
 
       const changed: { call: RatedCallRow; charges: LevelCharge[] }[] = [];
-      let noRate = 0;
-      calls.forEach((call, ci) => {
-        const plan = plans[ci];
-        if (!('charges' in plan)) {
-          noRate++;
-          return;
-        }
+      priced.forEach(({ call }, i) => {
+        const plan = plans[i];
+        if (!('charges' in plan)) return;
         if (plan.charges.length !== call.charges.length || plan.charges.some((c, level) => !sameCharge(call.charges[level], c))) {
           changed.push({ call, charges: plan.charges });
         }
       });
+      const noRate = unrated.size;
       await writePoolCounters(
         em,
         pools.filter((p) => p.current),
@@ -186,4 +193,40 @@ async function accountsWithCallsIn(em: Em, accountIds: string[], from: Date, to:
     [pgArray(accountIds), from, to],
   );
   return rows.map((r) => r.account_id);
+}
+
+/**
+ * Before the calls are priced again: what calls kept as they are (no rate today) drew is drawn again, and a past
+ * period's pool is at least what all its calls drew, so that its allowance then (carry-over included, or an
+ * amount changed since) stands even though only today's is kept.
+ */
+function settlePools(pools: PeriodPool[], calls: RatedCallRow[], kept: (call: RatedCallRow) => boolean): void {
+  const bySubscription = new Map<string, PeriodPool[]>();
+  for (const p of pools) {
+    const key = `${p.subscriptionId}/${p.limitId ?? ''}`;
+    bySubscription.set(key, [...(bySubscription.get(key) ?? []), p]);
+  }
+  const poolOf = (subscriptionId: string | null, limitId: string | null, at: Date) =>
+    subscriptionId === null
+      ? undefined
+      : bySubscription.get(`${subscriptionId}/${limitId ?? ''}`)?.find((p) => p.periodStart <= at && at < p.periodEnd);
+  const drawnInRange = new Map<PeriodPool, Decimal>();
+  for (const call of calls) {
+    for (const c of call.charges) {
+      const draws: [PeriodPool | undefined, Decimal][] = [
+        [poolOf(c.subscriptionId, c.limitId, call.startedAt), new Decimal(c.freeSeconds)],
+        [poolOf(c.moneySubscriptionId, c.moneyLimitId, call.startedAt), new Decimal(c.moneyAmount)],
+      ];
+      for (const [pool, amount] of draws) {
+        if (!pool || amount.isZero()) continue;
+        drawnInRange.set(pool, (drawnInRange.get(pool) ?? ZERO).plus(amount));
+        if (kept(call)) pool.used = pool.used.plus(amount);
+      }
+    }
+  }
+  for (const [pool, inRange] of drawnInRange) {
+    if (pool.current) continue;
+    const before = pool.used.plus(inRange);
+    if (pool.total.lt(before)) pool.total = before;
+  }
 }

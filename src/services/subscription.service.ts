@@ -47,7 +47,7 @@ import { taxesOf } from '../taxes/rates.js';
 import { formatMoney, type Decimal } from '../money.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import type { AccountService } from './account.service.js';
-import type { RerateService } from './rerate.service.js';
+import { lockRatingOf } from '../calls/rating.js';
 import type { IdempotencyService } from './idempotency.service.js';
 import { type Page, type PageArgs } from './pagination.js';
 
@@ -86,8 +86,18 @@ export class SubscriptionService {
   constructor(
     private readonly idempotency: IdempotencyService,
     private readonly accounts: AccountService,
-    /** assignPackage with rerate: the account's calls since the start, rated again in the same transaction. */
-    private readonly rerate: Pick<RerateService, 'rerateIn'>,
+    /**
+     * assignPackage with rerate: the new chain's periods up to now charged (renewals catching up), then the
+     * account's calls since the start rated again, in the same transaction.
+     */
+    private readonly backdated: (
+      ctx: AuthedRequest,
+      em: Em,
+      buyer: Account,
+      chainId: string,
+      from: Date,
+      to: Date,
+    ) => Promise<unknown>,
   ) {}
 
   /** The caller (a customer) buys one of its offers. */
@@ -125,8 +135,13 @@ export class SubscriptionService {
       // Every period since startAt is charged (renewals catch up), so backdating is bounded: a year at most.
       if (startAt.getTime() < now.getTime() - 366 * DAY_MS)
         throw badInput('startAt', 'startAt can be at most 366 days in the past');
+      const rerate = !!data.rerate && startAt < now;
+      // Re-rating charges the levels above the caller at today's rates: the platform's to ask for, as rerateCalls.
+      if (rerate && ctx.actor.kind !== AccountKind.ADMIN) throw forbidden("Re-rating is the platform admin's (rerateCalls)");
+      // Rating's lock on the account first, as live rating takes it before anything else.
+      if (rerate) await lockRatingOf(em, [buyer.id]);
       const subscription = await this.activate(ctx, em, buyer, pkg, startAt);
-      if (data.rerate && startAt < now) await this.rerate.rerateIn(ctx, em, buyer, startAt, now);
+      if (rerate) await this.backdated(ctx, em, buyer, subscription.chainId, startAt, now);
       return subscription;
     });
   }
