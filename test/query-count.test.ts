@@ -80,6 +80,20 @@ beforeAll(async () => {
       tree.admin.token,
     );
   }
+  // The seller's rate for its customer changes and the calls are rated again: each has a revision to list.
+  const sellersGroup = (
+    await server.ok(`query ($id: ID!) { account(id: $id) { rateGroup { id } } }`, { id: calledCustomer }, seller.token)
+  ).account.rateGroup.id;
+  await server.ok(
+    `mutation ($g: ID!) { upsertRates(rateGroupId: $g, rates: [{ prefix: "44", ratePerMinute: "0.02" }]) { id } }`,
+    { g: sellersGroup },
+    seller.token,
+  );
+  await server.ok(
+    `mutation ($a: ID!, $f: DateTime!, $t: DateTime!) { rerateCalls(accountId: $a, from: $f, to: $t) { changed } }`,
+    { a: calledCustomer, f: new Date(Date.now() - 7_200_000).toISOString(), t: new Date().toISOString() },
+    tree.admin.token,
+  );
 });
 afterAll(() => server.close());
 
@@ -150,14 +164,16 @@ describe('SQL statements per request', () => {
     rate(destination: "4420") { prefix }
     subscriptions(first: 2) { totalCount edges { node { id status account { id } package { id name owner { id name } source { id owner { id } } limits { id } } dids { number } limitUsage { total used limit { id kind } } } } }
     ownedPackages(first: 2) { totalCount edges { node { id name owner { id } limits { id amount } source { id name owner { id name } } } } }
-    dids(first: 2) { totalCount edges { node { number status account { id } subscription { id } } } }`;
+    dids(first: 2) { totalCount edges { node { number status account { id } subscription { id } } } }
+    openCalls { callId account { id } }`;
   const EVERY_ACCOUNT_FIELD_SHALLOW = `id name balance parent { id name }
     ledger(first: 2) { totalCount edges { node { id account { id } } } }
     rateGroup { id owner { id } rates(first: 2) { totalCount edges { node { prefix } } } rateFor(destination: "4420") { prefix } }
     rate(destination: "4420") { prefix }
     subscriptions(first: 2) { totalCount edges { node { id account { id } package { id limits { id } } dids { number } limitUsage { used limit { id } } } } }
     ownedPackages(first: 2) { totalCount edges { node { id owner { id } limits { id } source { id } } } }
-    dids(first: 2) { totalCount edges { node { number subscription { id } } } }`;
+    dids(first: 2) { totalCount edges { node { number subscription { id } } } }
+    openCalls { callId }`;
 
   it('every connection and object field of an account, at two depths, costs the same for one parent as for four', async () => {
     const shape = (
@@ -211,13 +227,15 @@ describe('SQL statements per request', () => {
 
   it('calls with their charges, their accounts and subscriptions cost the same for one call as for four', async () => {
     const shape = (first: number) => `{ calls(accountId: "${calledCustomer}", first: ${first}) { totalCount edges { node {
-      id account { id name } charges { amount account { id name } subscription { id package { id } } } } } } }`;
+      id revision account { id name } charges { amount bundleAmount account { id name } subscription { id package { id } } }
+      revisions { revision charges { amount } } } } } }`;
     const one = await statementsFor(shape(1), tree.admin.token);
     const four = await statementsFor(shape(4), tree.admin.token);
     expect(four).toBe(one);
     const { calls } = (await server.ok(shape(4), {}, tree.admin.token)) as {
-      calls: { edges: { node: { charges: { account: { id: string } }[] } }[] };
+      calls: { edges: { node: { charges: { account: { id: string } }[]; revisions: { revision: number }[] } }[] };
     };
+    expect(calls.edges.map((e) => e.node.revisions.map((r) => r.revision))).toEqual([[0], [0], [0], [0]]);
     expect(calls.edges.map((e) => e.node.charges.map((c) => c.account.id))).toEqual(
       Array.from({ length: 4 }, () => [calledCustomer, calledReseller]),
     );

@@ -9,7 +9,7 @@ export type LimitKind = 'VOLUME' | 'MONEY';
  * pools count seconds, MONEY pools an amount in the package currency.
  */
 export interface Pool {
-  /** Unique among the pools of a batch: the subscription id for its free minutes, else subscription/limit. */
+  /** Unique among the pools priced together: subscription, limit (none: free minutes) and, re-rating, period. */
   key: string;
   subscriptionId: string;
   limitId: string | null;

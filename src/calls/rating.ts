@@ -1,7 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { AppliedTax, LevelCharge, Pool } from '../billing/index.js';
 import { COUNTER_COLUMNS, counterState, limitCounters, writeCounters, type CounterRow } from '../packages/limits.js';
-import { Decimal } from '../money.js';
+import { Decimal, ZERO } from '../money.js';
 import { appliedTaxesOf } from '../taxes/rates.js';
 
 import type { AccountStatus, Applicability, CallRecord, Direction, Rate } from '../entities/index.js';
@@ -125,8 +125,6 @@ interface SubscriptionRow {
   applicable_for: Applicability;
   priority: number;
 }
-
-const ZERO = new Decimal(0);
 
 /**
  * Every pool of the subscriptions: its free minutes when it has any, then its package's limits, each as it

@@ -1,7 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import type { Applicability, Direction } from '../entities/index.js';
 import type { LevelCharge } from '../billing/index.js';
-import { Decimal } from '../money.js';
+import { Decimal, ZERO } from '../money.js';
 import { counterState, limitCounters } from '../packages/limits.js';
 import type { LoadedPool } from './rating.js';
 
@@ -40,6 +40,17 @@ export interface RatedCallRow {
 /** The accounts of a subtree, the root of it first. */
 export async function subtreeAccounts(em: Em, path: string): Promise<{ id: string; depth: number }[]> {
   return executeBound(em, `select id, depth from accounts where path like ? order by depth, id`, [`${path}%`]);
+}
+
+/** The accounts among these with calls started in [from, to): those whose calls are rated again. */
+export async function accountsWithCallsIn(em: Em, accountIds: string[], from: Date, to: Date): Promise<string[]> {
+  const rows = await executeBound<{ account_id: string }[]>(
+    em,
+    `select a.id as account_id from unnest(?::text[]) as a(id)
+      where exists (select 1 from call_charges c where c.level = 0 and c.account_id = a.id and c.started_at >= ? and c.started_at < ?)`,
+    [pgArray(accountIds), from, to],
+  );
+  return rows.map((r) => r.account_id);
 }
 
 /**
@@ -172,7 +183,6 @@ export async function periodPools(em: Em, accountIds: string[], from: Date, to: 
   const limitsOf = new Map<string, typeof limits>();
   for (const l of limits) limitsOf.set(l.subscription_id, [...(limitsOf.get(l.subscription_id) ?? []), l]);
   const drawnBy = new Map(drawn.map((d) => [`${d.subscription_id}/${d.pool}/${d.period_number}`, new Decimal(d.drawn)]));
-  const zero = new Decimal(0);
   return rows.flatMap((r) => {
     const current = r.period_number === r.current_period_number && r.status === 'ACTIVE';
     const end = r.ended_at && new Date(r.ended_at) < new Date(r.period_end) ? new Date(r.ended_at) : new Date(r.period_end);
@@ -190,7 +200,7 @@ export async function periodPools(em: Em, accountIds: string[], from: Date, to: 
       periodNumber: r.period_number,
       current,
     };
-    const used = (pool: string) => drawnBy.get(`${r.id}/${pool}/${r.period_number}`) ?? zero;
+    const used = (pool: string) => drawnBy.get(`${r.id}/${pool}/${r.period_number}`) ?? ZERO;
     const pools: PeriodPool[] = [];
     const freeSeconds = current ? r.free_seconds_total : r.free_minutes * 60;
     if (freeSeconds > 0) {
@@ -203,13 +213,13 @@ export async function periodPools(em: Em, accountIds: string[], from: Date, to: 
         patterns: r.destinations,
         total: new Decimal(freeSeconds),
         used: used(''),
-        inBundleRate: zero,
+        inBundleRate: ZERO,
         rejectWhenExhausted: false,
-        carriedOver: zero,
+        carriedOver: ZERO,
       });
     }
     for (const l of limitsOf.get(r.id) ?? []) {
-      const state = current ? counterState(l) : { total: new Decimal(l.amount), carriedOver: zero };
+      const state = current ? counterState(l) : { total: new Decimal(l.amount), carriedOver: ZERO };
       pools.push({
         ...base,
         key: `${r.id}/${l.limit_id}#${r.period_number}`,

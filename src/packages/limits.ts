@@ -1,7 +1,7 @@
 import { executeBound, pgArray, type Em } from '../db/orm.js';
 import { periodPool, type LimitKind } from '../billing/index.js';
 import { newId } from '../ids.js';
-import { Decimal } from '../money.js';
+import { Decimal, ZERO } from '../money.js';
 
 /** A package limit as the API shows it (DOMAIN.md 13). */
 export interface LimitRow {
@@ -134,8 +134,8 @@ export async function replaceLimits(em: Em, termsId: string, ownerPath: string, 
           limitId: id,
           period: s.current_period_number,
           total: amount,
-          used: new Decimal(0),
-          carriedOver: new Decimal(0),
+          used: ZERO,
+          carriedOver: ZERO,
         })),
     ),
   ];

@@ -1,9 +1,10 @@
-import { executeBound, pgArray, withPlatformScope, type Em } from '../db/orm.js';
+import { withPlatformScope, type Em } from '../db/orm.js';
 import { requireActor, type AuthedRequest, type Request } from '../request.js';
 import { Account, AccountStatus } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { levelRates, lockRatingOf, writePoolCounters } from '../calls/rating.js';
 import {
+  accountsWithCallsIn,
   callsStartedIn,
   periodPools,
   subtreeAccounts,
@@ -182,17 +183,6 @@ export class RerateService {
         ]),
     );
   }
-}
-
-/** The accounts among these with calls started in [from, to): those whose calls are rated again. */
-async function accountsWithCallsIn(em: Em, accountIds: string[], from: Date, to: Date): Promise<string[]> {
-  const rows = await executeBound<{ account_id: string }[]>(
-    em,
-    `select a.id as account_id from unnest(?::text[]) as a(id)
-      where exists (select 1 from call_charges c where c.level = 0 and c.account_id = a.id and c.started_at >= ? and c.started_at < ?)`,
-    [pgArray(accountIds), from, to],
-  );
-  return rows.map((r) => r.account_id);
 }
 
 /**
