@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Decimal } from 'decimal.js';
 import { AssignPackageDocument } from './generated/graphql.js';
 import { ENGINE, errorCode, ledgerMismatches, sql, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
@@ -428,9 +429,14 @@ describe('pools under concurrent rating (property)', () => {
       );
       expect(charges).toHaveLength(customers.length * 60 * 2);
       for (const c of charges) {
-        const perMinute = c.level === 0 ? 0.06 : 0.03;
-        const expected = (perMinute * (c.billed - c.free) + (c.exact ? 0.01 * c.free : 0)) / 60;
-        expect(Number(c.amount) + Number(c.money)).toBeCloseTo(Math.round(expected * 10_000) / 10_000, 6);
+        // Exact decimals, rounded half-up to 4 places as DOMAIN.md 5 says.
+        const perMinute = new Decimal(c.level === 0 ? '0.06' : '0.03');
+        const expected = perMinute
+          .times(c.billed - c.free)
+          .plus(c.exact ? new Decimal('0.01').times(c.free) : 0)
+          .div(60)
+          .toDecimalPlaces(4, Decimal.ROUND_HALF_UP);
+        expect(new Decimal(c.amount).plus(c.money).toFixed()).toBe(expected.toFixed());
       }
       expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
     },

@@ -56,15 +56,16 @@ export class CallsArgs extends PageArgs {
   accountId!: string;
 }
 
+/** What names a call for the switch: the account (or an INBOUND number's holder), its id, number and direction. */
 @InputType()
-export class CallInput {
+abstract class SwitchCallInput {
   @Field(() => ID, {
     nullable: true,
-    description: 'May be left out for an INBOUND call to a number that is ASSIGNED: the call is rated on its holder',
+    description: "May be left out for an INBOUND call to a number that is ASSIGNED: the call is its holder's",
   })
   accountId?: string | null;
 
-  @Field({ description: "The switch's id for the call; rating the same id again returns the first record" })
+  @Field({ description: "The switch's id for the call: rating it again returns the first record, and ends its lease" })
   callId!: string;
 
   @Field()
@@ -72,7 +73,10 @@ export class CallInput {
 
   @Field(() => Direction)
   direction!: Direction;
+}
 
+@InputType()
+export class CallInput extends SwitchCallInput {
   @Field(() => Int)
   durationSeconds!: number;
 
@@ -81,19 +85,7 @@ export class CallInput {
 }
 
 @InputType()
-export class StartCallInput {
-  @Field(() => ID, { nullable: true, description: 'May be left out for an INBOUND call to an ASSIGNED number' })
-  accountId?: string | null;
-
-  @Field({ description: "The switch's id for the call: rating it, or endCall, ends the lease" })
-  callId!: string;
-
-  @Field()
-  destination!: string;
-
-  @Field(() => Direction)
-  direction!: Direction;
-
+export class StartCallInput extends SwitchCallInput {
   @Field(() => Int, {
     nullable: true,
     description: 'The longest the switch lets this call run: the lease allows and holds no more than that',

@@ -54,9 +54,9 @@ export type BillingType =
   | 'RECURRING';
 
 export type CallInput = {
-  /** May be left out for an INBOUND call to a number that is ASSIGNED: the call is rated on its holder */
+  /** May be left out for an INBOUND call to a number that is ASSIGNED: the call is its holder's */
   accountId?: string | number | null | undefined;
-  /** The switch's id for the call; rating the same id again returns the first record */
+  /** The switch's id for the call: rating it again returns the first record, and ends its lease */
   callId: string;
   destination: string;
   direction: Direction;
