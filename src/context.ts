@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { beginScopedTransaction, type Em, type Orm } from './db/orm.js';
+import { beginScopedTransaction, beginWith, REQUEST_ROLE_SQL, type Em, type Orm } from './db/orm.js';
+import { credentialSql, type CredentialRow } from './accounts/credentials.js';
+import { accountView } from './accounts/rows.js';
 import { SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
 import type { Events } from './events.js';
@@ -98,6 +100,44 @@ export class Context implements Request {
       this.config.unsafeDisableAppScope ? { path: '/' } : { path: actor.path, rateGroupId: actor.rateGroupId },
     );
   }
+
+  /**
+   * Authenticates an HTTP request's credential. A request of queries only (`readOnly`) opens its scoped
+   * transaction at the same time, in one round trip: BEGIN, the credential's row (read before the role switch, as
+   * the caller is not known yet) setting the scope to its account's subtree, then the role switch and READ ONLY.
+   * Any other request reads the credential on its own and opens its transaction on first use: login must run
+   * before one, on a connection of its own.
+   */
+  async authenticate(authorization: string | undefined, readOnly: boolean): Promise<void> {
+    if (!readOnly) {
+      const actor = await this.services.auth.authenticate(authorization);
+      if (actor) this.bindActor(actor);
+      return;
+    }
+    const credential = this.services.auth.verify(authorization);
+    if (!credential) return;
+    const [rows] = await beginWith(this.em, [
+      credentialSql(credential, { scope: true }),
+      `${REQUEST_ROLE_SQL}, set_config('transaction_read_only', 'on', true)`,
+    ]);
+    this.transaction = Promise.resolve();
+    const row = rows[0] as unknown as CredentialRow | undefined;
+    try {
+      this.bindActor(this.services.auth.actorOf(credential, row));
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+    this.transactionReady = true;
+    // Read in this transaction and in the caller's own scope: `me`, and the parent of its children, are served from it.
+    this.loaders.accountView.prime(row!.id, accountView(row!));
+  }
+
+  /**
+   * Set when Apollo's pipeline takes the request, whose plugin then commits or rolls back. A request refused
+   * before that (a body without a query) would otherwise leave the transaction authenticate opened.
+   */
+  inPipeline = false;
 
   /** Opens the scoped transaction once; every resolver awaits it (see withScope in src/graphql/schema.ts). */
   ensureTransaction(): Promise<void> | undefined {

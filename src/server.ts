@@ -66,6 +66,7 @@ function httpStatusOf(result: FormattedExecutionResult, http: HTTPGraphQLHead): 
 function lifecyclePlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ contextValue, request }) {
+      contextValue.inPipeline = true;
       const started = performance.now();
       let unexpected = false;
       return {
@@ -160,11 +161,10 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   });
   await apollo.start();
 
-  const contextFor = async (req: Request): Promise<Context> => {
+  const contextFor = async (req: Request, readOnly = false): Promise<Context> => {
     const ctx = new Context(db.orm, services, config, events, log, req.requestId);
     ctx.clientAddress = req.socket.remoteAddress ?? 'unknown';
-    const actor = await services.auth.authenticate(req.headers.authorization);
-    if (actor) ctx.bindActor(actor);
+    await ctx.authenticate(req.headers.authorization, readOnly);
     return ctx;
   };
 
@@ -186,7 +186,10 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       res.status(503).json({ status: 'unavailable' });
     }
   });
-  app.use('/export', exportRouter(contextFor));
+  app.use(
+    '/export',
+    exportRouter((req) => contextFor(req)),
+  );
   app.use(consoleRouter());
   if (config.ideEnabled) app.get('/graphql', ideHandler());
   app.use(
@@ -194,9 +197,13 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
     shapeGuard(schema, config),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         try {
-          return await contextFor(req);
+          const ctx = await contextFor(req, res.locals.readOnly === true);
+          res.once('close', () => {
+            if (!ctx.inPipeline) void ctx.abort();
+          });
+          return ctx;
         } catch (error) {
           if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
             throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });

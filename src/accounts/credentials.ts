@@ -1,82 +1,54 @@
-import { executeBound, type Em } from '../db/orm.js';
-import type { AccountKind } from '../entities/index.js';
+import { literal, type Em } from '../db/orm.js';
+import { ACCOUNT_COLUMNS, type AccountRow } from './rows.js';
 import { CHANNEL, type CredentialChange } from '../events.js';
 import type { ApiKeyScope } from '../request.js';
 
-/** An unrevoked API key, found by the hash of its secret. */
-export interface ApiKeyCredential {
-  id: string;
-  accountId: string;
-  lastUsedAt: Date | null;
-  scopes: ApiKeyScope[];
-}
+/** What a request presents, verified but not yet looked up: a login token's claims or an API key's hash. */
+export type Credential = { via: 'token'; accountId: string; version: number } | { via: 'apiKey'; keyHash: string };
 
-/** What a request's actor is made of, with whether the account may act at all. */
-export interface CredentialAccount {
-  id: string;
-  kind: AccountKind;
-  path: string;
-  rootId: string;
-  rateGroupId: string | null;
-  tokenVersion: number;
+/**
+ * The account a credential acts as (the whole row: a request serves it as `me` and as its children's parent
+ * without reading it again), with whether it may act at all, and for an API key the key itself.
+ */
+export interface CredentialRow extends AccountRow {
+  /** A login token signed with another version has ended. */
+  token_version: number;
   /** It and every ancestor are ACTIVE: suspending a reseller locks out its whole subtree. */
   usable: boolean;
+  key_id?: string;
+  key_scopes?: ApiKeyScope[] | string;
 }
 
-interface ApiKeyRow {
-  id: string;
-  account_id: string;
-  last_used_at: Date | null;
-  scopes: ApiKeyScope[];
+const USABLE = `not exists (select 1 from accounts up where starts_with(accounts.path, up.path) and up.status <> 'ACTIVE') as usable`;
+
+/**
+ * The statement that finds a credential's row, its values written as literals: a request sends it in the same
+ * round trip as its BEGIN (beginWith), where no parameters can be bound. It reads as the connecting user, whom
+ * row-level security does not restrict: the caller is not known before it. With `scope`, it sets the request's
+ * scope to the account's subtree as it reads it. An API key's last use is written by the same statement, at most
+ * once a minute (a hint for operators, not an audit log); requests using the key at that moment skip the write
+ * rather than wait for the one making it.
+ */
+export function credentialSql(credential: Credential, options: { scope?: boolean } = {}): string {
+  const columns = `${ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`;
+  if (credential.via === 'token') return `select ${columns} from accounts where id = ${literal(credential.accountId)}`;
+  const hash = literal(credential.keyHash);
+  return `with used as (
+            update api_keys set last_used_at = clock_timestamp()
+             where id = (select id from api_keys
+                          where key_hash = ${hash} and revoked_at is null
+                            and (last_used_at is null or last_used_at < clock_timestamp() - interval '1 minute')
+                            for update skip locked)
+            returning id),
+          k as (select id, account_id, scopes from api_keys where key_hash = ${hash} and revoked_at is null)
+          select ${columns}, (select id from k) as key_id, (select scopes from k) as key_scopes
+            from accounts where id = (select account_id from k)`;
 }
 
-interface CredentialAccountRow {
-  id: string;
-  kind: AccountKind;
-  path: string;
-  root_id: string;
-  rate_group_id: string | null;
-  token_version: number;
-  usable: boolean;
-}
-
-export async function findApiKeyByHash(em: Em, keyHash: string): Promise<ApiKeyCredential | null> {
-  const [key] = await em.execute<ApiKeyRow[]>(
-    `select id, account_id, last_used_at, scopes from api_keys where key_hash = ? and revoked_at is null`,
-    [keyHash],
-  );
-  if (!key) return null;
-  return {
-    id: key.id,
-    accountId: key.account_id,
-    lastUsedAt: key.last_used_at === null ? null : new Date(key.last_used_at),
-    scopes: key.scopes,
-  };
-}
-
-export async function setApiKeyLastUsed(em: Em, id: string, at: Date): Promise<void> {
-  await em.execute(`update api_keys set last_used_at = ? where id = ?`, [at, id]);
-}
-
-export async function findCredentialAccount(em: Em, accountId: string): Promise<CredentialAccount | null> {
-  const [row] = await executeBound<CredentialAccountRow[]>(
-    em,
-    `select a.id, a.kind, a.path, a.root_id, a.rate_group_id, a.token_version,
-            not exists (select 1 from accounts up
-                         where starts_with(a.path, up.path) and up.status <> 'ACTIVE') as usable
-       from accounts a where a.id = ?`,
-    [accountId],
-  );
-  if (!row) return null;
-  return {
-    id: row.id,
-    kind: row.kind,
-    path: row.path,
-    rootId: row.root_id,
-    rateGroupId: row.rate_group_id,
-    tokenVersion: row.token_version,
-    usable: row.usable,
-  };
+/** The credential's row read on its own (graphql-ws, and re-checks of a long-lived subscription's credential). */
+export async function findCredential(em: Em, credential: Credential): Promise<CredentialRow | undefined> {
+  const [row] = await em.execute<CredentialRow[]>(credentialSql(credential));
+  return row;
 }
 
 /** Undefined for an account not found, null for one that cannot log in with a password. */

@@ -83,7 +83,8 @@ export interface AccountListFilter extends PageArgs {
   search?: string | null;
 }
 
-const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
+/** Every column of an account row, as `accountView` reads them; unqualified, so one `accounts` in the FROM. */
+export const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent_id, root_id, path, depth, status, currency,
   billing_mode, balance::text as balance, credit_limit::text as credit_limit, reseller_model,
   low_balance_threshold::text as low_balance_threshold, daily_spend_limit::text as daily_spend_limit,
   monthly_spend_limit::text as monthly_spend_limit, minimum_balance_to_call::text as minimum_balance_to_call,
@@ -91,7 +92,7 @@ const ACCOUNT_COLUMNS = `id, seq::text as seq, number, kind, name, email, parent
   invoice_prefix, company_name, address_line1, address_line2, city, region, postal_code, country, tax_number,
   notification_email, created_at, updated_at`;
 
-interface AccountRow {
+export interface AccountRow {
   id: string;
   seq: string;
   number: string;
@@ -133,7 +134,7 @@ interface AccountRow {
   updated_at: Date | string;
 }
 
-function accountView(r: AccountRow): AccountView {
+export function accountView(r: AccountRow): AccountView {
   const decimal = (v: string | null) => (v === null ? null : new Decimal(v));
   const balance = new Decimal(r.balance);
   const creditLimit = new Decimal(r.credit_limit);

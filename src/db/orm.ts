@@ -21,6 +21,12 @@ export interface Database {
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
   /** Whether the LISTEN connection is up: while it is down, this instance's subscribers get no events. */
   listening(): boolean;
+  /**
+   * PostgreSQL only: a few connections of their own for request bookkeeping that commits apart from the request
+   * (budgets, login throttles). A read opens its transaction, holding a pooled connection, before its budget is
+   * spent: from the same pool, requests holding every connection would wait forever for one more.
+   */
+  bookkeeping?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -83,6 +89,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
       driverOptions: { connection: { pglite: () => pglite } },
     } as Options)) as unknown as Orm;
   }
+  acceptPreludes(orm.em.getConnection('write').getKnex(), !pglite);
   if (options.migrate !== false) {
     if (config.migrateOnStart) await migrate(orm, pglite !== undefined);
     else {
@@ -97,9 +104,13 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
     }
   }
   let listening = false;
+  const bookkeeping = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 2 }) : undefined;
+  // An idle connection the server ended (a restart, an operator's pg_terminate_backend) is replaced on next use.
+  bookkeeping?.on('error', (error) => logger.warn({ err: error }, 'bookkeeping connection lost'));
   return {
     orm,
     engine: pglite ? 'pglite' : 'postgresql',
+    bookkeeping,
     async listen(channel, handler) {
       if (pglite) {
         const unlisten = await pglite.listen(channel, handler);
@@ -143,6 +154,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
     },
     listening: () => listening,
     async close() {
+      await bookkeeping?.end();
       await orm.close(true);
       if (pglite && !pglite.closed) await pglite.close();
     },
@@ -177,18 +189,91 @@ export function systemEm(orm: Orm): Em {
   return em;
 }
 
+/** Turns the request role on: row-level security applies from the next statement. */
+export const REQUEST_ROLE_SQL =
+  // JIT compilation only costs time on short OLTP statements (200 ms for a batched rate lookup here).
+  `select set_config('role', 'trellis_app', true), set_config('jit', 'off', true)`;
+
 /**
  * Starts the transaction a request runs in and binds it to the caller's subtree: the role switch makes
- * row-level security apply, and the setting tells the policies which subtree that is.
+ * row-level security apply, and the setting tells the policies which subtree that is. One round trip.
  */
 export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
-  await em.begin();
-  await executeBound(
-    em,
-    // JIT compilation only costs time on short OLTP statements (200 ms for a batched rate lookup here).
-    `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true), set_config('jit', 'off', true)`,
-    [scopePath],
-  );
+  await beginWith(em, [`select set_config('trellis.scope_path', ${literal(scopePath)}, true)`, REQUEST_ROLE_SQL]);
+}
+
+/** A string as a PostgreSQL literal, for the statements sent with BEGIN (a simple query binds no parameters). */
+export function literal(value: string): string {
+  return pg.escapeLiteral(value);
+}
+
+type Row = Record<string, unknown>;
+
+/** What a knex transaction's config carries to send statements with its BEGIN (see acceptPreludes). */
+interface Prelude {
+  statements: readonly string[];
+  done(results: Row[][]): void;
+}
+
+/**
+ * Opens `em`'s transaction and runs `statements` in it, in the same round trip as its BEGIN on PostgreSQL, and
+ * returns each one's rows. Their values must be written in as literals (`literal`). If one fails, the
+ * transaction is rolled back and its error thrown.
+ */
+export async function beginWith(em: Em, statements: readonly string[]): Promise<Row[][]> {
+  let results: Row[][] = [];
+  const prelude: Prelude = { statements, done: (rows) => (results = rows) };
+  const trx = await em
+    .getConnection('write')
+    .getKnex()
+    .transaction(null, { prelude } as Knex.TransactionConfig);
+  em.setTransactionContext(trx);
+  return results;
+}
+
+/** The parts of knex's transaction this file reaches into (knex's internals, not in its types). */
+interface KnexTransactionInternals {
+  trxClient: TransactionClient;
+  begin(connection: unknown): Promise<unknown>;
+}
+type PgResult = { rows: Row[] } | { rows: Row[] }[];
+
+/**
+ * knex sends BEGIN on its own, so a request's transaction took three round trips before its first read:
+ * BEGIN, the credential, the scope. Each is a write to the socket and a wake-up of a server process, the
+ * largest cost per request on the read shapes (docs/performance.md). A transaction whose config carries a
+ * `prelude` sends BEGIN and the prelude's statements as one simple query on PostgreSQL; on PGlite, one
+ * statement per call (its driver splits nothing, and a call costs no round trip there).
+ */
+function acceptPreludes(knex: Knex, together: boolean): void {
+  const client = knex.client as {
+    transaction(container: unknown, config: { prelude?: Prelude } | undefined, outer: unknown): KnexTransactionInternals;
+  };
+  const make = client.transaction.bind(client);
+  client.transaction = (container, config, outer) => {
+    const trx = make(container, config, outer);
+    const prelude = config?.prelude;
+    if (!prelude || outer) return trx;
+    trx.begin = async (connection) => {
+      const run = async (sql: string) => (await trx.trxClient.query(connection, { sql })).response as unknown as PgResult;
+      try {
+        if (together) {
+          const results = (await run(['BEGIN', ...prelude.statements].join(';\n'))) as { rows: Row[] }[];
+          prelude.done(results.slice(1).map((r) => r.rows));
+        } else {
+          await run('BEGIN');
+          const results: Row[][] = [];
+          for (const sql of prelude.statements) results.push(((await run(sql)) as { rows: Row[] }).rows);
+          prelude.done(results);
+        }
+      } catch (error) {
+        // Left as it is, the connection would go back to the pool inside the failed transaction.
+        await run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    };
+    return trx;
+  };
 }
 
 /**
@@ -260,7 +345,7 @@ export async function executeBound<T>(em: Em, sql: string, params: readonly unkn
 /** What executeBound uses of a knex transaction's client (knex's Client API, not in its types). */
 interface TransactionClient {
   acquireConnection(): Promise<unknown>;
-  query(connection: unknown, query: object): Promise<{ response: { rows: unknown } }>;
+  query(connection: unknown, query: object | string): Promise<{ response: { rows: unknown } }>;
 }
 
 /**

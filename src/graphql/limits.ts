@@ -203,24 +203,32 @@ export function shapeGuard(schema: GraphQLSchema, config: Config): RequestHandle
     res.status(400).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
   // Documents already found sound, by their text: clients send the same few documents again and again, and
   // lexing and walking each one again cost as much as a small request's SQL. Bounded by the text it holds.
-  const passed = new LRUCache<string, true>({ maxSize: 4 * 1024 * 1024, sizeCalculation: (_, key) => key.length });
+  const passed = new LRUCache<string, { readOnly: boolean }>({
+    maxSize: 4 * 1024 * 1024,
+    sizeCalculation: (_, key) => key.length,
+  });
   return (req, res, next) => {
     const query = req.method === 'GET' ? req.query.query : (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string') return next();
-    if (passed.get(query)) return next();
-    // Measured before parsing: the parser's own refusal computes a line and column by scanning the whole text,
-    // and Apollo would hash and parse it all again.
-    const tooLarge = documentTooLarge(query, config);
-    if (tooLarge) return refuse(res, tooLarge);
-    let document: DocumentNode;
-    try {
-      document = parse(query);
-    } catch {
-      return next();
+    let sound = passed.get(query);
+    if (!sound) {
+      // Measured before parsing: the parser's own refusal computes a line and column by scanning the whole text,
+      // and Apollo would hash and parse it all again.
+      const tooLarge = documentTooLarge(query, config);
+      if (tooLarge) return refuse(res, tooLarge);
+      let document: DocumentNode;
+      try {
+        document = parse(query);
+      } catch {
+        return next();
+      }
+      const [error] = shapeErrors(schema, document, config);
+      if (error) return refuse(res, shapeError(error).message);
+      sound = { readOnly: document.definitions.every((d) => d.kind !== Kind.OPERATION_DEFINITION || d.operation === 'query') };
+      passed.set(query, sound);
     }
-    const [error] = shapeErrors(schema, document, config);
-    if (error) return refuse(res, shapeError(error).message);
-    passed.set(query, true);
+    // A document of queries only opens a read-only transaction as it authenticates (Context.authenticate).
+    res.locals.readOnly = sound.readOnly;
     next();
   };
 }

@@ -197,12 +197,12 @@ export class AccountService {
   /** The caller's descendants (not the caller). Deleted accounts are listed only when asked for by status. */
   async list(ctx: Request, filter: AccountListFilter): Promise<Page<AccountView>> {
     requireActor(ctx);
-    return findDescendantsPage(ctx.em, ctx.actor.path, ctx.actor.accountId, filter);
+    return primed(ctx, await findDescendantsPage(ctx.em, ctx.actor.path, ctx.actor.accountId, filter));
   }
 
   async children(ctx: Request, parent: Pick<AccountView, 'id'>, filter: AccountListFilter): Promise<Page<AccountView>> {
     requireActor(ctx);
-    return childrenPage(ctx.loaders.rows, parent.id, filter);
+    return primed(ctx, await childrenPage(ctx.loaders.rows, parent.id, filter));
   }
 
   async create(ctx: Request, data: CreateAccountData): Promise<Account> {
@@ -417,4 +417,10 @@ export class AccountService {
   private optionalAmount(field: string, value: Decimal | null | undefined): Decimal | null {
     return value === undefined || value === null ? null : nonNegative(field, value);
   }
+}
+
+/** A list's accounts are the parents its children's `parent` asks for next: they need not be read again. */
+function primed(ctx: Request, page: Page<AccountView>): Page<AccountView> {
+  for (const { node } of page.edges) ctx.loaders.accountView.prime(node.id, node);
+  return page;
 }

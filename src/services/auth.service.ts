@@ -2,7 +2,7 @@ import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:c
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.js';
 import { requireActor, type Actor, type ApiKeyScope, type Request } from '../request.js';
-import { systemEm, type Em, type Orm } from '../db/orm.js';
+import { systemEm, textArray, type Em, type Orm } from '../db/orm.js';
 import { Account, ApiKey } from '../entities/index.js';
 import { badInput, DomainError, forbidden, notFound } from '../errors.js';
 import type { CredentialChange } from '../events.js';
@@ -10,10 +10,10 @@ import {
   announceCredentialChange,
   endTokensOf,
   endTokensUnder,
-  findApiKeyByHash,
-  findCredentialAccount,
+  findCredential,
   findPasswordHash,
-  setApiKeyLastUsed,
+  type Credential,
+  type CredentialRow,
 } from '../accounts/credentials.js';
 import { newId } from '../ids.js';
 import { findPage, type Page, type PageArgs } from './pagination.js';
@@ -27,8 +27,6 @@ export function requireLoginToken(ctx: Request & { actor: Actor }, what: string)
 }
 
 const API_KEY_PREFIX = 'trk_';
-/** lastUsedAt is a hint for operators, not an audit log: write it at most once a minute per key. */
-const LAST_USED_RESOLUTION_MS = 60_000;
 
 const invalidCredentials = () => new DomainError('UNAUTHENTICATED', 'Invalid email or password');
 const invalidToken = () => new DomainError('UNAUTHENTICATED', 'Invalid or expired credentials');
@@ -62,7 +60,7 @@ export class AuthService {
     await this.throttle.beforePasswordCheck(normalized, ctx.clientAddress);
     const account = await em.findOne(Account, { email: normalized }, { populate: ['passwordHash'] });
     const ok = await verifyPassword(account?.passwordHash, password);
-    const actor = account && ok ? await this.loadActor(em, account.id, 'token') : null;
+    const actor = account && ok ? await this.loadActor(em, account.id) : null;
     // The version is the one read with the hash just verified: a password change that committed during the
     // check must not yield a token that outlives it.
     if (!account || !actor || actor.tokenVersion !== account.tokenVersion) throw invalidCredentials();
@@ -83,19 +81,19 @@ export class AuthService {
   }
 
   /**
-   * Resolves "Bearer <JWT or API key>" to the acting account. A missing header is anonymous (null); a header
-   * that does not verify is UNAUTHENTICATED, so a client with a stale token learns it instead of seeing less.
+   * Reads "Bearer <JWT or API key>" and checks what can be checked without the database: a JWT's signature,
+   * expiry, issuer and audience. A missing header is anonymous (null); a header that does not verify is
+   * UNAUTHENTICATED, so a client with a stale token learns it instead of seeing less.
    */
-  async authenticate(authorization: string | undefined | null): Promise<Actor | null> {
+  verify(authorization: string | undefined | null): Credential | null {
     if (!authorization) return null;
-    const em = systemEm(this.orm);
     const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!m) throw invalidToken();
-    const credential = m[1];
-    if (credential.startsWith(API_KEY_PREFIX)) return this.authenticateApiKey(em, credential);
+    const secret = m[1];
+    if (secret.startsWith(API_KEY_PREFIX)) return { via: 'apiKey', keyHash: sha256(secret) };
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(credential, this.jwtKey, {
+      claims = jwt.verify(secret, this.jwtKey, {
         algorithms: ['HS256'],
         issuer: this.config.jwtIssuer,
         audience: this.config.jwtAudience,
@@ -104,36 +102,45 @@ export class AuthService {
       throw invalidToken();
     }
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
-    const actor = await this.loadActor(em, claims.sub, 'token');
-    if (!actor || actor.tokenVersion !== (claims.ver ?? 0)) throw invalidToken();
-    return actor;
+    return { via: 'token', accountId: claims.sub, version: typeof claims.ver === 'number' ? claims.ver : 0 };
   }
 
-  private async authenticateApiKey(em: Em, secret: string): Promise<Actor> {
-    const key = await findApiKeyByHash(em, sha256(secret));
-    if (!key) throw invalidToken();
-    const actor = await this.loadActor(em, key.accountId, 'apiKey');
-    if (!actor) throw invalidToken();
-    const now = Date.now();
-    if (!key.lastUsedAt || now - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      await setApiKeyLastUsed(em, key.id, new Date(now));
-    }
-    return { ...actor, apiKeyId: key.id, scopes: key.scopes };
-  }
-
-  /** The account, if it and every ancestor are ACTIVE: suspending a reseller locks out its whole subtree. */
-  private async loadActor(em: Em, accountId: string, via: Actor['via']): Promise<Actor | null> {
-    const account = await findCredentialAccount(em, accountId);
-    if (!account || !account.usable) return null;
-    return {
-      accountId: account.id,
-      kind: account.kind,
-      path: account.path,
-      rootId: account.rootId,
-      rateGroupId: account.rateGroupId,
-      via,
-      tokenVersion: account.tokenVersion,
+  /**
+   * The actor a verified credential's row makes, or UNAUTHENTICATED: the account and every ancestor must be
+   * ACTIVE, and a token must carry the account's current token version.
+   */
+  actorOf(credential: Credential, row: CredentialRow | undefined): Actor {
+    if (!row?.usable) throw invalidToken();
+    if (credential.via === 'token' && row.token_version !== credential.version) throw invalidToken();
+    const actor: Actor = {
+      accountId: row.id,
+      kind: row.kind,
+      path: row.path,
+      rootId: row.root_id,
+      rateGroupId: row.rate_group_id,
+      via: credential.via,
+      tokenVersion: row.token_version,
     };
+    if (credential.via === 'token' || !row.key_id) return actor;
+    return { ...actor, apiKeyId: row.key_id, scopes: textArray(row.key_scopes ?? []) as ApiKeyScope[] };
+  }
+
+  /**
+   * The acting account of a credential, read on a connection of its own (graphql-ws, and the re-checks of a
+   * subscription's credential). An HTTP request reads it as its transaction opens instead (Context.authenticate).
+   */
+  async authenticate(authorization: string | undefined | null): Promise<Actor | null> {
+    const credential = this.verify(authorization);
+    if (!credential) return null;
+    return this.actorOf(credential, await findCredential(systemEm(this.orm), credential));
+  }
+
+  /** The account that just logged in, if it and every ancestor are ACTIVE. */
+  private async loadActor(em: Em, accountId: string): Promise<Actor | null> {
+    const credential: Credential = { via: 'token', accountId, version: 0 };
+    const row = await findCredential(em, credential);
+    if (!row?.usable) return null;
+    return this.actorOf({ ...credential, version: row.token_version }, row);
   }
 
   async createApiKey(ctx: Request, name: string, scopes: ApiKeyScope[] = ['FULL']): Promise<{ secret: string; apiKey: ApiKey }> {

@@ -41,7 +41,7 @@ export interface Services {
  * Services are stateless apart from configuration and the rate decks held in memory (which are checked
  * against the database's versions on every use): one set per server, shared by every request.
  */
-export function createServices(config: Config, db: Pick<Database, 'engine' | 'orm'>): Services {
+export function createServices(config: Config, db: Pick<Database, 'engine' | 'orm' | 'bookkeeping'>): Services {
   const throttle = new ThrottleService(config, db);
   const auth = new AuthService(config, db.orm, throttle);
   // A new customer gets its parent's mandatory packages: the account service calls back into the subscriptions.

@@ -22,14 +22,14 @@ export class ThrottleService {
   private readonly failuresByAddress?: RateLimiterAbstract;
   private readonly budget?: { consume(key: string, cost: number): Promise<unknown> };
 
-  constructor(config: Config, db: Pick<Database, 'engine' | 'orm'>) {
+  constructor(config: Config, db: Pick<Database, 'engine' | 'bookkeeping'>) {
     const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract | undefined => {
       if (points === 0) return undefined;
       const inMemory = new RateLimiterMemory({ keyPrefix, points, duration });
-      if (db.engine === 'pglite') return inMemory;
+      if (!db.bookkeeping) return inMemory;
       return new RateLimiterPostgres({
-        storeClient: db.orm.em.getConnection().getKnex(),
-        storeType: 'knex',
+        storeClient: db.bookkeeping,
+        storeType: 'pool',
         tableName: 'rate_limits',
         tableCreated: true,
         // Rows expired an hour ago are deleted every few minutes, by every instance.
