@@ -112,9 +112,7 @@ describe('connections', () => {
       try {
         const t = await buildTree(small);
         const statuses = await Promise.all(
-          Array.from({ length: 40 }, () =>
-            post(small.url, t.c1.token, { query: '{ me { id } }' }).then((r) => r.status),
-          ),
+          Array.from({ length: 40 }, () => post(small.url, t.c1.token, { query: '{ me { id } }' }).then((r) => r.status)),
         );
         expect(statuses).toEqual(Array.from({ length: 40 }, () => 200));
       } finally {
