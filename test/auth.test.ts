@@ -107,6 +107,20 @@ describe('tokens', () => {
     expect(body.data ?? null).toBeNull();
   });
 
+  it('a token verified by earlier requests still ends when it expires', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = sign({ exp }, { subject: accountId, issuer: 'trellis', audience: 'trellis-api' });
+    const ask = () =>
+      fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      }).then((r) => r.status);
+    expect([await ask(), await ask()]).toEqual([200, 200]);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 200));
+    expect(await ask()).toBe(401);
+  });
+
   it('no credentials at all: UNAUTHENTICATED from any protected field', async () => {
     expect(errorCode(await server.gql(MeDocument))).toBe('UNAUTHENTICATED');
   });

@@ -136,6 +136,21 @@ describe('limits', () => {
     expect(res.body.errors[0].message).toMatch(/too expensive/);
   });
 
+  it('costs one document afresh for each set of variables', async () => {
+    const query = 'query($n: Int) { accounts(first: $n) { edges { node { children(first: $n) { edges { node { id } } } } } } }';
+    for (const [n, refused] of [
+      [2, false],
+      [500, true],
+      [2, false],
+      [500, true],
+    ] as const) {
+      const res = await post({ query, variables: { n } });
+      expect(res.body.errors?.[0]?.message ?? null, `first: ${n}`).toEqual(
+        refused ? expect.stringMatching(/too expensive/) : null,
+      );
+    }
+  });
+
   it('answers 413 to a body over 1 MB', async () => {
     const res = await post({ query: '{ me { id } }', variables: { pad: 'x'.repeat(1_100_000) } });
     expect(res.status).toBe(413);

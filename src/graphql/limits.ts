@@ -137,6 +137,32 @@ export function costError(
   operationName: string | undefined,
   max: number,
 ): { error: GraphQLError | null; cost: number } {
+  // Apollo hands the same parsed document to every request that sends the same text: a dashboard's few documents
+  // with their few small variable sets are costed once, not walked again per request.
+  const key = `${max}\n${operationName ?? ''}\n${JSON.stringify(variables)}`;
+  if (key.length > 1024) return costOf(schema, document, variables, operationName, max);
+  let known = costs.get(document);
+  if (!known) costs.set(document, (known = new Map()));
+  const cost = known.get(key);
+  if (cost !== undefined) return { error: null, cost };
+  const result = costOf(schema, document, variables, operationName, max);
+  // A refusal is built afresh each time: an error object is the request's own.
+  if (!result.error) {
+    if (known.size >= 64) known.clear();
+    known.set(key, result.cost);
+  }
+  return result;
+}
+
+const costs = new WeakMap<DocumentNode, Map<string, number>>();
+
+function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+  max: number,
+): { error: GraphQLError | null; cost: number } {
   const operation = getOperationAST(document, operationName);
   if (!operation) return { error: null, cost: 0 };
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 });

@@ -1,5 +1,6 @@
 import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { requireActor, type Actor, type ApiKeyScope, type Request } from '../request.js';
 import { systemEm, textArray, type Em, type Orm } from '../db/orm.js';
@@ -38,6 +39,12 @@ function sha256(value: string): string {
 export class AuthService {
   /** Built once: given the secret as a string, jsonwebtoken builds a key object on every sign and verify. */
   private readonly jwtKey: KeyObject;
+  /**
+   * Tokens whose signature and claims were verified, until they expire: a client sends the same token with every
+   * request, and verifying it again costs an HMAC and two JSON parses each time. What a token may do is still
+   * read from the database on every request (its version, the account's status).
+   */
+  private readonly verified = new LRUCache<string, { credential: Credential; expiresAt: number }>({ max: 10_000 });
 
   constructor(
     private readonly config: Config,
@@ -91,6 +98,12 @@ export class AuthService {
     if (!m) throw invalidToken();
     const secret = m[1];
     if (secret.startsWith(API_KEY_PREFIX)) return { via: 'apiKey', keyHash: sha256(secret) };
+    const known = this.verified.get(secret);
+    if (known) {
+      if (known.expiresAt > Date.now()) return known.credential;
+      this.verified.delete(secret);
+      throw invalidToken();
+    }
     let claims: jwt.JwtPayload;
     try {
       claims = jwt.verify(secret, this.jwtKey, {
@@ -102,7 +115,13 @@ export class AuthService {
       throw invalidToken();
     }
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
-    return { via: 'token', accountId: claims.sub, version: typeof claims.ver === 'number' ? claims.ver : 0 };
+    const credential: Credential = {
+      via: 'token',
+      accountId: claims.sub,
+      version: typeof claims.ver === 'number' ? claims.ver : 0,
+    };
+    this.verified.set(secret, { credential, expiresAt: claims.exp * 1000 });
+    return credential;
   }
 
   /**
