@@ -121,16 +121,16 @@ export class Context implements Request {
       `${REQUEST_ROLE_SQL}, set_config('transaction_read_only', 'on', true)`,
     ]);
     this.transaction = Promise.resolve();
-    const row = rows[0] as unknown as CredentialRow | undefined;
     try {
+      const row = rows[0] as unknown as CredentialRow | undefined;
       this.bindActor(this.services.auth.actorOf(credential, row));
+      // Read in this transaction and in the caller's own scope: `me`, and the parent of its children, are served from it.
+      this.loaders.accountView.prime(row!.id, accountView(row!));
     } catch (error) {
       await this.abort();
       throw error;
     }
     this.transactionReady = true;
-    // Read in this transaction and in the caller's own scope: `me`, and the parent of its children, are served from it.
-    this.loaders.accountView.prime(row!.id, accountView(row!));
   }
 
   /**

@@ -168,6 +168,33 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     return ctx;
   };
 
+  const apolloMiddleware = expressMiddleware(apollo, {
+    context: async ({ req, res }) => {
+      try {
+        const ctx = await contextFor(req, res.locals.readOnly === true);
+        res.locals.context = ctx;
+        return ctx;
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
+          throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        }
+        log.error({ err: error, requestId: req.requestId }, 'request context failed');
+        throw error;
+      }
+    },
+  });
+  // A read's transaction opens with its context, before Apollo's pipeline; a request Apollo refuses before the
+  // pipeline takes it (a malformed body) is never committed by the lifecycle plugin, so it is rolled back here,
+  // once Apollo has answered, whether or not the client is still there.
+  const graphqlMiddleware = async (req: Request, res: Response) => {
+    try {
+      await apolloMiddleware(req, res, () => undefined);
+    } finally {
+      const ctx = res.locals.context as Context | undefined;
+      if (ctx && !ctx.inPipeline) await ctx.abort();
+    }
+  };
+
   app.use(requestId);
   app.use(accessLog(log, metrics));
   app.use(corsMiddleware(config));
@@ -196,22 +223,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     '/graphql',
     express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
     shapeGuard(schema, config),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        try {
-          const ctx = await contextFor(req, res.locals.readOnly === true);
-          res.once('close', () => {
-            if (!ctx.inPipeline) void ctx.abort();
-          });
-          return ctx;
-        } catch (error) {
-          if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-            throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
-          }
-          throw error;
-        }
-      },
-    }),
+    graphqlMiddleware,
   );
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') {

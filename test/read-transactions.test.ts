@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE, startServer, type TestServer } from './support/harness.js';
 import { buildTree } from './support/tree.js';
@@ -66,6 +67,13 @@ describe('a read', () => {
   );
 
   it('an API key read still notes the key as used, and its scopes apply', async () => {
+    const { createApiKey: rating } = await server.ok(
+      'mutation { createApiKey(name: "rating", scopes: [RATING]) { secret } }',
+      {},
+      tree.c1.token,
+    );
+    const refused = await server.gql('{ me { id } }', {}, rating.secret);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const { createApiKey } = await server.ok(
       'mutation { createApiKey(name: "ro", scopes: [READ_ONLY]) { secret apiKey { id } } }',
       {},
@@ -98,6 +106,31 @@ describe('connections', () => {
         const res = await post(small.url, t.r1.token, { query: '{ me { id } }', variables: 'none' });
         expect(res.status).toBe(400);
       }
+      expect(await small.ok('{ me { id } }', {}, t.r1.token)).toEqual({ me: { id: t.r1.id } });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a read whose client leaves before Apollo refuses it gives back its connection', async () => {
+    const small = await startServer({ dbPoolMax: 2 });
+    try {
+      const t = await buildTree(small);
+      const { port } = new URL(small.url);
+      const body = JSON.stringify({ query: '{ me { id } }', variables: 'none' });
+      for (let i = 0; i < 6; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(Number(port), '127.0.0.1', () => {
+            socket.end(
+              `POST /graphql HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${t.r1.token}\r\n` +
+                `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+            );
+            socket.destroy();
+            resolve();
+          });
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await small.ok('{ me { id } }', {}, t.r1.token)).toEqual({ me: { id: t.r1.id } });
     } finally {
       await small.close();

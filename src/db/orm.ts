@@ -104,7 +104,10 @@ export async function openDatabase(config: Config, logger: Logger, options: { mi
     }
   }
   let listening = false;
-  const bookkeeping = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseUrl, max: 2 }) : undefined;
+  const bookkeeping = config.databaseUrl
+    ? // Past the timeout, the limiters' counters in memory stand in (ThrottleService), as for any database failure.
+      new pg.Pool({ connectionString: config.databaseUrl, max: 2, connectionTimeoutMillis: 5_000 })
+    : undefined;
   // An idle connection the server ended (a restart, an operator's pg_terminate_backend) is replaced on next use.
   bookkeeping?.on('error', (error) => logger.warn({ err: error }, 'bookkeeping connection lost'));
   return {
@@ -202,8 +205,12 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
   await beginWith(em, [`select set_config('trellis.scope_path', ${literal(scopePath)}, true)`, REQUEST_ROLE_SQL]);
 }
 
-/** A string as a PostgreSQL literal, for the statements sent with BEGIN (a simple query binds no parameters). */
+/**
+ * A string as a PostgreSQL literal, for the statements sent with BEGIN (a simple query binds no parameters). Only
+ * ids, hashes and paths: knex rewrites every `?` in a statement's text as a placeholder, quoted or not.
+ */
 export function literal(value: string): string {
+  if (!/^[A-Za-z0-9_/-]*$/.test(value)) throw new Error('literal: only ids, hashes and paths may be written into SQL');
   return pg.escapeLiteral(value);
 }
 
@@ -221,12 +228,17 @@ interface Prelude {
  * transaction is rolled back and its error thrown.
  */
 export async function beginWith(em: Em, statements: readonly string[]): Promise<Row[][]> {
-  let results: Row[][] = [];
+  let results: Row[][] | undefined;
   const prelude: Prelude = { statements, done: (rows) => (results = rows) };
   const trx = await em
     .getConnection('write')
     .getKnex()
     .transaction(null, { prelude } as Knex.TransactionConfig);
+  if (!results) {
+    // A transaction begun without its statements would run the request with no role switch and no scope.
+    await trx.rollback().catch(() => undefined);
+    throw new Error('the transaction began without its prelude (knex client not prepared by acceptPreludes)');
+  }
   em.setTransactionContext(trx);
   return results;
 }

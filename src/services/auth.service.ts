@@ -115,10 +115,11 @@ export class AuthService {
       throw invalidToken();
     }
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
+    if (claims.ver !== undefined && typeof claims.ver !== 'number') throw invalidToken();
     const credential: Credential = {
       via: 'token',
       accountId: claims.sub,
-      version: typeof claims.ver === 'number' ? claims.ver : 0,
+      version: (claims.ver as number | undefined) ?? 0,
     };
     this.verified.set(secret, { credential, expiresAt: claims.exp * 1000 });
     return credential;
