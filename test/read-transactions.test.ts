@@ -28,6 +28,19 @@ async function statementsOf(query: string, token: string): Promise<{ sql: string
   }
 }
 
+/** A server of its own with a small pool, and a tree on it. */
+async function withSmallPool(
+  overrides: Parameters<typeof startServer>[0],
+  fn: (small: TestServer, t: Awaited<ReturnType<typeof buildTree>>) => Promise<void>,
+): Promise<void> {
+  const small = await startServer({ dbPoolMax: 2, ...overrides });
+  try {
+    await fn(small, await buildTree(small));
+  } finally {
+    await small.close();
+  }
+}
+
 const post = (url: string, token: string, body: unknown) =>
   fetch(`${url}/graphql`, {
     method: 'POST',
@@ -99,23 +112,17 @@ describe('a read', () => {
 
 describe('connections', () => {
   it('a read Apollo refuses before running it (variables not an object) gives back the connection its credential took', async () => {
-    const small = await startServer({ dbPoolMax: 2 });
-    try {
-      const t = await buildTree(small);
+    await withSmallPool({}, async (small, t) => {
       for (let i = 0; i < 6; i++) {
         const res = await post(small.url, t.r1.token, { query: '{ me { id } }', variables: 'none' });
         expect(res.status).toBe(400);
       }
       expect(await small.ok('{ me { id } }', {}, t.r1.token)).toEqual({ me: { id: t.r1.id } });
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it('a read whose client leaves before Apollo refuses it gives back its connection', async () => {
-    const small = await startServer({ dbPoolMax: 2 });
-    try {
-      const t = await buildTree(small);
+    await withSmallPool({}, async (small, t) => {
       const { port } = new URL(small.url);
       const body = JSON.stringify({ query: '{ me { id } }', variables: 'none' });
       for (let i = 0; i < 6; i++) {
@@ -132,25 +139,19 @@ describe('connections', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await small.ok('{ me { id } }', {}, t.r1.token)).toEqual({ me: { id: t.r1.id } });
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it.skipIf(ENGINE === 'pglite')(
     "reads holding every pooled connection still take their budget's next lease (it has connections of its own)",
     async () => {
       // Leases of 20 points: a burst of 40 requests needs several while every pooled connection is held by a read.
-      const small = await startServer({ dbPoolMax: 2, requestBudget: 2_000 });
-      try {
-        const t = await buildTree(small);
+      await withSmallPool({ requestBudget: 2_000 }, async (small, t) => {
         const statuses = await Promise.all(
           Array.from({ length: 40 }, () => post(small.url, t.c1.token, { query: '{ me { id } }' }).then((r) => r.status)),
         );
         expect(statuses).toEqual(Array.from({ length: 40 }, () => 200));
-      } finally {
-        await small.close();
-      }
+      });
     },
     30_000,
   );
