@@ -134,8 +134,8 @@ export class Context implements Request {
   }
 
   /**
-   * Set when Apollo's pipeline takes the request, whose plugin then commits or rolls back. A request refused
-   * before that (a body without a query) would otherwise leave the transaction authenticate opened.
+   * Set when Apollo's pipeline takes the request, whose plugin then commits or rolls back. A read Apollo refuses
+   * before that (a malformed body) is rolled back by the GraphQL middleware (src/server.ts) once Apollo has answered.
    */
   inPipeline = false;
 

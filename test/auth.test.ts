@@ -94,6 +94,7 @@ describe('tokens', () => {
     ['alg none', () => sign({}, { ...base, subject: accountId, algorithm: 'none' }, undefined as unknown as string)],
     ['no expiry', () => sign({}, { subject: accountId, issuer: 'trellis', audience: 'trellis-api' })],
     ['unknown account', () => sign({}, { ...base, subject: 'acc_00000000000000000000000000000000' })],
+    ['a subject that is no account id', () => sign({}, { ...base, subject: "acc_1' or true --?" })],
     ['garbage', () => 'not.a.token'],
   ])('rejects a token with %s as UNAUTHENTICATED (HTTP 401)', async (_label, make) => {
     const res = await fetch(`${server.url}/graphql`, {

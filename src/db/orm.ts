@@ -357,7 +357,7 @@ export async function executeBound<T>(em: Em, sql: string, params: readonly unkn
 /** What executeBound uses of a knex transaction's client (knex's Client API, not in its types). */
 interface TransactionClient {
   acquireConnection(): Promise<unknown>;
-  query(connection: unknown, query: object | string): Promise<{ response: { rows: unknown } }>;
+  query(connection: unknown, query: object): Promise<{ response: { rows: unknown } }>;
 }
 
 /**

@@ -114,7 +114,9 @@ export class AuthService {
     } catch {
       throw invalidToken();
     }
-    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalidToken();
+    // The subject is an account id, written into the statement that opens a read (src/accounts/credentials.ts).
+    if (typeof claims.sub !== 'string' || !/^[A-Za-z0-9_-]+$/.test(claims.sub) || typeof claims.exp !== 'number')
+      throw invalidToken();
     if (claims.ver !== undefined && typeof claims.ver !== 'number') throw invalidToken();
     const credential: Credential = {
       via: 'token',
