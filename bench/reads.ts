@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { deepStrictEqual } from 'node:assert';
 import jwt from 'jsonwebtoken';
@@ -158,4 +159,53 @@ export async function sameResponse(trellisUrl: string, ceilingUrl: string, token
   const [a, b] = [await ask(trellisUrl), await ask(ceilingUrl)];
   deepStrictEqual(b, a);
   return JSON.stringify(a.json).length;
+}
+
+/**
+ * Another Trellis instance in a process of its own on the same database and secret (the server `npm start`
+ * runs): with the bench's own, two instances behind no balancer, each driven by its own client process.
+ */
+export async function startInstance(config: Config, databaseUrl: string): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: config.jwtSecret,
+      JWT_ISSUER: config.jwtIssuer,
+      JWT_AUDIENCE: config.jwtAudience,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DB_POOL_MAX: String(config.dbPoolMax),
+      REQUEST_BUDGET: String(config.requestBudget),
+      RENEWAL_INTERVAL_MS: '0',
+      INVOICE_INTERVAL_MS: '0',
+      WEBHOOK_INTERVAL_MS: '0',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (i > 100 || child.exitCode !== null) throw new Error('the second instance did not start');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url,
+    async close() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
 }

@@ -14,7 +14,7 @@ import { benchAssign } from './assign.js';
 import { benchDids } from './dids.js';
 import { benchInvoices } from './invoices.js';
 import { benchWebhooks } from './webhooks.js';
-import { cannon, PAGE_QUERY, sameResponse, startCeiling, TREE_QUERY, type Cannon } from './reads.js';
+import { cannon, PAGE_QUERY, sameResponse, startCeiling, startInstance, TREE_QUERY, type Cannon } from './reads.js';
 
 /**
  * npm run bench: figures for the things that must be fast, against a fresh PostgreSQL database on
@@ -491,7 +491,8 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
 
 /**
  * A reseller with 10 sub-resellers of 20 customers each, read as one page over HTTP: balances, parents and
- * subscriptions. Requests/s and p99 at 16 clients, and the SQL statements per request at several page sizes.
+ * subscriptions. Requests/s and p99 at 16 clients, and the SQL statements per request at several page sizes; then
+ * the same through two instances at once.
  */
 async function benchSubtreePage(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
@@ -523,6 +524,7 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   };
 
   const ceiling = await startCeiling(config, db.url!, CONCURRENCY);
+  const second = await startInstance(config, db.url!);
   try {
     for (const [shape, body] of Object.entries(shapes) as [keyof typeof shapes, string][]) {
       const bytes = await sameResponse(`${url}/graphql`, ceiling.url, token, body);
@@ -536,6 +538,19 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
         measured[name] = await cannon(target, token, body, CONCURRENCY, READ_SECONDS);
         if (measured[name].failures) throw new Error(`${shape} via ${name}: ${measured[name].failures} failed requests`);
       }
+      // Two instances on this machine's two cores, half the connections each: how reads scale out.
+      const both = await Promise.all(
+        [`${url}/graphql`, `${second.url}/graphql`].map(async (target) => {
+          await cannon(target, token, body, CONCURRENCY / 2, 2);
+          return target;
+        }),
+      ).then((targets) => Promise.all(targets.map((target) => cannon(target, token, body, CONCURRENCY / 2, READ_SECONDS))));
+      if (both.some((m) => m.failures)) throw new Error(`${shape} via two instances: failed requests`);
+      const twoInstances = {
+        requestsPerSecond: both[0].requestsPerSecond + both[1].requestsPerSecond,
+        p50Ms: Math.max(both[0].p50Ms, both[1].p50Ms),
+        p99Ms: Math.max(both[0].p99Ms, both[1].p99Ms),
+      };
       const ratio = measured.trellis.requestsPerSecond / measured.ceiling.requestsPerSecond;
       results[shape === 'page' ? 'subtreePage' : 'subtreeTree'] = {
         shape: JSON.parse(body),
@@ -546,6 +561,8 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
         trellis: measured.trellis,
         ceiling: measured.ceiling,
         ratioOfCeiling: Number(ratio.toFixed(2)),
+        twoInstances,
+        twoInstancesRatioOfCeiling: Number((twoInstances.requestsPerSecond / measured.ceiling.requestsPerSecond).toFixed(2)),
       };
       const label = shape === 'page' ? 'page: accounts(first: 50) of 210' : 'tree: 10 children x 20 children';
       for (const name of ['trellis', 'ceiling'] as const) {
@@ -560,9 +577,18 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
               : '; 1 SQL statement'),
         });
       }
+      rows.push({
+        figure: `${label}, Trellis, two instances`,
+        value: `${twoInstances.requestsPerSecond} req/s`,
+        note: `p50 ${twoInstances.p50Ms} ms, p99 ${twoInstances.p99Ms} ms (the slower of the two); ${(
+          (twoInstances.requestsPerSecond / measured.ceiling.requestsPerSecond) *
+          100
+        ).toFixed(0)}% of the ceiling`,
+      });
     }
   } finally {
     await ceiling.close();
+    await second.close();
   }
 }
 
