@@ -3,8 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../src/money.js';
 import {
-  CHARGE_KINDS,
-  COMMISSION_KINDS,
   DAY_MS,
   MAX_CALL_SECONDS,
   MAX_PERIODS_PER_RUN,
@@ -852,19 +850,6 @@ describe('packages: prices, commissions, refunds (DOMAIN.md 3, 4, 6)', () => {
     ['0', '0', '0', true],
   ])('balance %s + credit %s against %s: %s', (balance, credit, charge, ok) => {
     expect(canAfford(availableFunds(d(balance), d(credit)), d(charge))).toBe(ok);
-  });
-
-  it('ledger kinds', () => {
-    expect([...CHARGE_KINDS]).toEqual([
-      'SETUP_FEE',
-      'PACKAGE_FEE',
-      'RENEWAL_FEE',
-      'MINIMUM_SPEND',
-      'USAGE',
-      'USAGE_ADJUSTMENT',
-      'REFUND',
-    ]);
-    expect([...COMMISSION_KINDS]).toEqual(['COMMISSION', 'COMMISSION_REVERSAL']);
   });
 });
 

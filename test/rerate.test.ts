@@ -53,6 +53,15 @@ const rate = async (t: Tree, day: number, seconds: number) =>
 const balances = async (t: Tree) =>
   Promise.all([t.c, t.r].map(async (a) => (await server.ok(BALANCE, { id: a.id }, t.admin.token)).account.balance));
 const call = async (t: Tree, id: string) => (await server.ok(CALL, { id }, t.admin.token)).node;
+/** What R sold to C, from the ledger (adjustments are posted now, whatever the calls' dates). */
+const sales = async (t: Tree) =>
+  (
+    await server.ok(
+      `query ($a: ID!, $f: DateTime!, $to: DateTime!) { earnings(accountId: $a, from: $f, to: $to) { sales } }`,
+      { a: t.r.id, f: new Date(Date.now() - DAY).toISOString(), to: new Date(Date.now() + DAY).toISOString() },
+      t.r.token,
+    )
+  ).earnings.sales;
 
 describe('rerateCalls (DOMAIN.md 14)', () => {
   it('a rate fixed up and back down: each level adjusted once per run, revisions kept, a run with nothing new changes nothing', async () => {
@@ -77,6 +86,8 @@ describe('rerateCalls (DOMAIN.md 14)', () => {
       adjustments: [{ account: { id: t.c.id }, kind: 'USAGE_ADJUSTMENT', amount: '-0.09' }],
     });
     expect(await balances(t)).toEqual(['-0.18', '-0.045']);
+    // A reseller's earnings count the adjustment as a sale, like the usage it corrects.
+    expect(await sales(t)).toBe('0.18');
     expect(await call(t, first.id)).toEqual({
       cost: '0.12',
       revision: 1,
@@ -104,6 +115,7 @@ describe('rerateCalls (DOMAIN.md 14)', () => {
     const down = (await server.ok(RERATE, { a: t.r.id, from: at(0), to: at(10 * DAY) }, t.admin.token)).rerateCalls;
     expect(down.adjustments).toEqual([{ account: { id: t.c.id }, kind: 'USAGE_ADJUSTMENT', amount: '0.09' }]);
     expect(await balances(t)).toEqual(['-0.09', '-0.045']);
+    expect(await sales(t)).toBe('0.09');
     expect((await call(t, first.id)).revisions.map((r: { cost: string }) => r.cost)).toEqual(['0.06', '0.12']);
     expect(await ledgerMismatches(server, t.admin.id)).toEqual([]);
   });

@@ -7,8 +7,8 @@ import { appliedTaxesOf } from '../taxes/rates.js';
 import type { AccountStatus, Applicability, CallRecord, Direction, Rate } from '../entities/index.js';
 import type { RateQuery } from '../rates/rates.js';
 
-/** A call as written: its record and one charge per level, bottom-up. */
-export interface CallToWrite {
+/** What a call record holds of the call itself, as the switch reported it. */
+export interface CallFacts {
   id: string;
   callId: string;
   accountId: string;
@@ -17,6 +17,10 @@ export interface CallToWrite {
   direction: Direction;
   durationSeconds: number;
   startedAt: Date;
+}
+
+/** A call as written: its record and one charge per level, bottom-up. */
+export interface CallToWrite extends CallFacts {
   /** Per level, bottom-up (chargeCall's result). */
   charges: LevelCharge[];
 }

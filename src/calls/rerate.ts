@@ -3,7 +3,7 @@ import type { Applicability, Direction } from '../entities/index.js';
 import type { LevelCharge } from '../billing/index.js';
 import { Decimal, ZERO } from '../money.js';
 import { counterState, limitCounters } from '../packages/limits.js';
-import type { LoadedPool } from './rating.js';
+import type { CallFacts, LoadedPool } from './rating.js';
 
 /** A level's charge as stored, for comparing with a new rating and for the revision kept of it. */
 export interface StoredCharge {
@@ -21,15 +21,7 @@ export interface StoredCharge {
 }
 
 /** A call to rate again, with its charges as they stand. */
-export interface RatedCallRow {
-  id: string;
-  callId: string;
-  accountId: string;
-  ownerPath: string;
-  destination: string;
-  direction: Direction;
-  durationSeconds: number;
-  startedAt: Date;
+export interface RatedCallRow extends CallFacts {
   cost: string;
   billedSeconds: number;
   revision: number;
