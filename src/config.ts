@@ -82,6 +82,8 @@ export interface Config {
   ideEnabled: boolean;
   /** Queries run compiled by graphql-jit (src/graphql/executor.ts); off, everything runs on graphql-js. */
   compiledQueries: boolean;
+  /** Queries whose every field has a plan are answered by one SQL statement (src/graphql/planner.ts). */
+  plannedReads: boolean;
   /**
    * Test-only: turn off the application's scope filter so a test can prove that row-level security alone
    * still hides other subtrees. Never read from the environment.
@@ -206,6 +208,7 @@ const SPECS = {
   METRICS_TOKEN: optional(str()),
   IDE_ENABLED: optional(bool()),
   COMPILED_QUERIES: bool({ default: true }),
+  PLANNED_READS: bool({ default: true }),
 };
 
 /** Reads and checks every setting; throws a ConfigError naming each bad variable, before anything opens. */
@@ -285,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     drainDelayMs: e.DRAIN_DELAY_MS,
     ideEnabled: e.IDE_ENABLED ?? !production,
     compiledQueries: e.COMPILED_QUERIES,
+    plannedReads: e.PLANNED_READS,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { beginScopedTransaction, beginWith, REQUEST_ROLE_SQL, type Em, type Orm } from './db/orm.js';
+import { beginScopedTransaction, beginWith, canCommitWith, commitWith, REQUEST_ROLE_SQL, type Em, type Orm } from './db/orm.js';
 import { credentialSql, type CredentialRow } from './accounts/credentials.js';
 import { accountView } from './accounts/rows.js';
 import { SCOPE_FILTER } from './entities/index.js';
@@ -146,6 +146,18 @@ export class Context implements Request {
       this.transactionReady = true;
     });
     return this.transaction;
+  }
+
+  /**
+   * Ends the request's transaction with its last statement (a planned read's answer) in the round trip of its
+   * COMMIT, and returns that statement's rows; undefined where the transaction cannot end that way (see commitWith
+   * in src/db/orm.ts), for the caller to run the statement as usual.
+   */
+  async commitWith(statement: string): Promise<Record<string, unknown>[] | undefined> {
+    if (!this.transactionReady || !canCommitWith(this.em)) return undefined;
+    this.transaction = undefined;
+    this.transactionReady = false;
+    return commitWith(this.em, statement);
   }
 
   /**

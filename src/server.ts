@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { compiledExecutor } from './graphql/executor.js';
+import { queryExecutor } from './graphql/executor.js';
 import { ApolloServer, type ApolloServerPlugin, type HTTPGraphQLHead } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -132,7 +132,9 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   metrics.watch(db, { sockets: () => ws.stats().sockets, subscriptions: () => ws.stats().subscriptions });
 
   const apollo = new ApolloServer<Context>({
-    ...(config.compiledQueries ? { gateway: compiledExecutor(schema) } : { schema }),
+    ...(config.compiledQueries || config.plannedReads
+      ? { gateway: queryExecutor(schema, { compiled: config.compiledQueries, planned: config.plannedReads }) }
+      : { schema }),
     formatError,
     parseOptions: { maxTokens: config.maxTokens },
     validationOptions: { maxErrors: config.maxValidationErrors },

@@ -5,10 +5,12 @@ import { optIn, original } from './support/chain.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 
 /**
- * Queries run compiled by graphql-jit (COMPILED_QUERIES, the default); graphql-js is the reference. Two servers on
- * one database, one of each, must answer every document alike: data, errors, their codes, paths and locations.
- * PostgreSQL only, where two servers can share a database; the whole suite runs compiled on both engines.
+ * Queries run by a plan when they have one (PLANNED_READS), otherwise compiled by graphql-jit (COMPILED_QUERIES),
+ * both the default; graphql-js is the reference. Three servers on one database, the default, one compiling only
+ * and one on graphql-js alone, must answer every document alike: data, errors, their codes, paths and locations.
+ * PostgreSQL only, where servers can share a database; the whole suite runs with both on both engines.
  */
+let planned: TestServer;
 let compiled: TestServer;
 let reference: TestServer;
 let tree: Awaited<ReturnType<typeof buildTree>>;
@@ -20,7 +22,11 @@ let subscription: string;
 
 beforeAll(async () => {
   if (ENGINE === 'pglite') return;
-  [compiled, reference] = await Promise.all([startServer(), startServer({ compiledQueries: false })]);
+  [planned, compiled, reference] = await Promise.all([
+    startServer(),
+    startServer({ plannedReads: false }),
+    startServer({ compiledQueries: false, plannedReads: false }),
+  ]);
   tree = await buildTree(compiled);
   const { createRateGroup } = await compiled.ok(
     CreateRateGroupDocument,
@@ -35,11 +41,23 @@ beforeAll(async () => {
   subscription = (await compiled.ok(AssignPackageDocument, { input: { accountId: c.id, packageId: clone } }, tree.sr1.token))
     .assignPackage.id;
   entry = (await topUp(compiled, tree.sr1.token, c.id, '12.50')).topUp.id;
+  // Text JSON must escape, a postpaid account with a credit limit and settings, and a deleted one.
+  await addAccount(compiled, tree.sr1.token, {
+    kind: 'CUSTOMER',
+    name: 'Zoë "Q" \\ 100%_日本',
+    billingMode: 'POSTPAID',
+    creditLimit: '250.125',
+    lowBalanceThreshold: '0.000001',
+    maxConcurrentCalls: 3,
+    country: 'DE',
+  });
+  const gone = await addAccount(compiled, tree.sr1.token, { kind: 'RESELLER', name: 'gone' });
+  await compiled.ok(`mutation ($id: ID!) { deleteAccount(id: $id) { id } }`, { id: gone.id }, tree.sr1.token);
   await compiled.ok(UpdateAccountDocument, { id: tree.sr1.id, input: { rateGroupId: createRateGroup.id } }, tree.r1.token);
 });
 afterAll(async () => {
   if (ENGINE === 'pglite') return;
-  await Promise.all([compiled.close(), reference.close()]);
+  await Promise.all([planned.close(), compiled.close(), reference.close()]);
 });
 
 describe.skipIf(ENGINE === 'pglite')('compiled queries answer as graphql-js does', () => {
@@ -111,6 +129,50 @@ describe.skipIf(ENGINE === 'pglite')('compiled queries answer as graphql-js does
       }),
     ],
     [
+      'a planned tree: every column, aliases, fragments, directives, __typename, counts and pageInfo at three depths',
+      /"name":"Zoë .{1,12}100%_日本".*"billingMode":"POSTPAID".*"creditLimit":"250.125".*"lowBalanceThreshold":"0.000001"/s,
+      () => ({
+        token: tree.r1.token,
+        query: `query T($id: ID!, $deep: Boolean!, $n: Int, $kind: AccountKind) {
+          __typename
+          top: account(id: $id) { __typename ...Every parent { id name parent { id } }
+            kids: children(first: $n, kind: $kind) { __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+              edges { __typename cursor node { ...Every number parent { name }
+                children(first: 5) @include(if: $deep) { totalCount edges { node { ...Every parent { id } } } }
+                none: children(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage startCursor endCursor } } } } }
+            children(first: 1) @skip(if: $deep) { totalCount } }
+          me { id name balance }
+          missing: account(id: "acc_00000000000000000000000000000000") { id }
+        }
+        fragment Every on Account { id number kind name email status currency billingMode balance creditLimit
+          availableBalance lowBalanceThreshold resellerModel dailySpendLimit monthlySpendLimit minimumBalanceToCall
+          maxConcurrentCalls allowNegativeMargin timezone billingDay paymentTermsDays invoicePrefix companyName
+          addressLine1 addressLine2 city region postalCode country taxNumber notificationEmail createdAt
+          ... on Account { name alias: name } }`,
+        variables: { id: tree.r1.id, deep: true, n: 10, kind: null },
+      }),
+    ],
+    [
+      'a planned page: filters, a search with LIKE wildcards, deleted accounts only when asked for',
+      /"all":\{"totalCount":\d+.*"counted":\{"totalCount":\d+\},"quoted":\{"totalCount":1.*"odd":\{"totalCount":0\},"deleted":\{"totalCount":1,"edges":\[\{"node":\{"name":"gone","status":"DELETED"/s,
+      () => ({
+        token: tree.sr1.token,
+        query: `{ all: accounts { totalCount edges { node { name status } } }
+          resellers: accounts(kind: RESELLER, first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } }
+          found: accounts(search: "100%_") { totalCount edges { node { name } } }
+          wild: accounts(search: "%") { totalCount }
+          counted: accounts(first: 5) { totalCount }
+          quoted: accounts(search: "\\"Q\\" \\\\ 100%_日") { totalCount edges { node { name } } }
+          odd: accounts(search: "?'") { totalCount }
+          deleted: accounts(status: DELETED) { totalCount edges { node { name status } } } }`,
+      }),
+    ],
+    [
+      'me, whose parent is outside the scope: null',
+      /^\{"data":\{"me":\{"id":"acc_\w+","parent":null,"children":\{"totalCount":\d+/,
+      () => ({ token: tree.sr1.token, query: '{ me { id parent { id } children(first: 2) { totalCount edges { node { id } } } } }' }),
+    ],
+    [
       'an account outside the scope: null, like a missing one',
       /^\{"data":\{"account":null\}\}$/,
       () => ({ token: tree.r2.token, query: `{ account(id: "${tree.r1.id}") { id } }` }),
@@ -120,9 +182,37 @@ describe.skipIf(ENGINE === 'pglite')('compiled queries answer as graphql-js does
   for (const [name, expected, make] of documents) {
     it(name, async () => {
       const { query, variables, token } = make();
-      const [fast, slow] = await Promise.all([compiled.gql(query, variables, token), reference.gql(query, variables, token)]);
+      const [plan, fast, slow] = await Promise.all([
+        planned.gql(query, variables, token),
+        compiled.gql(query, variables, token),
+        reference.gql(query, variables, token),
+      ]);
       expect(fast).toEqual(slow);
+      expect(plan).toEqual(slow);
       expect(JSON.stringify(fast)).toMatch(expected);
     });
   }
+
+  it('a list walked page by page after its cursors', async () => {
+    const walk = async (server: TestServer) => {
+      const pages: unknown[] = [];
+      let after: string | null = null;
+      for (let i = 0; i < 20; i++) {
+        const result: { data: { accounts: { pageInfo: { hasNextPage: boolean; endCursor: string | null } } } } =
+          await server.gql(
+            `query ($after: String) { accounts(first: 2, after: $after) { totalCount
+              pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id name } } } }`,
+            { after },
+            tree.r1.token,
+          );
+        pages.push(result);
+        if (!result.data.accounts.pageInfo.hasNextPage) break;
+        after = result.data.accounts.pageInfo.endCursor;
+      }
+      return pages;
+    };
+    const [plan, slow] = await Promise.all([walk(planned), walk(reference)]);
+    expect(plan.length).toBeGreaterThan(2);
+    expect(plan).toEqual(slow);
+  });
 });

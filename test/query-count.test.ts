@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssignPackageDocument, CreateRateGroupDocument, RateCallDocument } from './generated/graphql.js';
-import { startServer, type TestServer } from './support/harness.js';
+import { ENGINE, startServer, type TestServer } from './support/harness.js';
 import { optIn, original } from './support/chain.js';
 import { addAccount, buildTree, topUp } from './support/tree.js';
 
@@ -111,6 +111,19 @@ async function statementsFor(query: string, token = tree.r2.token): Promise<numb
 }
 
 describe('SQL statements per request', () => {
+  it('a tree of accounts with a plan is one statement whatever its depth, sent with the COMMIT after opening the read', async () => {
+    const tree2 = `{ account(id: "${tree.r2.id}") { children(first: 10) { totalCount edges { node { id name
+      children(first: 20) { totalCount pageInfo { hasNextPage } edges { cursor node { id name balance parent { id name } } } } } } } } }`;
+    const page = `{ accounts(first: 50) { totalCount edges { node { id name balance availableBalance parent { id name } } } } }`;
+    // PostgreSQL: BEGIN with the credential and the scope, then the answer with COMMIT. PGlite: BEGIN, the
+    // credential, the scope, the answer and COMMIT, each on its own.
+    const expected = ENGINE === 'pglite' ? 5 : 2;
+    expect(await statementsFor(tree2)).toBe(expected);
+    expect(await statementsFor(page)).toBe(expected);
+    // Without a plan (the executor's path), the same tree costs a statement per list level.
+    expect(await statementsFor(tree2.replace('node { id name', 'node { id name ledger(first: 1) { totalCount }'))).toBeGreaterThan(4);
+  });
+
   it('do not grow with the page size', async () => {
     const page = (first: number) => `{ accounts(first: ${first}) { totalCount edges { node { id balance parent { id name }
       subscriptions(first: 3) { totalCount edges { node { id status package { id name source { id } } } } } } } } }`;

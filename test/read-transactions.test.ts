@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beginWith, commitWith, type Em } from '../src/db/orm.js';
 import { ENGINE, startServer, type TestServer } from './support/harness.js';
 import { buildTree } from './support/tree.js';
 
@@ -61,7 +62,7 @@ describe('a read', () => {
   });
 
   it.skipIf(ENGINE === 'pglite')(
-    "a page of accounts with their parents is one statement: the parents are the caller's and the page's own rows",
+    "a page of accounts with their parents is one statement, sent with the COMMIT: PostgreSQL builds the answer",
     async () => {
       const { sql, data } = await statementsOf(
         '{ accounts(first: 10) { totalCount edges { node { id name parent { id name } } } } }',
@@ -75,7 +76,30 @@ describe('a read', () => {
         [tree.c11.id, tree.sr1.id],
         [tree.c1.id, tree.r1.id],
       ]);
-      expect(sql).toHaveLength(3);
+      expect(sql).toHaveLength(2);
+      expect(sql[1]).toMatch(/^select json_build_object\('accounts'.*;\nCOMMIT$/s);
+    },
+  );
+
+  it.skipIf(ENGINE === 'pglite')(
+    'a last statement sent with the COMMIT that fails is rolled back before its connection is reused',
+    async () => {
+      await withSmallPool({}, async (small, t) => {
+        const page = '{ accounts(first: 1) { totalCount } me { id } }';
+        const before = (await small.ok(page, {}, t.r1.token)).accounts.totalCount;
+        expect(before).toBeGreaterThan(0);
+        for (let i = 0; i < 3; i++) {
+          const em = small.app.db.orm.em.fork() as Em;
+          await beginWith(em, ['select 1']);
+          await expect(commitWith(em, 'select 1/0')).rejects.toThrow(/division by zero/);
+        }
+        // Both pooled connections served a failed statement: each is back, outside any transaction.
+        for (let i = 0; i < 4; i++) {
+          const ok = await small.ok(page, {}, t.r1.token);
+          expect(ok.accounts.totalCount).toBe(before);
+          expect(ok.me.id).toBe(t.r1.id);
+        }
+      });
     },
   );
 

@@ -227,7 +227,7 @@ function findAccountPage(em: Em, conditions: string[], params: unknown[], filter
   );
 }
 
-function filterConditions(filter: AccountListFilter): { where: string[]; values: unknown[] } {
+export function filterConditions(filter: AccountListFilter): { where: string[]; values: unknown[] } {
   const where: string[] = [];
   const values: unknown[] = [];
   if (filter.status) {

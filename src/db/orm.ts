@@ -206,6 +206,18 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
 }
 
 /**
+ * A value as a PostgreSQL literal, for a statement sent as a simple query (commitWith): safe integers as they are,
+ * strings through the driver's escaping, or, if they hold a `?` (which knex would take for a placeholder) or
+ * anything but printable ASCII, as their UTF-8 bytes in hex.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value !== 'string') throw new Error(`sqlLiteral: no literal for ${typeof value}`);
+  if (/^[\x20-\x3e\x40-\x7e]*$/.test(value)) return pg.escapeLiteral(value);
+  return `convert_from(decode('${Buffer.from(value, 'utf8').toString('hex')}', 'hex'), 'UTF8')`;
+}
+
+/**
  * A string as a PostgreSQL literal, for the statements sent with BEGIN (a simple query binds no parameters). Only
  * ids, hashes and paths: knex rewrites every `?` in a statement's text as a placeholder, quoted or not.
  */
@@ -220,7 +232,17 @@ type Row = Record<string, unknown>;
 interface Prelude {
   statements: readonly string[];
   done(results: Row[][]): void;
+  /** Set once begun where statements travel together (PostgreSQL): see commitWith. */
+  ending?: Ending;
 }
+
+/** Sends statements on a transaction's connection, and tells knex the transaction is over (its connection is released). */
+interface Ending {
+  run(sql: string): Promise<PgResult>;
+  complete(): void;
+}
+
+const endings = new WeakMap<object, Ending>();
 
 /**
  * Opens `em`'s transaction and runs `statements` in it, in the same round trip as its BEGIN on PostgreSQL, and
@@ -239,14 +261,47 @@ export async function beginWith(em: Em, statements: readonly string[]): Promise<
     await trx.rollback().catch(() => undefined);
     throw new Error('the transaction began without its prelude (knex client not prepared by acceptPreludes)');
   }
+  if (prelude.ending) endings.set(trx, prelude.ending);
   em.setTransactionContext(trx);
   return results;
+}
+
+/**
+ * Runs one last statement in `em`'s transaction and commits it, in one round trip (a read's answer and its
+ * COMMIT), returning the statement's rows. Its values must be written in (`literal`, `sqlLiteral`). Undefined
+ * when the transaction cannot end that way (the embedded engine, or one not begun by beginWith): the caller runs
+ * the statement as usual and the transaction is committed as usual. If the statement fails, the transaction is
+ * rolled back before its connection goes back to the pool, and the error thrown.
+ */
+export function canCommitWith(em: Em): boolean {
+  const trx = em.getTransactionContext<Knex.Transaction>();
+  return !!trx && endings.has(trx);
+}
+
+export async function commitWith(em: Em, statement: string): Promise<Row[] | undefined> {
+  const trx = em.getTransactionContext<Knex.Transaction>();
+  const ending = trx && endings.get(trx);
+  if (!ending) return undefined;
+  endings.delete(trx);
+  try {
+    const results = (await ending.run(`${statement};\nCOMMIT`)) as { rows: Row[] }[];
+    return results[0].rows;
+  } catch (error) {
+    await ending.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    em.resetTransactionContext();
+    ending.complete();
+  }
 }
 
 /** The parts of knex's transaction this file reaches into (knex's internals, not in its types). */
 interface KnexTransactionInternals {
   trxClient: TransactionClient;
   begin(connection: unknown): Promise<unknown>;
+  _completed: boolean;
+  /** Settles the transaction: knex then releases its connection. */
+  _resolver(value?: unknown): void;
 }
 type PgResult = { rows: Row[] } | { rows: Row[] }[];
 
@@ -272,6 +327,13 @@ function acceptPreludes(knex: Knex, together: boolean): void {
         if (together) {
           const results = (await run(['BEGIN', ...prelude.statements].join(';\n'))) as { rows: Row[] }[];
           prelude.done(results.slice(1).map((r) => r.rows));
+          prelude.ending = {
+            run,
+            complete: () => {
+              trx._completed = true;
+              trx._resolver();
+            },
+          };
         } else {
           await run('BEGIN');
           const results: Row[][] = [];

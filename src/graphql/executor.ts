@@ -2,9 +2,11 @@ import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import { execute, GraphQLError, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
+import { plannedReads } from './planned-reads.js';
 
 /**
- * Runs queries with graphql-jit behind Apollo: each distinct document is compiled once into a function that
+ * Runs queries by a plan when they have one (one SQL statement building the answer: src/graphql/planner.ts),
+ * otherwise with graphql-jit behind Apollo: each distinct document is compiled once into a function that
  * resolves its fields without graphql-js's generic walk. Apollo still parses, validates, runs its plugins (the
  * limits, the lifecycle) and formats errors; only execution changes. Apollo takes a custom executor only through
  * its gateway interface, which is what this is.
@@ -12,8 +14,13 @@ import { LRUCache } from 'lru-cache';
  * Mutations, and documents with an object or list literal that holds a variable, run on graphql-js as before:
  * graphql-jit leaves custom scalars (Money, DateTime) unparsed inside such literals.
  */
-export function compiledExecutor(schema: GraphQLSchema, cacheSize = 1000): GatewayInterface {
+export function queryExecutor(
+  schema: GraphQLSchema,
+  options: { compiled: boolean; planned: boolean; cacheSize?: number },
+): GatewayInterface {
+  const cacheSize = options.cacheSize ?? 1000;
   const cache = new LRUCache<string, CompiledQuery | false>({ max: cacheSize });
+  const planned = options.planned ? plannedReads(schema, cacheSize) : undefined;
   return {
     async load() {
       return {
@@ -21,10 +28,12 @@ export function compiledExecutor(schema: GraphQLSchema, cacheSize = 1000): Gatew
         executor: async (request) => {
           const variableValues = request.request.variables ?? {};
           const key = `${request.operationName ?? ''}\n${request.source}`;
+          const answer = planned && (await planned(request, key));
+          if (answer) return answer;
           let compiled = cache.get(key);
           if (compiled === undefined) {
             const made =
-              request.operation?.operation === 'query' && !hasVariableInLiteral(request.document)
+              options.compiled && request.operation?.operation === 'query' && !hasVariableInLiteral(request.document)
                 ? compileQuery(schema, request.document, request.operationName ?? undefined)
                 : false;
             compiled = made && isCompiledQuery(made) ? made : false;

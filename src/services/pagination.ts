@@ -73,6 +73,11 @@ export function encodeCursor(seq: string | number | bigint): string {
   return Buffer.from(`c:${seq}`).toString('base64url');
 }
 
+/** encodeCursor in SQL, for responses PostgreSQL builds (src/graphql/planner.ts): base64url without padding. */
+export function cursorSql(seq: string): string {
+  return `rtrim(translate(encode(convert_to('c:' || (${seq})::text, 'UTF8'), 'base64'), '+/', '-_'), '=')`;
+}
+
 export function decodeCursor(cursor: string, field: 'after' | 'before' = 'after'): string {
   const raw = Buffer.from(cursor, 'base64url').toString();
   const m = /^c:(\d{1,19})$/.exec(raw);

@@ -1,0 +1,53 @@
+import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { ACCOUNT_ROOTS } from '../accounts/planned.js';
+import type { Context } from '../context.js';
+import { executeBound, sqlLiteral } from '../db/orm.js';
+import { likePrefix, scopePath } from '../entities/scope.js';
+import { planQuery, Unplannable, type RootPlan } from './planner.js';
+
+/** The Query fields with a plan; a document reading any other runs on the executor. */
+const ROOTS: Record<string, RootPlan> = { ...ACCOUNT_ROOTS };
+
+/** `me` alone is the caller's row, read with the credential (Context.authenticate). */
+const HELD = new Set(['me']);
+
+/**
+ * Answers a query by one statement when it has a plan (src/graphql/planner.ts), in the request's scoped
+ * transaction like any resolver, and sent with its COMMIT (its values written in) where the engine allows; undefined when it has none, or when the answer holds an error only the resolvers
+ * can word (a non-null root field that came back null), for the executor to run it.
+ */
+export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
+  // Documents that can have no plan whatever their variables, so as not to walk them again.
+  const unplannable = new LRUCache<string, true>({ max: cacheSize });
+  return async (request: GatewayGraphQLRequestContext, key: string): Promise<ExecutionResult | undefined> => {
+    const ctx = request.context as unknown as Context;
+    const operation = request.operation;
+    if (!ctx.actor || !operation || operation.operation !== 'query' || unplannable.has(key)) return undefined;
+    let planned;
+    try {
+      planned = planQuery(
+        schema,
+        request.document,
+        operation,
+        request.request.variables ?? {},
+        { accountId: ctx.actor.accountId, path: ctx.actor.path, scope: likePrefix(scopePath(ctx.em)) },
+        ROOTS,
+        HELD,
+      );
+    } catch (error) {
+      if (!(error instanceof Unplannable)) throw error;
+      if (error.structural) unplannable.set(key, true);
+      return undefined;
+    }
+    if (!ctx.transactionReady) await ctx.ensureTransaction();
+    const { strings, values } = planned.statement;
+    const rows =
+      (await ctx.commitWith(strings.reduce((text, part, i) => `${text}${sqlLiteral(values[i - 1])}${part}`))) ??
+      (await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, values));
+    const data = JSON.parse(rows[0].data as string) as Record<string, unknown>;
+    if (planned.required.some((k) => data[k] === null)) return undefined;
+    return { data };
+  };
+}
