@@ -57,11 +57,15 @@ function listConditions(filter: AccountListFilter): Sql[] {
   });
 }
 
-/** The account at row alias `t` as the Account object the nodes select: its columns, its parent, its children. */
-export function accountJson(plan: Plan, t: Sql, nodes: readonly FieldNode[]): Sql {
+/**
+ * The account at row alias `t` as the Account object the nodes select: its columns, its parent, its children.
+ * `parent`: the alias of its parent's row when the query already holds it in scope (a node of `children`).
+ */
+export function accountJson(plan: Plan, t: Sql, nodes: readonly FieldNode[], parent?: Sql): Sql {
   return objectJson(plan, plan.objectType('Account'), nodes, (s) => {
     const column = COLUMNS[s.name];
     if (column) return raw(column(t.sql));
+    if (s.name === 'parent' && parent) return accountJson(plan, parent, s.nodes);
     if (s.name === 'parent') {
       // The parent only when it is in scope (null otherwise), as the accountView loader reads it.
       const p = plan.alias();
@@ -70,15 +74,16 @@ export function accountJson(plan: Plan, t: Sql, nodes: readonly FieldNode[]): Sq
     }
     if (s.name === 'children') {
       const args = plan.args(s) as AccountListFilter;
-      return accountConnection(plan, s, args, [sql`parent_id = ${t}.id`]);
+      return accountConnection(plan, s, args, [sql`parent_id = ${t}.id`], t);
     }
     return undefined;
   });
 }
 
-function accountConnection(plan: Plan, s: Selection, args: AccountListFilter, conditions: Sql[]): Sql {
+function accountConnection(plan: Plan, s: Selection, args: AccountListFilter, conditions: Sql[], parent?: Sql): Sql {
   const where = join([sql`path like ${plan.caller.scope}`, ...conditions, ...listConditions(args)], ' and ');
-  return connectionJson(plan, s, { table: 'accounts', where, node: (row, nodes) => accountJson(plan, row, nodes) }, args);
+  const node = (row: Sql, nodes: readonly FieldNode[]) => accountJson(plan, row, nodes, parent);
+  return connectionJson(plan, s, { table: 'accounts', where, node }, args);
 }
 
 function oneAccount(plan: Plan, s: Selection, id: string): Sql {
