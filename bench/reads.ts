@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +145,46 @@ export function cannon(url: string, token: string, body: string, connections: nu
       });
     });
   });
+}
+
+/** CPU milliseconds per request while `run` measures: this process's, and PostgreSQL's where its processes are local. */
+export async function cpuPerRequest(run: () => Promise<Cannon>): Promise<{ cannon: Cannon; nodeMs: number; postgresMs?: number }> {
+  const node0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
+  const measured = await run();
+  const node = process.cpuUsage(node0);
+  const pg1 = postgresCpuMs();
+  const per = (ms: number) => Number((ms / Math.max(1, measured.requests)).toFixed(2));
+  return {
+    cannon: measured,
+    nodeMs: per((node.user + node.system) / 1000),
+    ...(pg0 !== undefined && pg1 !== undefined ? { postgresMs: per(pg1 - pg0) } : {}),
+  };
+}
+
+/** User and system time of every `postgres` process on this machine (Linux /proc), or undefined where unreadable. */
+function postgresCpuMs(): number | undefined {
+  try {
+    const tick = 10; // USER_HZ is 100 on Linux
+    let total = 0;
+    let seen = false;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!stat.includes('(postgres)')) continue;
+      seen = true;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * tick;
+    }
+    return seen ? total : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Both servers must answer the same document, or the ceiling is not a ceiling of this response. */

@@ -14,7 +14,7 @@ import { benchAssign } from './assign.js';
 import { benchDids } from './dids.js';
 import { benchInvoices } from './invoices.js';
 import { benchWebhooks } from './webhooks.js';
-import { cannon, PAGE_QUERY, sameResponse, startCeiling, startInstance, TREE_QUERY, type Cannon } from './reads.js';
+import { cannon, cpuPerRequest, PAGE_QUERY, sameResponse, startCeiling, startInstance, TREE_QUERY, type Cannon } from './reads.js';
 
 /**
  * npm run bench: figures for the things that must be fast, against a fresh PostgreSQL database on
@@ -530,12 +530,16 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
       const bytes = await sameResponse(`${url}/graphql`, ceiling.url, token, body);
       const perRequest = await statementsOf(body);
       const measured: Record<string, Cannon> = {};
+      // CPU per request: the bench process serves both (the ceiling's handler is idle while Trellis is measured).
+      const cpu: Record<string, { nodeMs: number; postgresMs?: number }> = {};
       for (const [name, target] of [
         ['trellis', `${url}/graphql`],
         ['ceiling', ceiling.url],
       ] as const) {
         await cannon(target, token, body, CONCURRENCY, 2); // warm-up
-        measured[name] = await cannon(target, token, body, CONCURRENCY, READ_SECONDS);
+        const run = await cpuPerRequest(() => cannon(target, token, body, CONCURRENCY, READ_SECONDS));
+        measured[name] = run.cannon;
+        cpu[name] = { nodeMs: run.nodeMs, postgresMs: run.postgresMs };
         if (measured[name].failures) throw new Error(`${shape} via ${name}: ${measured[name].failures} failed requests`);
       }
       // Two instances on this machine's two cores, half the connections each: how reads scale out.
@@ -558,8 +562,8 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
         concurrency: CONCURRENCY,
         seconds: READ_SECONDS,
         statementsPerRequest: perRequest,
-        trellis: measured.trellis,
-        ceiling: measured.ceiling,
+        trellis: { ...measured.trellis, cpuMsPerRequest: cpu.trellis },
+        ceiling: { ...measured.ceiling, cpuMsPerRequest: cpu.ceiling },
         ratioOfCeiling: Number(ratio.toFixed(2)),
         twoInstances,
         twoInstancesRatioOfCeiling: Number((twoInstances.requestsPerSecond / measured.ceiling.requestsPerSecond).toFixed(2)),
@@ -567,11 +571,13 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
       const label = shape === 'page' ? 'page: accounts(first: 50) of 210' : 'tree: 10 children x 20 children';
       for (const name of ['trellis', 'ceiling'] as const) {
         const m = measured[name];
+        const c = cpu[name];
         rows.push({
           figure: `${label}, ${name === 'trellis' ? 'Trellis' : 'ceiling (json_agg, node:http)'}`,
           value: `${m.requestsPerSecond} req/s`,
           note:
-            `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms` +
+            `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms; CPU per request: Node ${c.nodeMs} ms` +
+            (c.postgresMs !== undefined ? `, PostgreSQL ${c.postgresMs} ms` : '') +
             (name === 'trellis'
               ? `; ${(ratio * 100).toFixed(0)}% of the ceiling; ${perRequest} SQL statements`
               : '; 1 SQL statement'),
