@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { queryExecutor } from './graphql/executor.js';
+import { stringifyResult } from './graphql/planned-reads.js';
 import { ApolloServer, type ApolloServerPlugin, type HTTPGraphQLHead } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -136,6 +137,7 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
       ? { gateway: queryExecutor(schema, { compiled: config.compiledQueries, planned: config.plannedReads }) }
       : { schema }),
     formatError,
+    stringifyResult,
     parseOptions: { maxTokens: config.maxTokens },
     validationOptions: { maxErrors: config.maxValidationErrors },
     introspection: !config.production,

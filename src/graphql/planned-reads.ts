@@ -1,5 +1,5 @@
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import type { ExecutionResult, GraphQLSchema } from 'graphql';
+import type { ExecutionResult, FormattedExecutionResult, GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
@@ -46,8 +46,26 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
     const rows =
       (await ctx.commitWith(strings.reduce((text, part, i) => `${text}${sqlLiteral(values[i - 1])}${part}`))) ??
       (await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, values));
-    const data = JSON.parse(rows[0].data as string) as Record<string, unknown>;
-    if (planned.required.some((k) => data[k] === null)) return undefined;
-    return { data };
+    const text = rows[0].data as string;
+    if (planned.required.length) {
+      const data = JSON.parse(text) as Record<string, unknown>;
+      if (planned.required.some((k) => data[k] === null)) return undefined;
+    }
+    return { data: { [PLANNED_JSON]: text } };
   };
+}
+
+/** Where a planned answer's `data` keeps the JSON text PostgreSQL wrote, sent as it is (stringifyResult). */
+const PLANNED_JSON = Symbol('planned JSON');
+
+/**
+ * Apollo's result serializer (its default, but for a planned answer): the JSON PostgreSQL wrote is sent as it
+ * is, not parsed into objects only to be written out again.
+ */
+export function stringifyResult(value: FormattedExecutionResult): string {
+  const planned = (value.data as { [PLANNED_JSON]?: string } | null | undefined)?.[PLANNED_JSON];
+  if (planned === undefined) return `${JSON.stringify(value)}\n`;
+  if (value.errors) return `${JSON.stringify({ ...value, data: JSON.parse(planned) })}\n`;
+  const extensions = value.extensions ? `,"extensions":${JSON.stringify(value.extensions)}` : '';
+  return `{"data":${planned}${extensions}}\n`;
 }
