@@ -147,7 +147,10 @@ export function cannon(url: string, token: string, body: string, connections: nu
   });
 }
 
-/** CPU milliseconds per request while `run` measures: this process's, and PostgreSQL's where its processes are local. */
+/**
+ * CPU milliseconds per request while `run` measures: this process's, and PostgreSQL's where its processes are local
+ * (Linux /proc; a backend that exits during the run takes its time with it, so keep other work off the server).
+ */
 export async function cpuPerRequest(run: () => Promise<Cannon>): Promise<{ cannon: Cannon; nodeMs: number; postgresMs?: number }> {
   const node0 = process.cpuUsage();
   const pg0 = postgresCpuMs();
@@ -155,36 +158,37 @@ export async function cpuPerRequest(run: () => Promise<Cannon>): Promise<{ canno
   const node = process.cpuUsage(node0);
   const pg1 = postgresCpuMs();
   const per = (ms: number) => Number((ms / Math.max(1, measured.requests)).toFixed(2));
+  let postgres = 0;
+  if (pg1) for (const [pid, ms] of pg1) postgres += Math.max(0, ms - (pg0?.get(pid) ?? 0));
   return {
     cannon: measured,
     nodeMs: per((node.user + node.system) / 1000),
-    ...(pg0 !== undefined && pg1 !== undefined ? { postgresMs: per(pg1 - pg0) } : {}),
+    ...(pg0 && pg1 ? { postgresMs: per(postgres) } : {}),
   };
 }
 
-/** User and system time of every `postgres` process on this machine (Linux /proc), or undefined where unreadable. */
-function postgresCpuMs(): number | undefined {
+/** User and system milliseconds of each `postgres` process on this machine, or undefined where /proc is unreadable. */
+function postgresCpuMs(): Map<string, number> | undefined {
+  const tick = 10; // USER_HZ is 100 on Linux
+  const found = new Map<string, number>();
+  let pids: string[];
   try {
-    const tick = 10; // USER_HZ is 100 on Linux
-    let total = 0;
-    let seen = false;
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue;
-      }
-      if (!stat.includes('(postgres)')) continue;
-      seen = true;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * tick;
-    }
-    return seen ? total : undefined;
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
   } catch {
     return undefined;
   }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    found.set(pid, (Number(fields[11]) + Number(fields[12])) * tick);
+  }
+  return found.size ? found : undefined;
 }
 
 /** Both servers must answer the same document, or the ceiling is not a ceiling of this response. */

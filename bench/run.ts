@@ -989,6 +989,8 @@ const config = loadConfig({ JWT_SECRET: 'bench-secret-bench-secret-bench-secret'
   webhookAllowPrivate: true,
   webhookIntervalMs: Number(env.WEBHOOK_INTERVAL_MS ?? 1000),
   ...(env.RENEWAL_CONCURRENCY ? { renewalConcurrency: Number(env.RENEWAL_CONCURRENCY) } : {}),
+  // PLANNED_READS=false measures the reads without plans (the second instance takes it from the environment too).
+  ...(env.PLANNED_READS ? { plannedReads: env.PLANNED_READS !== 'false' } : {}),
 });
 const app = await createApp(config, pino({ level: 'warn' }));
 try {
