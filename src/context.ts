@@ -148,13 +148,16 @@ export class Context implements Request {
     return this.transaction;
   }
 
+  /** Whether the request's transaction can end with its last statement in the round trip of its COMMIT. */
+  get canCommitWith(): boolean {
+    return this.transactionReady && canCommitWith(this.em);
+  }
+
   /**
    * Ends the request's transaction with its last statement (a planned read's answer) in the round trip of its
-   * COMMIT, and returns that statement's rows; undefined where the transaction cannot end that way (see commitWith
-   * in src/db/orm.ts), for the caller to run the statement as usual.
+   * COMMIT, and returns that statement's rows (see commitWith in src/db/orm.ts). Only when canCommitWith.
    */
-  async commitWith(statement: string): Promise<Record<string, unknown>[] | undefined> {
-    if (!this.transactionReady || !canCommitWith(this.em)) return undefined;
+  async commitWith(statement: string): Promise<Record<string, unknown>[]> {
     this.transaction = undefined;
     this.transactionReady = false;
     return commitWith(this.em, statement);

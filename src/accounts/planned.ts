@@ -63,7 +63,7 @@ function listConditions(filter: AccountListFilter): Sql[] {
  */
 export function accountJson(plan: Plan, t: Sql, nodes: readonly FieldNode[], parent?: Sql): Sql {
   return objectJson(plan, plan.objectType('Account'), nodes, (s) => {
-    const column = COLUMNS[s.name];
+    const column = Object.hasOwn(COLUMNS, s.name) ? COLUMNS[s.name] : undefined;
     if (column) return raw(column(t.sql));
     if (s.name === 'parent' && parent) return accountJson(plan, parent, s.nodes);
     if (s.name === 'parent') {
@@ -93,7 +93,8 @@ function oneAccount(plan: Plan, s: Selection, id: string): Sql {
 
 /** The Query fields planned: AccountResolver's me, account and accounts, read as their services read them. */
 export const ACCOUNT_ROOTS: Record<string, RootPlan> = {
-  me: (plan, s) => oneAccount(plan, s, plan.caller.accountId),
+  // Non-null, and NOT_FOUND from the resolver should the caller's own row be gone.
+  me: Object.assign((plan: Plan, s: Selection) => oneAccount(plan, s, plan.caller.accountId), { mayFindNothing: true }),
   account: (plan, s) => oneAccount(plan, s, String(plan.args(s).id)),
   accounts: (plan, s) =>
     accountConnection(plan, s, plan.args(s) as AccountListFilter, [

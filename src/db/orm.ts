@@ -211,7 +211,7 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
  * anything but printable ASCII, as their UTF-8 bytes in hex.
  */
 export function sqlLiteral(value: unknown): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return `(${value})`;
   if (typeof value !== 'string') throw new Error(`sqlLiteral: no literal for ${typeof value}`);
   if (/^[\x20-\x3e\x40-\x7e]*$/.test(value)) return pg.escapeLiteral(value);
   return `convert_from(decode('${Buffer.from(value, 'utf8').toString('hex')}', 'hex'), 'UTF8')`;
@@ -266,22 +266,22 @@ export async function beginWith(em: Em, statements: readonly string[]): Promise<
   return results;
 }
 
-/**
- * Runs one last statement in `em`'s transaction and commits it, in one round trip (a read's answer and its
- * COMMIT), returning the statement's rows. Its values must be written in (`literal`, `sqlLiteral`). Undefined
- * when the transaction cannot end that way (the embedded engine, or one not begun by beginWith): the caller runs
- * the statement as usual and the transaction is committed as usual. If the statement fails, the transaction is
- * rolled back before its connection goes back to the pool, and the error thrown.
- */
+/** Whether `em`'s transaction can end with a last statement in the round trip of its COMMIT (see commitWith). */
 export function canCommitWith(em: Em): boolean {
   const trx = em.getTransactionContext<Knex.Transaction>();
   return !!trx && endings.has(trx);
 }
 
-export async function commitWith(em: Em, statement: string): Promise<Row[] | undefined> {
+/**
+ * Runs one last statement in `em`'s transaction and commits it, in one round trip (a read's answer and its
+ * COMMIT), returning the statement's rows. Its values must be written in (`sqlLiteral`). Only for a transaction
+ * canCommitWith accepts (begun by beginWith on PostgreSQL). If the statement fails, the transaction is rolled
+ * back before its connection goes back to the pool, and the error thrown.
+ */
+export async function commitWith(em: Em, statement: string): Promise<Row[]> {
   const trx = em.getTransactionContext<Knex.Transaction>();
   const ending = trx && endings.get(trx);
-  if (!ending) return undefined;
+  if (!ending) throw new Error('commitWith: the transaction cannot end with a statement (see canCommitWith)');
   endings.delete(trx);
   try {
     const results = (await ending.run(`${statement};\nCOMMIT`)) as { rows: Row[] }[];
@@ -327,13 +327,16 @@ function acceptPreludes(knex: Knex, together: boolean): void {
         if (together) {
           const results = (await run(['BEGIN', ...prelude.statements].join(';\n'))) as { rows: Row[] }[];
           prelude.done(results.slice(1).map((r) => r.rows));
-          prelude.ending = {
-            run,
-            complete: () => {
-              trx._completed = true;
-              trx._resolver();
-            },
-          };
+          // knex settles a transaction through these; without them it is committed the usual way.
+          if (typeof trx._resolver === 'function' && typeof trx._completed === 'boolean') {
+            prelude.ending = {
+              run,
+              complete: () => {
+                trx._completed = true;
+                trx._resolver();
+              },
+            };
+          }
         } else {
           await run('BEGIN');
           const results: Row[][] = [];

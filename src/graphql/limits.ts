@@ -170,13 +170,20 @@ function costOf(
     const [error] = coerced.errors;
     return { error: requestError(error.message, variableField(error.message)), cost: 0 };
   }
-  const cost = getComplexity({
-    schema,
-    operationName,
-    query: document,
-    variables,
-    estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
-  });
+  let cost: number;
+  try {
+    cost = getComplexity({
+      schema,
+      operationName,
+      query: document,
+      variables,
+      estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (error) {
+    // The walk coerces every directive's arguments (`@include(if: $v)` with $v sent as null): the request's fault.
+    if (error instanceof GraphQLError) return { error: requestError(error.message), cost: 0 };
+    throw error;
+  }
   return {
     error: cost > max ? requestError(`Query is too expensive: cost ${cost} exceeds ${max}; ask for smaller pages`) : null,
     cost,

@@ -1,5 +1,5 @@
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import type { ExecutionResult, FormattedExecutionResult, GraphQLSchema } from 'graphql';
+import { BREAK, visit, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
@@ -19,12 +19,12 @@ const HELD = new Set(['me']);
  * can word (a non-null root field that came back null), for the executor to run it.
  */
 export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
-  // Documents that can have no plan whatever their variables, so as not to walk them again.
+  // Documents without a plan whatever their variables, so as not to walk them again.
   const unplannable = new LRUCache<string, true>({ max: cacheSize });
   return async (request: GatewayGraphQLRequestContext, key: string): Promise<ExecutionResult | undefined> => {
     const ctx = request.context as unknown as Context;
     const operation = request.operation;
-    if (!ctx.actor || !operation || operation.operation !== 'query' || unplannable.has(key)) return undefined;
+    if (!ctx.actor || !operation || operation.operation !== 'query' || unplannable.get(key)) return undefined;
     let planned;
     try {
       planned = planQuery(
@@ -37,15 +37,18 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
         HELD,
       );
     } catch (error) {
-      if (!(error instanceof Unplannable)) throw error;
-      if (error.structural) unplannable.set(key, true);
+      // Anything else planning meets (a directive's variable that cannot be coerced, say) is the executor's to
+      // report, in its own words and place.
+      if (error instanceof Unplannable && error.structural && !hasDirectives(request.document)) unplannable.set(key, true);
       return undefined;
     }
     if (!ctx.transactionReady) await ctx.ensureTransaction();
     const { strings, values } = planned.statement;
+    // A root that may find nothing is checked before the transaction ends: the executor then answers in it.
     const rows =
-      (await ctx.commitWith(strings.reduce((text, part, i) => `${text}${sqlLiteral(values[i - 1])}${part}`))) ??
-      (await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, values));
+      ctx.canCommitWith && !planned.required.length
+        ? await ctx.commitWith(strings.reduce((text, part, i) => `${text}${sqlLiteral(values[i - 1])}${part}`))
+        : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, values);
     const text = rows[0].data as string;
     if (planned.required.length) {
       const data = JSON.parse(text) as Record<string, unknown>;
@@ -53,6 +56,18 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
     }
     return { data: { [PLANNED_JSON]: text } };
   };
+}
+
+/** @skip and @include decide which fields a document selects, so whether it has a plan can depend on its variables. */
+function hasDirectives(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Directive() {
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
 }
 
 /** Where a planned answer's `data` keeps the JSON text PostgreSQL wrote, sent as it is (stringifyResult). */

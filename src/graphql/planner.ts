@@ -28,7 +28,10 @@ import { cursorSql, pageWindow, type PageArgs, type PageWindow } from '../servic
  * rows (src/accounts/planned.ts).
  */
 export class Unplannable extends Error {
-  /** `structural`: the document itself has no plan, whatever its variables, so it need not be tried again. */
+  /**
+   * `structural`: a field or type without a plan, found whatever the arguments (the caller still checks that no
+   * directive could have hidden it before remembering the document as unplannable).
+   */
   constructor(
     readonly structural: boolean,
     message = 'no plan',
@@ -42,7 +45,8 @@ export interface Selection {
   key: string;
   name: string;
   nodes: readonly FieldNode[];
-  field: GraphQLField<unknown, unknown>;
+  /** Absent for __typename. */
+  field?: GraphQLField<unknown, unknown>;
 }
 
 /** What a plan needs of the caller: its account and subtree, and the scope its rows must lie in (a LIKE pattern). */
@@ -54,7 +58,11 @@ export interface PlanCaller {
 }
 
 /** A root field's plan: the SQL expression of its JSON value. */
-export type RootPlan = (plan: Plan, selection: Selection) => Sql;
+export interface RootPlan {
+  (plan: Plan, selection: Selection): Sql;
+  /** Non-null in the schema, yet its statement may find nothing: the resolver then raises an error, so the executor must answer. */
+  mayFindNothing?: boolean;
+}
 
 export class Plan {
   private aliases = 0;
@@ -79,7 +87,7 @@ export class Plan {
 
   /** The type a selection returns, unwrapped. */
   returnType(selection: Selection): GraphQLObjectType {
-    const type = getNamedType(selection.field.type);
+    const type = getNamedType(selection.field!.type);
     if (!isObjectType(type)) throw new Unplannable(true, `${selection.name} is not an object`);
     return type;
   }
@@ -96,7 +104,7 @@ export class Plan {
   /** A selection's arguments, coerced with their defaults; one that cannot be coerced is the executor's to report. */
   args(selection: Selection): Record<string, unknown> {
     try {
-      return getArgumentValues(selection.field, selection.nodes[0], this.variables);
+      return getArgumentValues(selection.field!, selection.nodes[0], this.variables);
     } catch {
       throw new Unplannable(false, 'arguments');
     }
@@ -107,7 +115,7 @@ export class Plan {
     for (const [key, nodes] of fields) {
       const name = nodes[0].name.value;
       if (name === '__typename') {
-        out.push({ key, name, nodes, field: undefined as never });
+        out.push({ key, name, nodes });
         continue;
       }
       const field = type.getFields()[name];
@@ -157,7 +165,7 @@ export function bound(condition: string, values: readonly unknown[]): Sql {
 
 export interface PlannedQuery {
   statement: Sql;
-  /** Root keys whose field is non-null: a null there is an error only the resolvers can report. */
+  /** Root keys that must not come back null (mayFindNothing): a null there is an error only the resolvers word. */
   required: string[];
 }
 
@@ -184,12 +192,12 @@ export function planQuery(
   const queryType = schema.getQueryType()!;
   const required: string[] = [];
   const selections = plan.rootFields(queryType, operation);
-  if (selections.every((s) => s.name === '__typename' || held.has(s.name))) throw new Unplannable(false, 'held');
+  if (selections.every((s) => s.name === '__typename' || held.has(s.name))) throw new Unplannable(true, 'held');
   const entries = selections.map((s) => {
     if (s.name === '__typename') return [s.key, text(queryType.name)] as const;
     const root = roots[s.name];
     if (!root) throw new Unplannable(true, `Query.${s.name}`);
-    if (isNonNullType(s.field.type)) required.push(s.key);
+    if (root.mayFindNothing && isNonNullType(s.field!.type)) required.push(s.key);
     return [s.key, root(plan, s)] as const;
   });
   return { statement: sql`select ${jsonObject(entries)}::text as data`, required };
@@ -223,29 +231,30 @@ export function connectionJson(plan: Plan, selection: Selection, list: PlannedLi
   if (!isObjectType(edgeType) || !isObjectType(pageInfoType)) throw new Unplannable(true, `${type.name} is no connection`);
   const table = raw(list.table);
   const r = plan.alias();
-  const onPage = sql`${r}._n <= ${window.size}`;
-  const [open, close] = cursorSql('\u0000').split('\u0000');
-  const cursor = (of: Sql) => sql([open, close], of);
+  // The page size is a checked integer (pageWindow): written in, so the cursor expressions carry no values.
+  const size = String(window.size);
+  const onPage = `${r.sql}._n <= ${size}`;
+  const cursor = (of: string) => raw(cursorSql(of));
   const after = window.after ? sql` and seq > ${window.after}::bigint` : sql``;
   const json = objectJson(plan, type, selection.nodes, (s) => {
     if (s.name === 'totalCount') return sql`(select count(*)::int from ${table} where ${list.where})`;
     if (s.name === 'edges') {
       const edge = objectJson(plan, edgeType, s.nodes, (e) => {
-        if (e.name === 'cursor') return cursor(sql`${r}.seq`);
+        if (e.name === 'cursor') return cursor(`${r.sql}.seq`);
         if (e.name === 'node') return list.node(r, e.nodes);
         return undefined;
       });
-      return sql`coalesce(json_agg(${edge} order by ${r}.seq) filter (where ${onPage}), '[]'::json)`;
+      return sql`coalesce(json_agg(${edge} order by ${r}.seq) filter (where ${raw(onPage)}), '[]'::json)`;
     }
     if (s.name === 'pageInfo') {
       return objectJson(plan, pageInfoType, s.nodes, (p) => {
-        if (p.name === 'hasNextPage') return sql`count(*) > ${window.size}`;
+        if (p.name === 'hasNextPage') return raw(`count(*) > ${size}`);
         if (p.name === 'hasPreviousPage')
           return window.after
             ? sql`exists (select 1 from ${table} where ${list.where} and seq <= ${window.after}::bigint)`
             : raw('false');
-        if (p.name === 'startCursor') return cursor(sql`min(${r}.seq) filter (where ${onPage})`);
-        if (p.name === 'endCursor') return cursor(sql`max(${r}.seq) filter (where ${onPage})`);
+        if (p.name === 'startCursor') return cursor(`min(${r.sql}.seq) filter (where ${onPage})`);
+        if (p.name === 'endCursor') return cursor(`max(${r.sql}.seq) filter (where ${onPage})`);
         return undefined;
       });
     }
@@ -253,5 +262,5 @@ export function connectionJson(plan: Plan, selection: Selection, list: PlannedLi
   });
   // One row whatever the page holds (`group by ()`), also when no field aggregates (totalCount alone).
   return sql`(select ${json} from (select ${r}.*, row_number() over (order by ${r}.seq) as _n
-    from (select * from ${table} where ${list.where}${after} order by seq limit ${window.size + 1}) ${r}) ${r} group by ())`;
+    from (select * from ${table} where ${list.where}${after} order by seq limit ${raw(String(window.size + 1))}) ${r}) ${r} group by ())`;
 }
