@@ -151,7 +151,9 @@ export function cannon(url: string, token: string, body: string, connections: nu
  * CPU milliseconds per request while `run` measures: this process's, and PostgreSQL's where its processes are local
  * (Linux /proc; a backend that exits during the run takes its time with it, so keep other work off the server).
  */
-export async function cpuPerRequest(run: () => Promise<Cannon>): Promise<{ cannon: Cannon; nodeMs: number; postgresMs?: number }> {
+export async function cpuPerRequest(
+  run: () => Promise<Cannon>,
+): Promise<{ cannon: Cannon; nodeMs: number; postgresMs?: number }> {
   const node0 = process.cpuUsage();
   const pg0 = postgresCpuMs();
   const measured = await run();

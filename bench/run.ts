@@ -14,7 +14,16 @@ import { benchAssign } from './assign.js';
 import { benchDids } from './dids.js';
 import { benchInvoices } from './invoices.js';
 import { benchWebhooks } from './webhooks.js';
-import { cannon, cpuPerRequest, PAGE_QUERY, sameResponse, startCeiling, startInstance, TREE_QUERY, type Cannon } from './reads.js';
+import {
+  cannon,
+  cpuPerRequest,
+  PAGE_QUERY,
+  sameResponse,
+  startCeiling,
+  startInstance,
+  TREE_QUERY,
+  type Cannon,
+} from './reads.js';
 
 /**
  * npm run bench: figures for the things that must be fast, against a fresh PostgreSQL database on

@@ -172,7 +172,8 @@ describe.skipIf(ENGINE === 'pglite')('planned and compiled queries answer as gra
       /^\{"data":\{"me":\{"id":"acc_\w+","parent":null,"children":\{"totalCount":\d+/,
       () => ({
         token: tree.sr1.token,
-        query: '{ me { id parent { id } children(first: 2) { totalCount edges { node { id } } } } accounts(first: 1) { totalCount } }',
+        query:
+          '{ me { id parent { id } children(first: 2) { totalCount edges { node { id } } } } accounts(first: 1) { totalCount } }',
       }),
     ],
     [
@@ -243,13 +244,12 @@ describe.skipIf(ENGINE === 'pglite')('planned and compiled queries answer as gra
       const pages: unknown[] = [];
       let after: string | null = null;
       for (let i = 0; i < 20; i++) {
-        const result: { data: { accounts: { pageInfo: { hasNextPage: boolean; endCursor: string | null } } } } =
-          await server.gql(
-            `query ($after: String) { accounts(first: 2, after: $after) { totalCount
+        const result: { data: { accounts: { pageInfo: { hasNextPage: boolean; endCursor: string | null } } } } = await server.gql(
+          `query ($after: String) { accounts(first: 2, after: $after) { totalCount
               pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id name } } } }`,
-            { after },
-            tree.r1.token,
-          );
+          { after },
+          tree.r1.token,
+        );
         pages.push(result);
         if (!result.data.accounts.pageInfo.hasNextPage) break;
         after = result.data.accounts.pageInfo.endCursor;

@@ -121,7 +121,9 @@ describe('SQL statements per request', () => {
     expect(await statementsFor(tree2)).toBe(expected);
     expect(await statementsFor(page)).toBe(expected);
     // Without a plan (the executor's path), the same tree costs a statement per list level.
-    expect(await statementsFor(tree2.replace('node { id name', 'node { id name ledger(first: 1) { totalCount }'))).toBeGreaterThan(4);
+    expect(
+      await statementsFor(tree2.replace('node { id name', 'node { id name ledger(first: 1) { totalCount }')),
+    ).toBeGreaterThan(4);
   });
 
   it('do not grow with the page size', async () => {

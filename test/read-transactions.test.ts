@@ -62,7 +62,7 @@ describe('a read', () => {
   });
 
   it.skipIf(ENGINE === 'pglite')(
-    "a page of accounts with their parents is one statement, sent with the COMMIT: PostgreSQL builds the answer",
+    'a page of accounts with their parents is one statement, sent with the COMMIT: PostgreSQL builds the answer',
     async () => {
       const { sql, data } = await statementsOf(
         '{ accounts(first: 10) { totalCount edges { node { id name parent { id name } } } } }',

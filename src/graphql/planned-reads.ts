@@ -1,5 +1,12 @@
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import { BREAK, visit, type DocumentNode, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
+import {
+  BREAK,
+  visit,
+  type DocumentNode,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
