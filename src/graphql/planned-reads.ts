@@ -22,8 +22,9 @@ const HELD = new Set(['me']);
 
 /**
  * Answers a query by one statement when it has a plan (src/graphql/planner.ts), in the request's scoped
- * transaction like any resolver, and sent with its COMMIT (its values written in) where the engine allows; undefined when it has none, or when the answer holds an error only the resolvers
- * can word (a non-null root field that came back null), for the executor to run it.
+ * transaction like any resolver, sent with its COMMIT (its values written in) where the engine allows.
+ * Undefined when it has no plan, or when the answer holds an error only the resolvers can word (a root that
+ * may find nothing came back null), for the executor to run it.
  */
 export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
   // Documents without a plan whatever their variables, so as not to walk them again.
