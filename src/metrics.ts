@@ -44,6 +44,12 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const queryPaths = new Counter({
+    name: 'trellis_graphql_query_executions_total',
+    help: 'HTTP queries by how they ran: planned (one SQL statement building the answer) or resolved (field by field)',
+    labelNames: ['path'] as const,
+    registers: [registry],
+  });
   const httpSeconds = new Histogram({
     name: 'trellis_http_request_duration_seconds',
     help: 'HTTP requests by route, method and status, including those refused before GraphQL ran',
@@ -130,6 +136,9 @@ export function createMetrics() {
       const operation = operationLabel(name);
       operations.inc({ operation, code });
       operationSeconds.observe({ operation }, seconds);
+    },
+    queryPath(path: 'planned' | 'resolved') {
+      queryPaths.inc({ path });
     },
     http(path: string, method: string, status: number, seconds: number) {
       const route = ROUTES.has(path) ? path : path.startsWith('/export/') ? '/export' : 'other';

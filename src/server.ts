@@ -134,7 +134,13 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
 
   const apollo = new ApolloServer<Context>({
     ...(config.compiledQueries || config.plannedReads
-      ? { gateway: queryExecutor(schema, { compiled: config.compiledQueries, planned: config.plannedReads }) }
+      ? {
+          gateway: queryExecutor(schema, {
+            compiled: config.compiledQueries,
+            planned: config.plannedReads,
+            ran: (path) => metrics.queryPath(path),
+          }),
+        }
       : { schema }),
     formatError,
     stringifyResult,

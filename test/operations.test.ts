@@ -198,11 +198,13 @@ describe('health, metrics and access logs', () => {
       await server.gql('query Ping { __typename }');
       await server.gql('query Ping { __typename }');
       await server.gql('query Nope { nope }');
+      const platform = await createPlatform(server);
+      expect((await server.ok('query Page { accounts(first: 1) { totalCount } }', {}, platform.token)).accounts.totalCount).toBe(0);
       const login = await server.gql(
         'mutation Login { login(email: "nobody@example.test", password: "wrong-password") { token } }',
       );
       const code = login.errors![0].extensions!.code;
-      const { client, acked } = connect(server.url, `Bearer ${(await createPlatform(server)).token}`);
+      const { client, acked } = connect(server.url, `Bearer ${platform.token}`);
       await acked;
       client.subscribe(
         { query: 'subscription { balanceChanged { delta } }' },
@@ -221,6 +223,9 @@ describe('health, metrics and access logs', () => {
       expect(text).toContain(`trellis_graphql_operations_total{operation="Login",code="${code}"} 1`);
       expect(text).toContain('trellis_graphql_operations_total{operation="WsPing",code="OK"} 1');
       expect(text).toContain('trellis_graphql_operation_duration_seconds_count{operation="Ping"} 2');
+      // `{ __typename }` has no plan to take (nothing of the database in it); a page of accounts has one.
+      expect(text).toContain('trellis_graphql_query_executions_total{path="resolved"} 2');
+      expect(text).toContain('trellis_graphql_query_executions_total{path="planned"} 1');
       expect(text).toMatch(/trellis_http_request_duration_seconds_count\{route="\/graphql",method="POST",status="200"\} \d+/);
       expect(text).toContain('trellis_websocket_connections 1');
       expect(text).toContain('trellis_graphql_subscriptions 1');

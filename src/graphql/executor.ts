@@ -16,7 +16,13 @@ import { plannedReads } from './planned-reads.js';
  */
 export function queryExecutor(
   schema: GraphQLSchema,
-  options: { compiled: boolean; planned: boolean; cacheSize?: number },
+  options: {
+    compiled: boolean;
+    planned: boolean;
+    cacheSize?: number;
+    /** Told how each query ran: by its plan, or field by field. */
+    ran?: (path: 'planned' | 'resolved') => void;
+  },
 ): GatewayInterface {
   const cacheSize = options.cacheSize ?? 1000;
   const cache = new LRUCache<string, CompiledQuery | false>({ max: cacheSize });
@@ -29,6 +35,7 @@ export function queryExecutor(
           const variableValues = request.request.variables ?? {};
           const key = `${request.operationName ?? ''}\n${request.source}`;
           const answer = planned && (await planned(request, key));
+          if (request.operation?.operation === 'query') options.ran?.(answer ? 'planned' : 'resolved');
           if (answer) return answer;
           let compiled = cache.get(key);
           if (compiled === undefined) {
