@@ -199,7 +199,9 @@ describe('health, metrics and access logs', () => {
       await server.gql('query Ping { __typename }');
       await server.gql('query Nope { nope }');
       const platform = await createPlatform(server);
-      expect((await server.ok('query Page { accounts(first: 1) { totalCount } }', {}, platform.token)).accounts.totalCount).toBe(0);
+      expect((await server.ok('query Page { accounts(first: 1) { totalCount } }', {}, platform.token)).accounts.totalCount).toBe(
+        0,
+      );
       const login = await server.gql(
         'mutation Login { login(email: "nobody@example.test", password: "wrong-password") { token } }',
       );
