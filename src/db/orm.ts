@@ -206,9 +206,10 @@ export async function beginScopedTransaction(em: Em, scopePath: string): Promise
 }
 
 /**
- * A value as a PostgreSQL literal, for a statement sent as a simple query (commitWith): safe integers as they are,
- * strings through the driver's escaping, or, if they hold a `?` (which knex would take for a placeholder) or
- * anything but printable ASCII, as their UTF-8 bytes in hex.
+ * A value as a PostgreSQL literal, for a statement sent as a simple query (commitWith): safe integers in
+ * parentheses (a minus sign after another would start a comment), strings through the driver's escaping, or, if
+ * they hold a `?` (which knex would take for a placeholder) or anything but printable ASCII, as their UTF-8
+ * bytes in hex.
  */
 export function sqlLiteral(value: unknown): string {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return `(${value})`;
