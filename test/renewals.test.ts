@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AssignPackageDocument, BalanceDocument, PackageSubscriptionDocument } from './generated/graphql.js';
-import { createPlatform, ENGINE, errorCode, ledgerMismatches, pg, sql, startServer, type TestServer } from './support/harness.js';
+import {
+  createPlatform,
+  ENGINE,
+  errorCode,
+  ledgerMismatches,
+  ownDatabase,
+  pg,
+  sql,
+  startServer,
+  type TestServer,
+} from './support/harness.js';
 import { optIn, original } from './support/chain.js';
 import { addAccount, topUp, type Node } from './support/tree.js';
 
@@ -361,7 +371,10 @@ describe('exactly once under concurrency', () => {
   });
 
   it('the scheduler renews on its own', async () => {
-    const scheduled = await startServer({ renewalIntervalMs: 100 });
+    // The scheduler renews every platform's due chains: on the shared PostgreSQL test database it renewed other
+    // files' backdated subscriptions under them (a pool test saw its pools move to a later period mid-test).
+    const own = await ownDatabase();
+    const scheduled = await startServer({ renewalIntervalMs: 100, ...(own ? { databaseUrl: own.url } : {}) });
     try {
       const p = await createPlatform(scheduled);
       const c = await addAccount(scheduled, p.token, { kind: 'CUSTOMER' });
@@ -382,6 +395,7 @@ describe('exactly once under concurrency', () => {
       expect((await scheduled.ok(BalanceDocument, { id: c.id }, p.token)).account!.balance).toBe('-3');
     } finally {
       await scheduled.close();
+      await own?.drop();
     }
   });
 });

@@ -82,6 +82,29 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
   return { app, url, logs, gql, ok, close: () => app.close() };
 }
 
+/**
+ * A PostgreSQL database of its own (undefined on PGlite, where every server has one): for a server whose
+ * scheduler works across platforms and would otherwise renew other test files' chains under them.
+ */
+export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const adminUrl = inject('adminDatabaseUrl');
+  if (!adminUrl) return undefined;
+  const name = `trellis_own_${Date.now()}_${randomUUID().slice(0, 8)}`;
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
 export function unique(prefix = 'u'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
