@@ -8,6 +8,7 @@ import pg from 'pg';
 import { periodAt } from '../src/billing/invoices.js';
 import { numberProblemsSql } from './support/dids.js';
 import { connect, query } from './support/ws.js';
+import { ownDatabase } from './support/harness.js';
 
 /**
  * The shipped entry point, as `npm start` runs it: a separate Node process configured only by environment
@@ -113,13 +114,9 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
   it.skipIf(!inject('adminDatabaseUrl'))(
     'on PostgreSQL, two instances start at once on one empty database: one root, shared tokens, events across processes',
     async () => {
-      const adminUrl = inject('adminDatabaseUrl');
-      const name = `trellis_proc_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
+      // A database of its own: empty at the start, and its processes' schedulers see no other file's platforms.
+      const own = (await ownDatabase())!;
+      const url = new URL(own.url);
       const env = {
         DATABASE_URL: url.toString(),
         ADMIN_EMAIL: 'ops@example.test',
@@ -172,8 +169,7 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
         a.proc.kill('SIGTERM');
         b.proc.kill('SIGTERM');
         await Promise.all([a.exited, b.exited]);
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
+        await own.drop();
       }
     },
   );
@@ -181,13 +177,9 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
   it.skipIf(!inject('adminDatabaseUrl'))(
     'a server killed with SIGKILL mid-renewal-run, then restarted, charges every period exactly once',
     async () => {
-      const adminUrl = inject('adminDatabaseUrl');
-      const name = `trellis_kill_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
+      // A database of its own: empty at the start, and its processes' schedulers see no other file's platforms.
+      const own = (await ownDatabase())!;
+      const url = new URL(own.url);
       const env = {
         DATABASE_URL: url.toString(),
         ADMIN_EMAIL: 'ops@example.test',
@@ -268,8 +260,7 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
         }
       } finally {
         await db.end().catch(() => undefined);
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
+        await own.drop();
       }
     },
   );
@@ -277,13 +268,9 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
   it.skipIf(!inject('adminDatabaseUrl'))(
     'a server killed with SIGKILL mid-renewal-run over chains holding numbers, then restarted: numbers and chains consistent, every period charged once',
     async () => {
-      const adminUrl = inject('adminDatabaseUrl');
-      const name = `trellis_did_kill_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
+      // A database of its own: empty at the start, and its processes' schedulers see no other file's platforms.
+      const own = (await ownDatabase())!;
+      const url = new URL(own.url);
       const env = {
         DATABASE_URL: url.toString(),
         ADMIN_EMAIL: 'ops@example.test',
@@ -479,8 +466,7 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
         for (const p of started) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
         await Promise.all(started.map((p) => p.exited));
         await db.end().catch(() => undefined);
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
+        await own.drop();
       }
     },
     120_000,
@@ -489,13 +475,9 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
   it.skipIf(!inject('adminDatabaseUrl'))(
     'a server killed with SIGKILL mid-invoice-run, then restarted, issues every invoice exactly once, numbered without gaps',
     async () => {
-      const adminUrl = inject('adminDatabaseUrl');
-      const name = `trellis_inv_kill_${Date.now()}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`create database ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
+      // A database of its own: empty at the start, and its processes' schedulers see no other file's platforms.
+      const own = (await ownDatabase())!;
+      const url = new URL(own.url);
       const env = {
         DATABASE_URL: url.toString(),
         ADMIN_EMAIL: 'ops@example.test',
@@ -639,8 +621,7 @@ describe.skipIf(!existsSync(MAIN))('the server process', () => {
         for (const [entryId, key] of periodOf) expect(holderOf.get(entryId), entryId).toBe(key);
       } finally {
         await db.end().catch(() => undefined);
-        await admin.query(`drop database if exists ${name} with (force)`);
-        await admin.end();
+        await own.drop();
       }
     },
     180_000,

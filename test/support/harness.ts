@@ -83,8 +83,9 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Test
 }
 
 /**
- * A PostgreSQL database of its own (undefined on PGlite, where every server has one): for a server whose
- * scheduler works across platforms and would otherwise renew other test files' chains under them.
+ * A PostgreSQL database of its own (undefined on PGlite, where every server has one): for a test that needs an
+ * empty database, or whose scheduler works across platforms and would otherwise renew or invoice other test
+ * files' accounts under them.
  */
 export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
   const adminUrl = inject('adminDatabaseUrl');
