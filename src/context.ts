@@ -20,7 +20,6 @@ export { credentialKey, requireActor, type Actor } from './request.js';
  */
 export class Context implements Request {
   readonly requestId: string;
-  log: Logger;
   readonly em: Em;
   readonly loaders: Loaders;
   actor: Actor | null = null;
@@ -37,12 +36,23 @@ export class Context implements Request {
     requestId?: string,
   ) {
     this.requestId = requestId ?? randomUUID();
-    this.log = log.child({ requestId: this.requestId });
+    this.baseLog = log;
     this.em = orm.em.fork() as Em;
     this.loaders = createLoaders(this.em, {
       rates: services.rates,
       packages: (ids) => services.packages.findMany(this, ids),
     });
+  }
+
+  private readonly baseLog: Logger;
+  private childLog?: Logger;
+
+  /** The request's logger, with its request id and caller. Made on first use: most requests log nothing. */
+  get log(): Logger {
+    this.childLog ??= this.baseLog.child(
+      this.actor ? { requestId: this.requestId, accountId: this.actor.accountId } : { requestId: this.requestId },
+    );
+    return this.childLog;
   }
 
   get transactionStarted(): boolean {
@@ -93,7 +103,7 @@ export class Context implements Request {
 
   bindActor(actor: Actor): void {
     this.actor = actor;
-    this.log = this.log.child({ accountId: actor.accountId });
+    this.childLog = undefined;
     // The test-only switch leaves the filter wide open so that row-level security alone is what a test sees.
     this.em.setFilterParams(
       SCOPE_FILTER,

@@ -125,6 +125,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
 
   const app = express();
   app.disable('x-powered-by');
+  // Answers are per caller and no-store: an ETag would hash every response body for nothing.
+  app.set('etag', false);
   app.set('trust proxy', false);
   const httpServer = createServer(app);
   const metrics = createMetrics();
@@ -236,6 +238,8 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     graphqlMiddleware,
   );
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
+    // The client hung up while sending its body: nobody is left to answer, and the access log records it.
+    if (error.type === 'request.aborted') return;
     if (error.type === 'entity.too.large') {
       res.status(413).json({
         errors: [{ message: `Request body is larger than ${config.bodyLimit}`, extensions: { code: 'BAD_USER_INPUT' } }],

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -293,6 +294,31 @@ describe('health, metrics and access logs', () => {
       expect(all).not.toContain(secret);
       expect(all).not.toContain('not-a-real-token-abc');
       expect(all).not.toContain('probe=1');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('logs a request whose client hung up before its answer as aborted, at warn, and counts it in no metric', async () => {
+    const server = await startServer();
+    try {
+      const { port } = new URL(server.url);
+      // The body is announced longer than what is sent: the server is still reading it when the client leaves.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connectTcp(Number(port), '127.0.0.1', () => {
+          socket.write('POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n');
+          socket.write('x-request-id: gone-early\r\ncontent-length: 100\r\n\r\n{"query":');
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.once('close', () => resolve());
+        socket.once('error', reject);
+      });
+      await waitFor(() => server.logs.some((l) => JSON.parse(l).requestId === 'gone-early'));
+      const lines = server.logs.map((l) => JSON.parse(l)).filter((l) => l.requestId === 'gone-early');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 40, msg: 'http request aborted', req: { method: 'POST', path: '/graphql' } });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).not.toMatch(/trellis_http_request_duration_seconds_count\{[^}]*method="POST"/);
     } finally {
       await server.close();
     }
