@@ -2,6 +2,8 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
 import { CreateAccountDocument, MeDocument, UpdateAccountDocument } from './generated/graphql.js';
+import { credentialSql } from '../src/accounts/credentials.js';
+import { systemEm } from '../src/db/orm.js';
 import { costError } from '../src/graphql/limits.js';
 import { createSchema } from '../src/graphql/schema.js';
 import { ENGINE, errorCode, sql, startServer, unique, type TestServer } from './support/harness.js';
@@ -288,6 +290,19 @@ describe('credentials end at once', () => {
     expect(errorCode(await server.gql(MeDocument, {}, reseller.token))).toBe('UNAUTHENTICATED');
     expect(errorCode(await server.gql(MeDocument, {}, below.token!))).toBe('UNAUTHENTICATED');
     expect((await login(email, PASSWORD)).token).toBeDefined();
+  });
+
+  it("checking a credential reads its account's ancestors by their ids, never every account of every platform", async () => {
+    // The plan, with sequential scans priced out: a check that can only scan the table still shows one.
+    const plan = await systemEm(server.app.db.orm).transactional(async (tx) => {
+      await tx.execute('set local enable_seqscan = off');
+      const rows = await tx.execute<Record<string, string>[]>(
+        `explain ${credentialSql({ via: 'token', accountId: tree.c1.id, version: 0 }, { scope: true })}`,
+      );
+      return rows.map((r) => Object.values(r)[0]).join('\n');
+    });
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect(plan).toMatch(/Index (Only )?Scan/);
   });
 
   it('a deletion ends the tokens and keys of the account', async () => {

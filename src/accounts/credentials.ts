@@ -19,7 +19,12 @@ export interface CredentialRow extends AccountRow {
   key_scopes?: ApiKeyScope[] | string;
 }
 
-const USABLE = `not exists (select 1 from accounts up where starts_with(accounts.path, up.path) and up.status <> 'ACTIVE') as usable`;
+/**
+ * The ancestors are the ids in the account's path (`/root/.../self/`), looked up by primary key: a prefix test on
+ * each row's path could only scan every account of every platform, on every request.
+ */
+const USABLE = `not exists (select 1 from accounts up
+  where up.id = any(string_to_array(btrim(accounts.path, '/'), '/')) and up.status <> 'ACTIVE') as usable`;
 
 /**
  * The statement that finds a credential's row, its values written as literals: a request sends it in the same
