@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import sql, { raw, type Sql } from 'sql-template-tag';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { beginScopedTransaction, beginWith, canCommitWith, commitWith, REQUEST_ROLE_SQL, type Em, type Orm } from './db/orm.js';
@@ -12,6 +13,8 @@ import { createLoaders, type Loaders } from './graphql/loaders.js';
 import type { Actor, Request } from './request.js';
 
 export { credentialKey, requireActor, type Actor } from './request.js';
+
+const READ_ONLY_ROLE = sql`${raw(REQUEST_ROLE_SQL)}, set_config('transaction_read_only', 'on', true)`;
 
 /**
  * One per HTTP request or graphql-ws operation. Holds the request's fork of the entity manager, bound to the
@@ -126,10 +129,7 @@ export class Context implements Request {
     }
     const credential = this.services.auth.verify(authorization);
     if (!credential) return;
-    const [rows] = await beginWith(this.em, [
-      credentialSql(credential, { scope: true }),
-      `${REQUEST_ROLE_SQL}, set_config('transaction_read_only', 'on', true)`,
-    ]);
+    const [rows] = await beginWith(this.em, [credentialSql(credential, { scope: true }), READ_ONLY_ROLE]);
     this.transaction = Promise.resolve();
     try {
       const row = rows[0] as unknown as CredentialRow | undefined;
@@ -167,7 +167,7 @@ export class Context implements Request {
    * Ends the request's transaction with its last statement (a planned read's answer) in the round trip of its
    * COMMIT, and returns that statement's rows (see commitWith in src/db/orm.ts). Only when canCommitWith.
    */
-  async commitWith(statement: string): Promise<Record<string, unknown>[]> {
+  async commitWith(statement: Sql): Promise<Record<string, unknown>[]> {
     this.transaction = undefined;
     this.transactionReady = false;
     return commitWith(this.em, statement);

@@ -296,9 +296,8 @@ describe('credentials end at once', () => {
     // The plan, with sequential scans priced out: a check that can only scan the table still shows one.
     const plan = await systemEm(server.app.db.orm).transactional(async (tx) => {
       await tx.execute('set local enable_seqscan = off');
-      const rows = await tx.execute<Record<string, string>[]>(
-        `explain ${credentialSql({ via: 'token', accountId: tree.c1.id, version: 0 }, { scope: true })}`,
-      );
+      const statement = credentialSql({ via: 'token', accountId: tree.c1.id, version: 0 }, { scope: true });
+      const rows = await tx.execute<Record<string, string>[]>(`explain ${statement.sql}`, statement.values as unknown[]);
       return rows.map((r) => Object.values(r)[0]).join('\n');
     });
     expect(plan).not.toMatch(/Seq Scan/);

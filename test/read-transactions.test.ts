@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sql from 'sql-template-tag';
 import { beginWith, commitWith, type Em } from '../src/db/orm.js';
 import { ENGINE, startServer, type TestServer } from './support/harness.js';
 import { buildTree } from './support/tree.js';
@@ -11,10 +12,22 @@ import { buildTree } from './support/tree.js';
 let server: TestServer;
 let tree: Awaited<ReturnType<typeof buildTree>>;
 
+/** What each statement prepared on the server's connections is, by name, from the first request on. */
+const prepared = new Map<string, string>();
+
 beforeAll(async () => {
   server = await startServer();
+  server.app.db.orm.em
+    .getConnection()
+    .getKnex()
+    .on('query', (q: { sql: string }) => {
+      for (const m of q.sql.matchAll(/PREPARE (trellis_\w+) AS (.*?);\n(?=EXECUTE \1)/gs)) prepared.set(m[1], m[2]);
+    });
   tree = await buildTree(server);
 });
+
+/** The statements a simple query ran by name (EXECUTE), as they were prepared. */
+const executed = (text: string) => [...text.matchAll(/EXECUTE (trellis_\w+)/g)].map((m) => prepared.get(m[1]) ?? m[1]);
 afterAll(() => server.close());
 
 async function statementsOf(query: string, token: string): Promise<{ sql: string[]; data: unknown }> {
@@ -55,9 +68,11 @@ describe('a read', () => {
     expect(data).toEqual({ me: { id: tree.r1.id, name: 'R1' } });
     // The caller's own row, read with the credential, answers `me`.
     expect(sql).toHaveLength(2);
-    expect(sql[0]).toMatch(/^BEGIN;/);
-    expect(sql[0]).toContain(`set_config('trellis.scope_path'`);
-    expect(sql[0]).toContain(`set_config('transaction_read_only', 'on', true)`);
+    expect(sql[0]).toMatch(new RegExp(`^BEGIN;\\n(PREPARE .*)?EXECUTE trellis_\\w+\\('${tree.r1.id}'\\);\\n`, 's'));
+    const [credential, role] = executed(sql[0]);
+    expect(credential).toContain(`set_config('trellis.scope_path', path, true) from accounts where id = $1`);
+    expect(role).toContain(`set_config('role', 'trellis_app', true)`);
+    expect(role).toContain(`set_config('transaction_read_only', 'on', true)`);
     expect(sql[1]).toMatch(/^COMMIT/);
   });
 
@@ -77,7 +92,10 @@ describe('a read', () => {
         [tree.c1.id, tree.r1.id],
       ]);
       expect(sql).toHaveLength(2);
-      expect(sql[1]).toMatch(/^select json_build_object\('accounts'.*;\nCOMMIT$/s);
+      // Prepared on its connection the first time, executed by name after that.
+      expect(sql[1]).toMatch(
+        /^(PREPARE trellis_\w+ AS select json_build_object\('accounts'.*;\n)?EXECUTE trellis_\w+\(.*\);\nCOMMIT$/s,
+      );
     },
   );
 
@@ -93,8 +111,8 @@ describe('a read', () => {
           await Promise.all(
             [0, 1].map(async () => {
               const em = small.app.db.orm.em.fork() as Em;
-              await beginWith(em, ['select pg_sleep(0.05)']);
-              await expect(commitWith(em, 'select 1/0')).rejects.toThrow(/division by zero/);
+              await beginWith(em, [sql`select pg_sleep(0.05)`]);
+              await expect(commitWith(em, sql`select 1/0`)).rejects.toThrow(/division by zero/);
             }),
           );
         }
@@ -105,6 +123,52 @@ describe('a read', () => {
           expect(ok.me.id).toBe(t.r1.id);
         }
       });
+    },
+  );
+
+  it.skipIf(ENGINE === 'pglite')(
+    "a read's statement is prepared once per connection, and forgotten with every other when its transaction fails",
+    async () => {
+      const small = await startServer({ dbPoolMax: 2 });
+      // One of the two connections held throughout: every statement below meets the other's session.
+      const holder = small.app.db.orm.em.fork() as Em;
+      await beginWith(holder, [sql`select 1`]);
+      try {
+        const knex = small.app.db.orm.em.getConnection().getKnex();
+        const sent: string[] = [];
+        const seen = (q: { sql: string }) => sent.push(q.sql);
+        knex.on('query', seen);
+        const last = async (statement: ReturnType<typeof sql>) => {
+          const em = small.app.db.orm.em.fork() as Em;
+          await beginWith(em, [sql`select 1`]);
+          return commitWith(em, statement);
+        };
+        try {
+          const answer = sql`select ${'a'}::text || ${'b'} as ab, ${41} + 1 as n`;
+          expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
+          expect(sent.at(-1)).toMatch(
+            /^PREPARE trellis_\w+ AS select \$1::text \|\| \$2 as ab, \$3 \+ 1 as n;\nEXECUTE trellis_\w+\('a', 'b', \(41\)\);\nCOMMIT$/,
+          );
+          expect(await last(sql`select ${'x'}::text || ${'y'} as ab, ${1} + 1 as n`)).toEqual([{ ab: 'xy', n: 2 }]);
+          expect(sent.at(-1)).toMatch(/^EXECUTE trellis_\w+\('x', 'y', \(1\)\);\nCOMMIT$/);
+          // Prepared, then failed as it ran: rolled back, and the connection's prepared statements all dropped,
+          // so the same statement is prepared again (were it still known, PREPARE would fail as a duplicate).
+          for (let i = 0; i < 2; i++) {
+            await expect(last(sql`select 1 / ${0} as q`)).rejects.toThrow(/division by zero/);
+            expect(sent.at(-2)).toMatch(/^PREPARE trellis_\w+ AS select 1 \/ \$1 as q;\nEXECUTE/);
+            expect(sent.at(-1)).toBe('ROLLBACK;\nDEALLOCATE ALL');
+          }
+          expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
+          expect(sent.at(-1)).toMatch(/^PREPARE trellis_\w+ AS select/);
+          expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
+          expect(sent.at(-1)).toMatch(/^EXECUTE/);
+        } finally {
+          knex.off('query', seen);
+        }
+      } finally {
+        await commitWith(holder, sql`select 1`);
+        await small.close();
+      }
     },
   );
 

@@ -1,4 +1,5 @@
-import { literal, type Em } from '../db/orm.js';
+import sql, { raw, type Sql } from 'sql-template-tag';
+import type { Em } from '../db/orm.js';
 import { ACCOUNT_COLUMNS, type AccountRow } from './rows.js';
 import { CHANNEL, type CredentialChange } from '../events.js';
 import type { ApiKeyScope } from '../request.js';
@@ -27,18 +28,20 @@ const USABLE = `not exists (select 1 from accounts up
   where up.id = any(string_to_array(btrim(accounts.path, '/'), '/')) and up.status <> 'ACTIVE') as usable`;
 
 /**
- * The statement that finds a credential's row, its values written as literals: a request sends it in the same
- * round trip as its BEGIN (beginWith), where no parameters can be bound. It reads as the connecting user, whom
- * row-level security does not restrict: the caller is not known before it. With `scope`, it sets the request's
- * scope to the account's subtree as it reads it. An API key's last use is written by the same statement, at most
- * once a minute (a hint for operators, not an audit log); requests using the key at that moment skip the write
- * rather than wait for the one making it.
+ * The statement that finds a credential's row. A request sends it in the same round trip as its BEGIN
+ * (beginWith), prepared on its connection. It reads as the connecting user, whom row-level security does not
+ * restrict: the caller is not known before it. With `scope`, it sets the request's scope to the account's subtree
+ * as it reads it. An API key's last use is written by the same statement, at most once a minute (a hint for
+ * operators, not an audit log); requests using the key at that moment skip the write rather than wait for the
+ * one making it.
  */
-export function credentialSql(credential: Credential, options: { scope?: boolean } = {}): string {
-  const columns = `${ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`;
-  if (credential.via === 'token') return `select ${columns} from accounts where id = ${literal(credential.accountId)}`;
-  const hash = literal(credential.keyHash);
-  return `with used as (
+export function credentialSql(credential: Credential, options: { scope?: boolean } = {}): Sql {
+  const columns = raw(
+    `${ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`,
+  );
+  if (credential.via === 'token') return sql`select ${columns} from accounts where id = ${credential.accountId}`;
+  const hash = credential.keyHash;
+  return sql`with used as (
             update api_keys set last_used_at = clock_timestamp()
              where id = (select id from api_keys
                           where key_hash = ${hash} and revoked_at is null
@@ -52,7 +55,8 @@ export function credentialSql(credential: Credential, options: { scope?: boolean
 
 /** The credential's row read on its own (graphql-ws, and re-checks of a long-lived subscription's credential). */
 export async function findCredential(em: Em, credential: Credential): Promise<CredentialRow | undefined> {
-  const [row] = await em.execute<CredentialRow[]>(credentialSql(credential));
+  const statement = credentialSql(credential);
+  const [row] = await em.execute<CredentialRow[]>(statement.sql, statement.values as unknown[]);
   return row;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { PostgreSqlDriver, type SqlEntityManager } from '@mikro-orm/postgresql';
@@ -6,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Knex } from '@mikro-orm/knex';
 import { PGliteDriver } from 'mikro-orm-pglite';
+import sql, { raw, type Sql } from 'sql-template-tag';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ENTITIES, SCOPE_FILTER } from '../entities/index.js';
@@ -197,16 +199,18 @@ export const REQUEST_ROLE_SQL =
   // JIT compilation only costs time on short OLTP statements (200 ms for a batched rate lookup here).
   `select set_config('role', 'trellis_app', true), set_config('jit', 'off', true)`;
 
+const SCOPED_ROLE = sql`${raw(REQUEST_ROLE_SQL)}`;
+
 /**
  * Starts the transaction a request runs in and binds it to the caller's subtree: the role switch makes
  * row-level security apply, and the setting tells the policies which subtree that is. One round trip.
  */
 export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
-  await beginWith(em, [`select set_config('trellis.scope_path', ${literal(scopePath)}, true)`, REQUEST_ROLE_SQL]);
+  await beginWith(em, [sql`select set_config('trellis.scope_path', ${scopePath}, true)`, SCOPED_ROLE]);
 }
 
 /**
- * A value as a PostgreSQL literal, for a statement sent as a simple query (commitWith): safe integers in
+ * A value as a PostgreSQL literal, for a statement sent as a simple query (beginWith, commitWith): safe integers in
  * parentheses (a minus sign after another would start a comment), strings through the driver's escaping, or, if
  * they hold a `?` (which knex would take for a placeholder) or anything but printable ASCII, as their UTF-8
  * bytes in hex.
@@ -218,20 +222,11 @@ export function sqlLiteral(value: unknown): string {
   return `convert_from(decode('${Buffer.from(value, 'utf8').toString('hex')}', 'hex'), 'UTF8')`;
 }
 
-/**
- * A string as a PostgreSQL literal, for the statements sent with BEGIN (a simple query binds no parameters). Only
- * ids, hashes and paths: knex rewrites every `?` in a statement's text as a placeholder, quoted or not.
- */
-export function literal(value: string): string {
-  if (!/^[A-Za-z0-9_/-]*$/.test(value)) throw new Error('literal: only ids, hashes and paths may be written into SQL');
-  return pg.escapeLiteral(value);
-}
-
 type Row = Record<string, unknown>;
 
 /** What a knex transaction's config carries to send statements with its BEGIN (see acceptPreludes). */
 interface Prelude {
-  statements: readonly string[];
+  statements: readonly Sql[];
   done(results: Row[][]): void;
   /** Set once begun where statements travel together (PostgreSQL): see commitWith. */
   ending?: Ending;
@@ -241,16 +236,43 @@ interface Prelude {
 interface Ending {
   run(sql: string): Promise<PgResult>;
   complete(): void;
+  /** The names of the statements the connection has prepared (commitWith). */
+  prepared: Set<string>;
+}
+
+/** Per pooled connection (pg's client): a prepared statement lives as long as its session. */
+const preparedOn = new WeakMap<object, Set<string>>();
+
+/**
+ * Prepared statements per connection, at most: past it, statements are sent with their values written in, so a
+ * client sending ever new documents cannot grow the server's sessions without bound.
+ */
+const MAX_PREPARED = 500;
+
+const preparedName = (text: string) => `trellis_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+
+/**
+ * `statement` as sent in a simple query (which binds no parameters) on a connection that has prepared
+ * `prepared`: executed by name with its values written in as the arguments (`sqlLiteral`), prepared first
+ * (`prepares`, to be noted once it ran), or past MAX_PREPARED with its values written into its text.
+ */
+function sending(prepared: Set<string>, statement: Sql): { sql: string; prepares?: string } {
+  const name = preparedName(statement.text);
+  const args = statement.values.length ? `(${statement.values.map(sqlLiteral).join(', ')})` : '';
+  if (prepared.has(name)) return { sql: `EXECUTE ${name}${args}` };
+  if (prepared.size < MAX_PREPARED)
+    return { sql: `PREPARE ${name} AS ${statement.text};\nEXECUTE ${name}${args}`, prepares: name };
+  return { sql: statement.strings.reduce((text, part, i) => `${text}${sqlLiteral(statement.values[i - 1])}${part}`) };
 }
 
 const endings = new WeakMap<object, Ending>();
 
 /**
- * Opens `em`'s transaction and runs `statements` in it, in the same round trip as its BEGIN on PostgreSQL, and
- * returns each one's rows. Their values must be written in as literals (`literal`). If one fails, the
- * transaction is rolled back and its error thrown.
+ * Opens `em`'s transaction and runs `statements` in it, in the same round trip as its BEGIN on PostgreSQL
+ * (prepared on the connection, see commitWith), and returns each one's rows. If one fails, the transaction is
+ * rolled back and its error thrown.
  */
-export async function beginWith(em: Em, statements: readonly string[]): Promise<Row[][]> {
+export async function beginWith(em: Em, statements: readonly Sql[]): Promise<Row[][]> {
   let results: Row[][] | undefined;
   const prelude: Prelude = { statements, done: (rows) => (results = rows) };
   const trx = await em
@@ -275,25 +297,41 @@ export function canCommitWith(em: Em): boolean {
 
 /**
  * Runs one last statement in `em`'s transaction and commits it, in one round trip (a read's answer and its
- * COMMIT), returning the statement's rows. Its values must be written in (`sqlLiteral`). Only for a transaction
- * canCommitWith accepts (begun by beginWith on PostgreSQL). If the statement fails, the transaction is rolled
- * back before its connection goes back to the pool, and the error thrown.
+ * COMMIT), returning the statement's rows. Only for a transaction canCommitWith accepts (begun by beginWith on
+ * PostgreSQL). If the statement fails, the transaction is rolled back before its connection goes back to the
+ * pool, and the error thrown.
+ *
+ * The statement is prepared on its connection the first time (PREPARE, in the same round trip) and executed by
+ * name after that, its values written in as the arguments (`sqlLiteral`): a simple query binds no parameters,
+ * and planning a read's statement again on every request was half of PostgreSQL's time on it.
  */
-export async function commitWith(em: Em, statement: string): Promise<Row[]> {
+export async function commitWith(em: Em, statement: Sql): Promise<Row[]> {
   const trx = em.getTransactionContext<Knex.Transaction>();
   const ending = trx && endings.get(trx);
   if (!ending) throw new Error('commitWith: the transaction cannot end with a statement (see canCommitWith)');
   endings.delete(trx);
+  const sent = sending(ending.prepared, statement);
   try {
-    const results = (await ending.run(`${statement};\nCOMMIT`)) as { rows: Row[] }[];
-    return results[0].rows;
+    const results = (await ending.run(`${sent.sql};\nCOMMIT`)) as { rows: Row[] }[];
+    if (sent.prepares) ending.prepared.add(sent.prepares);
+    return results[results.length - 2].rows;
   } catch (error) {
-    await ending.run('ROLLBACK').catch(() => undefined);
+    await ending.run(rollback(ending.prepared, !!sent.prepares)).catch(() => undefined);
     throw error;
   } finally {
     em.resetTransactionContext();
     ending.complete();
   }
+}
+
+/**
+ * Rolls back a transaction whose statements failed. A PREPARE that ran outlives the rollback, whether or not its
+ * statement then failed: then both sides forget every prepared statement of the connection.
+ */
+function rollback(prepared: Set<string>, prepares: boolean): string {
+  if (!prepares) return 'ROLLBACK';
+  prepared.clear();
+  return 'ROLLBACK;\nDEALLOCATE ALL';
 }
 
 /** The parts of knex's transaction this file reaches into (knex's internals, not in its types). */
@@ -323,15 +361,30 @@ function acceptPreludes(knex: Knex, together: boolean): void {
     const prelude = config?.prelude;
     if (!prelude || outer) return trx;
     trx.begin = async (connection) => {
-      const run = async (sql: string) => (await trx.trxClient.query(connection, { sql })).response as unknown as PgResult;
+      const run = async (sql: string, bindings?: readonly unknown[]) =>
+        (await trx.trxClient.query(connection, { sql, bindings })).response as unknown as PgResult;
+      let prepared = preparedOn.get(connection as object);
+      if (!prepared) preparedOn.set(connection as object, (prepared = new Set()));
+      let prepares = false;
       try {
         if (together) {
-          const results = (await run(['BEGIN', ...prelude.statements].join(';\n'))) as { rows: Row[] }[];
-          prelude.done(results.slice(1).map((r) => r.rows));
+          const sent = prelude.statements.map((statement) => sending(prepared, statement));
+          prepares = sent.some((s) => s.prepares);
+          const results = (await run(['BEGIN', ...sent.map((s) => s.sql)].join(';\n'))) as { rows: Row[] }[];
+          for (const s of sent) if (s.prepares) prepared.add(s.prepares);
+          // BEGIN's result, then one per statement, each after its PREPARE's if it had one.
+          let at = 0;
+          prelude.done(
+            sent.map((s) => {
+              at += s.prepares ? 2 : 1;
+              return results[at].rows;
+            }),
+          );
           // knex settles a transaction through these; without them it is committed the usual way.
           if (typeof trx._resolver === 'function' && typeof trx._completed === 'boolean') {
             prelude.ending = {
               run,
+              prepared,
               complete: () => {
                 trx._completed = true;
                 trx._resolver();
@@ -341,12 +394,12 @@ function acceptPreludes(knex: Knex, together: boolean): void {
         } else {
           await run('BEGIN');
           const results: Row[][] = [];
-          for (const sql of prelude.statements) results.push(((await run(sql)) as { rows: Row[] }).rows);
+          for (const s of prelude.statements) results.push(((await run(s.sql, s.values)) as { rows: Row[] }).rows);
           prelude.done(results);
         }
       } catch (error) {
         // Left as it is, the connection would go back to the pool inside the failed transaction.
-        await run('ROLLBACK').catch(() => undefined);
+        await run(rollback(prepared, prepares)).catch(() => undefined);
         throw error;
       }
     };

@@ -10,7 +10,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
-import { executeBound, sqlLiteral } from '../db/orm.js';
+import { executeBound } from '../db/orm.js';
 import { likePrefix, scopePath } from '../entities/scope.js';
 import { planQuery, Unplannable, type RootPlan } from './planner.js';
 
@@ -22,7 +22,7 @@ const HELD = new Set(['me']);
 
 /**
  * Answers a query by one statement when it has a plan (src/graphql/planner.ts), in the request's scoped
- * transaction like any resolver, sent with its COMMIT (its values written in) where the engine allows.
+ * transaction like any resolver, sent with its COMMIT (prepared, see commitWith) where the engine allows.
  * Undefined when it has no plan, or when the answer holds an error only the resolvers can word (a root that
  * may find nothing came back null), for the executor to run it.
  */
@@ -51,12 +51,11 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
       return undefined;
     }
     if (!ctx.transactionReady) await ctx.ensureTransaction();
-    const { strings, values } = planned.statement;
     // A root that may find nothing is checked before the transaction ends: the executor then answers in it.
     const rows =
       ctx.canCommitWith && !planned.required.length
-        ? await ctx.commitWith(strings.reduce((text, part, i) => `${text}${sqlLiteral(values[i - 1])}${part}`))
-        : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, values);
+        ? await ctx.commitWith(planned.statement)
+        : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, planned.statement.values);
     const text = rows[0].data as string;
     if (planned.required.length) {
       const data = JSON.parse(text) as Record<string, unknown>;
