@@ -16,6 +16,7 @@ import { Migration20261203020000_minimum_spend } from './Migration20261203020000
 import { Migration20261204000000_limits } from './Migration20261204000000_limits.js';
 import { Migration20261204010000_admission } from './Migration20261204010000_admission.js';
 import { Migration20261204020000_rerate } from './Migration20261204020000_rerate.js';
+import { Migration20261205000000_indexed_scope } from './Migration20261205000000_indexed_scope.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204000000_limits', class: Migration20261204000000_limits },
   { name: 'Migration20261204010000_admission', class: Migration20261204010000_admission },
   { name: 'Migration20261204020000_rerate', class: Migration20261204020000_rerate },
+  { name: 'Migration20261205000000_indexed_scope', class: Migration20261205000000_indexed_scope },
 ];
