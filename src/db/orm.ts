@@ -6,6 +6,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Knex } from '@mikro-orm/knex';
+import { LRUCache } from 'lru-cache';
 import { PGliteDriver } from 'mikro-orm-pglite';
 import sql, { raw, type Sql } from 'sql-template-tag';
 import type { Config } from '../config.js';
@@ -249,7 +250,14 @@ const preparedOn = new WeakMap<object, Set<string>>();
  */
 const MAX_PREPARED = 500;
 
-const preparedName = (text: string) => `trellis_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+/** Names by statement text: hashing a plan's text on every request cost as much as sending it. */
+const names = new LRUCache<string, string>({ max: 2 * MAX_PREPARED });
+
+function preparedName(text: string): string {
+  let name = names.get(text);
+  if (!name) names.set(text, (name = `trellis_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`));
+  return name;
+}
 
 /**
  * `statement` as sent in a simple query (which binds no parameters) on a connection that has prepared
