@@ -46,6 +46,7 @@ const CEILING_CALLS = Number(env.BENCH_CEILING_CALLS ?? 3000);
 const MANY_SUBSCRIBERS = Number(env.BENCH_MANY_SUBSCRIBERS ?? 1000);
 const EXPORT_ROWS = Number(env.BENCH_EXPORT_ROWS ?? 300_000);
 const RERATE_CALLS = Number(env.BENCH_RERATE_CALLS ?? 100_000);
+const OTHER_ACCOUNTS = Number(env.BENCH_OTHER_ACCOUNTS ?? 100_000);
 /** BENCH_ONLY=rating,events runs some sections; only a full run rewrites bench/results.json. */
 const SECTIONS = [
   'lookup',
@@ -63,6 +64,7 @@ const SECTIONS = [
   'refusals',
   'exports',
   'webhooks',
+  'scale',
 ] as const;
 const ONLY = env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : [...SECTIONS];
 const runs = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
@@ -503,21 +505,27 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
  * subscriptions. Requests/s and p99 at 16 clients, and the SQL statements per request at several page sizes; then
  * the same through two instances at once.
  */
-async function benchSubtreePage(app: App, url: string, adminToken: string) {
+/** The reads' caller: a reseller with 210 descendants (10 sub-resellers with 20 customers each), and both shapes. */
+async function readsFixture(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
   const mk = async (token: string, kind: string) =>
     (await gql(url, token, `mutation { createAccount(input: { kind: ${kind}, name: "t" }) { id } }`)).createAccount.id as string;
-  // A reseller with 210 descendants: 10 sub-resellers with 20 customers each.
   const reseller = await mk(adminToken, 'RESELLER');
   for (let i = 0; i < 10; i++) {
     const sub = await mk(sign(reseller), 'RESELLER');
     await Promise.all(Array.from({ length: 20 }, () => mk(sign(sub), 'CUSTOMER')));
   }
-  const token = sign(reseller);
-  const shapes = {
-    page: JSON.stringify({ query: PAGE_QUERY }),
-    tree: JSON.stringify({ query: TREE_QUERY, variables: { id: reseller } }),
+  return {
+    token: sign(reseller),
+    shapes: {
+      page: JSON.stringify({ query: PAGE_QUERY }),
+      tree: JSON.stringify({ query: TREE_QUERY, variables: { id: reseller } }),
+    },
   };
+}
+
+async function benchSubtreePage(app: App, url: string, adminToken: string) {
+  const { token, shapes } = await readsFixture(app, url, adminToken);
 
   const knex = app.db.orm.em.getConnection().getKnex();
   let statements = 0;
@@ -607,6 +615,41 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   }
 }
 
+/**
+ * The two read shapes again once the database holds OTHER_ACCOUNTS more accounts, on platforms of their own: a
+ * scoped read must find its rows through the indexes whatever else the tables hold (the other sections' database
+ * holds a few hundred accounts, where a scan of every platform costs nothing). The accounts are written straight
+ * into the table and left there: this section runs last.
+ */
+async function benchReadsAtScale(app: App, url: string, adminToken: string) {
+  const { token, shapes } = await readsFixture(app, url, adminToken);
+  const measure = async (body: string) => {
+    await cannon(`${url}/graphql`, token, body, CONCURRENCY, 2);
+    const m = await cannon(`${url}/graphql`, token, body, CONCURRENCY, READ_SECONDS);
+    if (m.failures) throw new Error(`reads at scale: ${m.failures} failed requests`);
+    return m;
+  };
+  const alone = { page: await measure(shapes.page), tree: await measure(shapes.tree) };
+  const em = app.db.orm.em.fork();
+  await em.execute(`
+    insert into accounts
+    select (jsonb_populate_record(null::accounts, to_jsonb(a) || jsonb_build_object(
+      'id', 'bench_other_' || g, 'root_id', 'bench_other_' || g, 'path', '/bench_other_' || g || '/',
+      'email', null, 'seq', m.seq + g, 'number', (8000000000 + g)::text))).*
+    from (select * from accounts where kind = 'ADMIN' and parent_id is null limit 1) a,
+         (select max(seq) as seq from accounts) m, generate_series(1, ${OTHER_ACCOUNTS}) g`);
+  await em.execute('analyze accounts');
+  const among = { page: await measure(shapes.page), tree: await measure(shapes.tree) };
+  results.readsAtScale = { otherAccounts: OTHER_ACCOUNTS, alone, among };
+  for (const shape of ['page', 'tree'] as const) {
+    rows.push({
+      figure: `${shape}, among ${OTHER_ACCOUNTS.toLocaleString('en')} accounts of other platforms`,
+      value: `${among[shape].requestsPerSecond} req/s`,
+      note: `p50 ${among[shape].p50Ms} ms, p99 ${among[shape].p99Ms} ms; ${alone[shape].requestsPerSecond} req/s before they were added (${((among[shape].requestsPerSecond / alone[shape].requestsPerSecond) * 100).toFixed(0)}%)`,
+    });
+  }
+}
+
 /** 10,000 due two-level chains (a reseller's clone of the admin's package), renewed by the scheduler's path. */
 async function benchRenewals(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
@@ -676,6 +719,13 @@ async function benchAlertLatency(app: App, url: string, adminToken: string, SUBS
   const latencies: number[] = [];
   const clients = [];
   let received = 0;
+  // A subscription is active some time after the client sent it: the measured events start once every
+  // subscriber has received one event, so that what a late subscriber never saw does not count as lost.
+  const ready = new Set<number>();
+  let measuredFrom = Infinity;
+  // Subscriptions the server ended before the clients left (an error, or complete): each one's events are lost.
+  const ended: string[] = [];
+  let disposing = false;
   for (let i = 0; i < SUBSCRIBERS; i++) {
     const client = createClient({
       url: `${url.replace('http', 'ws')}/graphql`,
@@ -689,22 +739,38 @@ async function benchAlertLatency(app: App, url: string, adminToken: string, SUBS
         { query: 'subscription($id: ID) { balanceChanged(accountId: $id) { at } }', variables: { id: c } },
         {
           next: (v) => {
+            const at = Date.parse((v.data as any).balanceChanged.at);
+            ready.add(i);
+            if (at < measuredFrom) return;
             received++;
-            latencies.push(Date.now() - Date.parse((v.data as any).balanceChanged.at));
+            latencies.push(Date.now() - at);
           },
-          error: () => undefined,
-          complete: () => undefined,
+          error: (error) => {
+            if (!disposing) ended.push(JSON.stringify(error).slice(0, 200));
+          },
+          complete: () => {
+            if (!disposing) ended.push('complete');
+          },
         },
       );
       client.subscribe({ query: '{ me { id } }' }, { next: () => undefined, error: () => resolve(), complete: () => resolve() });
     });
   }
+  const topUp = () =>
+    gql(url, adminToken, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: c });
+  for (const until = Date.now() + 30_000; ready.size < SUBSCRIBERS && Date.now() < until;) {
+    await topUp();
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (ready.size < SUBSCRIBERS) throw new Error(`${SUBSCRIBERS - ready.size} subscriptions never became active`);
+  measuredFrom = Date.now();
   for (let i = 0; i < EVENTS; i++) {
-    await gql(url, adminToken, 'mutation($id: ID!) { topUp(input: { accountId: $id, amount: "1" }) { id } }', { id: c });
+    await topUp();
     await new Promise((r) => setTimeout(r, 20));
   }
   const deadline = Date.now() + 30_000;
   while (received < SUBSCRIBERS * EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  disposing = true;
   await Promise.all(clients.map((cl) => cl.dispose()));
   const stats = summarize(latencies);
   results[`events${SUBSCRIBERS}`] = {
@@ -712,13 +778,16 @@ async function benchAlertLatency(app: App, url: string, adminToken: string, SUBS
     events: EVENTS,
     expected: SUBSCRIBERS * EVENTS,
     received,
+    endedEarly: ended.length,
     p50Ms: stats.median,
     p99Ms: stats.p99,
   };
   rows.push({
     figure: `balance event to ${SUBSCRIBERS} subscribers`,
     value: `p50 ${stats.median} ms`,
-    note: `p99 ${stats.p99} ms, ${received}/${SUBSCRIBERS * EVENTS} delivered (from the entry's creation, just before commit)`,
+    note:
+      `p99 ${stats.p99} ms, ${received}/${SUBSCRIBERS * EVENTS} delivered (from the entry's creation, just before commit)` +
+      (ended.length ? `; ${ended.length} subscriptions ended early, first: ${ended[0]}` : ''),
   });
 }
 
@@ -1054,6 +1123,8 @@ try {
     results.webhooks = webhooks.figures;
     rows.push(...webhooks.rows);
   }
+  // After every other section: it leaves its accounts behind.
+  if (runs('scale') && OTHER_ACCOUNTS > 0) await benchReadsAtScale(app, url, token);
   results.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   rows.push({ figure: 'peak RSS', value: `${results.peakRssMb} MB` });
 } finally {

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import sql from 'sql-template-tag';
+import sql, { raw } from 'sql-template-tag';
 import { beginWith, commitWith, type Em } from '../src/db/orm.js';
 import { ENGINE, startServer, type TestServer } from './support/harness.js';
 import { buildTree } from './support/tree.js';
@@ -160,6 +160,12 @@ describe('a read', () => {
           }
           expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
           expect(sent.at(-1)).toMatch(/^PREPARE trellis_\w+ AS select/);
+          expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
+          expect(sent.at(-1)).toMatch(/^EXECUTE/);
+          // Past 100 statements on one connection, the others are sent with their values written in.
+          for (let i = 0; i < 100; i++) expect(await last(sql`select ${raw(String(i))} + ${1} as n`)).toEqual([{ n: i + 1 }]);
+          expect(await last(sql`select ${"it's past"}::text as w`)).toEqual([{ w: "it's past" }]);
+          expect(sent.at(-1)).toBe(`select 'it''s past'::text as w;\nCOMMIT`);
           expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
           expect(sent.at(-1)).toMatch(/^EXECUTE/);
         } finally {

@@ -245,10 +245,11 @@ interface Ending {
 const preparedOn = new WeakMap<object, Set<string>>();
 
 /**
- * Prepared statements per connection, at most: past it, statements are sent with their values written in, so a
- * client sending ever new documents cannot grow the server's sessions without bound.
+ * Prepared statements per connection, at most: past it, statements are sent with their values written in, so
+ * clients sending ever new documents cannot grow the server's sessions without bound (a plan held by a session
+ * takes tens of kilobytes, times the pool's connections). A frontend's documents are far fewer.
  */
-const MAX_PREPARED = 500;
+const MAX_PREPARED = 100;
 
 /** Names by statement text: hashing a plan's text on every request cost as much as sending it. */
 const names = new LRUCache<string, string>({ max: 2 * MAX_PREPARED });
