@@ -21,11 +21,17 @@ export const PAGE_QUERY = `query Page { accounts(first: 50) { totalCount edges {
 export const TREE_QUERY = `query Tree($id: ID!) { account(id: $id) { children(first: 10) { edges { node { id name
   children(first: 20) { edges { node { id name balance parent { id name } } } } } } } } }`;
 
-/** One statement per shape, the caller taken from the verified JWT; null when outside the caller's subtree. */
+/**
+ * One statement per shape, the caller taken from the verified JWT; null when outside the caller's subtree. The
+ * subtree is also a range of paths (paths end with `/`, and `0` follows it), as a LIKE whose pattern is not a
+ * constant can use no index: the ceiling must not slow down as other platforms grow.
+ */
 const CEILING_SQL = {
   Page: `
     with me as (select id, path from accounts where id = $1),
-         scope as (select a.* from accounts a, me where a.path like me.path || '%' and a.id <> me.id and a.status <> 'DELETED')
+         scope as (select a.* from accounts a, me
+                    where a.path ~>=~ me.path and a.path ~<~ (left(me.path, -1) || '0') and a.path like me.path || '%'
+                      and a.id <> me.id and a.status <> 'DELETED')
     select json_build_object('data', json_build_object('accounts', json_build_object(
       'totalCount', (select count(*) from scope),
       'edges', coalesce((
