@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import sql, { raw, type Sql } from 'sql-template-tag';
+import sql, { type Sql } from 'sql-template-tag';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { beginScopedTransaction, beginWith, canCommitWith, commitWith, REQUEST_ROLE_SQL, type Em, type Orm } from './db/orm.js';
+import { beginScopedTransaction, beginWith, canCommitWith, commitWith, REQUEST_ROLE, type Em, type Orm } from './db/orm.js';
 import { credentialSql, type CredentialRow } from './accounts/credentials.js';
 import { accountView } from './accounts/rows.js';
 import { SCOPE_FILTER } from './entities/index.js';
@@ -14,7 +14,7 @@ import type { Actor, Request } from './request.js';
 
 export { credentialKey, requireActor, type Actor } from './request.js';
 
-const READ_ONLY_ROLE = sql`${raw(REQUEST_ROLE_SQL)}, set_config('transaction_read_only', 'on', true)`;
+const READ_ONLY_ROLE = sql`${REQUEST_ROLE}, set_config('transaction_read_only', 'on', true)`;
 
 /**
  * One per HTTP request or graphql-ws operation. Holds the request's fork of the entity manager, bound to the

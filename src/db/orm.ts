@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Knex } from '@mikro-orm/knex';
 import { LRUCache } from 'lru-cache';
 import { PGliteDriver } from 'mikro-orm-pglite';
-import sql, { raw, type Sql } from 'sql-template-tag';
+import sql, { type Sql } from 'sql-template-tag';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ENTITIES, SCOPE_FILTER } from '../entities/index.js';
@@ -196,18 +196,16 @@ export function systemEm(orm: Orm): Em {
 }
 
 /** Turns the request role on: row-level security applies from the next statement. */
-export const REQUEST_ROLE_SQL =
+export const REQUEST_ROLE =
   // JIT compilation only costs time on short OLTP statements (200 ms for a batched rate lookup here).
-  `select set_config('role', 'trellis_app', true), set_config('jit', 'off', true)`;
-
-const SCOPED_ROLE = sql`${raw(REQUEST_ROLE_SQL)}`;
+  sql`select set_config('role', 'trellis_app', true), set_config('jit', 'off', true)`;
 
 /**
  * Starts the transaction a request runs in and binds it to the caller's subtree: the role switch makes
  * row-level security apply, and the setting tells the policies which subtree that is. One round trip.
  */
 export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
-  await beginWith(em, [sql`select set_config('trellis.scope_path', ${scopePath}, true)`, SCOPED_ROLE]);
+  await beginWith(em, [sql`select set_config('trellis.scope_path', ${scopePath}, true)`, REQUEST_ROLE]);
 }
 
 /**
