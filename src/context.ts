@@ -2,8 +2,18 @@ import { randomUUID } from 'node:crypto';
 import sql, { type Sql } from 'sql-template-tag';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { beginScopedTransaction, beginWith, canCommitWith, commitWith, REQUEST_ROLE, type Em, type Orm } from './db/orm.js';
-import { credentialSql, type CredentialRow } from './accounts/credentials.js';
+import {
+  beginScopedTransaction,
+  beginWith,
+  canCommitWith,
+  canTransactOnce,
+  commitWith,
+  REQUEST_ROLE,
+  transactOnce,
+  type Em,
+  type Orm,
+} from './db/orm.js';
+import { credentialSql, type Credential, type CredentialRow } from './accounts/credentials.js';
 import { accountView } from './accounts/rows.js';
 import { SCOPE_FILTER } from './entities/index.js';
 import type { Services } from './services/index.js';
@@ -120,6 +130,11 @@ export class Context implements Request {
    * the caller is not known yet) setting the scope to its account's subtree, then the role switch and READ ONLY.
    * Any other request reads the credential on its own and opens its transaction on first use: login must run
    * before one, on a connection of its own.
+   *
+   * A read with a login token this instance has seen hold before goes further, where planned reads are on: its
+   * credential is not read yet, the caller taken to be what it was (its account's path never changes), so that a
+   * planned answer can travel in the same round trip as the credential (answerOnce). The executor reads it
+   * before anything else otherwise (confirmCredential). Either way nothing is answered before it holds.
    */
   async authenticate(authorization: string | undefined, readOnly: boolean): Promise<void> {
     if (!readOnly) {
@@ -129,18 +144,61 @@ export class Context implements Request {
     }
     const credential = this.services.auth.verify(authorization);
     if (!credential) return;
+    const expected = this.config.plannedReads ? this.services.auth.expectedActor(credential) : undefined;
+    if (expected && canTransactOnce(this.em)) {
+      this.unread = credential;
+      this.bindActor(expected);
+      return;
+    }
+    this.transaction = this.openRead(credential);
+    await this.transaction.catch((error: unknown) => {
+      this.transaction = undefined;
+      throw error;
+    });
+  }
+
+  /** A read's credential, verified but not read yet (see authenticate). */
+  private unread?: Credential;
+
+  get credentialUnread(): boolean {
+    return this.unread !== undefined;
+  }
+
+  /** BEGIN, the credential's row with its scope, the role switch and READ ONLY, in one round trip. */
+  private async openRead(credential: Credential): Promise<void> {
     const [rows] = await beginWith(this.em, [credentialSql(credential, { scope: true }), READ_ONLY_ROLE]);
-    this.transaction = Promise.resolve();
     try {
       const row = rows[0] as unknown as CredentialRow | undefined;
       this.bindActor(this.services.auth.actorOf(credential, row));
       // Read in this transaction and in the caller's own scope: `me`, and the parent of its children, are served from it.
       this.loaders.accountView.prime(row!.id, accountView(row!));
     } catch (error) {
-      await this.abort();
+      await this.rollbackQuietly();
       throw error;
     }
     this.transactionReady = true;
+  }
+
+  /** Reads a credential not read yet as the read's transaction opens: UNAUTHENTICATED when it no longer holds. */
+  async confirmCredential(): Promise<void> {
+    const credential = this.unread;
+    if (!credential) return;
+    this.unread = undefined;
+    this.transaction = this.openRead(credential);
+    await this.transaction;
+  }
+
+  /**
+   * A read's whole transaction in one round trip, for a credential not read yet: BEGIN, the credential's row with
+   * its scope, the role switch and READ ONLY, `statement` (a planned answer) and COMMIT. Its rows, or
+   * UNAUTHENTICATED when the credential no longer holds, the answer then thrown away unread.
+   */
+  async answerOnce(statement: Sql): Promise<Record<string, unknown>[]> {
+    const credential = this.unread!;
+    this.unread = undefined;
+    const [rows, , answer] = await transactOnce(this.em, [credentialSql(credential, { scope: true }), READ_ONLY_ROLE, statement]);
+    this.bindActor(this.services.auth.actorOf(credential, rows[0] as unknown as CredentialRow | undefined));
+    return answer;
   }
 
   /**
@@ -152,6 +210,7 @@ export class Context implements Request {
   /** Opens the scoped transaction once; every resolver awaits it (see withScope in src/graphql/schema.ts). */
   ensureTransaction(): Promise<void> | undefined {
     if (!this.actor) return undefined;
+    if (this.unread) return this.confirmCredential();
     this.transaction ??= beginScopedTransaction(this.em, this.actor.path).then(() => {
       this.transactionReady = true;
     });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sql, { raw } from 'sql-template-tag';
 import { beginWith, commitWith, type Em } from '../src/db/orm.js';
 import { ENGINE, startServer, type TestServer } from './support/harness.js';
-import { buildTree } from './support/tree.js';
+import { addAccount, buildTree, topUp } from './support/tree.js';
 
 /**
  * How a read opens its transaction: authenticated, scoped and READ ONLY as it begins, in one round trip on
@@ -77,7 +77,7 @@ describe('a read', () => {
   });
 
   it.skipIf(ENGINE === 'pglite')(
-    'a page of accounts with their parents is one statement, sent with the COMMIT: PostgreSQL builds the answer',
+    'a page of accounts with their parents is one statement, sent with its credential, scope and COMMIT: PostgreSQL builds the answer',
     async () => {
       const { sql, data } = await statementsOf(
         '{ accounts(first: 10) { totalCount edges { node { id name parent { id name } } } } }',
@@ -91,11 +91,40 @@ describe('a read', () => {
         [tree.c11.id, tree.sr1.id],
         [tree.c1.id, tree.r1.id],
       ]);
-      expect(sql).toHaveLength(2);
-      // Prepared on its connection the first time, executed by name after that.
-      expect(sql[1]).toMatch(
-        /^(PREPARE trellis_\w+ AS select json_build_object\('accounts'.*;\n)?EXECUTE trellis_\w+\(.*\);\nCOMMIT$/s,
-      );
+      // The token has been seen before: its credential travels with the answer, in one round trip.
+      expect(sql).toHaveLength(1);
+      expect(sql[0]).toMatch(/^BEGIN;\n.*;\nCOMMIT$/s);
+      const [credential, role, answer] = executed(sql[0]);
+      expect(credential).toContain(`set_config('trellis.scope_path', path, true) from accounts where id = $1`);
+      expect(role).toContain(`set_config('transaction_read_only', 'on', true)`);
+      expect(answer).toMatch(/^select json_build_object\('accounts'/);
+    },
+  );
+
+  it.skipIf(ENGINE === 'pglite')(
+    "an instance reads a token's credential on its own the first time it sees the token, then with the answer",
+    async () => {
+      const other = await startServer();
+      try {
+        const page = '{ accounts(first: 5) { totalCount } }';
+        const knex = other.app.db.orm.em.getConnection().getKnex();
+        const sent: string[] = [];
+        const seen = (q: { sql: string }) => sent.push(q.sql);
+        knex.on('query', seen);
+        try {
+          const first = await other.ok(page, {}, tree.r1.token);
+          expect(sent).toHaveLength(2);
+          expect(sent[0]).toMatch(/^BEGIN;\n/);
+          expect(sent[1]).toMatch(/COMMIT$/);
+          sent.length = 0;
+          expect(await other.ok(page, {}, tree.r1.token)).toEqual(first);
+          expect(sent).toHaveLength(1);
+        } finally {
+          knex.off('query', seen);
+        }
+      } finally {
+        await other.close();
+      }
     },
   );
 
@@ -254,4 +283,69 @@ describe('connections', () => {
     },
     30_000,
   );
+});
+
+describe('a credential read with the answer', () => {
+  const PAGE = '{ accounts(first: 5) { totalCount edges { node { id name balance } } } }';
+  /** A planned read of the caller's own row beside a page. */
+  const MINE = `{ me { id balance } accounts(first: 5) { totalCount } }`;
+  const refusal = async (target: TestServer, token: string, query: string) => {
+    const res = await post(target.url, token, { query });
+    const body = (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
+    return { status: res.status, code: body.errors?.[0]?.extensions?.code, data: body.data };
+  };
+  const readsOf = (id: string) => [
+    PAGE,
+    `{ account(id: "${id}") { id name children(first: 5) { totalCount } } }`,
+    '{ me { id } }',
+    '{ accounts(first: 2) { edges { node { id ledger(first: 1) { totalCount } } } } }',
+  ];
+
+  /** A second instance on the same database (PostgreSQL; on PGlite every server has a database of its own). */
+  const secondInstance = async () => (ENGINE === 'pglite' ? server : startServer());
+
+  it('ends on every instance the moment the account or an ancestor is suspended, whatever the read', async () => {
+    const other = await secondInstance();
+    try {
+      const reseller = await addAccount(server, tree.admin.token, { kind: 'RESELLER' });
+      const customer = await addAccount(server, reseller.token, { kind: 'CUSTOMER' });
+      // Both instances have seen both tokens hold, with every kind of read.
+      for (const target of [server, other])
+        for (const who of [reseller, customer]) for (const query of readsOf(who.id)) await target.ok(query, {}, who.token);
+      await server.ok(
+        'mutation($id: ID!) { updateAccount(id: $id, input: { status: SUSPENDED }) { id } }',
+        { id: reseller.id },
+        tree.admin.token,
+      );
+      for (const target of [other, server])
+        for (const who of [reseller, customer])
+          for (const query of readsOf(who.id))
+            expect(await refusal(target, who.token, query)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
+    } finally {
+      if (other !== server) await other.close();
+    }
+  });
+
+  it("ends when the account's tokens do (a password set by an ancestor), and a new token reads again", async () => {
+    const other = await secondInstance();
+    try {
+      const customer = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+      await topUp(server, tree.r1.token, customer.id, '2.50');
+      const before = await server.ok(MINE, {}, customer.token);
+      expect(before.me.balance).toBe('2.5');
+      for (const target of [server, other]) expect(await target.ok(MINE, {}, customer.token)).toEqual(before);
+      await server.ok(
+        'mutation($id: ID!) { updateAccount(id: $id, input: { password: "set by the reseller now" }) { id } }',
+        { id: customer.id },
+        tree.r1.token,
+      );
+      for (const target of [other, server])
+        for (const query of readsOf(customer.id))
+          expect(await refusal(target, customer.token, query)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
+      const fresh = server.app.services.auth.sign(customer.id, 1);
+      for (const target of [other, server]) expect(await target.ok(MINE, {}, fresh)).toEqual(before);
+    } finally {
+      if (other !== server) await other.close();
+    }
+  });
 });

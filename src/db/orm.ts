@@ -341,6 +341,68 @@ function rollback(prepared: Set<string>, prepares: boolean): string {
   return 'ROLLBACK;\nDEALLOCATE ALL';
 }
 
+type Run = (sql: string) => Promise<PgResult>;
+
+function preparedOf(connection: unknown): Set<string> {
+  let prepared = preparedOn.get(connection as object);
+  if (!prepared) preparedOn.set(connection as object, (prepared = new Set()));
+  return prepared;
+}
+
+/**
+ * Sends BEGIN, `statements` and, with `commit`, COMMIT as one simple query on a connection that has prepared
+ * `prepared` (see sending), and returns each statement's rows. If one fails, the transaction is rolled back
+ * before the error is thrown: left as it is, the connection would go back to the pool inside it.
+ */
+async function sendTogether(run: Run, prepared: Set<string>, statements: readonly Sql[], commit = false): Promise<Row[][]> {
+  const sent = statements.map((statement) => sending(prepared, statement));
+  let results: { rows: Row[] }[];
+  try {
+    results = (await run(['BEGIN', ...sent.map((s) => s.sql), ...(commit ? ['COMMIT'] : [])].join(';\n'))) as {
+      rows: Row[];
+    }[];
+  } catch (error) {
+    await run(
+      rollback(
+        prepared,
+        sent.some((s) => s.prepares),
+      ),
+    ).catch(() => undefined);
+    throw error;
+  }
+  for (const s of sent) if (s.prepares) prepared.add(s.prepares);
+  // BEGIN's result, then one per statement, each after its PREPARE's if it had one.
+  let at = 0;
+  return sent.map((s) => {
+    at += s.prepares ? 2 : 1;
+    return results[at].rows;
+  });
+}
+
+/** knex clients whose statements can travel together (PostgreSQL's: PGlite's driver splits nothing). */
+const sentTogether = new WeakSet<object>();
+
+/** Whether transactOnce can run on `em`'s database. */
+export function canTransactOnce(em: Em): boolean {
+  return sentTogether.has(em.getConnection('write').getKnex().client);
+}
+
+/**
+ * Runs `statements` as a transaction of their own in one round trip (BEGIN, the statements, COMMIT), prepared on
+ * the pooled connection it takes (see commitWith), and returns each one's rows: a read that needs nothing from
+ * its first statements before it sends its last. PostgreSQL only (canTransactOnce).
+ */
+export async function transactOnce(em: Em, statements: readonly Sql[]): Promise<Row[][]> {
+  const client = em.getConnection('write').getKnex().client as unknown as PoolClient;
+  const connection = await client.acquireConnection();
+  try {
+    const run = async (sql: string) => (await client.query(connection, { sql, bindings: [] })).response as unknown as PgResult;
+    return await sendTogether(run, preparedOf(connection), statements, true);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
 /** The parts of knex's transaction this file reaches into (knex's internals, not in its types). */
 interface KnexTransactionInternals {
   trxClient: TransactionClient;
@@ -362,6 +424,7 @@ function acceptPreludes(knex: Knex, together: boolean): void {
   const client = knex.client as {
     transaction(container: unknown, config: { prelude?: Prelude } | undefined, outer: unknown): KnexTransactionInternals;
   };
+  if (together) sentTogether.add(client);
   const make = client.transaction.bind(client);
   client.transaction = (container, config, outer) => {
     const trx = make(container, config, outer);
@@ -370,44 +433,31 @@ function acceptPreludes(knex: Knex, together: boolean): void {
     trx.begin = async (connection) => {
       const run = async (sql: string, bindings?: readonly unknown[]) =>
         (await trx.trxClient.query(connection, { sql, bindings })).response as unknown as PgResult;
-      let prepared = preparedOn.get(connection as object);
-      if (!prepared) preparedOn.set(connection as object, (prepared = new Set()));
-      let prepares = false;
-      try {
-        if (together) {
-          const sent = prelude.statements.map((statement) => sending(prepared, statement));
-          prepares = sent.some((s) => s.prepares);
-          const results = (await run(['BEGIN', ...sent.map((s) => s.sql)].join(';\n'))) as { rows: Row[] }[];
-          for (const s of sent) if (s.prepares) prepared.add(s.prepares);
-          // BEGIN's result, then one per statement, each after its PREPARE's if it had one.
-          let at = 0;
-          prelude.done(
-            sent.map((s) => {
-              at += s.prepares ? 2 : 1;
-              return results[at].rows;
-            }),
-          );
-          // knex settles a transaction through these; without them it is committed the usual way.
-          if (typeof trx._resolver === 'function' && typeof trx._completed === 'boolean') {
-            prelude.ending = {
-              run,
-              prepared,
-              complete: () => {
-                trx._completed = true;
-                trx._resolver();
-              },
-            };
-          }
-        } else {
+      if (!together) {
+        try {
           await run('BEGIN');
           const results: Row[][] = [];
           for (const s of prelude.statements) results.push(((await run(s.sql, s.values)) as { rows: Row[] }).rows);
           prelude.done(results);
+        } catch (error) {
+          // Left as it is, the connection would go back to the pool inside the failed transaction.
+          await run('ROLLBACK').catch(() => undefined);
+          throw error;
         }
-      } catch (error) {
-        // Left as it is, the connection would go back to the pool inside the failed transaction.
-        await run(rollback(prepared, prepares)).catch(() => undefined);
-        throw error;
+        return;
+      }
+      const prepared = preparedOf(connection);
+      prelude.done(await sendTogether(run, prepared, prelude.statements));
+      // knex settles a transaction through these; without them it is committed the usual way.
+      if (typeof trx._resolver === 'function' && typeof trx._completed === 'boolean') {
+        prelude.ending = {
+          run,
+          prepared,
+          complete: () => {
+            trx._completed = true;
+            trx._resolver();
+          },
+        };
       }
     };
     return trx;
@@ -484,6 +534,11 @@ export async function executeBound<T>(em: Em, sql: string, params: readonly unkn
 interface TransactionClient {
   acquireConnection(): Promise<unknown>;
   query(connection: unknown, query: object): Promise<{ response: { rows: unknown } }>;
+}
+
+/** What transactOnce uses of knex's client: a connection of its pool, taken and given back. */
+interface PoolClient extends TransactionClient {
+  releaseConnection(connection: unknown): Promise<void>;
 }
 
 /**

@@ -1,7 +1,9 @@
-import type { GatewayInterface } from '@apollo/server-gateway-interface';
+import type { GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import { execute, GraphQLError, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
+import type { Context } from '../context.js';
+import { DomainError } from '../errors.js';
 import { plannedReads } from './planned-reads.js';
 
 /**
@@ -32,31 +34,14 @@ export function queryExecutor(
       return {
         schema,
         executor: async (request) => {
-          const variableValues = request.request.variables ?? {};
-          const key = `${request.operationName ?? ''}\n${request.source}`;
-          const answer = planned && (await planned(request, key));
-          if (request.operation?.operation === 'query') options.ran?.(answer ? 'planned' : 'resolved');
-          if (answer) return answer;
-          let compiled = cache.get(key);
-          if (compiled === undefined) {
-            const made =
-              options.compiled && request.operation?.operation === 'query' && !hasVariableInLiteral(request.document)
-                ? compileQuery(schema, request.document, request.operationName ?? undefined)
-                : false;
-            compiled = made && isCompiledQuery(made) ? made : false;
-            cache.set(key, compiled);
+          try {
+            return await run(request);
+          } catch (error) {
+            // A read's credential, read only now (Context.authenticate), refuses it as it would have before.
+            if (error instanceof DomainError && error.code === 'UNAUTHENTICATED')
+              return { errors: [new GraphQLError(error.message, { originalError: error })] };
+            throw error;
           }
-          if (!compiled) {
-            return (await execute({
-              schema,
-              document: request.document,
-              contextValue: request.context,
-              variableValues,
-              operationName: request.operationName,
-            })) as ExecutionResult;
-          }
-          const result = (await compiled.query(undefined, request.context, variableValues)) as ExecutionResult;
-          return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
         },
       };
     },
@@ -66,6 +51,35 @@ export function queryExecutor(
     },
     async stop() {},
   };
+
+  async function run(request: GatewayGraphQLRequestContext): Promise<ExecutionResult> {
+    const variableValues = request.request.variables ?? {};
+    const key = `${request.operationName ?? ''}\n${request.source}`;
+    const answer = planned && (await planned(request, key));
+    if (request.operation?.operation === 'query') options.ran?.(answer ? 'planned' : 'resolved');
+    if (answer) return answer;
+    await (request.context as unknown as Context).confirmCredential();
+    let compiled = cache.get(key);
+    if (compiled === undefined) {
+      const made =
+        options.compiled && request.operation?.operation === 'query' && !hasVariableInLiteral(request.document)
+          ? compileQuery(schema, request.document, request.operationName ?? undefined)
+          : false;
+      compiled = made && isCompiledQuery(made) ? made : false;
+      cache.set(key, compiled);
+    }
+    if (!compiled) {
+      return (await execute({
+        schema,
+        document: request.document,
+        contextValue: request.context,
+        variableValues,
+        operationName: request.operationName,
+      })) as ExecutionResult;
+    }
+    const result = (await compiled.query(undefined, request.context, variableValues)) as ExecutionResult;
+    return result.errors ? { ...result, errors: result.errors.map(asGraphQLError) } : result;
+  }
 }
 
 /**

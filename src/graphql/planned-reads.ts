@@ -22,7 +22,8 @@ const HELD = new Set(['me']);
 
 /**
  * Answers a query by one statement when it has a plan (src/graphql/planner.ts), in the request's scoped
- * transaction like any resolver, sent with its COMMIT (prepared, see commitWith) where the engine allows.
+ * transaction like any resolver, sent with its COMMIT (prepared, see commitWith) where the engine allows, and
+ * with the credential and its BEGIN too when the credential is still to be read (Context.answerOnce).
  * Undefined when it has no plan, or when the answer holds an error only the resolvers can word (a root that
  * may find nothing came back null), for the executor to run it.
  */
@@ -50,12 +51,16 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
       if (error instanceof Unplannable && error.structural && !hasDirectives(request.document)) unplannable.set(key, true);
       return undefined;
     }
-    if (!ctx.transactionReady) await ctx.ensureTransaction();
-    // A root that may find nothing is checked before the transaction ends: the executor then answers in it.
-    const rows =
-      ctx.canCommitWith && !planned.required.length
-        ? await ctx.commitWith(planned.statement)
-        : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, planned.statement.values);
+    let rows: Record<string, unknown>[];
+    if (ctx.credentialUnread && !planned.required.length) rows = await ctx.answerOnce(planned.statement);
+    else {
+      if (!ctx.transactionReady) await ctx.ensureTransaction();
+      // A root that may find nothing is checked before the transaction ends: the executor then answers in it.
+      rows =
+        ctx.canCommitWith && !planned.required.length
+          ? await ctx.commitWith(planned.statement)
+          : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, planned.statement.values);
+    }
     const text = rows[0].data as string;
     if (planned.required.length) {
       const data = JSON.parse(text) as Record<string, unknown>;

@@ -45,6 +45,12 @@ export class AuthService {
    * read from the database on every request (its version, the account's status).
    */
   private readonly verified = new LRUCache<string, { credential: Credential; expiresAt: number }>({ max: 10_000 });
+  /**
+   * What an account's login tokens act as, from the last time its credential held: its kind, path and platform
+   * never change, so a read can be planned for it before the credential is read again (Context.authenticate).
+   * Only a hint: the credential's row still decides whether the read is answered.
+   */
+  private readonly tokenActors = new LRUCache<string, Actor>({ max: 10_000 });
 
   constructor(
     private readonly config: Config,
@@ -143,8 +149,19 @@ export class AuthService {
       via: credential.via,
       tokenVersion: row.token_version,
     };
+    if (credential.via === 'token') this.tokenActors.set(actor.accountId, actor);
     if (credential.via === 'token' || !row.key_id) return actor;
     return { ...actor, apiKeyId: row.key_id, scopes: textArray(row.key_scopes ?? []) as ApiKeyScope[] };
+  }
+
+  /**
+   * The actor a login token acted as when its account's credential last held, if this instance has seen it:
+   * what it may be is still to be read (actorOf). Its rate group may have changed since.
+   */
+  expectedActor(credential: Credential): Actor | undefined {
+    if (credential.via !== 'token') return undefined;
+    const actor = this.tokenActors.get(credential.accountId);
+    return actor && actor.tokenVersion === credential.version ? actor : undefined;
   }
 
   /**
