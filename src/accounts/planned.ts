@@ -1,6 +1,5 @@
 import type { FieldNode } from 'graphql';
 import sql, { join, raw, type Sql } from 'sql-template-tag';
-import { likePrefix } from '../entities/scope.js';
 import { bound, connectionJson, objectJson, type Plan, type RootPlan, type Selection } from '../graphql/planner.js';
 import { filterConditions, type AccountListFilter } from './rows.js';
 
@@ -98,7 +97,7 @@ export const ACCOUNT_ROOTS: Record<string, RootPlan> = {
   account: (plan, s) => oneAccount(plan, s, String(plan.args(s).id)),
   accounts: (plan, s) =>
     accountConnection(plan, s, plan.args(s) as AccountListFilter, [
-      sql`path like ${likePrefix(plan.caller.path)}`,
+      sql`path like ${plan.caller.subtree}`,
       sql`id <> ${plan.caller.accountId}`,
     ]),
 };

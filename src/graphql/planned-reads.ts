@@ -8,11 +8,12 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import { Sql } from 'sql-template-tag';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
 import { executeBound } from '../db/orm.js';
 import { likePrefix, scopePath } from '../entities/scope.js';
-import { planQuery, Unplannable, type RootPlan } from './planner.js';
+import { planQuery, Unplannable, type PlanCaller, type PlannedQuery, type RootPlan } from './planner.js';
 
 /** The Query fields with a plan; a document reading any other runs on the executor. */
 const ROOTS: Record<string, RootPlan> = { ...ACCOUNT_ROOTS };
@@ -30,36 +31,39 @@ const HELD = new Set(['me']);
 export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
   // Documents without a plan whatever their variables, so as not to walk them again.
   const unplannable = new LRUCache<string, true>({ max: cacheSize });
+  // Plans by document and variables, made for a stand-in caller (CALLER): a frontend sends the same few
+  // documents over and over, and planning one took as much of a request's time as sending it.
+  const plans = new LRUCache<string, PlannedQuery>({ max: cacheSize });
   return async (request: GatewayGraphQLRequestContext, key: string): Promise<ExecutionResult | undefined> => {
     const ctx = request.context as unknown as Context;
     const operation = request.operation;
     if (!ctx.actor || !operation || operation.operation !== 'query' || unplannable.get(key)) return undefined;
-    let planned;
-    try {
-      planned = planQuery(
-        schema,
-        request.document,
-        operation,
-        request.request.variables ?? {},
-        { accountId: ctx.actor.accountId, path: ctx.actor.path, scope: likePrefix(scopePath(ctx.em)) },
-        ROOTS,
-        HELD,
-      );
-    } catch (error) {
-      // Anything else planning meets (a directive's variable that cannot be coerced, say) is the executor's to
-      // report, in its own words and place.
-      if (error instanceof Unplannable && error.structural && !hasDirectives(request.document)) unplannable.set(key, true);
-      return undefined;
+    const variables = request.request.variables ?? {};
+    const planKey = `${key}\n${JSON.stringify(variables)}`;
+    const caller = { accountId: ctx.actor.accountId, subtree: likePrefix(ctx.actor.path), scope: likePrefix(scopePath(ctx.em)) };
+    let planned = plans.get(planKey);
+    if (!planned) {
+      try {
+        planned = planQuery(schema, request.document, operation, variables, CALLER, ROOTS, HELD);
+      } catch (error) {
+        // Anything else planning meets (a directive's variable that cannot be coerced, say) is the executor's to
+        // report, in its own words and place.
+        if (error instanceof Unplannable && error.structural && !hasDirectives(request.document)) unplannable.set(key, true);
+        return undefined;
+      }
+      assertCallerAsValues(planned.statement);
+      plans.set(planKey, planned);
     }
+    const statement = forCaller(planned.statement, caller);
     let rows: Record<string, unknown>[];
-    if (ctx.credentialUnread && !planned.required.length) rows = await ctx.answerOnce(planned.statement);
+    if (ctx.credentialUnread && !planned.required.length) rows = await ctx.answerOnce(statement);
     else {
       if (!ctx.transactionReady) await ctx.ensureTransaction();
       // A root that may find nothing is checked before the transaction ends: the executor then answers in it.
       rows =
         ctx.canCommitWith && !planned.required.length
-          ? await ctx.commitWith(planned.statement)
-          : await executeBound<Record<string, unknown>[]>(ctx.em, planned.statement.sql, planned.statement.values);
+          ? await ctx.commitWith(statement)
+          : await executeBound<Record<string, unknown>[]>(ctx.em, statement.sql, statement.values);
     }
     const text = rows[0].data as string;
     if (planned.required.length) {
@@ -68,6 +72,32 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
     }
     return { data: { [PLANNED_JSON]: text } };
   };
+}
+
+/**
+ * The caller a plan is made for, whatever the request's: values no request can send (U+0000 is refused at the
+ * door), replaced by the request's own in the statement's values (forCaller).
+ */
+const CALLER: PlanCaller = { accountId: '\0caller.accountId', subtree: '\0caller.subtree', scope: '\0caller.scope' };
+
+const STAND_IN = '\0caller.';
+
+/** A plan may use its caller only as values of its statement: anything else would be the stand-in's for every caller. */
+function assertCallerAsValues(statement: Sql): void {
+  const misused =
+    statement.strings.some((part) => part.includes(STAND_IN)) ||
+    statement.values.some((v) => typeof v === 'string' && v.includes(STAND_IN) && !Object.values(CALLER).includes(v));
+  if (misused) throw new Error("a plan used its caller's values other than as values of its statement");
+}
+
+/** A plan made for CALLER, with the request's caller's values in their places. */
+export function forCaller(statement: Sql, caller: PlanCaller): Sql {
+  return new Sql(
+    statement.strings,
+    statement.values.map((value) =>
+      typeof value === 'string' && value.startsWith(STAND_IN) ? caller[value.slice(STAND_IN.length) as keyof PlanCaller] : value,
+    ),
+  );
 }
 
 /** @skip and @include decide which fields a document selects, so whether it has a plan can depend on its variables. */

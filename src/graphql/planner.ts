@@ -49,11 +49,15 @@ export interface Selection {
   field?: GraphQLField<unknown, unknown>;
 }
 
-/** What a plan needs of the caller: its account and subtree, and the scope its rows must lie in (a LIKE pattern). */
+/**
+ * What a plan needs of the caller: its account, and LIKE patterns of its subtree and of the scope its rows must lie
+ * in. A plan uses each only as a value of its statement, never to decide its text (see plannedReads' cache).
+ */
 export interface PlanCaller {
   accountId: string;
-  path: string;
-  /** The scope's LIKE pattern (likePrefix of the request's scope path). */
+  /** likePrefix of the caller's path. */
+  subtree: string;
+  /** likePrefix of the request's scope path. */
   scope: string;
 }
 
