@@ -33,8 +33,6 @@ const READ_ONLY_ROLE = sql`${REQUEST_ROLE}, set_config('transaction_read_only', 
  */
 export class Context implements Request {
   readonly requestId: string;
-  readonly em: Em;
-  readonly loaders: Loaders;
   actor: Actor | null = null;
   /** The client's address, for login throttling. */
   clientAddress = 'unknown';
@@ -50,11 +48,36 @@ export class Context implements Request {
   ) {
     this.requestId = requestId ?? randomUUID();
     this.baseLog = log;
-    this.em = orm.em.fork() as Em;
-    this.loaders = createLoaders(this.em, {
-      rates: services.rates,
-      packages: (ids) => services.packages.findMany(this, ids),
+  }
+
+  private forked?: Em;
+  private scopeParams?: { path: string; rateGroupId?: string | null };
+
+  /**
+   * The request's fork of the entity manager, made on first use with the caller's scope: a planned read answers
+   * without one (a fork, with its unit of work and identity map, cost more than the read's statement to send).
+   */
+  get em(): Em {
+    if (!this.forked) {
+      this.forked = this.orm.em.fork() as Em;
+      if (this.scopeParams) this.forked.setFilterParams(SCOPE_FILTER, this.scopeParams);
+    }
+    return this.forked;
+  }
+
+  private madeLoaders?: Loaders;
+
+  get loaders(): Loaders {
+    this.madeLoaders ??= createLoaders(this.em, {
+      rates: this.services.rates,
+      packages: (ids) => this.services.packages.findMany(this, ids),
     });
+    return this.madeLoaders;
+  }
+
+  /** The subtree the request's rows must lie in (the scope filter's path); undefined before a caller is bound. */
+  get scopePath(): string | undefined {
+    return this.scopeParams?.path;
   }
 
   private readonly baseLog: Logger;
@@ -118,10 +141,8 @@ export class Context implements Request {
     this.actor = actor;
     this.childLog = undefined;
     // The test-only switch leaves the filter wide open so that row-level security alone is what a test sees.
-    this.em.setFilterParams(
-      SCOPE_FILTER,
-      this.config.unsafeDisableAppScope ? { path: '/' } : { path: actor.path, rateGroupId: actor.rateGroupId },
-    );
+    this.scopeParams = this.config.unsafeDisableAppScope ? { path: '/' } : { path: actor.path, rateGroupId: actor.rateGroupId };
+    this.forked?.setFilterParams(SCOPE_FILTER, this.scopeParams);
   }
 
   /**
@@ -145,7 +166,7 @@ export class Context implements Request {
     const credential = this.services.auth.verify(authorization);
     if (!credential) return;
     const expected = this.config.plannedReads ? this.services.auth.expectedActor(credential) : undefined;
-    if (expected && canTransactOnce(this.em)) {
+    if (expected && canTransactOnce(this.orm.em)) {
       this.unread = credential;
       this.bindActor(expected);
       return;
@@ -196,7 +217,11 @@ export class Context implements Request {
   async answerOnce(statement: Sql): Promise<Record<string, unknown>[]> {
     const credential = this.unread!;
     this.unread = undefined;
-    const [rows, , answer] = await transactOnce(this.em, [credentialSql(credential, { scope: true }), READ_ONLY_ROLE, statement]);
+    const [rows, , answer] = await transactOnce(this.orm.em, [
+      credentialSql(credential, { scope: true, actorOnly: true }),
+      READ_ONLY_ROLE,
+      statement,
+    ]);
     this.bindActor(this.services.auth.actorOf(credential, rows[0] as unknown as CredentialRow | undefined));
     return answer;
   }

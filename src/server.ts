@@ -210,13 +210,21 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
   app.use(requestId);
   app.use(accessLog(log, metrics));
   app.use(corsMiddleware(config));
-  let draining = false;
-  app.use(healthRouter({ db, log, metrics, metricsToken: config.metricsToken, draining: () => draining }));
   // Balances, calls and ledgers belong to one caller: no browser or shared cache may keep them.
   app.use(['/graphql', '/export'], (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  // GraphQL first: nearly every request is one, and each route before it is a match attempted on every request.
+  if (config.ideEnabled) app.get('/graphql', ideHandler());
+  app.use(
+    '/graphql',
+    express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
+    shapeGuard(schema, config),
+    graphqlMiddleware,
+  );
+  let draining = false;
+  app.use(healthRouter({ db, log, metrics, metricsToken: config.metricsToken, draining: () => draining }));
   app.get('/healthz', async (_req, res) => {
     try {
       await systemEm(db.orm).execute('select 1');
@@ -230,13 +238,6 @@ export async function createApp(config: Config, logger?: Logger): Promise<App> {
     exportRouter((req) => contextFor(req)),
   );
   app.use(consoleRouter());
-  if (config.ideEnabled) app.get('/graphql', ideHandler());
-  app.use(
-    '/graphql',
-    express.json({ limit: config.bodyLimit, verify: refuseNulCharacters }),
-    shapeGuard(schema, config),
-    graphqlMiddleware,
-  );
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
     // The client hung up while sending its body: nobody is left to answer, and the access log records it.
     if (error.type === 'request.aborted') return;

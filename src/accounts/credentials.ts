@@ -27,17 +27,20 @@ export interface CredentialRow extends AccountRow {
 const USABLE = `not exists (select 1 from accounts up
   where up.id = any(string_to_array(btrim(accounts.path, '/'), '/')) and up.status <> 'ACTIVE') as usable`;
 
+/** What an actor is made of (AuthService.actorOf), for a read that serves nothing else from the row. */
+const ACTOR_COLUMNS = 'id, kind, path, root_id, rate_group_id';
+
 /**
  * The statement that finds a credential's row. A request sends it in the same round trip as its BEGIN
  * (beginWith), prepared on its connection. It reads as the connecting user, whom row-level security does not
  * restrict: the caller is not known before it. With `scope`, it sets the request's scope to the account's subtree
- * as it reads it. An API key's last use is written by the same statement, at most once a minute (a hint for
+ * as it reads it; with `actorOnly`, it reads only what the actor needs (a planned answer needs no more). An API key's last use is written by the same statement, at most once a minute (a hint for
  * operators, not an audit log); requests using the key at that moment skip the write rather than wait for the
  * one making it.
  */
-export function credentialSql(credential: Credential, options: { scope?: boolean } = {}): Sql {
+export function credentialSql(credential: Credential, options: { scope?: boolean; actorOnly?: boolean } = {}): Sql {
   const columns = raw(
-    `${ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`,
+    `${options.actorOnly ? ACTOR_COLUMNS : ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`,
   );
   if (credential.via === 'token') return sql`select ${columns} from accounts where id = ${credential.accountId}`;
   const hash = credential.keyHash;

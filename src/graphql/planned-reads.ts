@@ -12,7 +12,7 @@ import { Sql } from 'sql-template-tag';
 import { ACCOUNT_ROOTS } from '../accounts/planned.js';
 import type { Context } from '../context.js';
 import { executeBound } from '../db/orm.js';
-import { likePrefix, scopePath } from '../entities/scope.js';
+import { likePrefix } from '../entities/scope.js';
 import { planQuery, Unplannable, type PlanCaller, type PlannedQuery, type RootPlan } from './planner.js';
 
 /** The Query fields with a plan; a document reading any other runs on the executor. */
@@ -40,7 +40,7 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
     if (!ctx.actor || !operation || operation.operation !== 'query' || unplannable.get(key)) return undefined;
     const variables = request.request.variables ?? {};
     const planKey = `${key}\n${JSON.stringify(variables)}`;
-    const caller = { accountId: ctx.actor.accountId, subtree: likePrefix(ctx.actor.path), scope: likePrefix(scopePath(ctx.em)) };
+    const caller = { accountId: ctx.actor.accountId, subtree: likePrefix(ctx.actor.path), scope: likePrefix(ctx.scopePath!) };
     let planned = plans.get(planKey);
     if (!planned) {
       try {
