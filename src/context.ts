@@ -203,10 +203,24 @@ export class Context implements Request {
   /** Reads a credential not read yet as the read's transaction opens: UNAUTHENTICATED when it no longer holds. */
   async confirmCredential(): Promise<void> {
     const credential = this.unread;
-    if (!credential) return;
+    if (!credential) return this.transaction;
     this.unread = undefined;
-    this.transaction = this.openRead(credential);
+    this.transaction = this.openRead(credential).catch((error: unknown) => this.refused(credential, error));
     await this.transaction;
+  }
+
+  /**
+   * A credential taken on trust that turned out not to hold: the caller is unbound, and this instance stops
+   * trusting the token (its next requests read the credential before anything runs or is counted).
+   */
+  private refused(credential: Credential, error: unknown): never {
+    if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
+      this.services.auth.forgetExpectedActor(credential);
+      this.actor = null;
+      this.scopeParams = undefined;
+      this.childLog = undefined;
+    }
+    throw error;
   }
 
   /**
@@ -222,7 +236,11 @@ export class Context implements Request {
       READ_ONLY_ROLE,
       statement,
     ]);
-    this.bindActor(this.services.auth.actorOf(credential, rows[0] as unknown as CredentialRow | undefined));
+    try {
+      this.bindActor(this.services.auth.actorOf(credential, rows[0] as unknown as CredentialRow | undefined));
+    } catch (error) {
+      this.refused(credential, error);
+    }
     return answer;
   }
 

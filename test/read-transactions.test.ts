@@ -326,6 +326,36 @@ describe('a credential read with the answer', () => {
     }
   });
 
+  it.skipIf(ENGINE === 'pglite')(
+    'a token found not to hold is not trusted again: its next read is refused before its document runs',
+    async () => {
+      const customer = await addAccount(server, tree.r1.token, { kind: 'CUSTOMER' });
+      await server.ok(PAGE, {}, customer.token);
+      await server.ok(
+        'mutation($id: ID!) { updateAccount(id: $id, input: { status: SUSPENDED }) { id } }',
+        { id: customer.id },
+        tree.r1.token,
+      );
+      const knex = server.app.db.orm.em.getConnection().getKnex();
+      const sent: string[] = [];
+      const seen = (q: { sql: string }) => sent.push(q.sql);
+      knex.on('query', seen);
+      try {
+        // Taken on trust: the answer travelled with the credential, and was thrown away.
+        expect(await refusal(server, customer.token, PAGE)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
+        expect(sent).toHaveLength(1);
+        expect(executed(sent[0])).toHaveLength(3);
+        sent.length = 0;
+        // Not again: the credential alone, refused (no answer computed), then rolled back.
+        expect(await refusal(server, customer.token, PAGE)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
+        expect(sent.map((q) => executed(q).length)).toEqual([2, 0]);
+        expect(sent[1]).toBe('ROLLBACK');
+      } finally {
+        knex.off('query', seen);
+      }
+    },
+  );
+
   it("ends when the account's tokens do (a password set by an ancestor), and a new token reads again", async () => {
     const other = await secondInstance();
     try {

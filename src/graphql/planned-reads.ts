@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import {
   BREAK,
@@ -52,7 +53,8 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
         return undefined;
       }
       assertCallerAsValues(planned.statement);
-      plans.set(planKey, planned);
+      // Variables a document does not declare are ignored, and need not be small: such keys are not kept.
+      if (planKey.length <= MAX_PLAN_KEY) plans.set(planKey, planned);
     }
     const statement = forCaller(planned.statement, caller);
     let rows: Record<string, unknown>[];
@@ -75,12 +77,14 @@ export function plannedReads(schema: GraphQLSchema, cacheSize = 1000) {
 }
 
 /**
- * The caller a plan is made for, whatever the request's: values no request can send (U+0000 is refused at the
- * door), replaced by the request's own in the statement's values (forCaller).
+ * The caller a plan is made for, whatever the request's: values no request can guess (a random part, made as the
+ * process starts), replaced by the request's own in the statement's values (forCaller).
  */
-const CALLER: PlanCaller = { accountId: '\0caller.accountId', subtree: '\0caller.subtree', scope: '\0caller.scope' };
+const STAND_IN = `\0caller.${randomUUID()}.`;
+const CALLER: PlanCaller = { accountId: `${STAND_IN}accountId`, subtree: `${STAND_IN}subtree`, scope: `${STAND_IN}scope` };
 
-const STAND_IN = '\0caller.';
+/** At most 1,000 plans (the cache's size) of keys up to this long: 16 MB of keys. */
+const MAX_PLAN_KEY = 16_384;
 
 /** A plan may use its caller only as values of its statement: anything else would be the stand-in's for every caller. */
 function assertCallerAsValues(statement: Sql): void {

@@ -164,6 +164,11 @@ export class AuthService {
     return actor && actor.tokenVersion === credential.version ? actor : undefined;
   }
 
+  /** The token's credential no longer holds: its next requests read it before anything else (see expectedActor). */
+  forgetExpectedActor(credential: Credential): void {
+    if (credential.via === 'token' && this.expectedActor(credential)) this.tokenActors.delete(credential.accountId);
+  }
+
   /**
    * The acting account of a credential, read on a connection of its own (graphql-ws, and the re-checks of a
    * subscription's credential). An HTTP request reads it as its transaction opens instead (Context.authenticate).
