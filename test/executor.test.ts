@@ -297,3 +297,60 @@ describe.skipIf(ENGINE === 'pglite')('a plan made once serves every caller', () 
     expect(new Set(seen.map((s) => JSON.stringify(s))).size).toBe(callers.length - 1);
   });
 });
+
+describe.skipIf(ENGINE === 'pglite')('planned ledgers', () => {
+  it('a ledger walked page by page, newest first, answers as graphql-js does, and by one statement', async () => {
+    const owner = await addAccount(compiled, tree.sr1.token, { kind: 'CUSTOMER', name: 'Ledger "L" \\ 100%_台' });
+    for (const [i, amount] of ['10', '0.5', '3.125', '7'].entries()) {
+      await compiled.ok(
+        'mutation($input: BalanceChangeInput!) { topUp(input: $input) { id } }',
+        { input: { accountId: owner.id, amount, description: i % 2 ? `top-up "${i}" \\ é` : null } },
+        tree.sr1.token,
+      );
+    }
+    await compiled.ok(
+      'mutation($input: BalanceChangeInput!) { adjustBalance(input: $input) { id } }',
+      { input: { accountId: owner.id, amount: '-1.25', description: 'correction' } },
+      tree.sr1.token,
+    );
+    const query = `query ($id: ID!, $after: String) { account(id: $id) { id name ledger(first: 2, after: $after) { totalCount
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { __typename id kind amount balanceAfter description createdAt account { id name balance parent { id name } } } } } } }`;
+    const walk = async (server: TestServer) => {
+      const pages: { data: { account: { ledger: { pageInfo: { hasNextPage: boolean; endCursor: string } } } } }[] = [];
+      let after: string | null = null;
+      for (let i = 0; i < 10; i++) {
+        const page = await server.gql(query, { id: owner.id, after }, tree.sr1.token);
+        pages.push(page);
+        if (!page.data.account.ledger.pageInfo.hasNextPage) break;
+        after = page.data.account.ledger.pageInfo.endCursor;
+      }
+      return pages;
+    };
+    const knex = planned.app.db.orm.em.getConnection().getKnex();
+    let statements = 0;
+    const count = () => statements++;
+    knex.on('query', count);
+    let plan;
+    try {
+      plan = await walk(planned);
+    } finally {
+      knex.off('query', count);
+    }
+    const slow = await walk(reference);
+    expect(plan).toHaveLength(3);
+    expect(JSON.stringify(plan)).toBe(JSON.stringify(slow));
+    expect(plan[0].data.account.ledger).toMatchObject({
+      totalCount: 5,
+      edges: [{ node: { kind: 'ADJUSTMENT', amount: '-1.25', balanceAfter: '19.375' } }, { node: { amount: '7' } }],
+    });
+    // One round trip per page: the credential, the answer and COMMIT together.
+    expect(statements).toBe(3);
+    // In a list, every account's own ledger.
+    const list = `{ account(id: "${tree.sr1.id}") { children(first: 50) { edges { node { id ledger(first: 1) { totalCount
+      edges { node { amount account { id } } } } } } } } }`;
+    const [a, b] = await Promise.all([planned.gql(list, {}, tree.r1.token), reference.gql(list, {}, tree.r1.token)]);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(JSON.stringify(a)).toContain('"amount":"-1.25"');
+  });
+});

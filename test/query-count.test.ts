@@ -122,7 +122,7 @@ describe('SQL statements per request', () => {
     expect(await statementsFor(page)).toBe(expected);
     // Without a plan (the executor's path), the same tree costs a statement per list level.
     expect(
-      await statementsFor(tree2.replace('node { id name', 'node { id name ledger(first: 1) { totalCount }')),
+      await statementsFor(tree2.replace('node { id name', 'node { id name subscriptions(first: 1) { totalCount }')),
     ).toBeGreaterThan(4);
   });
 

@@ -1,14 +1,11 @@
 import type { FieldNode } from 'graphql';
 import sql, { join, raw, type Sql } from 'sql-template-tag';
 import { bound, connectionJson, objectJson, type Plan, type RootPlan, type Selection } from '../graphql/planner.js';
+import { instant, money } from '../graphql/sql-formats.js';
+import { ledgerConnection } from '../ledger/planned.js';
 import { filterConditions, type AccountListFilter } from './rows.js';
 
-/**
- * Account fields as SQL for planned reads (src/graphql/planner.ts), formatted as the resolvers and scalars
- * format them: Money as formatMoney prints a Decimal (no trailing zeros), DateTime as Date.toISOString.
- */
-const money = (expression: string) => `trim_scale(${expression})::text`;
-const instant = (expression: string) => `to_char(${expression} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** Account fields as SQL for planned reads (src/graphql/planner.ts), formatted as the resolvers format them. */
 
 const COLUMNS: Record<string, (t: string) => string> = {
   id: (t) => `${t}.id`,
@@ -71,6 +68,7 @@ export function accountJson(plan: Plan, t: Sql, nodes: readonly FieldNode[], par
       return sql`(select ${accountJson(plan, p, s.nodes)} from accounts ${p}
         where ${p}.id = ${t}.parent_id and ${p}.path like ${plan.caller.scope})`;
     }
+    if (s.name === 'ledger') return ledgerConnection(plan, s, t, (entryNodes) => accountJson(plan, t, entryNodes, parent));
     if (s.name === 'children') {
       const args = plan.args(s) as AccountListFilter;
       return accountConnection(plan, s, args, [sql`parent_id = ${t}.id`], t);

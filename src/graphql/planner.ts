@@ -213,10 +213,12 @@ export interface PlannedList {
   /** Unqualified column names refer to the list's own table. */
   where: Sql;
   node: (row: Sql, nodes: readonly FieldNode[]) => Sql;
+  /** The list's own order on seq: oldest first unless told. */
+  order?: 'asc' | 'desc';
 }
 
 /**
- * A keyset connection (oldest first on `seq`) as JSON, with the semantics of Keyset in src/services/pagination.ts:
+ * A keyset connection (on `seq`, in the list's order) as JSON, with the semantics of Keyset in src/services/pagination.ts:
  * one row more than the page says whether another follows; past an `after` cursor, whether rows precede it.
  * Forward pages only: `last` and `before` are the executor's.
  */
@@ -239,7 +241,12 @@ export function connectionJson(plan: Plan, selection: Selection, list: PlannedLi
   const size = String(window.size);
   const onPage = `${r.sql}._n <= ${size}`;
   const cursor = (of: string) => raw(cursorSql(of));
-  const after = window.after ? sql` and seq > ${window.after}::bigint` : sql``;
+  const desc = list.order === 'desc';
+  const order = raw(desc ? 'desc' : 'asc');
+  // Past `after` in the list's order, and the cursor's own row and those before it.
+  const [later, earlierOrAt] = desc ? ['<', '>='] : ['>', '<='];
+  const [first, last] = desc ? ['max', 'min'] : ['min', 'max'];
+  const after = window.after ? sql` and seq ${raw(later)} ${window.after}::bigint` : sql``;
   const json = objectJson(plan, type, selection.nodes, (s) => {
     if (s.name === 'totalCount') return sql`(select count(*)::int from ${table} where ${list.where})`;
     if (s.name === 'edges') {
@@ -248,23 +255,23 @@ export function connectionJson(plan: Plan, selection: Selection, list: PlannedLi
         if (e.name === 'node') return list.node(r, e.nodes);
         return undefined;
       });
-      return sql`coalesce(json_agg(${edge} order by ${r}.seq) filter (where ${raw(onPage)}), '[]'::json)`;
+      return sql`coalesce(json_agg(${edge} order by ${r}.seq ${order}) filter (where ${raw(onPage)}), '[]'::json)`;
     }
     if (s.name === 'pageInfo') {
       return objectJson(plan, pageInfoType, s.nodes, (p) => {
         if (p.name === 'hasNextPage') return raw(`count(*) > ${size}`);
         if (p.name === 'hasPreviousPage')
           return window.after
-            ? sql`exists (select 1 from ${table} where ${list.where} and seq <= ${window.after}::bigint)`
+            ? sql`exists (select 1 from ${table} where ${list.where} and seq ${raw(earlierOrAt)} ${window.after}::bigint)`
             : raw('false');
-        if (p.name === 'startCursor') return cursor(`min(${r.sql}.seq) filter (where ${onPage})`);
-        if (p.name === 'endCursor') return cursor(`max(${r.sql}.seq) filter (where ${onPage})`);
+        if (p.name === 'startCursor') return cursor(`${first}(${r.sql}.seq) filter (where ${onPage})`);
+        if (p.name === 'endCursor') return cursor(`${last}(${r.sql}.seq) filter (where ${onPage})`);
         return undefined;
       });
     }
     return undefined;
   });
   // One row whatever the page holds (`group by ()`), also when no field aggregates (totalCount alone).
-  return sql`(select ${json} from (select ${r}.*, row_number() over (order by ${r}.seq) as _n
-    from (select * from ${table} where ${list.where}${after} order by seq limit ${raw(String(window.size + 1))}) ${r}) ${r} group by ())`;
+  return sql`(select ${json} from (select ${r}.*, row_number() over (order by ${r}.seq ${order}) as _n
+    from (select * from ${table} where ${list.where}${after} order by seq ${order} limit ${raw(String(window.size + 1))}) ${r}) ${r} group by ())`;
 }
