@@ -93,10 +93,12 @@ export class ThrottleService {
  * never spend more than the budget within a window; requests that find the lease spent wait for the one taking
  * the next instead of each taking one, so an instance holds at most one lease per credential and may refuse at
  * most that much early. A lease ends a second before the window it was taken in, so that instances whose clocks
- * differ by less cannot carry one into the next window. A request costing more than a lease takes exactly its cost.
+ * differ by less cannot carry one into the next window: in that last second, requests take exactly their cost. A
+ * request costing more than a lease takes exactly its cost.
  */
 class LeasedBudget {
-  private readonly leases = new LRUCache<string, { points: number }>({ max: 100_000 });
+  /** `exact`: the window's last second, where a lease could not be kept: requests take their own cost. */
+  private readonly leases = new LRUCache<string, { points: number; exact?: boolean }>({ max: 100_000 });
   private readonly taking = new Map<string, Promise<void>>();
 
   constructor(
@@ -115,13 +117,18 @@ class LeasedBudget {
       if (!pending) break;
       await pending;
     }
-    const take = Math.max(cost, this.lease);
+    const exact = this.leases.get(key)?.exact === true;
+    const take = exact ? cost : Math.max(cost, this.lease);
     const taking = this.shared.consume(key, take).then((taken) => {
+      if (exact) return;
       // What is left of the last lease was taken in this window too (an expired one is gone): it is kept.
       const left = this.leases.get(key);
       const ttl = taken.msBeforeNext - 1000;
-      if (left) left.points += take;
-      else if (ttl > 0) this.leases.set(key, { points: take }, { ttl });
+      if (left) left.points += take - cost;
+      else if (ttl > 0) this.leases.set(key, { points: take - cost }, { ttl });
+      // Too close to the window's end to keep a lease (what this one took beyond its cost is left unspent):
+      // without this mark, every request would take a whole lease, and a hundred of them the whole budget.
+      else this.leases.set(key, { points: 0, exact: true }, { ttl: Math.max(1, taken.msBeforeNext) });
     });
     this.taking.set(key, taking);
     try {
@@ -129,7 +136,5 @@ class LeasedBudget {
     } finally {
       this.taking.delete(key);
     }
-    const held = this.leases.get(key);
-    if (held) held.points -= cost;
   }
 }
