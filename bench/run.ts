@@ -500,11 +500,6 @@ async function benchRating(app: App, url: string, adminToken: string, limits = f
   });
 }
 
-/**
- * A reseller with 10 sub-resellers of 20 customers each, read as one page over HTTP: balances, parents and
- * subscriptions. Requests/s and p99 at 16 clients, and the SQL statements per request at several page sizes; then
- * the same through two instances at once.
- */
 /** The reads' caller: a reseller with 210 descendants (10 sub-resellers with 20 customers each), and both shapes. */
 async function readsFixture(app: App, url: string, adminToken: string) {
   const sign = (id: string) => app.services.auth.sign(id);
@@ -524,6 +519,10 @@ async function readsFixture(app: App, url: string, adminToken: string) {
   };
 }
 
+/**
+ * Both read shapes over HTTP as that reseller: requests/s, p99 and CPU per request at 16 clients against the
+ * one-statement ceiling, the SQL statements per request; then the same through two instances at once.
+ */
 async function benchSubtreePage(app: App, url: string, adminToken: string) {
   const { token, shapes } = await readsFixture(app, url, adminToken);
 

@@ -30,16 +30,21 @@ beforeAll(async () => {
 const executed = (text: string) => [...text.matchAll(/EXECUTE (trellis_\w+)/g)].map((m) => prepared.get(m[1]) ?? m[1]);
 afterAll(() => server.close());
 
-async function statementsOf(query: string, token: string): Promise<{ sql: string[]; data: unknown }> {
-  const knex = server.app.db.orm.em.getConnection().getKnex();
-  const sql: string[] = [];
-  const seen = (q: { sql: string }) => sql.push(q.sql);
+/** Runs `fn` with the text of every statement `target` sends meanwhile, as knex reports them. */
+async function recording<T>(target: TestServer, fn: (sent: string[]) => Promise<T>): Promise<T> {
+  const knex = target.app.db.orm.em.getConnection().getKnex();
+  const sent: string[] = [];
+  const seen = (q: { sql: string }) => sent.push(q.sql);
   knex.on('query', seen);
   try {
-    return { sql, data: await server.ok(query, {}, token) };
+    return await fn(sent);
   } finally {
     knex.off('query', seen);
   }
+}
+
+async function statementsOf(query: string, token: string): Promise<{ sql: string[]; data: unknown }> {
+  return recording(server, async (sql) => ({ sql, data: await server.ok(query, {}, token) }));
 }
 
 /** A server of its own with a small pool, and a tree on it. */
@@ -107,11 +112,7 @@ describe('a read', () => {
       const other = await startServer();
       try {
         const page = '{ accounts(first: 5) { totalCount } }';
-        const knex = other.app.db.orm.em.getConnection().getKnex();
-        const sent: string[] = [];
-        const seen = (q: { sql: string }) => sent.push(q.sql);
-        knex.on('query', seen);
-        try {
+        await recording(other, async (sent) => {
           const first = await other.ok(page, {}, tree.r1.token);
           expect(sent).toHaveLength(2);
           expect(sent[0]).toMatch(/^BEGIN;\n/);
@@ -119,9 +120,7 @@ describe('a read', () => {
           sent.length = 0;
           expect(await other.ok(page, {}, tree.r1.token)).toEqual(first);
           expect(sent).toHaveLength(1);
-        } finally {
-          knex.off('query', seen);
-        }
+        });
       } finally {
         await other.close();
       }
@@ -163,16 +162,12 @@ describe('a read', () => {
       const holder = small.app.db.orm.em.fork() as Em;
       await beginWith(holder, [sql`select 1`]);
       try {
-        const knex = small.app.db.orm.em.getConnection().getKnex();
-        const sent: string[] = [];
-        const seen = (q: { sql: string }) => sent.push(q.sql);
-        knex.on('query', seen);
         const last = async (statement: ReturnType<typeof sql>) => {
           const em = small.app.db.orm.em.fork() as Em;
           await beginWith(em, [sql`select 1`]);
           return commitWith(em, statement);
         };
-        try {
+        await recording(small, async (sent) => {
           const answer = sql`select ${'a'}::text || ${'b'} as ab, ${41} + 1 as n`;
           expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
           expect(sent.at(-1)).toMatch(
@@ -197,9 +192,7 @@ describe('a read', () => {
           expect(sent.at(-1)).toBe(`select 'it''s past'::text as w;\nCOMMIT`);
           expect(await last(answer)).toEqual([{ ab: 'ab', n: 42 }]);
           expect(sent.at(-1)).toMatch(/^EXECUTE/);
-        } finally {
-          knex.off('query', seen);
-        }
+        });
       } finally {
         await commitWith(holder, sql`select 1`);
         await small.close();
@@ -336,11 +329,7 @@ describe('a credential read with the answer', () => {
         { id: customer.id },
         tree.r1.token,
       );
-      const knex = server.app.db.orm.em.getConnection().getKnex();
-      const sent: string[] = [];
-      const seen = (q: { sql: string }) => sent.push(q.sql);
-      knex.on('query', seen);
-      try {
+      await recording(server, async (sent) => {
         // Taken on trust: the answer travelled with the credential, and was thrown away.
         expect(await refusal(server, customer.token, PAGE)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
         expect(sent).toHaveLength(1);
@@ -350,9 +339,7 @@ describe('a credential read with the answer', () => {
         expect(await refusal(server, customer.token, PAGE)).toEqual({ status: 401, code: 'UNAUTHENTICATED', data: undefined });
         expect(sent.map((q) => executed(q).length)).toEqual([2, 0]);
         expect(sent[1]).toBe('ROLLBACK');
-      } finally {
-        knex.off('query', seen);
-      }
+      });
     },
   );
 

@@ -34,9 +34,9 @@ const ACTOR_COLUMNS = 'id, kind, path, root_id, rate_group_id';
  * The statement that finds a credential's row. A request sends it in the same round trip as its BEGIN
  * (beginWith), prepared on its connection. It reads as the connecting user, whom row-level security does not
  * restrict: the caller is not known before it. With `scope`, it sets the request's scope to the account's subtree
- * as it reads it; with `actorOnly`, it reads only what the actor needs (a planned answer needs no more). An API key's last use is written by the same statement, at most once a minute (a hint for
- * operators, not an audit log); requests using the key at that moment skip the write rather than wait for the
- * one making it.
+ * as it reads it; with `actorOnly`, it reads only what the actor needs (a planned answer needs no more). An API
+ * key's last use is written by the same statement, at most once a minute (a hint for operators, not an audit
+ * log); requests using the key at that moment skip the write rather than wait for the one making it.
  */
 export function credentialSql(credential: Credential, options: { scope?: boolean; actorOnly?: boolean } = {}): Sql {
   const columns = raw(

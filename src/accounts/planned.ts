@@ -6,7 +6,6 @@ import { ledgerConnection } from '../ledger/planned.js';
 import { filterConditions, type AccountListFilter } from './rows.js';
 
 /** Account fields as SQL for planned reads (src/graphql/planner.ts), formatted as the resolvers format them. */
-
 const COLUMNS: Record<string, (t: string) => string> = {
   id: (t) => `${t}.id`,
   number: (t) => `${t}.number`,

@@ -317,14 +317,9 @@ export async function commitWith(em: Em, statement: Sql): Promise<Row[]> {
   const ending = trx && endings.get(trx);
   if (!ending) throw new Error('commitWith: the transaction cannot end with a statement (see canCommitWith)');
   endings.delete(trx);
-  const sent = sending(ending.prepared, statement);
   try {
-    const results = (await ending.run(`${sent.sql};\nCOMMIT`)) as { rows: Row[] }[];
-    if (sent.prepares) ending.prepared.add(sent.prepares);
-    return results[results.length - 2].rows;
-  } catch (error) {
-    await ending.run(rollback(ending.prepared, !!sent.prepares)).catch(() => undefined);
-    throw error;
+    const [rows] = await sendTogether(ending.run, ending.prepared, [statement], { begin: false, commit: true });
+    return rows;
   } finally {
     em.resetTransactionContext();
     ending.complete();
@@ -350,29 +345,29 @@ function preparedOf(connection: unknown): Set<string> {
 }
 
 /**
- * Sends BEGIN, `statements` and, with `commit`, COMMIT as one simple query on a connection that has prepared
- * `prepared` (see sending), and returns each statement's rows. If one fails, the transaction is rolled back
+ * Sends `statements` as one simple query on a connection that has prepared `prepared` (see sending), after BEGIN
+ * and before COMMIT as told, and returns each statement's rows. If one fails, the transaction is rolled back
  * before the error is thrown: left as it is, the connection would go back to the pool inside it.
  */
-async function sendTogether(run: Run, prepared: Set<string>, statements: readonly Sql[], commit = false): Promise<Row[][]> {
+async function sendTogether(
+  run: Run,
+  prepared: Set<string>,
+  statements: readonly Sql[],
+  { begin, commit }: { begin: boolean; commit: boolean },
+): Promise<Row[][]> {
   const sent = statements.map((statement) => sending(prepared, statement));
+  const prepares = sent.some((s) => s.prepares);
+  const text = [...(begin ? ['BEGIN'] : []), ...sent.map((s) => s.sql), ...(commit ? ['COMMIT'] : [])].join(';\n');
   let results: { rows: Row[] }[];
   try {
-    results = (await run(['BEGIN', ...sent.map((s) => s.sql), ...(commit ? ['COMMIT'] : [])].join(';\n'))) as {
-      rows: Row[];
-    }[];
+    results = (await run(text)) as { rows: Row[] }[];
   } catch (error) {
-    await run(
-      rollback(
-        prepared,
-        sent.some((s) => s.prepares),
-      ),
-    ).catch(() => undefined);
+    await run(rollback(prepared, prepares)).catch(() => undefined);
     throw error;
   }
   for (const s of sent) if (s.prepares) prepared.add(s.prepares);
   // BEGIN's result, then one per statement, each after its PREPARE's if it had one.
-  let at = 0;
+  let at = begin ? 0 : -1;
   return sent.map((s) => {
     at += s.prepares ? 2 : 1;
     return results[at].rows;
@@ -397,7 +392,7 @@ export async function transactOnce(em: Em, statements: readonly Sql[]): Promise<
   const connection = await client.acquireConnection();
   try {
     const run = async (sql: string) => (await client.query(connection, { sql, bindings: [] })).response as unknown as PgResult;
-    return await sendTogether(run, preparedOf(connection), statements, true);
+    return await sendTogether(run, preparedOf(connection), statements, { begin: true, commit: true });
   } finally {
     await client.releaseConnection(connection);
   }
@@ -447,7 +442,7 @@ function acceptPreludes(knex: Knex, together: boolean): void {
         return;
       }
       const prepared = preparedOf(connection);
-      prelude.done(await sendTogether(run, prepared, prelude.statements));
+      prelude.done(await sendTogether(run, prepared, prelude.statements, { begin: true, commit: false }));
       // knex settles a transaction through these; without them it is committed the usual way.
       if (typeof trx._resolver === 'function' && typeof trx._completed === 'boolean') {
         prelude.ending = {
