@@ -1,5 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,13 @@ import type { Config } from '../src/config.js';
 export const PAGE_QUERY = `query Page { accounts(first: 50) { totalCount edges { node { id name balance availableBalance parent { id name } } } } }`;
 export const TREE_QUERY = `query Tree($id: ID!) { account(id: $id) { children(first: 10) { edges { node { id name
   children(first: 20) { edges { node { id name balance parent { id name } } } } } } } } }`;
+
+/** The same shapes in PostGraphile's names (bench/peer/server.mjs), aliased so that it answers Trellis's JSON. */
+export const PEER_PAGE_QUERY = `query Page($root: String!) { accounts: descendants(root: $root, first: 50) { totalCount edges { node {
+  id: rowId name balance availableBalance parent { id: rowId name } } } } }`;
+export const PEER_TREE_QUERY = `query Tree($id: String!) { account: accountByRowId(rowId: $id) { children(first: 10, orderBy: SEQ_ASC) {
+  edges { node { id: rowId name children(first: 20, orderBy: SEQ_ASC) { edges { node { id: rowId name balance
+  parent { id: rowId name } } } } } } } } }`;
 
 /**
  * One statement per shape, the caller taken from the verified JWT; null when outside the caller's subtree. The
@@ -159,25 +166,38 @@ export function cannon(url: string, token: string, body: string, connections: nu
  */
 export async function cpuPerRequest(
   run: () => Promise<Cannon>,
+  pid?: number,
 ): Promise<{ cannon: Cannon; nodeMs: number; postgresMs?: number }> {
-  const node0 = process.cpuUsage();
+  const nodeCpuMs = () => {
+    if (pid === undefined) {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    }
+    return processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  };
+  const node0 = nodeCpuMs();
   const pg0 = postgresCpuMs();
   const measured = await run();
-  const node = process.cpuUsage(node0);
+  const node = nodeCpuMs() - node0;
   const pg1 = postgresCpuMs();
   const per = (ms: number) => Number((ms / Math.max(1, measured.requests)).toFixed(2));
   let postgres = 0;
   if (pg1) for (const [pid, ms] of pg1) postgres += Math.max(0, ms - (pg0?.get(pid) ?? 0));
   return {
     cannon: measured,
-    nodeMs: per((node.user + node.system) / 1000),
+    nodeMs: per(node),
     ...(pg0 && pg1 ? { postgresMs: per(postgres) } : {}),
   };
 }
 
+/** User and system milliseconds of a process, from its /proc/<pid>/stat (USER_HZ is 100 on Linux). */
+function processCpuMs(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** User and system milliseconds of each `postgres` process on this machine, or undefined where /proc is unreadable. */
 function postgresCpuMs(): Map<string, number> | undefined {
-  const tick = 10; // USER_HZ is 100 on Linux
   const found = new Map<string, number>();
   let pids: string[];
   try {
@@ -193,23 +213,31 @@ function postgresCpuMs(): Map<string, number> | undefined {
       continue;
     }
     if (!stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    found.set(pid, (Number(fields[11]) + Number(fields[12])) * tick);
+    found.set(pid, processCpuMs(stat));
   }
   return found.size ? found : undefined;
 }
 
-/** Both servers must answer the same document, or the ceiling is not a ceiling of this response. */
-export async function sameResponse(trellisUrl: string, ceilingUrl: string, token: string, body: string): Promise<number> {
-  const ask = async (url: string) => {
+/**
+ * Both servers must answer the same JSON, or the other is not a ceiling (or a peer) of this response. `otherBody`:
+ * the other's document, where it differs.
+ */
+export async function sameResponse(
+  trellisUrl: string,
+  otherUrl: string,
+  token: string,
+  body: string,
+  otherBody = body,
+): Promise<number> {
+  const ask = async (url: string, text: string) => {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body,
+      body: text,
     });
     return { status: res.status, json: (await res.json()) as unknown };
   };
-  const [a, b] = [await ask(trellisUrl), await ask(ceilingUrl)];
+  const [a, b] = [await ask(trellisUrl, body), await ask(otherUrl, otherBody)];
   deepStrictEqual(b, a);
   return JSON.stringify(a.json).length;
 }
@@ -219,12 +247,7 @@ export async function sameResponse(trellisUrl: string, ceilingUrl: string, token
  * runs): with the bench's own, two instances behind no balancer, each driven by its own client process.
  */
 export async function startInstance(config: Config, databaseUrl: string): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
   const child = spawn(process.execPath, [main], {
     env: {
@@ -245,17 +268,63 @@ export async function startInstance(config: Config, databaseUrl: string): Promis
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
+  await untilAnswers(child, `${url}/readyz`, 'the second instance');
+  return {
+    url,
+    async close() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `url` answers 2xx, for at most 20 s or until the server's process exits. */
+async function untilAnswers(child: ChildProcess, url: string, name: string, init?: RequestInit): Promise<void> {
   for (let i = 0; ; i++) {
-    const ready = await fetch(`${url}/readyz`).then(
+    const ready = await fetch(url, init).then(
       (r) => r.ok,
       () => false,
     );
-    if (ready) break;
-    if (i > 100 || child.exitCode !== null) throw new Error('the second instance did not start');
+    if (ready) return;
+    if (i > 100 || child.exitCode !== null) throw new Error(`${name} did not start`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+const PEER_DIR = fileURLToPath(new URL('../../bench/peer/', import.meta.url));
+
+/** PostGraphile's version when `npm run bench:peer` installed it, or undefined. */
+export function peerVersion(): string | undefined {
+  const manifest = `${PEER_DIR}node_modules/postgraphile/package.json`;
+  return existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version : undefined;
+}
+
+/** PostGraphile on the bench database in a process of its own (bench/peer/server.mjs), once it answers. */
+export async function startPeer(databaseUrl: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [`${PEER_DIR}server.mjs`], {
+    cwd: PEER_DIR,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), NODE_ENV: 'production', GRAPHILE_ENV: 'production' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  await untilAnswers(child, url, 'PostGraphile', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"query":"{ __typename }"}',
+  });
   return {
     url,
+    pid: child.pid!,
     async close() {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));

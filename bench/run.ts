@@ -18,9 +18,13 @@ import {
   cannon,
   cpuPerRequest,
   PAGE_QUERY,
+  PEER_PAGE_QUERY,
+  PEER_TREE_QUERY,
+  peerVersion,
   sameResponse,
   startCeiling,
   startInstance,
+  startPeer,
   TREE_QUERY,
   type Cannon,
 } from './reads.js';
@@ -516,6 +520,10 @@ async function readsFixture(app: App, url: string, adminToken: string) {
       page: JSON.stringify({ query: PAGE_QUERY }),
       tree: JSON.stringify({ query: TREE_QUERY, variables: { id: reseller } }),
     },
+    peerShapes: {
+      page: JSON.stringify({ query: PEER_PAGE_QUERY, variables: { root: reseller } }),
+      tree: JSON.stringify({ query: PEER_TREE_QUERY, variables: { id: reseller } }),
+    },
   };
 }
 
@@ -524,7 +532,7 @@ async function readsFixture(app: App, url: string, adminToken: string) {
  * one-statement ceiling, the SQL statements per request; then the same through two instances at once.
  */
 async function benchSubtreePage(app: App, url: string, adminToken: string) {
-  const { token, shapes } = await readsFixture(app, url, adminToken);
+  const { token, shapes, peerShapes } = await readsFixture(app, url, adminToken);
 
   const knex = app.db.orm.em.getConnection().getKnex();
   let statements = 0;
@@ -541,19 +549,26 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
 
   const ceiling = await startCeiling(config, db.url!, CONCURRENCY);
   const second = await startInstance(config, db.url!);
+  // PostGraphile, for the record, where `npm run bench:peer` installed it (its own process, its own CPU).
+  const peerAt = peerVersion();
+  const peer = peerAt ? await startPeer(db.url!) : undefined;
   try {
     for (const [shape, body] of Object.entries(shapes) as [keyof typeof shapes, string][]) {
       const bytes = await sameResponse(`${url}/graphql`, ceiling.url, token, body);
+      if (peer) await sameResponse(`${url}/graphql`, peer.url, token, body, peerShapes[shape]);
       const perRequest = await statementsOf(body);
       const measured: Record<string, Cannon> = {};
-      // CPU per request: the bench process serves both (the ceiling's handler is idle while Trellis is measured).
+      // CPU per request: the bench process serves Trellis and the ceiling (the ceiling's handler is idle while
+      // Trellis is measured); the peer's is its own process's.
       const cpu: Record<string, { nodeMs: number; postgresMs?: number }> = {};
-      for (const [name, target] of [
-        ['trellis', `${url}/graphql`],
-        ['ceiling', ceiling.url],
-      ] as const) {
-        await cannon(target, token, body, CONCURRENCY, 2); // warm-up
-        const run = await cpuPerRequest(() => cannon(target, token, body, CONCURRENCY, READ_SECONDS));
+      const targets: [name: 'trellis' | 'ceiling' | 'peer', url: string, body: string, pid?: number][] = [
+        ['trellis', `${url}/graphql`, body],
+        ['ceiling', ceiling.url, body],
+      ];
+      if (peer) targets.push(['peer', peer.url, peerShapes[shape], peer.pid]);
+      for (const [name, target, targetBody, pid] of targets) {
+        await cannon(target, token, targetBody, CONCURRENCY, 2); // warm-up
+        const run = await cpuPerRequest(() => cannon(target, token, targetBody, CONCURRENCY, READ_SECONDS), pid);
         measured[name] = run.cannon;
         cpu[name] = { nodeMs: run.nodeMs, postgresMs: run.postgresMs };
         if (measured[name].failures) throw new Error(`${shape} via ${name}: ${measured[name].failures} failed requests`);
@@ -583,20 +598,34 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
         ratioOfCeiling: Number(ratio.toFixed(2)),
         twoInstances,
         twoInstancesRatioOfCeiling: Number((twoInstances.requestsPerSecond / measured.ceiling.requestsPerSecond).toFixed(2)),
+        ...(measured.peer && {
+          peer: {
+            server: `PostGraphile ${peerAt} (no authentication, no row-level security)`,
+            ...measured.peer,
+            cpuMsPerRequest: cpu.peer,
+            ratioOfCeiling: Number((measured.peer.requestsPerSecond / measured.ceiling.requestsPerSecond).toFixed(2)),
+          },
+          ratioOfPeer: Number((measured.trellis.requestsPerSecond / measured.peer.requestsPerSecond).toFixed(2)),
+        }),
       };
       const label = shape === 'page' ? 'page: accounts(first: 50) of 210' : 'tree: 10 children x 20 children';
-      for (const name of ['trellis', 'ceiling'] as const) {
+      const names = { trellis: 'Trellis', ceiling: 'ceiling (json_agg, node:http)', peer: `PostGraphile ${peerAt}, no auth` };
+      const of = (name: string) =>
+        `${((measured[name].requestsPerSecond / measured.ceiling.requestsPerSecond) * 100).toFixed(0)}% of the ceiling`;
+      for (const [name] of targets) {
         const m = measured[name];
         const c = cpu[name];
         rows.push({
-          figure: `${label}, ${name === 'trellis' ? 'Trellis' : 'ceiling (json_agg, node:http)'}`,
+          figure: `${label}, ${names[name]}`,
           value: `${m.requestsPerSecond} req/s`,
           note:
             `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms; CPU per request: Node ${c.nodeMs} ms` +
             (c.postgresMs !== undefined ? `, PostgreSQL ${c.postgresMs} ms` : '') +
             (name === 'trellis'
-              ? `; ${(ratio * 100).toFixed(0)}% of the ceiling; ${perRequest} SQL statements`
-              : '; 1 SQL statement'),
+              ? `; ${of(name)}${measured.peer ? `, ${((measured.trellis.requestsPerSecond / measured.peer.requestsPerSecond) * 100).toFixed(0)}% of the peer` : ''}; ${perRequest} SQL statements`
+              : name === 'peer'
+                ? `; ${of(name)}`
+                : '; 1 SQL statement'),
         });
       }
       rows.push({
@@ -611,6 +640,7 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
   } finally {
     await ceiling.close();
     await second.close();
+    await peer?.close();
   }
 }
 
