@@ -17,6 +17,7 @@ import { Migration20261204000000_limits } from './Migration20261204000000_limits
 import { Migration20261204010000_admission } from './Migration20261204010000_admission.js';
 import { Migration20261204020000_rerate } from './Migration20261204020000_rerate.js';
 import { Migration20261205000000_indexed_scope } from './Migration20261205000000_indexed_scope.js';
+import { Migration20261206000000_scope_end } from './Migration20261206000000_scope_end.js';
 
 /** Listed explicitly so the compiled server and the TypeScript test run load the same migrations. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261204010000_admission', class: Migration20261204010000_admission },
   { name: 'Migration20261204020000_rerate', class: Migration20261204020000_rerate },
   { name: 'Migration20261205000000_indexed_scope', class: Migration20261205000000_indexed_scope },
+  { name: 'Migration20261206000000_scope_end', class: Migration20261206000000_scope_end },
 ];

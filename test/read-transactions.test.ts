@@ -75,7 +75,7 @@ describe('a read', () => {
     expect(sql).toHaveLength(2);
     expect(sql[0]).toMatch(new RegExp(`^BEGIN;\\n(PREPARE .*)?EXECUTE trellis_\\w+\\('${tree.r1.id}'\\);\\n`, 's'));
     const [credential, role] = executed(sql[0]);
-    expect(credential).toContain(`set_config('trellis.scope_path', path, true) from accounts where id = $1`);
+    expect(credential).toContain(`trellis_set_scope(path) from accounts where id = $1`);
     expect(role).toContain(`set_config('role', 'trellis_app', true)`);
     expect(role).toContain(`set_config('transaction_read_only', 'on', true)`);
     expect(sql[1]).toMatch(/^COMMIT/);
@@ -100,7 +100,7 @@ describe('a read', () => {
       expect(sql).toHaveLength(1);
       expect(sql[0]).toMatch(/^BEGIN;\n.*;\nCOMMIT$/s);
       const [credential, role, answer] = executed(sql[0]);
-      expect(credential).toContain(`set_config('trellis.scope_path', path, true) from accounts where id = $1`);
+      expect(credential).toContain(`trellis_set_scope(path) from accounts where id = $1`);
       expect(role).toContain(`set_config('transaction_read_only', 'on', true)`);
       expect(answer).toMatch(/^select json_build_object\('accounts'/);
     },

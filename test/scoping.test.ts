@@ -154,7 +154,7 @@ describe('row-level security in the database itself', () => {
     await em.begin();
     try {
       await em.execute(`select set_config('role', 'trellis_app', true)`);
-      if (scope !== null) await em.execute(`select set_config('trellis.scope_path', ?, true)`, [scope]);
+      if (scope !== null) await em.execute(`select trellis_set_scope(?)`, [scope]);
       for (const statement of statements) results.push((await em.execute(statement)) as T[]);
     } finally {
       await em.rollback();
@@ -188,11 +188,28 @@ describe('row-level security in the database itself', () => {
       // And cut short: a scope is an account's path in practice, but the policy must not depend on its slash.
       for (const scope of [...scopes]) if (scope.length > 2) scopes.push(scope.slice(0, -1), scope.slice(0, -3));
       await em.execute(`select set_config('role', 'trellis_app', true)`);
-      for (const scope of scopes) {
-        await em.execute(`select set_config('trellis.scope_path', ?, true)`, [scope]);
-        const seen = await em.execute<{ path: string }[]>('select path from accounts');
-        expect(seen.map((r) => r.path).sort(), scope).toEqual(paths.filter((p) => p.startsWith(scope)).sort());
+      // As the server sets a scope (its bound with it), and as a transaction that set the path alone does (an
+      // instance of the version before the bound, during a rolling deploy): the policy then computes the bound.
+      const setters = {
+        trellis_set_scope: (scope: string) => em.execute(`select trellis_set_scope(?)`, [scope]),
+        'the path alone': async (scope: string) => {
+          await em.execute(`select set_config('trellis.scope_end', '', true)`);
+          await em.execute(`select set_config('trellis.scope_path', ?, true)`, [scope]);
+        },
+      };
+      for (const [how, set] of Object.entries(setters)) {
+        for (const scope of scopes) {
+          await set(scope);
+          const seen = await em.execute<{ path: string }[]>('select path from accounts');
+          expect(seen.map((r) => r.path).sort(), `${scope} (${how})`).toEqual(paths.filter((p) => p.startsWith(scope)).sort());
+        }
       }
+      // Switched within one transaction (withPlatformScope widens and narrows so): the bound follows the path.
+      const [wide, narrow] = [scopes[1], scopes[2]];
+      await setters.trellis_set_scope(wide);
+      await setters.trellis_set_scope(narrow);
+      const seen = await em.execute<{ path: string }[]>('select path from accounts');
+      expect(seen.map((r) => r.path).sort()).toEqual(paths.filter((p) => p.startsWith(narrow)).sort());
     } finally {
       await em.rollback();
     }

@@ -40,7 +40,7 @@ const ACTOR_COLUMNS = 'id, kind, path, root_id, rate_group_id';
  */
 export function credentialSql(credential: Credential, options: { scope?: boolean; actorOnly?: boolean } = {}): Sql {
   const columns = raw(
-    `${options.actorOnly ? ACTOR_COLUMNS : ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, set_config('trellis.scope_path', path, true)` : ''}`,
+    `${options.actorOnly ? ACTOR_COLUMNS : ACCOUNT_COLUMNS}, token_version, ${USABLE}${options.scope ? `, trellis_set_scope(path)` : ''}`,
   );
   if (credential.via === 'token') return sql`select ${columns} from accounts where id = ${credential.accountId}`;
   const hash = credential.keyHash;

@@ -205,7 +205,7 @@ export const REQUEST_ROLE =
  * row-level security apply, and the setting tells the policies which subtree that is. One round trip.
  */
 export async function beginScopedTransaction(em: Em, scopePath: string): Promise<void> {
-  await beginWith(em, [sql`select set_config('trellis.scope_path', ${scopePath}, true)`, REQUEST_ROLE]);
+  await beginWith(em, [sql`select trellis_set_scope(${scopePath})`, REQUEST_ROLE]);
 }
 
 /**
@@ -467,9 +467,7 @@ function acceptPreludes(knex: Knex, together: boolean): void {
 export async function inScopedTransaction<T>(em: Em, scopePath: string, fn: (tx: Em) => Promise<T>): Promise<T> {
   const fork = em.fork() as Em;
   return fork.transactional(async (tx) => {
-    await executeBound(tx, `select set_config('role', 'trellis_app', true), set_config('trellis.scope_path', ?, true)`, [
-      scopePath,
-    ]);
+    await executeBound(tx, `select set_config('role', 'trellis_app', true), trellis_set_scope(?)`, [scopePath]);
     return fn(tx);
   });
 }
@@ -483,7 +481,7 @@ export async function inScopedTransaction<T>(em: Em, scopePath: string, fn: (tx:
  * in restores it as it rolls back.
  */
 export async function withPlatformScope<T>(em: Em, rootId: string, callerPath: string, fn: () => Promise<T>): Promise<T> {
-  const scope = (path: string) => em.execute(`select set_config('trellis.scope_path', ?, true)`, [path]);
+  const scope = (path: string) => em.execute(`select trellis_set_scope(?)`, [path]);
   await scope(`/${rootId}/`);
   let result: T;
   try {
