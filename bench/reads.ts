@@ -173,7 +173,11 @@ export async function cpuPerRequest(
       const { user, system } = process.cpuUsage();
       return (user + system) / 1000;
     }
-    return processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    try {
+      return processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return NaN; // no /proc (not Linux): the figure is left out
+    }
   };
   const node0 = nodeCpuMs();
   const pg0 = postgresCpuMs();
@@ -271,10 +275,7 @@ export async function startInstance(config: Config, databaseUrl: string): Promis
   await untilAnswers(child, `${url}/readyz`, 'the second instance');
   return {
     url,
-    async close() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
+    close: () => stop(child),
   };
 }
 
@@ -287,6 +288,14 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Ends a server's process, if it has not ended already. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** Waits until `url` answers 2xx, for at most 20 s or until the server's process exits. */
 async function untilAnswers(child: ChildProcess, url: string, name: string, init?: RequestInit): Promise<void> {
   for (let i = 0; ; i++) {
@@ -295,7 +304,10 @@ async function untilAnswers(child: ChildProcess, url: string, name: string, init
       () => false,
     );
     if (ready) return;
-    if (i > 100 || child.exitCode !== null) throw new Error(`${name} did not start`);
+    if (i > 100 || child.exitCode !== null) {
+      await stop(child);
+      throw new Error(`${name} did not start`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -325,9 +337,6 @@ export async function startPeer(databaseUrl: string): Promise<{ url: string; pid
   return {
     url,
     pid: child.pid!,
-    async close() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
+    close: () => stop(child),
   };
 }

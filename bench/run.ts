@@ -547,12 +547,17 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
     return statements;
   };
 
-  const ceiling = await startCeiling(config, db.url!, CONCURRENCY);
-  const second = await startInstance(config, db.url!);
   // PostGraphile, for the record, where `npm run bench:peer` installed it (its own process, its own CPU).
-  const peerAt = peerVersion();
-  const peer = peerAt ? await startPeer(db.url!) : undefined;
+  const peerAt = db.url ? peerVersion() : undefined;
+  const servers: { close(): Promise<void> }[] = [];
+  const started = <T extends { close(): Promise<void> }>(server: T): T => {
+    servers.push(server);
+    return server;
+  };
   try {
+    const ceiling = started(await startCeiling(config, db.url!, CONCURRENCY));
+    const second = started(await startInstance(config, db.url!));
+    const peer = peerAt ? started(await startPeer(db.url!)) : undefined;
     for (const [shape, body] of Object.entries(shapes) as [keyof typeof shapes, string][]) {
       const bytes = await sameResponse(`${url}/graphql`, ceiling.url, token, body);
       if (peer) await sameResponse(`${url}/graphql`, peer.url, token, body, peerShapes[shape]);
@@ -638,9 +643,7 @@ async function benchSubtreePage(app: App, url: string, adminToken: string) {
       });
     }
   } finally {
-    await ceiling.close();
-    await second.close();
-    await peer?.close();
+    for (const server of servers) await server.close();
   }
 }
 

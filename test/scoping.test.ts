@@ -193,8 +193,11 @@ describe('row-level security in the database itself', () => {
       const setters = {
         trellis_set_scope: (scope: string) => em.execute(`select trellis_set_scope(?)`, [scope]),
         'the path alone': async (scope: string) => {
-          await em.execute(`select set_config('trellis.scope_end', '', true)`);
-          await em.execute(`select set_config('trellis.scope_path', ?, true)`, [scope]);
+          await em.execute(
+            `select set_config('trellis.scope_start', '', true), set_config('trellis.scope_end', '', true),
+              set_config('trellis.scope_path', ?, true)`,
+            [scope],
+          );
         },
       };
       for (const [how, set] of Object.entries(setters)) {
@@ -204,15 +207,67 @@ describe('row-level security in the database itself', () => {
           expect(seen.map((r) => r.path).sort(), `${scope} (${how})`).toEqual(paths.filter((p) => p.startsWith(scope)).sort());
         }
       }
-      // Switched within one transaction (withPlatformScope widens and narrows so): the bound follows the path.
+      // Switched within one transaction (withPlatformScope widens and narrows so): the bounds follow the path.
       const [wide, narrow] = [scopes[1], scopes[2]];
       await setters.trellis_set_scope(wide);
       await setters.trellis_set_scope(narrow);
       const seen = await em.execute<{ path: string }[]>('select path from accounts');
       expect(seen.map((r) => r.path).sort()).toEqual(paths.filter((p) => p.startsWith(narrow)).sort());
+      const [bounds] = await em.execute<{ start: string; end: string }[]>(
+        `select current_setting('trellis.scope_start') as start, current_setting('trellis.scope_end') as end`,
+      );
+      expect(bounds).toEqual({ start: narrow, end: `${narrow.slice(0, -1)}0` });
     } finally {
       await em.rollback();
     }
+  });
+
+  it('the policy is starts_with exactly, for any scope and path, set by trellis_set_scope or by the path alone', async () => {
+    // Accounts' paths are ASCII ids between slashes; the policy must not depend on that.
+    const scopes = ['', '/', '/a/', '/a/b/', '/a', '/a/b', '/a/é/', '/a/b\u007f/', '/ü', '/a/\u{1f600}/', '/a/\u07ff'];
+    const paths = new Set<string>(['', '/', '0', '/0/']);
+    for (const scope of scopes) {
+      const chars = [...scope];
+      const last = chars.length ? chars[chars.length - 1].codePointAt(0)! : 0x2f;
+      const head = chars.slice(0, -1).join('');
+      for (const tail of ['', 'x/', '0', '/', 'é', '\u{10ffff}']) paths.add(scope + tail);
+      for (const c of [last - 1, last + 1, 0x7f, 0x80, 0x7ff, 0x800, 0xffff, 0x1f600])
+        if (c > 0) paths.add(head + String.fromCodePoint(c));
+      paths.add(head);
+    }
+    const em = server.app.db.orm.em.fork();
+    await em.begin();
+    try {
+      for (const set of [
+        'select trellis_set_scope(?)',
+        `select set_config('trellis.scope_start', '', true), set_config('trellis.scope_end', '', true), set_config('trellis.scope_path', ?, true)`,
+      ]) {
+        for (const scope of scopes) {
+          await em.execute(set, [scope]);
+          // starts_with says '' begins every path; an empty scope is no scope, and matches nothing.
+          const wrong = await em.execute<{ p: string }[]>(
+            `select p from jsonb_array_elements_text(?::jsonb) p where trellis_in_scope(p) is distinct from (? <> '' and starts_with(p, ?))`,
+            [JSON.stringify([...paths]), scope, scope],
+          );
+          expect(wrong, `${JSON.stringify(scope)} set by ${set.slice(7, 24)}`).toEqual([]);
+        }
+      }
+    } finally {
+      await em.rollback();
+    }
+  });
+
+  it('the scope is written only by trellis_set_scope, which sets the bounds the policy reads with it', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+      );
+    const writers = [...files('src'), ...files('migrations')].filter((f) =>
+      /set_config\(\s*'trellis\.scope_(path|start|end)'/.test(readFileSync(f, 'utf8')),
+    );
+    expect(writers).toEqual([join('migrations', 'Migration20261206000000_scope_end.ts')]);
   });
 
   it('a scope is read through the path indexes, not by scanning every platform', async () => {

@@ -25,6 +25,8 @@ const { makePgService } = await import('postgraphile/adaptors/pg');
 const { grafserv } = await import('postgraphile/grafserv/node');
 
 const connectionString = process.env.DATABASE_URL;
+// Without it, pg would connect wherever its environment points, and this script drops a schema there.
+if (!connectionString) throw new Error('DATABASE_URL must name the bench database');
 const port = Number(process.env.PORT);
 
 const setup = new pg.Client({ connectionString });
@@ -64,6 +66,6 @@ server.on('error', (error) => {
   process.exit(1);
 });
 serv.addTo(server);
-server.listen(port, '127.0.0.1', () => process.send?.('listening'));
+server.listen(port, '127.0.0.1');
 const stop = () => server.close(() => pgl.release().then(() => process.exit(0)));
 process.on('SIGTERM', stop);
