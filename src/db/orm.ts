@@ -467,7 +467,8 @@ function acceptPreludes(knex: Knex, together: boolean): void {
 export async function inScopedTransaction<T>(em: Em, scopePath: string, fn: (tx: Em) => Promise<T>): Promise<T> {
   const fork = em.fork() as Em;
   return fork.transactional(async (tx) => {
-    await executeBound(tx, `select set_config('role', 'trellis_app', true), trellis_set_scope(?)`, [scopePath]);
+    const opening = sql`${REQUEST_ROLE}, trellis_set_scope(${scopePath})`;
+    await executeBound(tx, opening.sql, opening.values);
     return fn(tx);
   });
 }
